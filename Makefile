@@ -1,0 +1,117 @@
+# LLMProxy: HAProxy data path + llmproxy-agent (SPOP decisions) + llmproxy-ctl (YAML -> haproxy.cfg).
+#
+#   make                 build build/llmproxy-ctl and build/llmproxy-agent
+#   make test            install missing Debian packages, build, run the unit tests plain and
+#                        under ASan+UBSan, then the integration tests against real HAProxy
+#   make deps            install missing Debian packages (root, non-interactive, idempotent)
+#   make unit            unit tests of the current variant only (O=..., SAN=...)
+#   make integration     integration tests only (uses the sanitizer build)
+#   make bench-agent     SPOP decision benchmark of the agent
+#   make format          clang-format every C file in place
+#
+# Source files are discovered by folder, so adding a module needs no Makefile change:
+#   ctl/config/*.c   the configuration library, linked by both binaries
+#   ctl/*.c          llmproxy-ctl
+#   agent/*.c        the agent (agent/main.c is its entry point, the rest is a library)
+#   tests/unit/check_*.c       one Check test program each (+ tests/unit/util/*.c)
+#   tests/tools/*.c            one helper program each (mock upstream, load generator, ...)
+
+CC       ?= cc
+O        ?= build
+SAN      ?= 0
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wvla -Wundef
+CSTD     := -std=c11 -D_GNU_SOURCE
+ifeq ($(SAN),1)
+OPT      ?= -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+OPT      ?= -O2 -g
+SANFLAGS :=
+endif
+
+INCS     := -Ictl/config -Ictl -Iagent
+CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INCS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+
+LIBS_CONF  := -lyaml
+LIBS_AGENT := -lev -lssl -lcrypto -lm
+LIBS_CHECK  = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+CONF_SRCS  := $(sort $(wildcard ctl/config/*.c))
+CTL_SRCS   := $(sort $(wildcard ctl/*.c))
+AGENT_MAIN := $(wildcard agent/main.c)
+AGENT_SRCS := $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
+UTIL_SRCS  := $(sort $(wildcard tests/unit/util/*.c))
+UNIT_SRCS  := $(sort $(wildcard tests/unit/check_*.c))
+TOOL_SRCS  := $(sort $(wildcard tests/tools/*.c))
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+
+LIBCONF    := $(O)/libllmconf.a
+LIBAGENT   := $(O)/libllmagent.a
+CTL_BIN    := $(if $(CTL_SRCS),$(O)/llmproxy-ctl)
+AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
+
+.PHONY: all deps test unit integration bench-agent format clean
+.DEFAULT_GOAL := all
+
+all: $(CTL_BIN) $(AGENT_BIN) $(TOOL_BINS)
+
+deps:
+	@packaging/install-deps.sh
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBCONF): $(call obj,$(CONF_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBAGENT): $(call obj,$(AGENT_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(O)/llmproxy-ctl: $(call obj,$(CTL_SRCS)) $(LIBCONF)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CONF)
+
+$(O)/llmproxy-agent: $(call obj,$(AGENT_MAIN)) $(LIBAGENT) $(LIBCONF)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CONF) $(LIBS_AGENT)
+
+$(O)/tests/check_%: $(O)/obj/tests/unit/check_%.o $(call obj,$(UTIL_SRCS)) $(LIBAGENT) $(LIBCONF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_CONF) $(LIBS_AGENT)
+
+$(O)/tools/%: $(O)/obj/tests/tools/%.o $(LIBAGENT) $(LIBCONF)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CONF) $(LIBS_AGENT) -lpthread
+
+# Unit tests of one variant. Each program prints Check's summary line; the runner adds
+# a total and fails if any program failed.
+unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+integration:
+	$(MAKE) SAN=1 O=build/san all
+	@LLMPROXY_BUILD=$(CURDIR)/build/san tests/integration/run.sh
+
+# The README's test command: from a fresh Debian 12 machine (as root) to a verdict.
+test: deps
+	$(MAKE) all unit
+	$(MAKE) SAN=1 O=build/san all unit
+	$(MAKE) integration
+
+bench-agent: all
+	@tests/bench/agent.sh $(O)
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

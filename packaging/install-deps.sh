@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install the Debian packages LLMProxy needs to build, test and run, only when
+# one is missing. Non-interactive and idempotent; needs root to install.
+set -eu
+
+PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2}"
+
+missing=""
+for p in $PKGS; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *"ok installed"*) ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing Debian packages:$missing" >&2
+    echo "install-deps: run 'make deps' as root, or: sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
