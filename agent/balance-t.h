@@ -1,0 +1,47 @@
+/*
+ * Upstream selection of one group (types only; functions are in balance.h).
+ */
+#ifndef LLMPROXY_BALANCE_T_H
+#define LLMPROXY_BALANCE_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config-t.h"
+
+/* Most members a group's balancer accepts, which bounds its allocation. */
+#define BALANCER_MAX_MEMBERS 1024
+
+/* Weights a member may carry, as the configuration allows. */
+#define BALANCER_WEIGHT_MIN 1u
+#define BALANCER_WEIGHT_MAX 65535u
+
+/*
+ * Floor of the response time in response_aware's score: with sub-millisecond upstreams
+ * an EMA of 0 would zero every score and hide the in-flight term.
+ */
+#define BALANCER_EMA_FLOOR_MS 1.0
+
+/* Floor of the success rate in the score, so dividing by it stays finite. */
+#define BALANCER_SUCCESS_RATE_MIN 0.01
+
+/* What the caller knows about one member at pick time, in the group's member order. */
+struct bal_candidate {
+    bool available;      /* breaker lets it through and HAProxy says the server is up */
+    bool measured;       /* ema_ms holds at least one sample */
+    double ema_ms;       /* response-time EMA */
+    uint32_t in_flight;  /* HAProxy's srv_conn + srv_queue, plus picks not yet connected */
+    double success_rate; /* over the breaker window, 0.01 .. 1.0 */
+};
+
+struct balancer {
+    enum balance_strategy strategy;
+    size_t n;
+    uint32_t *weights; /* n entries, BALANCER_WEIGHT_MIN .. BALANCER_WEIGHT_MAX */
+    int64_t *current;  /* n entries: smooth weighted round robin's running weights */
+    size_t cursor;     /* roundrobin, response_aware: the scan starts after the last pick */
+    uint64_t rng;      /* random's generator state (splitmix64), seeded at init */
+};
+
+#endif /* LLMPROXY_BALANCE_T_H */

@@ -1,0 +1,197 @@
+/*
+ * Upstream selection of one group: the five strategies.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+
+/* splitmix64: tiny, every seed (0 included) gives a full-period, well-mixed sequence. */
+static uint64_t rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, bound), bound > 0: rejection removes the bias of a plain modulo. */
+static uint64_t rng_below(uint64_t *state, uint64_t bound)
+{
+    uint64_t reject_below = (0 - bound) % bound; /* 2^64 mod bound */
+    uint64_t r;
+
+    do {
+        r = rng_next(state);
+    } while (r < reject_below);
+    return r % bound;
+}
+
+int balancer_init(struct balancer *b, enum balance_strategy strategy, size_t n,
+                  const uint32_t *weights, uint64_t seed)
+{
+    memset(b, 0, sizeof(*b));
+    if (n == 0 || n > BALANCER_MAX_MEMBERS || (unsigned)strategy > BAL_FAILOVER)
+        return -1;
+    for (size_t i = 0; weights && i < n; i++) {
+        if (weights[i] < BALANCER_WEIGHT_MIN || weights[i] > BALANCER_WEIGHT_MAX)
+            return -1;
+    }
+
+    b->weights = calloc(n, sizeof(*b->weights));
+    b->current = calloc(n, sizeof(*b->current));
+    if (!b->weights || !b->current) {
+        balancer_free(b);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        b->weights[i] = weights ? weights[i] : 1;
+    b->strategy = strategy;
+    b->n = n;
+    b->rng = seed;
+    return 0;
+}
+
+void balancer_free(struct balancer *b)
+{
+    free(b->weights);
+    free(b->current);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Next available member at or after the cursor; the cursor moves past the pick so that a
+ * skipped member's turn is not inherited by its successor twice in a row. */
+static int pick_roundrobin(struct balancer *b, const struct bal_candidate *c)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        size_t idx = (b->cursor + i) % b->n;
+
+        if (c[idx].available) {
+            b->cursor = (idx + 1) % b->n;
+            return (int)idx;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Smooth weighted round robin: every available member gains its weight, the richest wins
+ * and pays back the total. Unavailable members sit out with their running weight frozen.
+ * Ties go to the member listed first, which makes the sequence exact and testable.
+ */
+static int pick_weighted(struct balancer *b, const struct bal_candidate *c)
+{
+    int64_t total = 0;
+    int best = -1;
+
+    for (size_t i = 0; i < b->n; i++) {
+        if (!c[i].available)
+            continue;
+        b->current[i] += b->weights[i];
+        total += b->weights[i];
+        if (best < 0 || b->current[i] > b->current[best])
+            best = (int)i;
+    }
+    if (best >= 0)
+        b->current[best] -= total;
+    return best;
+}
+
+static int pick_random(struct balancer *b, const struct bal_candidate *c)
+{
+    size_t available = 0;
+    uint64_t nth;
+
+    for (size_t i = 0; i < b->n; i++)
+        available += c[i].available;
+    if (available == 0)
+        return -1;
+
+    nth = rng_below(&b->rng, available);
+    for (size_t i = 0; i < b->n; i++) {
+        if (c[i].available && nth-- == 0)
+            return (int)i;
+    }
+    return -1; /* not reached: nth < available */
+}
+
+static int pick_failover(const struct balancer *b, const struct bal_candidate *c)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (c[i].available)
+            return (int)i;
+    }
+    return -1;
+}
+
+double balancer_score(const struct bal_candidate *c)
+{
+    /* The negated comparisons also catch NaN, so bad statistics cannot poison a pick. */
+    double ema = c->ema_ms >= BALANCER_EMA_FLOOR_MS ? c->ema_ms : BALANCER_EMA_FLOOR_MS;
+    double rate = c->success_rate;
+
+    if (!(rate >= BALANCER_SUCCESS_RATE_MIN))
+        rate = BALANCER_SUCCESS_RATE_MIN;
+    else if (rate > 1.0)
+        rate = 1.0;
+    return ema * ((double)c->in_flight + 1.0) / rate;
+}
+
+/*
+ * Unmeasured members come first (least loaded of them), then the lowest score. The scan
+ * starts after the previous pick and only a strictly better member replaces the best so
+ * far, so equal members take turns, evenly even when some are unavailable.
+ */
+static bool ra_better(const struct bal_candidate *x, double x_score, const struct bal_candidate *y,
+                      double y_score)
+{
+    if (x->measured != y->measured)
+        return !x->measured;
+    if (!x->measured)
+        return x->in_flight < y->in_flight;
+    return x_score < y_score;
+}
+
+static int pick_response_aware(struct balancer *b, const struct bal_candidate *c)
+{
+    int best = -1;
+    double best_score = 0;
+
+    for (size_t i = 0; i < b->n; i++) {
+        size_t idx = (b->cursor + i) % b->n;
+        double score;
+
+        if (!c[idx].available)
+            continue;
+        score = balancer_score(&c[idx]);
+        if (best < 0 || ra_better(&c[idx], score, &c[best], best_score)) {
+            best = (int)idx;
+            best_score = score;
+        }
+    }
+    if (best >= 0)
+        b->cursor = ((size_t)best + 1) % b->n;
+    return best;
+}
+
+int balancer_pick(struct balancer *b, const struct bal_candidate *c, size_t n)
+{
+    if (n == 0 || n != b->n || !c)
+        return -1;
+
+    switch (b->strategy) {
+    case BAL_ROUNDROBIN:
+        return pick_roundrobin(b, c);
+    case BAL_WEIGHTED_ROUNDROBIN:
+        return pick_weighted(b, c);
+    case BAL_RANDOM:
+        return pick_random(b, c);
+    case BAL_RESPONSE_AWARE:
+        return pick_response_aware(b, c);
+    case BAL_FAILOVER:
+        return pick_failover(b, c);
+    }
+    return -1;
+}

@@ -1,0 +1,42 @@
+/*
+ * Upstream selection of one group.
+ *
+ * The balancer keeps only what the strategy itself needs between picks (cursor, smooth
+ * weights, random generator); everything about the members' health and load is handed in
+ * with each pick, so a pick is a pure function of that input and the balancer's state.
+ *
+ *   roundrobin            next available member after the previous pick, in listed order
+ *   weighted_roundrobin   smooth weighted round robin (nginx): weights 5,1,1 give
+ *                         a a b a c a a; over a full cycle the counts equal the weights
+ *   random                uniform among available members, weights ignored
+ *   response_aware        lowest ema_ms * (in_flight + 1) / success_rate; members never
+ *                         measured first; the scan start rotates so ties spread
+ *   failover              first available member in listed order
+ */
+#ifndef LLMPROXY_BALANCE_H
+#define LLMPROXY_BALANCE_H
+
+#include "balance-t.h"
+
+/*
+ * Prepare a balancer for `n` members (1 .. BALANCER_MAX_MEMBERS). `weights` may be NULL
+ * (every weight 1); otherwise each must lie in BALANCER_WEIGHT_MIN .. BALANCER_WEIGHT_MAX.
+ * `seed` seeds the random generator, so tests are deterministic. Returns 0, or -1 when the
+ * input is refused or memory is short (the balancer is then empty and safe to free).
+ */
+int balancer_init(struct balancer *b, enum balance_strategy strategy, size_t n,
+                  const uint32_t *weights, uint64_t seed);
+
+void balancer_free(struct balancer *b);
+
+/*
+ * Choose a member. `c` describes the `n` members in the order given at init; `n` must be
+ * the balancer's member count. Returns the chosen index, or -1 when no member is available
+ * (or `n` does not match).
+ */
+int balancer_pick(struct balancer *b, const struct bal_candidate *c, size_t n);
+
+/* response_aware's score of one candidate; lower is better. Exposed for metrics. */
+double balancer_score(const struct bal_candidate *c);
+
+#endif /* LLMPROXY_BALANCE_H */
