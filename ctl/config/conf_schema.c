@@ -1,0 +1,456 @@
+/*
+ * The schema tables, innermost first, and the rules that tie keys of one mapping
+ * together (finish hooks). Cross-references between mappings are in conf_check.c.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf_diag.h"
+#include "conf_schema.h"
+#include "conf_url.h"
+#include "conf_walk.h"
+#include "config.h"
+
+_Static_assert(sizeof(enum balance_strategy) == sizeof(int), "enum fields are written as int");
+_Static_assert(sizeof(enum auth_type) == sizeof(int), "enum fields are written as int");
+_Static_assert(sizeof(enum header_op) == sizeof(int), "enum fields are written as int");
+
+#define FIELD_SIZE(T, member) sizeof(((T *)0)->member)
+#define N_KEYS(keys)          (sizeof(keys) / sizeof((keys)[0]))
+
+#define INT_KEY(n, T, member, lo, hi, d)                                                           \
+    {                                                                                              \
+        .name = n, .type = CONF_T_INT, .off = offsetof(T, member), .size = FIELD_SIZE(T, member),  \
+        .min = lo, .max = hi, .def = d                                                             \
+    }
+/* An integer key of a mapping whose object is the uint32_t itself (timeouts). */
+#define U32_KEY(n, lo, hi, d)                                                                      \
+    {                                                                                              \
+        .name = n, .type = CONF_T_INT, .off = 0, .size = sizeof(uint32_t), .min = lo, .max = hi,   \
+        .def = d                                                                                   \
+    }
+#define BOOL_KEY(n, T, member, d)                                                                  \
+    {                                                                                              \
+        .name = n, .type = CONF_T_BOOL, .off = offsetof(T, member), .def = d                       \
+    }
+#define STR_KEY(n, T, member, flags_, d)                                                           \
+    {                                                                                              \
+        .name = n, .type = CONF_T_STR, .flags = flags_, .off = offsetof(T, member), .def_str = d   \
+    }
+#define ENUM_KEY(n, T, member, flags_, words_)                                                     \
+    {                                                                                              \
+        .name = n, .type = CONF_T_ENUM, .flags = flags_, .off = offsetof(T, member),               \
+        .words = words_                                                                            \
+    }
+/* A name that identifies its object; its position becomes the object's. */
+#define NAME_KEY(T)                                                                                \
+    {                                                                                              \
+        .name = "name", .type = CONF_T_NAME, .flags = CONF_K_REQUIRED | CONF_K_POS,                \
+        .off = offsetof(T, name), .pos_off = offsetof(T, pos)                                      \
+    }
+/* The address and port of a listener: a struct conf_listen at `member`. */
+#define LISTEN_KEYS(T, member, def_addr, def_port)                                                 \
+    {.name = "port",                                                                               \
+     .type = CONF_T_INT,                                                                           \
+     .flags = CONF_K_POS,                                                                          \
+     .off = offsetof(T, member.port),                                                              \
+     .size = sizeof(uint16_t),                                                                     \
+     .min = 1,                                                                                     \
+     .max = 65535,                                                                                 \
+     .def = def_port,                                                                              \
+     .pos_off = offsetof(T, member.pos)},                                                          \
+    {                                                                                              \
+        .name = "address", .type = CONF_T_ADDR, .off = offsetof(T, member.address),                \
+        .def_str = def_addr                                                                        \
+    }
+#define MAP_KEY(n, off_, schema)                                                                   \
+    {                                                                                              \
+        .name = n, .type = CONF_T_MAP, .off = off_, .sub = &schema                                 \
+    }
+#define LIST_KEY(n, T, member, count, flags_, lo, hi, schema)                                      \
+    {                                                                                              \
+        .name = n, .type = CONF_T_LIST, .flags = flags_, .off = offsetof(T, member),               \
+        .count_off = offsetof(T, count), .min = lo, .max = hi, .sub = &schema                      \
+    }
+#define ALIAS_KEY(n, of)                                                                           \
+    {                                                                                              \
+        .name = n, .alias_of = of                                                                  \
+    }
+#define SCHEMA(keys_, ...)                                                                         \
+    {                                                                                              \
+        .keys = keys_, .n_keys = N_KEYS(keys_), __VA_ARGS__                                        \
+    }
+
+/* Index of a key in a table, and whether the mapping gave it (and it was accepted). */
+static const struct conf_node *given(const struct conf_schema *s, const struct conf_seen *seen,
+                                     const char *name)
+{
+    return seen->val[conf_schema_index(s, name)];
+}
+
+static bool rejected(const struct conf_schema *s, const struct conf_seen *seen, const char *name)
+{
+    size_t i = conf_schema_index(s, name);
+
+    return seen->key[i] && !seen->val[i];
+}
+
+/* ---- http_server ---------------------------------------------------------------------- */
+
+static const struct conf_key inbound_timeout_keys[] = {
+    U32_KEY("connect", 1, 3600, 10),
+};
+static const struct conf_schema inbound_timeout_schema = SCHEMA(inbound_timeout_keys);
+
+static void ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                             const struct conf_seen *seen);
+
+static const struct conf_key ratelimit_keys[] = {
+    BOOL_KEY("enabled", struct conf_forward, ratelimit_enabled, false),
+    INT_KEY("per_second", struct conf_forward, ratelimit_per_second, 1, 1000000, 100),
+    INT_KEY("burst", struct conf_forward, ratelimit_burst, 1, 10000000, 200),
+};
+static const struct conf_schema ratelimit_schema =
+    SCHEMA(ratelimit_keys, .finish = ratelimit_finish);
+
+/* A bucket smaller than its refill rate could never hold one second's worth. */
+static void ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                             const struct conf_seen *seen)
+{
+    const struct conf_forward *f = obj;
+    const struct conf_node *burst = given(&ratelimit_schema, seen, "burst");
+    const struct conf_node *rate = given(&ratelimit_schema, seen, "per_second");
+    struct conf_pos pos;
+
+    (void)map;
+    if (f->ratelimit_burst >= f->ratelimit_per_second ||
+        rejected(&ratelimit_schema, seen, "burst") ||
+        rejected(&ratelimit_schema, seen, "per_second"))
+        return;
+    if (burst) {
+        pos = conf_walk_pos(w, burst);
+        conf_walk_error(w, &pos, "burst",
+                        "%u is below per_second (%u); burst must be >= per_second",
+                        f->ratelimit_burst, f->ratelimit_per_second);
+    } else if (rate) {
+        pos = conf_walk_pos(w, rate);
+        conf_walk_error(w, &pos, "per_second",
+                        "%u is above burst (%u, the default); burst must be >= per_second, set "
+                        "burst too",
+                        f->ratelimit_per_second, f->ratelimit_burst);
+    }
+}
+
+static const struct conf_key forward_keys[] = {
+    NAME_KEY(struct conf_forward),
+    LISTEN_KEYS(struct conf_forward, listen, "0.0.0.0", 3000),
+    STR_KEY("upstream_group", struct conf_forward, group_name, CONF_K_REQUIRED, NULL),
+    /* The original LLMProxy's later name for upstream_group. */
+    ALIAS_KEY("default_group", "upstream_group"),
+    MAP_KEY("ratelimit", 0, ratelimit_schema),
+    MAP_KEY("timeout", offsetof(struct conf_forward, timeout_connect_s), inbound_timeout_schema),
+};
+static const struct conf_schema forward_schema =
+    SCHEMA(forward_keys, .item_size = sizeof(struct conf_forward), .keep_pos = true,
+           .pos_off = offsetof(struct conf_forward, pos));
+
+static const struct conf_key admin_keys[] = {
+    LISTEN_KEYS(struct conf_admin, listen, "0.0.0.0", 9000),
+    MAP_KEY("timeout", offsetof(struct conf_admin, timeout_connect_s), inbound_timeout_schema),
+};
+static const struct conf_schema admin_schema =
+    SCHEMA(admin_keys, .keep_pos = true, .pos_off = offsetof(struct conf_admin, listen.pos));
+
+static const struct conf_key http_server_keys[] = {
+    LIST_KEY("forwards", struct config, forwards, n_forwards, 0, 0, CONF_MAX_FORWARDS,
+             forward_schema),
+    MAP_KEY("admin", offsetof(struct config, admin), admin_schema),
+};
+static const struct conf_schema http_server_schema = SCHEMA(http_server_keys);
+
+/* ---- upstreams ------------------------------------------------------------------------ */
+
+static const char *const auth_words[] = {"none", "bearer", "basic", NULL};
+static const char *const header_op_words[] = {"insert", "replace", "remove", NULL};
+
+static void auth_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                        const struct conf_seen *seen);
+
+static const struct conf_key auth_keys[] = {
+    ENUM_KEY("type", struct conf_upstream, auth, 0, auth_words),
+    STR_KEY("token", struct conf_upstream, token, 0, NULL),
+    STR_KEY("username", struct conf_upstream, username, 0, NULL),
+    STR_KEY("password", struct conf_upstream, password, 0, NULL),
+};
+static const struct conf_schema auth_schema = SCHEMA(auth_keys, .finish = auth_finish);
+
+/* A credential the auth type needs: present (unless reported already) and not empty. */
+static void require_credential(struct conf_walk *w, const struct conf_node *map,
+                               const struct conf_seen *seen, const char *key,
+                               const struct conf_str *s, const char *type)
+{
+    struct conf_pos pos;
+
+    if (rejected(&auth_schema, seen, key))
+        return;
+    if (!s->val) {
+        pos = conf_walk_pos(w, map);
+        conf_walk_error(w, &pos, key, "missing; auth type %s requires it", type);
+    } else if (!s->val[0]) {
+        conf_walk_error(w, &s->pos, key, "empty; auth type %s requires a non-empty value", type);
+    }
+}
+
+static void auth_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                        const struct conf_seen *seen)
+{
+    const struct conf_upstream *u = obj;
+
+    if (u->auth == AUTH_BEARER) {
+        require_credential(w, map, seen, "token", &u->token, "bearer");
+    } else if (u->auth == AUTH_BASIC) {
+        require_credential(w, map, seen, "username", &u->username, "basic");
+        require_credential(w, map, seen, "password", &u->password, "basic");
+        if (u->username.val && strchr(u->username.val, ':'))
+            conf_walk_error(w, &u->username.pos, "username",
+                            "contains ':'; a basic auth user name cannot (RFC 7617)");
+    }
+}
+
+static void header_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                          const struct conf_seen *seen);
+
+static const struct conf_key header_keys[] = {
+    ENUM_KEY("op", struct conf_header_op, op, CONF_K_REQUIRED, header_op_words),
+    STR_KEY("key", struct conf_header_op, key, CONF_K_REQUIRED, NULL),
+    STR_KEY("value", struct conf_header_op, value, 0, NULL),
+};
+static const struct conf_schema header_schema =
+    SCHEMA(header_keys, .item_size = sizeof(struct conf_header_op), .finish = header_finish);
+
+/* RFC 9110 tchar: what a header field name may be made of. */
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* HAProxy frames messages itself; rewriting these would desynchronise client and server. */
+static const char *const framing_headers[] = {"Content-Length", "Transfer-Encoding", "Connection",
+                                              "Upgrade"};
+
+static void header_key_check(struct conf_walk *w, const struct conf_str *key)
+{
+    char q[CONF_QUOTE_BUF];
+    size_t i;
+
+    for (i = 0; key->val[i]; i++)
+        if (!is_tchar(key->val[i]))
+            break;
+    if (!key->val[0] || key->val[i]) {
+        conf_walk_error(w, &key->pos, "key",
+                        "invalid header name %s; allowed: letters, digits and "
+                        "!#$%%&'*+-.^_`|~ (an RFC 9110 token)",
+                        conf_quote(q, sizeof(q), key->val, strlen(key->val)));
+        return;
+    }
+    for (i = 0; i < N_KEYS(framing_headers); i++)
+        if (strcasecmp(key->val, framing_headers[i]) == 0)
+            conf_walk_error(w, &key->pos, "key",
+                            "header %s is managed by HAProxy; Content-Length, "
+                            "Transfer-Encoding, Connection and Upgrade cannot be changed",
+                            conf_quote(q, sizeof(q), key->val, strlen(key->val)));
+}
+
+static void header_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                          const struct conf_seen *seen)
+{
+    struct conf_header_op *h = obj;
+    struct conf_pos pos;
+
+    if (h->key.val)
+        header_key_check(w, &h->key);
+    if (!given(&header_schema, seen, "op"))
+        return;
+    if (h->op == HDR_REMOVE) {
+        h->value.val = NULL; /* a value given with remove means nothing */
+        h->value.tmpl = NULL;
+    } else if (rejected(&header_schema, seen, "value")) {
+        return;
+    } else if (!h->value.val) {
+        pos = conf_walk_pos(w, map);
+        conf_walk_error(w, &pos, "value", "missing; op %s requires a value",
+                        header_op_words[h->op]);
+    } else if (!h->value.val[0]) {
+        conf_walk_error(w, &h->value.pos, "value", "empty; op %s requires a non-empty value",
+                        header_op_words[h->op]);
+    }
+}
+
+static const struct conf_key breaker_keys[] = {
+    {.name = "threshold",
+     .type = CONF_T_FLOAT,
+     .off = offsetof(struct conf_upstream, breaker_threshold),
+     .min = 0.01,
+     .max = 1.0,
+     .def = 0.5},
+    INT_KEY("cooldown", struct conf_upstream, breaker_cooldown_s, 1, 3600, 30),
+};
+static const struct conf_schema breaker_schema = SCHEMA(breaker_keys);
+
+static void upstream_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                            const struct conf_seen *seen);
+
+static const struct conf_key upstream_keys[] = {
+    NAME_KEY(struct conf_upstream),
+    STR_KEY("url", struct conf_upstream, url, CONF_K_REQUIRED, NULL),
+    MAP_KEY("auth", 0, auth_schema),
+    LIST_KEY("headers", struct conf_upstream, headers, n_headers, 0, 0, CONF_MAX_HEADER_OPS,
+             header_schema),
+    {.name = "breaker",
+     .type = CONF_T_MAP,
+     .flags = CONF_K_FLAG,
+     .sub = &breaker_schema,
+     .flag_off = offsetof(struct conf_upstream, breaker_enabled)},
+};
+static const struct conf_schema upstream_schema =
+    SCHEMA(upstream_keys, .item_size = sizeof(struct conf_upstream), .keep_pos = true,
+           .pos_off = offsetof(struct conf_upstream, pos), .finish = upstream_finish);
+
+static void upstream_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                            const struct conf_seen *seen)
+{
+    struct conf_upstream *u = obj;
+    char err[512];
+
+    (void)map;
+    (void)seen;
+    if (u->url.val &&
+        conf_url_parse(w->arena, u->url.val, CONF_URL_UPSTREAM, &u->parsed, err, sizeof(err)) < 0)
+        conf_walk_error(w, &u->url.pos, "url", "%s", err);
+}
+
+/* ---- upstream_groups ------------------------------------------------------------------ */
+
+static const char *const strategy_words[] = {
+    "roundrobin", "weighted_roundrobin", "random", "response_aware", "failover", NULL,
+};
+
+static const struct conf_key member_keys[] = {
+    {.name = "name",
+     .type = CONF_T_STR,
+     .flags = CONF_K_REQUIRED | CONF_K_POS,
+     .off = offsetof(struct conf_member, name),
+     .pos_off = offsetof(struct conf_member, pos)},
+    INT_KEY("weight", struct conf_member, weight, 1, 65535, 1),
+};
+static const struct conf_schema member_schema =
+    SCHEMA(member_keys, .item_size = sizeof(struct conf_member), .keep_pos = true,
+           .pos_off = offsetof(struct conf_member, pos));
+
+static const struct conf_key balance_keys[] = {
+    ENUM_KEY("strategy", struct conf_group, strategy, 0, strategy_words),
+};
+static const struct conf_schema balance_schema = SCHEMA(balance_keys);
+
+static const struct conf_key client_timeout_keys[] = {
+    INT_KEY("connect", struct conf_http_client, connect_timeout_s, 1, 120, 10),
+    INT_KEY("request", struct conf_http_client, request_timeout_s, 1, 3600, 300),
+    INT_KEY("idle", struct conf_http_client, idle_timeout_s, 1, 3600, 60),
+};
+static const struct conf_schema client_timeout_schema = SCHEMA(client_timeout_keys);
+
+static const struct conf_key retry_keys[] = {
+    BOOL_KEY("enabled", struct conf_http_client, retry_enabled, false),
+    INT_KEY("attempts", struct conf_http_client, retry_attempts, 1, 10, 3),
+    INT_KEY("initial", struct conf_http_client, retry_initial_ms, 10, 60000, 500),
+};
+static const struct conf_schema retry_schema = SCHEMA(retry_keys);
+
+static void proxy_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                         const struct conf_seen *seen);
+
+static const struct conf_key proxy_keys[] = {
+    BOOL_KEY("enabled", struct conf_http_client, proxy_enabled, false),
+    STR_KEY("url", struct conf_http_client, proxy_url, 0, NULL),
+};
+static const struct conf_schema proxy_schema = SCHEMA(proxy_keys, .finish = proxy_finish);
+
+/* The URL matters (and is required) only when the proxy is enabled. */
+static void proxy_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                         const struct conf_seen *seen)
+{
+    struct conf_http_client *c = obj;
+    struct conf_pos pos;
+    char err[512];
+
+    if (!c->proxy_enabled || rejected(&proxy_schema, seen, "url"))
+        return;
+    if (!c->proxy_url.val) {
+        pos = conf_walk_pos(w, map);
+        conf_walk_error(w, &pos, "url", "missing; required when enabled is true");
+    } else if (conf_url_parse(w->arena, c->proxy_url.val, CONF_URL_PROXY, &c->proxy, err,
+                              sizeof(err)) < 0) {
+        conf_walk_error(w, &c->proxy_url.pos, "url", "%s", err);
+    }
+}
+
+static const struct conf_key http_client_keys[] = {
+    STR_KEY("agent", struct conf_http_client, agent, 0, "LLMProxy/1.0"),
+    INT_KEY("keepalive", struct conf_http_client, keepalive_s, 0, 600, 60),
+    BOOL_KEY("stream", struct conf_http_client, stream, true),
+    /* The original LLMProxy's undocumented spelling. */
+    ALIAS_KEY("stream_mode", "stream"),
+    MAP_KEY("timeout", 0, client_timeout_schema),
+    MAP_KEY("retry", 0, retry_schema),
+    MAP_KEY("proxy", 0, proxy_schema),
+};
+static const struct conf_schema http_client_schema = SCHEMA(http_client_keys);
+
+static const struct conf_key group_keys[] = {
+    NAME_KEY(struct conf_group),
+    LIST_KEY("upstreams", struct conf_group, members, n_members, CONF_K_REQUIRED, 1,
+             CONF_MAX_MEMBERS, member_schema),
+    MAP_KEY("balance", 0, balance_schema),
+    MAP_KEY("http_client", offsetof(struct conf_group, client), http_client_schema),
+};
+static const struct conf_schema group_schema =
+    SCHEMA(group_keys, .item_size = sizeof(struct conf_group), .keep_pos = true,
+           .pos_off = offsetof(struct conf_group, pos));
+
+/* ---- agent ---------------------------------------------------------------------------- */
+
+static const struct conf_key spop_keys[] = {
+    LISTEN_KEYS(struct conf_agent, spop, "127.0.0.1", 9100),
+};
+static const struct conf_schema spop_schema =
+    SCHEMA(spop_keys, .keep_pos = true, .pos_off = offsetof(struct conf_agent, spop.pos));
+
+static const struct conf_key logs_keys[] = {
+    LISTEN_KEYS(struct conf_agent, logs, "127.0.0.1", 9101),
+};
+static const struct conf_schema logs_schema =
+    SCHEMA(logs_keys, .keep_pos = true, .pos_off = offsetof(struct conf_agent, logs.pos));
+
+static const struct conf_key agent_keys[] = {
+    MAP_KEY("spop", 0, spop_schema),
+    MAP_KEY("logs", 0, logs_schema),
+    INT_KEY("ratelimit_max_clients", struct conf_agent, ratelimit_max_clients, 1000, 100000000,
+            1000000),
+    INT_KEY("decision_timeout_ms", struct conf_agent, decision_timeout_ms, 5, 10000, 50),
+};
+static const struct conf_schema agent_schema = SCHEMA(agent_keys);
+
+/* ---- top level ------------------------------------------------------------------------ */
+
+static const struct conf_key config_keys[] = {
+    MAP_KEY("http_server", 0, http_server_schema),
+    LIST_KEY("upstreams", struct config, upstreams, n_upstreams, 0, 0, CONF_MAX_UPSTREAMS,
+             upstream_schema),
+    LIST_KEY("upstream_groups", struct config, groups, n_groups, 0, 0, CONF_MAX_GROUPS,
+             group_schema),
+    MAP_KEY("agent", offsetof(struct config, agent), agent_schema),
+};
+/* Top-level "x-..." keys are free, as in Compose files: a place to anchor shared blocks. */
+const struct conf_schema conf_config_schema = SCHEMA(config_keys, .extensions = true);

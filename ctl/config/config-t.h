@@ -1,0 +1,186 @@
+/*
+ * The typed LLMProxy configuration model (types only; functions are in config.h).
+ *
+ * One `struct config` is what a YAML file means after loading, defaults, ${VAR}
+ * expansion and validation. Both binaries read it: llmproxy-ctl renders HAProxy's
+ * configuration from it, llmproxy-agent builds its decision state from it.
+ *
+ * Cross references are resolved to indexes (a forward's group, a group member's
+ * upstream) so that users of the model never look names up again. Every string and
+ * array belongs to the config and is released by config_free().
+ */
+#ifndef LLMPROXY_CONFIG_T_H
+#define LLMPROXY_CONFIG_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where a value stood in the YAML source (1-based), for error messages. */
+struct conf_pos {
+    const char *file;
+    unsigned line;
+    unsigned col;
+};
+
+/*
+ * A string after ${VAR} / ${VAR:-default} / $$ expansion. `tmpl` is the text as
+ * written when it referenced at least one variable, NULL for a literal: the renderer
+ * emits secrets that came from the environment as HAProxy environment references
+ * instead of their values.
+ */
+struct conf_str {
+    char *val;
+    char *tmpl;
+    struct conf_pos pos;
+};
+
+enum balance_strategy {
+    BAL_ROUNDROBIN = 0,
+    BAL_WEIGHTED_ROUNDROBIN,
+    BAL_RANDOM,
+    BAL_RESPONSE_AWARE,
+    BAL_FAILOVER,
+};
+
+enum auth_type {
+    AUTH_NONE = 0,
+    AUTH_BEARER,
+    AUTH_BASIC,
+};
+
+enum header_op {
+    HDR_INSERT = 0, /* add only if absent */
+    HDR_REPLACE,    /* set, adding if absent */
+    HDR_REMOVE,     /* delete every occurrence */
+};
+
+/* An http(s) URL split for the renderer. */
+struct conf_url {
+    bool tls;           /* https */
+    char *host;         /* name or IP literal, IPv6 without brackets */
+    uint16_t port;      /* explicit, else 80 / 443 */
+    bool port_explicit; /* the Host header carries the port only when it was written */
+    char *base_path;    /* "" or "/v1": leading '/', never a trailing '/' */
+    char *userinfo;     /* "user:pass" as written (proxy URLs), NULL if none */
+};
+
+/* An address:port we listen on. */
+struct conf_listen {
+    char *address; /* IPv4 or IPv6 literal */
+    uint16_t port;
+    struct conf_pos pos;
+};
+
+struct conf_header_op {
+    enum header_op op;
+    struct conf_str key;
+    struct conf_str value; /* value.val is NULL for remove */
+};
+
+struct conf_upstream {
+    char *name;
+    struct conf_str url;
+    struct conf_url parsed;
+    enum auth_type auth;
+    struct conf_str token;    /* bearer */
+    struct conf_str username; /* basic */
+    struct conf_str password; /* basic */
+    struct conf_header_op *headers;
+    size_t n_headers;
+    bool breaker_enabled; /* a `breaker` block was present */
+    double breaker_threshold;
+    uint32_t breaker_cooldown_s;
+    struct conf_pos pos;
+};
+
+struct conf_member {
+    struct conf_str name; /* the upstream's name as written */
+    size_t upstream;      /* index into config.upstreams */
+    uint32_t weight;
+    struct conf_pos pos;
+};
+
+struct conf_http_client {
+    struct conf_str agent; /* User-Agent sent upstream */
+    uint32_t keepalive_s;  /* 0 disables TCP keepalive */
+    bool stream;
+    uint32_t connect_timeout_s;
+    uint32_t request_timeout_s;
+    uint32_t idle_timeout_s;
+    bool retry_enabled;
+    uint32_t retry_attempts;
+    uint32_t retry_initial_ms;
+    bool proxy_enabled;
+    struct conf_str proxy_url;
+    struct conf_url proxy; /* parsed proxy_url when proxy_enabled */
+};
+
+struct conf_group {
+    char *name;
+    struct conf_member *members;
+    size_t n_members;
+    enum balance_strategy strategy;
+    struct conf_http_client client;
+    struct conf_pos pos;
+};
+
+struct conf_forward {
+    char *name;
+    struct conf_listen listen;
+    struct conf_str group_name; /* `upstream_group` as written */
+    size_t group;               /* index into config.groups */
+    bool ratelimit_enabled;
+    uint32_t ratelimit_per_second;
+    uint32_t ratelimit_burst;
+    uint32_t timeout_connect_s;
+    struct conf_pos pos;
+};
+
+struct conf_admin {
+    struct conf_listen listen;
+    uint32_t timeout_connect_s;
+};
+
+/*
+ * Settings of llmproxy-agent itself (top-level key `agent`, all optional). The
+ * original LLMProxy had no such block; defaults keep a seed config working.
+ */
+struct conf_agent {
+    struct conf_listen spop;        /* SPOP listener HAProxy connects to */
+    struct conf_listen logs;        /* log-feed listener (HAProxy ring, TCP) */
+    uint32_t ratelimit_max_clients; /* hard bound of the token-bucket table */
+    uint32_t decision_timeout_ms;   /* SPOE `timeout processing` for pick */
+};
+
+struct config {
+    char *file; /* path it was loaded from */
+    struct conf_forward *forwards;
+    size_t n_forwards;
+    struct conf_admin admin;
+    struct conf_upstream *upstreams;
+    size_t n_upstreams;
+    struct conf_group *groups;
+    size_t n_groups;
+    struct conf_agent agent;
+    struct conf_arena *arena; /* owns every allocation above */
+};
+
+/* One problem found while loading: "file:line:col: path: message". */
+struct conf_diag {
+    struct conf_pos pos;
+    char *path;    /* key path, e.g. "upstream_groups[1].balance.strategy" */
+    char *message; /* what was found; what is allowed */
+};
+
+struct conf_diags {
+    struct conf_diag *v;
+    size_t n;
+    size_t cap;
+    size_t dropped; /* problems beyond CONF_MAX_DIAGS, counted but not kept */
+};
+
+/* Environment lookup, injectable so tests need not touch the process environment. */
+typedef const char *(*conf_getenv_fn)(const char *name, void *ctx);
+
+#endif /* LLMPROXY_CONFIG_T_H */

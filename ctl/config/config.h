@@ -1,0 +1,34 @@
+/*
+ * Loading and validating the LLMProxy YAML configuration.
+ *
+ * config_load() reads a file, config_load_buf() a buffer (tests). Both collect every
+ * problem of the file into `diags` instead of stopping at the first, and return NULL
+ * when there was at least one. A returned config is complete: defaults filled in,
+ * variables expanded, cross references resolved and checked.
+ */
+#ifndef LLMPROXY_CONFIG_H
+#define LLMPROXY_CONFIG_H
+
+#include <stdio.h>
+
+#include "config-t.h"
+
+/* Largest configuration file accepted, so a stray huge file cannot exhaust memory. */
+#define CONF_MAX_FILE_SIZE (4u * 1024 * 1024)
+
+struct config *config_load(const char *path, struct conf_diags *diags);
+
+/* `name` is used in messages; `getenv_fn` NULL means the process environment. */
+struct config *config_load_buf(const char *name, const char *buf, size_t len,
+                               conf_getenv_fn getenv_fn, void *getenv_ctx,
+                               struct conf_diags *diags);
+
+void config_free(struct config *cfg);
+
+/* Print each diagnostic as "file:line:col: path: message\n". */
+void conf_diags_print(const struct conf_diags *diags, FILE *out);
+void conf_diags_free(struct conf_diags *diags);
+
+const char *balance_strategy_name(enum balance_strategy s);
+
+#endif /* LLMPROXY_CONFIG_H */

@@ -1,0 +1,31 @@
+/*
+ * llmproxy-ctl: the table of subcommands. Each subcommand parses its own options
+ * and returns the process exit status.
+ */
+#ifndef LLMPROXY_CTL_H
+#define LLMPROXY_CTL_H
+
+#include <stdio.h>
+
+#define CTL_VERSION "0.1.0"
+
+/* Exit statuses shared by every subcommand. */
+enum ctl_exit {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_INVALID = 1, /* the configuration (or the operation) failed */
+    CTL_EXIT_USAGE = 2,   /* bad command line */
+};
+
+struct ctl_cmd {
+    const char *name;
+    const char *summary; /* one line for the command list */
+    const char *usage;   /* full help text, starting with the synopsis */
+    int (*run)(const struct ctl_cmd *cmd, int argc, char **argv); /* argv[0] is the name */
+};
+
+extern const struct ctl_cmd ctl_cmd_validate;
+
+/* Print a command's help text. */
+void ctl_print_usage(const struct ctl_cmd *cmd, FILE *out);
+
+#endif /* LLMPROXY_CTL_H */

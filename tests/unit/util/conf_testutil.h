@@ -1,0 +1,30 @@
+/*
+ * Helpers for the configuration tests: load YAML text with a fake environment and
+ * get the diagnostics as the text llmproxy-ctl would print.
+ */
+#ifndef LLMPROXY_CONF_TESTUTIL_H
+#define LLMPROXY_CONF_TESTUTIL_H
+
+#include "config.h"
+
+/* Name the test buffers are loaded under, as it appears in messages. */
+#define CTU_FILE "t.yaml"
+
+/* A getenv over a NULL-terminated array of "NAME=value" strings (ctx). */
+const char *ctu_getenv(const char *name, void *ctx);
+
+/*
+ * Load `yaml` as CTU_FILE with the environment `env` (may be NULL). Returns the
+ * configuration or NULL; *diags_text (malloc'd, never NULL) gets the printed
+ * diagnostics, "" when there were none.
+ */
+struct config *ctu_load(const char *yaml, const char *const *env, char **diags_text);
+
+/* The printed diagnostics of loading `yaml` (malloc'd); the configuration is freed. */
+char *ctu_errors(const char *yaml);
+char *ctu_errors_env(const char *yaml, const char *const *env);
+
+/* Print diagnostics into a malloc'd string. */
+char *ctu_diags_text(const struct conf_diags *diags);
+
+#endif /* LLMPROXY_CONF_TESTUTIL_H */
