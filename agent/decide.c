@@ -1,0 +1,146 @@
+#include <string.h>
+
+#include "balance.h"
+#include "breaker.h"
+#include "decide.h"
+#include "ratelimit.h"
+#include "retry.h"
+#include "state.h"
+
+void pick_request_init(struct pick_request *req)
+{
+    req->forward = NULL;
+    req->forward_len = 0;
+    req->has_addr = false;
+    for (size_t i = 0; i < BALANCER_MAX_MEMBERS; i++)
+        req->live[i] = (struct member_live){.conn = 0, .queue = 0, .up = true};
+}
+
+/* Nothing is available: tell the client when to come back, and count the refusal against
+ * every member whose breaker is the reason. */
+static uint32_t refuse_group(struct group_rt *grp, const bool *breaker_ok, uint64_t now_ms)
+{
+    uint32_t soonest = 0;
+
+    for (size_t m = 0; m < grp->conf->n_members; m++) {
+        struct upstream_rt *up = grp->members[m];
+        uint32_t ra = breaker_retry_after_s(&up->breaker, now_ms);
+
+        if (!breaker_ok[m])
+            breaker_on_reject(&up->breaker);
+        if (soonest == 0 || ra < soonest)
+            soonest = ra;
+    }
+    return soonest ? soonest : 1;
+}
+
+void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
+                 struct pick_result *out)
+{
+    struct forward_rt *fwd = state_forward(d->state, req->forward, req->forward_len);
+    struct bal_candidate cand[BALANCER_MAX_MEMBERS];
+    bool breaker_ok[BALANCER_MAX_MEMBERS];
+    struct group_rt *grp;
+    int chosen;
+
+    d->stats.picks++;
+    *out = (struct pick_result){.verdict = PICK_PASS};
+    if (!fwd) {
+        /* A forward HAProxy knows and we do not (configs out of step during a reload):
+         * fail open rather than refuse traffic. */
+        d->stats.picks_unknown_forward++;
+        return;
+    }
+
+    if (fwd->conf->ratelimit_enabled && req->has_addr &&
+        !ratelimit_check(d->ratelimit, fwd->key, &req->addr, now_ms,
+                         fwd->conf->ratelimit_per_second, fwd->conf->ratelimit_burst,
+                         &out->retry_after_s)) {
+        out->verdict = PICK_LIMITED;
+        fwd->limited++;
+        d->stats.picks_limited++;
+        return;
+    }
+
+    grp = fwd->group;
+    for (size_t m = 0; m < grp->conf->n_members; m++) {
+        struct upstream_rt *up = grp->members[m];
+        const struct member_live *live = &req->live[m];
+
+        breaker_ok[m] = breaker_available(&up->breaker, now_ms);
+        cand[m] = (struct bal_candidate){
+            .available = breaker_ok[m] && live->up,
+            .measured = up->measured,
+            .ema_ms = up->ema_ms,
+            .in_flight = live->conn + live->queue + upstream_unsettled_picks(up, now_ms),
+            .success_rate = breaker_success_rate(&up->breaker, now_ms),
+        };
+    }
+
+    chosen = balancer_pick(&grp->balancer, cand, grp->conf->n_members);
+    if (chosen < 0) {
+        out->verdict = PICK_UNAVAILABLE;
+        out->retry_after_s = refuse_group(grp, breaker_ok, now_ms);
+        fwd->unavailable++;
+        d->stats.picks_unavailable++;
+        return;
+    }
+
+    struct upstream_rt *up = grp->members[chosen];
+    breaker_on_pick(&up->breaker, now_ms);
+    upstream_note_pick(up, now_ms);
+    out->upstream = up->conf->name;
+    d->stats.picks_pass++;
+}
+
+void decide_attempt(struct decider *d, const struct attempt_request *req, uint64_t now_ms,
+                    struct attempt_result *out)
+{
+    struct upstream_rt *up = state_upstream(d->state, req->upstream, req->upstream_len);
+    struct group_rt *grp = state_group(d->state, req->group, req->group_len);
+
+    d->stats.attempts++;
+    *out = (struct attempt_result){.verdict = ATTEMPT_GO, .attempt = 1};
+    out->attempt = retry_note_attempt(d->attempts, req->id, req->id_len, now_ms);
+    if (out->attempt > 1) {
+        d->stats.attempts_retried++;
+        if (grp)
+            out->delay_ms = backoff_delay_ms(grp->conf->client.retry_initial_ms, out->attempt - 1);
+    }
+    if (!up) {
+        d->stats.attempts_unknown_upstream++;
+        return;
+    }
+    /* The first attempt's probe slot, if any, was taken by its pick, so only an open
+     * breaker stops it. A retry that lands on a probing upstream takes the slot itself
+     * when it is free; one that finds no way through fails fast, without waiting out its
+     * backoff, so the group moves on. */
+    bool is_open = breaker_state(&up->breaker, now_ms) == BREAKER_OPEN;
+    if (is_open || (out->attempt > 1 && !breaker_available(&up->breaker, now_ms))) {
+        breaker_on_reject(&up->breaker);
+        out->verdict = ATTEMPT_FAIL;
+        out->delay_ms = 0;
+        d->stats.attempts_failed_fast++;
+        return;
+    }
+    if (out->attempt > 1)
+        breaker_on_pick(&up->breaker, now_ms);
+}
+
+const char *pick_verdict_name(enum pick_verdict v)
+{
+    switch (v) {
+    case PICK_PASS:
+        return "pass";
+    case PICK_LIMITED:
+        return "limited";
+    case PICK_UNAVAILABLE:
+        return "unavailable";
+    }
+    return "pass";
+}
+
+const char *attempt_verdict_name(enum attempt_verdict v)
+{
+    return v == ATTEMPT_FAIL ? "fail" : "go";
+}

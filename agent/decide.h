@@ -1,0 +1,38 @@
+/*
+ * The agent's per-request decisions, as pure functions of the decision state, the
+ * request and the clock.
+ *
+ * pick: rate limit of the (forward, client address), then the group's strategy over the
+ * members that are available (breaker closed or probing, HAProxy says up).
+ * attempt: retry bookkeeping of a request id, backoff before each retry, and a fast fail
+ * when the upstream's breaker is open.
+ */
+#ifndef LLMPROXY_DECIDE_H
+#define LLMPROXY_DECIDE_H
+
+#include "decide-t.h"
+#include "state-t.h"
+
+struct ratelimit;
+struct retry_table;
+
+struct decider {
+    struct agent_state *state;
+    struct ratelimit *ratelimit;
+    struct retry_table *attempts;
+    struct decide_stats stats;
+};
+
+/* Reset the member defaults of `req` (0 connections, 0 queued, up) before decoding. */
+void pick_request_init(struct pick_request *req);
+
+void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
+                 struct pick_result *out);
+
+void decide_attempt(struct decider *d, const struct attempt_request *req, uint64_t now_ms,
+                    struct attempt_result *out);
+
+const char *pick_verdict_name(enum pick_verdict v);
+const char *attempt_verdict_name(enum attempt_verdict v);
+
+#endif /* LLMPROXY_DECIDE_H */

@@ -1,0 +1,159 @@
+#include <string.h>
+
+#include "decide.h"
+#include "dispatch.h"
+#include "ratelimit.h"
+#include "spop_conn.h"
+#include "spop_data.h"
+#include "spop_frame.h"
+
+/* Member arguments are named c<i>, q<i>, u<i>: returns i, or -1 for any other name. */
+static int member_index(struct spop_str name, char kind)
+{
+    unsigned i = 0;
+
+    if (name.len < 2 || name.len > 5 || name.ptr[0] != kind)
+        return -1;
+    for (size_t k = 1; k < name.len; k++) {
+        if (name.ptr[k] < '0' || name.ptr[k] > '9')
+            return -1;
+        i = i * 10 + (unsigned)(name.ptr[k] - '0');
+    }
+    return i < BALANCER_MAX_MEMBERS ? (int)i : -1;
+}
+
+static uint32_t clamp_u32(const struct spop_data *v)
+{
+    /* srv_conn and friends arrive as INT64; a negative value would be a HAProxy bug. */
+    if (v->i64 < 0)
+        return 0;
+    return v->u64 > UINT32_MAX ? UINT32_MAX : (uint32_t)v->u64;
+}
+
+static bool decode_member(struct pick_request *req, const struct spop_kv *kv)
+{
+    int i;
+
+    if ((i = member_index(kv->name, 'c')) >= 0 && spop_data_is_int(&kv->value))
+        req->live[i].conn = clamp_u32(&kv->value);
+    else if ((i = member_index(kv->name, 'q')) >= 0 && spop_data_is_int(&kv->value))
+        req->live[i].queue = clamp_u32(&kv->value);
+    else if ((i = member_index(kv->name, 'u')) >= 0 && kv->value.type == SPOP_DATA_BOOL)
+        req->live[i].up = kv->value.boolean;
+    else
+        return false;
+    return true;
+}
+
+static bool decode_pick(struct spop_msg *msg, struct pick_request *req)
+{
+    struct spop_kv kv;
+
+    pick_request_init(req);
+    while (spop_kv_next(&msg->args, &kv)) {
+        if (spop_str_eq(kv.name, "f") && kv.value.type == SPOP_DATA_STRING) {
+            req->forward = kv.value.bytes.ptr;
+            req->forward_len = kv.value.bytes.len;
+        } else if (spop_str_eq(kv.name, "src") && kv.value.type == SPOP_DATA_IPV4) {
+            rl_addr_from_ipv4(&req->addr, (const uint8_t *)kv.value.bytes.ptr);
+            req->has_addr = true;
+        } else if (spop_str_eq(kv.name, "src") && kv.value.type == SPOP_DATA_IPV6) {
+            rl_addr_from_ipv6(&req->addr, (const uint8_t *)kv.value.bytes.ptr);
+            req->has_addr = true;
+        } else {
+            /* id and anything a newer renderer adds are not needed to decide */
+            decode_member(req, &kv);
+        }
+    }
+    return req->forward != NULL;
+}
+
+static bool decode_attempt(struct spop_msg *msg, struct attempt_request *req)
+{
+    struct spop_kv kv;
+
+    memset(req, 0, sizeof(*req));
+    while (spop_kv_next(&msg->args, &kv)) {
+        if (kv.value.type != SPOP_DATA_STRING)
+            continue;
+        if (spop_str_eq(kv.name, "id")) {
+            req->id = kv.value.bytes.ptr;
+            req->id_len = kv.value.bytes.len;
+        } else if (spop_str_eq(kv.name, "u")) {
+            req->upstream = kv.value.bytes.ptr;
+            req->upstream_len = kv.value.bytes.len;
+        } else if (spop_str_eq(kv.name, "g")) {
+            req->group = kv.value.bytes.ptr;
+            req->group_len = kv.value.bytes.len;
+        }
+    }
+    return req->id_len > 0 && req->upstream != NULL;
+}
+
+uint32_t dispatch_notify(struct decider *d, struct spop_msg_iter *msgs, uint64_t now_ms,
+                         struct answer *out, struct dispatch_stats *stats)
+{
+    static struct pick_request pick; /* large; one event loop, never re-entered */
+    struct spop_msg msg;
+    uint32_t delay_ms = 0;
+
+    memset(out, 0, sizeof(*out));
+    while (spop_msg_next(msgs, &msg)) {
+        if (spop_str_eq(msg.name, "pick")) {
+            struct pick_result res;
+
+            if (!decode_pick(&msg, &pick)) {
+                stats->bad_args++;
+                continue;
+            }
+            decide_pick(d, &pick, now_ms, &res);
+            out->has_pick = true;
+            out->pick = res.verdict;
+            out->retry_after_s = res.retry_after_s;
+            if (res.upstream) {
+                size_t n = strlen(res.upstream);
+                if (n < sizeof(out->upstream))
+                    memcpy(out->upstream, res.upstream, n + 1);
+            }
+        } else if (spop_str_eq(msg.name, "attempt")) {
+            struct attempt_request req;
+            struct attempt_result res;
+
+            if (!decode_attempt(&msg, &req)) {
+                stats->bad_args++;
+                continue;
+            }
+            decide_attempt(d, &req, now_ms, &res);
+            out->has_attempt = true;
+            out->attempt = res.verdict;
+            if (res.delay_ms > delay_ms)
+                delay_ms = res.delay_ms;
+        } else {
+            stats->unknown_messages++;
+        }
+    }
+    return delay_ms;
+}
+
+static void put_str_var(struct spop_writer *w, const char *name, const char *val)
+{
+    spop_put_set_var(w, SPOP_SCOPE_TXN, name, spop_data_str(val, strlen(val)));
+}
+
+bool answer_write(struct spop_conn *conn, uint64_t stream_id, uint64_t frame_id,
+                  const struct answer *a)
+{
+    struct spop_writer w;
+
+    spop_ack_begin(conn, stream_id, frame_id, &w);
+    if (a->has_pick) {
+        put_str_var(&w, "v", pick_verdict_name(a->pick));
+        if (a->pick == PICK_PASS && a->upstream[0])
+            put_str_var(&w, "up", a->upstream);
+        if (a->pick != PICK_PASS)
+            spop_put_set_var(&w, SPOP_SCOPE_TXN, "ra", spop_data_uint32(a->retry_after_s));
+    }
+    if (a->has_attempt)
+        put_str_var(&w, a->has_pick ? "av" : "v", attempt_verdict_name(a->attempt));
+    return spop_ack_end(conn, &w);
+}

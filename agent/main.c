@@ -1,0 +1,243 @@
+/*
+ * llmproxy-agent: answers HAProxy over SPOP with every per-request decision.
+ *
+ * One libev loop owns all state. SIGHUP reloads the configuration (unchanged upstreams
+ * keep their breaker and statistics), SIGTERM / SIGINT stop gracefully.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "decide.h"
+#include "log.h"
+#include "net.h"
+#include "ratelimit.h"
+#include "retry.h"
+#include "siphash.h"
+#include "spop_server.h"
+#include "state.h"
+
+#ifndef LLMPROXY_VERSION
+#define LLMPROXY_VERSION "0.1.0"
+#endif
+
+/* Retry bookkeeping: ids are forgotten after the longest request could have lasted. */
+#define ATTEMPTS_MAX     262144
+#define ATTEMPTS_TTL_MS  (3600u * 1000)
+/* Housekeeping: how often, and how much work each round may do. */
+#define HOUSEKEEPING_S   1.0
+#define EXPIRE_WORK      4096
+#define BUCKET_IDLE_MS   (600u * 1000)
+
+struct agent {
+    struct ev_loop *loop;
+    const char *config_path;
+    struct decider decider;
+    struct spop_server *spop;
+    ev_signal sighup, sigterm, sigint;
+    ev_timer housekeeping;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: llmproxy-agent -c FILE [-t] [-l LEVEL]\n"
+                 "\n"
+                 "Answers HAProxy's SPOP decisions for LLMProxy.\n"
+                 "\n"
+                 "  -c, --config FILE   LLMProxy YAML configuration (required)\n"
+                 "  -t, --test          check the configuration and exit\n"
+                 "  -l, --log-level L   error, warn, info (default) or debug\n"
+                 "  -h, --help          this help\n"
+                 "  -V, --version       print the version\n"
+                 "\n"
+                 "Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop.\n");
+}
+
+static struct config *load_config(const char *path)
+{
+    struct conf_diags diags = {0};
+    struct config *cfg = config_load(path, &diags);
+
+    if (!cfg) {
+        conf_diags_print(&diags, stderr);
+        log_error("%s: %zu error%s", path, diags.n, diags.n == 1 ? "" : "s");
+    }
+    conf_diags_free(&diags);
+    return cfg;
+}
+
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+
+    /* Keyed hashing and seeds only defend against crafted floods: if the kernel's
+     * generator fails, a clock-derived value still works. */
+    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+        v = monotonic_ms() * 0x9e3779b97f4a7c15ull;
+    return v;
+}
+
+static struct siphash_key random_key(void)
+{
+    return (struct siphash_key){.k0 = random_u64(), .k1 = random_u64()};
+}
+
+static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct agent *ag = w->data;
+    struct config *cfg;
+    struct agent_state *st;
+
+    (void)loop;
+    (void)revents;
+    log_info("reloading %s", ag->config_path);
+    cfg = load_config(ag->config_path);
+    if (!cfg) {
+        log_error("reload refused: keeping the running configuration");
+        return;
+    }
+    st = state_create(cfg, ag->decider.state, random_u64());
+    if (!st) {
+        config_free(cfg);
+        log_error("reload failed: out of memory; keeping the running configuration");
+        return;
+    }
+    /* Listener addresses are bound once; a changed agent.spop needs a restart. */
+    state_free(ag->decider.state);
+    ag->decider.state = st;
+    log_info("reloaded: %zu forwards, %zu groups, %zu upstreams", cfg->n_forwards,
+             cfg->n_groups, cfg->n_upstreams);
+}
+
+static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)revents;
+    log_info("stopping on signal %d", w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct agent *ag = w->data;
+    uint64_t now = monotonic_ms();
+
+    (void)loop;
+    (void)revents;
+    ratelimit_expire(ag->decider.ratelimit, now, EXPIRE_WORK);
+    retry_expire(ag->decider.attempts, now, EXPIRE_WORK);
+}
+
+static int run(struct agent *ag)
+{
+    const struct config *cfg = ag->decider.state->cfg;
+    struct siphash_key key = random_key();
+
+    ag->decider.ratelimit = ratelimit_create(cfg->agent.ratelimit_max_clients, &key);
+    key = random_key();
+    ag->decider.attempts = retry_create(ATTEMPTS_MAX, ATTEMPTS_TTL_MS, &key);
+    if (!ag->decider.ratelimit || !ag->decider.attempts) {
+        log_error("out of memory creating the decision tables");
+        return 1;
+    }
+    ag->loop = ev_default_loop(EVFLAG_AUTO);
+    ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &ag->decider);
+    if (!ag->spop)
+        return 1;
+
+    ev_signal_init(&ag->sighup, on_reload, SIGHUP);
+    ev_signal_init(&ag->sigterm, on_stop, SIGTERM);
+    ev_signal_init(&ag->sigint, on_stop, SIGINT);
+    ag->sighup.data = ag;
+    ev_signal_start(ag->loop, &ag->sighup);
+    ev_signal_start(ag->loop, &ag->sigterm);
+    ev_signal_start(ag->loop, &ag->sigint);
+    ev_timer_init(&ag->housekeeping, on_housekeeping, HOUSEKEEPING_S, HOUSEKEEPING_S);
+    ag->housekeeping.data = ag;
+    ev_timer_start(ag->loop, &ag->housekeeping);
+
+    log_info("llmproxy-agent %s running: %zu forwards, %zu groups, %zu upstreams",
+             LLMPROXY_VERSION, cfg->n_forwards, cfg->n_groups, cfg->n_upstreams);
+    ev_run(ag->loop, 0);
+
+    spop_server_free(ag->spop);
+    ev_timer_stop(ag->loop, &ag->housekeeping);
+    ev_signal_stop(ag->loop, &ag->sighup);
+    ev_signal_stop(ag->loop, &ag->sigterm);
+    ev_signal_stop(ag->loop, &ag->sigint);
+    ev_loop_destroy(ag->loop);
+    log_info("stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+    };
+    struct agent ag = {0};
+    bool test_only = false;
+    struct config *cfg;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "c:tl:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            ag.config_path = optarg;
+            break;
+        case 't':
+            test_only = true;
+            break;
+        case 'l':
+            if (log_level_parse(optarg) < 0) {
+                fprintf(stderr, "llmproxy-agent: unknown log level '%s'\n", optarg);
+                return 2;
+            }
+            log_set_level((enum log_level)log_level_parse(optarg));
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("llmproxy-agent %s\n", LLMPROXY_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!ag.config_path || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    cfg = load_config(ag.config_path);
+    if (!cfg)
+        return 1;
+    if (test_only) {
+        printf("%s: ok: %zu forwards, %zu groups, %zu upstreams\n", ag.config_path,
+               cfg->n_forwards, cfg->n_groups, cfg->n_upstreams);
+        config_free(cfg);
+        return 0;
+    }
+    ag.decider.state = state_create(cfg, NULL, random_u64());
+    if (!ag.decider.state) {
+        config_free(cfg);
+        log_error("out of memory");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    rc = run(&ag);
+    state_free(ag.decider.state);
+    ratelimit_destroy(ag.decider.ratelimit);
+    retry_destroy(ag.decider.attempts);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/*
+ * Small socket helpers shared by the agent's listeners (SPOP, log feed, admin).
+ */
+#ifndef LLMPROXY_NET_H
+#define LLMPROXY_NET_H
+
+#include <stdint.h>
+
+/* A non-blocking, close-on-exec TCP listener on an IPv4 or IPv6 literal. Returns the fd,
+ * or -1 with errno set. */
+int net_listen_tcp(const char *address, uint16_t port, int backlog);
+
+/* accept4() a non-blocking, close-on-exec connection and set TCP_NODELAY; -1 as accept. */
+int net_accept(int listen_fd);
+
+/* Monotonic milliseconds: the clock every decision is made with. */
+uint64_t monotonic_ms(void);
+
+#endif /* LLMPROXY_NET_H */

@@ -1,0 +1,58 @@
+/*
+ * The agent's decision state (types only; functions are in state.h).
+ *
+ * Built from a struct config. The single event loop owns it, so nothing here is locked.
+ * On reload a new state is built and the runtime part of every unchanged upstream (breaker,
+ * response-time EMA, counters) moves over from the old one.
+ */
+#ifndef LLMPROXY_STATE_T_H
+#define LLMPROXY_STATE_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "balance-t.h"
+#include "breaker-t.h"
+#include "config-t.h"
+
+/*
+ * HAProxy's srv_conn counts a request once its stream is attached to the server; the few
+ * picks made just before are not in it yet. Each upstream remembers the times of its
+ * latest picks and counts those younger than PICK_SETTLE_MS as in flight too.
+ */
+#define PICK_RING_SLOTS 16
+#define PICK_SETTLE_MS  5
+
+struct upstream_rt {
+    const struct conf_upstream *conf; /* in state.cfg */
+    struct breaker breaker;
+    double ema_ms; /* response time, exponential moving average */
+    bool measured; /* ema_ms holds at least one sample */
+    uint64_t recent_picks[PICK_RING_SLOTS];
+    unsigned recent_next;
+    uint64_t picks; /* times chosen by pick */
+};
+
+struct group_rt {
+    const struct conf_group *conf;
+    struct balancer balancer;
+    struct upstream_rt **members; /* conf->n_members entries, in listed order */
+};
+
+struct forward_rt {
+    const struct conf_forward *conf;
+    struct group_rt *group;
+    uint32_t key; /* rate-limit table key part: stable across reloads for the same name */
+    uint64_t limited;
+    uint64_t unavailable;
+};
+
+struct agent_state {
+    struct config *cfg; /* owned */
+    struct forward_rt *forwards;
+    struct group_rt *groups;
+    struct upstream_rt *upstreams;
+    uint32_t next_forward_key;
+};
+
+#endif /* LLMPROXY_STATE_T_H */

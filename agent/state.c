@@ -1,0 +1,175 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "balance.h"
+#include "breaker.h"
+#include "config.h"
+#include "state.h"
+
+static bool name_is(const char *name, const char *s, size_t len)
+{
+    return strlen(name) == len && memcmp(name, s, len) == 0;
+}
+
+static uint64_t probe_timeout_ms(const struct config *cfg, const struct conf_upstream *u)
+{
+    /* A probe is silent at most as long as the longest request timeout of a group
+     * the upstream serves in. */
+    uint32_t longest = 0;
+
+    for (size_t g = 0; g < cfg->n_groups; g++)
+        for (size_t m = 0; m < cfg->groups[g].n_members; m++)
+            if (&cfg->upstreams[cfg->groups[g].members[m].upstream] == u &&
+                cfg->groups[g].client.request_timeout_s > longest)
+                longest = cfg->groups[g].client.request_timeout_s;
+    return (uint64_t)(longest ? longest : 300) * 1000;
+}
+
+static const struct upstream_rt *old_upstream(const struct agent_state *old,
+                                              const struct conf_upstream *u)
+{
+    if (!old)
+        return NULL;
+    for (size_t i = 0; i < old->cfg->n_upstreams; i++) {
+        const struct upstream_rt *o = &old->upstreams[i];
+        if (strcmp(o->conf->name, u->name) == 0 && strcmp(o->conf->url.val, u->url.val) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+static void init_upstream(struct upstream_rt *up, const struct config *cfg,
+                          const struct conf_upstream *u, const struct upstream_rt *prev)
+{
+    uint64_t cooldown_ms = (uint64_t)u->breaker_cooldown_s * 1000;
+
+    if (prev) {
+        *up = *prev;
+        up->conf = u;
+        breaker_reconfigure(&up->breaker, u->breaker_enabled, u->breaker_threshold, cooldown_ms,
+                            probe_timeout_ms(cfg, u));
+        return;
+    }
+    memset(up, 0, sizeof(*up));
+    up->conf = u;
+    breaker_init(&up->breaker, u->breaker_enabled, u->breaker_threshold, cooldown_ms,
+                 probe_timeout_ms(cfg, u), NULL, NULL);
+}
+
+static uint32_t forward_key(struct agent_state *st, const struct agent_state *old,
+                            const char *name)
+{
+    if (old)
+        for (size_t i = 0; i < old->cfg->n_forwards; i++)
+            if (strcmp(old->forwards[i].conf->name, name) == 0)
+                return old->forwards[i].key;
+    return st->next_forward_key++;
+}
+
+struct agent_state *state_create(struct config *cfg, const struct agent_state *old,
+                                 uint64_t seed)
+{
+    struct agent_state *st = calloc(1, sizeof(*st));
+
+    if (!st)
+        return NULL;
+    st->cfg = cfg;
+    st->next_forward_key = old ? old->next_forward_key : 1;
+    st->upstreams = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(*st->upstreams));
+    st->groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*st->groups));
+    st->forwards = calloc(cfg->n_forwards ? cfg->n_forwards : 1, sizeof(*st->forwards));
+    if (!st->upstreams || !st->groups || !st->forwards)
+        goto fail;
+
+    for (size_t i = 0; i < cfg->n_upstreams; i++)
+        init_upstream(&st->upstreams[i], cfg, &cfg->upstreams[i],
+                      old_upstream(old, &cfg->upstreams[i]));
+
+    for (size_t g = 0; g < cfg->n_groups; g++) {
+        const struct conf_group *cg = &cfg->groups[g];
+        struct group_rt *grp = &st->groups[g];
+        uint32_t weights[BALANCER_MAX_MEMBERS];
+
+        grp->conf = cg;
+        if (cg->n_members == 0 || cg->n_members > BALANCER_MAX_MEMBERS)
+            goto fail;
+        grp->members = calloc(cg->n_members, sizeof(*grp->members));
+        if (!grp->members)
+            goto fail;
+        for (size_t m = 0; m < cg->n_members; m++) {
+            grp->members[m] = &st->upstreams[cg->members[m].upstream];
+            weights[m] = cg->members[m].weight;
+        }
+        if (balancer_init(&grp->balancer, cg->strategy, cg->n_members, weights, seed + g) != 0)
+            goto fail;
+    }
+
+    for (size_t f = 0; f < cfg->n_forwards; f++) {
+        st->forwards[f].conf = &cfg->forwards[f];
+        st->forwards[f].group = &st->groups[cfg->forwards[f].group];
+        st->forwards[f].key = forward_key(st, old, cfg->forwards[f].name);
+    }
+    return st;
+
+fail:
+    st->cfg = NULL; /* still the caller's */
+    state_free(st);
+    return NULL;
+}
+
+void state_free(struct agent_state *st)
+{
+    if (!st)
+        return;
+    if (st->groups && st->cfg)
+        for (size_t g = 0; g < st->cfg->n_groups; g++) {
+            balancer_free(&st->groups[g].balancer);
+            free(st->groups[g].members);
+        }
+    free(st->groups);
+    free(st->upstreams);
+    free(st->forwards);
+    config_free(st->cfg);
+    free(st);
+}
+
+struct forward_rt *state_forward(struct agent_state *st, const char *name, size_t len)
+{
+    for (size_t i = 0; i < st->cfg->n_forwards; i++)
+        if (name_is(st->forwards[i].conf->name, name, len))
+            return &st->forwards[i];
+    return NULL;
+}
+
+struct upstream_rt *state_upstream(struct agent_state *st, const char *name, size_t len)
+{
+    for (size_t i = 0; i < st->cfg->n_upstreams; i++)
+        if (name_is(st->upstreams[i].conf->name, name, len))
+            return &st->upstreams[i];
+    return NULL;
+}
+
+struct group_rt *state_group(struct agent_state *st, const char *name, size_t len)
+{
+    for (size_t i = 0; i < st->cfg->n_groups; i++)
+        if (name_is(st->groups[i].conf->name, name, len))
+            return &st->groups[i];
+    return NULL;
+}
+
+uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms)
+{
+    uint32_t n = 0;
+
+    for (unsigned i = 0; i < PICK_RING_SLOTS; i++)
+        if (up->recent_picks[i] && now_ms - up->recent_picks[i] < PICK_SETTLE_MS)
+            n++;
+    return n;
+}
+
+void upstream_note_pick(struct upstream_rt *up, uint64_t now_ms)
+{
+    up->recent_picks[up->recent_next] = now_ms ? now_ms : 1;
+    up->recent_next = (up->recent_next + 1) % PICK_RING_SLOTS;
+    up->picks++;
+}

@@ -1,0 +1,28 @@
+/*
+ * The agent's decision state, built from a loaded configuration.
+ */
+#ifndef LLMPROXY_STATE_H
+#define LLMPROXY_STATE_H
+
+#include "state-t.h"
+
+/*
+ * Build the state for `cfg`, taking ownership of it. With `old` (a reload), every upstream
+ * whose name and URL are unchanged keeps its breaker (with the new settings), EMA and
+ * counters, and every forward keeps its rate-limit key; `old` itself is left intact for
+ * the caller to free. Returns NULL when memory is short (then `cfg` is still the caller's).
+ */
+struct agent_state *state_create(struct config *cfg, const struct agent_state *old,
+                                 uint64_t seed);
+void state_free(struct agent_state *st);
+
+/* Look-ups by name, NULL when unknown. Names are not NUL-terminated on the wire. */
+struct forward_rt *state_forward(struct agent_state *st, const char *name, size_t len);
+struct upstream_rt *state_upstream(struct agent_state *st, const char *name, size_t len);
+struct group_rt *state_group(struct agent_state *st, const char *name, size_t len);
+
+/* Picks of `up` younger than PICK_SETTLE_MS at `now_ms`. */
+uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms);
+void upstream_note_pick(struct upstream_rt *up, uint64_t now_ms);
+
+#endif /* LLMPROXY_STATE_H */

@@ -1,0 +1,433 @@
+/*
+ * The agent's decisions end to end without sockets: a configuration loaded from YAML,
+ * NOTIFY payloads built byte by byte as HAProxy sends them, decisions on an injected
+ * clock, and the ACK bytes that carry them back.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "breaker.h"
+#include "config.h"
+#include "decide.h"
+#include "dispatch.h"
+#include "ratelimit.h"
+#include "retry.h"
+#include "siphash.h"
+#include "spop_conn.h"
+#include "spop_data.h"
+#include "spop_frame.h"
+#include "spop_writer.h"
+#include "state.h"
+
+static const char base_yaml[] =
+    "http_server:\n"
+    "  forwards:\n"
+    "    - {name: main, port: 3001, upstream_group: g}\n"
+    "    - {name: limited, port: 3002, upstream_group: g,\n"
+    "       ratelimit: {enabled: true, per_second: 2, burst: 4}}\n"
+    "    - {name: other, port: 3003, upstream_group: g,\n"
+    "       ratelimit: {enabled: true, per_second: 2, burst: 4}}\n"
+    "    - {name: wrr, port: 3004, upstream_group: w}\n"
+    "upstreams:\n"
+    "  - {name: a, url: 'http://127.0.0.1:1', breaker: {threshold: 0.5, cooldown: 7}}\n"
+    "  - {name: b, url: 'http://127.0.0.1:2', breaker: {threshold: 0.5, cooldown: 3}}\n"
+    "upstream_groups:\n"
+    "  - name: g\n"
+    "    upstreams: [{name: a}, {name: b}]\n"
+    "    http_client: {retry: {enabled: true, attempts: 3, initial: 100}}\n"
+    "  - name: w\n"
+    "    upstreams: [{name: a, weight: 5}, {name: b, weight: 1}]\n"
+    "    balance: {strategy: weighted_roundrobin}\n";
+
+static struct decider d;
+
+static void setup(void)
+{
+    struct conf_diags diags = {0};
+    struct config *cfg = config_load_buf("test.yaml", base_yaml, strlen(base_yaml), NULL, NULL,
+                                         &diags);
+    struct siphash_key key = {.k0 = 1, .k1 = 2};
+
+    if (!cfg)
+        conf_diags_print(&diags, stderr);
+    conf_diags_free(&diags);
+    ck_assert_ptr_nonnull(cfg);
+    memset(&d, 0, sizeof(d));
+    d.state = state_create(cfg, NULL, 42);
+    ck_assert_ptr_nonnull(d.state);
+    d.ratelimit = ratelimit_create(1000, &key);
+    d.attempts = retry_create(1000, 60000, &key);
+    ck_assert_ptr_nonnull(d.ratelimit);
+    ck_assert_ptr_nonnull(d.attempts);
+}
+
+static void teardown(void)
+{
+    state_free(d.state);
+    ratelimit_destroy(d.ratelimit);
+    retry_destroy(d.attempts);
+}
+
+static struct pick_request req;
+
+static void pick_from(const char *forward, uint8_t last_octet)
+{
+    const uint8_t ip[4] = {10, 0, 0, last_octet};
+
+    pick_request_init(&req);
+    req.forward = forward;
+    req.forward_len = strlen(forward);
+    rl_addr_from_ipv4(&req.addr, ip);
+    req.has_addr = true;
+}
+
+static const char *pick_name(uint64_t now)
+{
+    struct pick_result r;
+
+    decide_pick(&d, &req, now, &r);
+    ck_assert_int_eq(r.verdict, PICK_PASS);
+    return r.upstream;
+}
+
+START_TEST(pick_round_robin_then_skips_haproxy_down)
+{
+    pick_from("main", 1);
+    ck_assert_str_eq(pick_name(1000), "a");
+    ck_assert_str_eq(pick_name(1001), "b");
+    ck_assert_str_eq(pick_name(1002), "a");
+    req.live[0].up = false; /* HAProxy says a is down */
+    ck_assert_str_eq(pick_name(1003), "b");
+    ck_assert_str_eq(pick_name(1004), "b");
+    ck_assert_uint_eq(d.stats.picks_pass, 5);
+}
+END_TEST
+
+START_TEST(pick_weighted_smooth_sequence)
+{
+    char seq[7] = {0};
+
+    pick_from("wrr", 1);
+    for (int i = 0; i < 6; i++)
+        seq[i] = pick_name(1000 + (uint64_t)i)[0];
+    ck_assert_str_eq(seq, "aaabaa");
+}
+END_TEST
+
+START_TEST(pick_unknown_forward_fails_open)
+{
+    struct pick_result r;
+
+    pick_from("nope", 1);
+    decide_pick(&d, &req, 1000, &r);
+    ck_assert_int_eq(r.verdict, PICK_PASS);
+    ck_assert_ptr_null(r.upstream);
+    ck_assert_uint_eq(d.stats.picks_unknown_forward, 1);
+}
+END_TEST
+
+START_TEST(pick_rate_limit_per_forward_and_ip)
+{
+    struct pick_result r;
+
+    pick_from("limited", 1);
+    for (int i = 0; i < 4; i++) {
+        decide_pick(&d, &req, 5000, &r);
+        ck_assert_int_eq(r.verdict, PICK_PASS);
+    }
+    decide_pick(&d, &req, 5000, &r);
+    ck_assert_int_eq(r.verdict, PICK_LIMITED);
+    ck_assert_uint_eq(r.retry_after_s, 1);
+    ck_assert_ptr_null(r.upstream);
+
+    pick_from("limited", 2); /* another client address */
+    decide_pick(&d, &req, 5000, &r);
+    ck_assert_int_eq(r.verdict, PICK_PASS);
+    pick_from("other", 1); /* same address, another forward */
+    decide_pick(&d, &req, 5000, &r);
+    ck_assert_int_eq(r.verdict, PICK_PASS);
+    pick_from("main", 1); /* a forward without a limit */
+    for (int i = 0; i < 20; i++) {
+        decide_pick(&d, &req, 5000, &r);
+        ck_assert_int_eq(r.verdict, PICK_PASS);
+    }
+
+    pick_from("limited", 1); /* a token is back after 500 ms at 2/s */
+    decide_pick(&d, &req, 5500, &r);
+    ck_assert_int_eq(r.verdict, PICK_PASS);
+    ck_assert_uint_eq(d.stats.picks_limited, 1);
+}
+END_TEST
+
+static void trip(const char *name, uint64_t now)
+{
+    struct upstream_rt *up = state_upstream(d.state, name, strlen(name));
+
+    for (int i = 0; i < 5; i++)
+        breaker_record(&up->breaker, now, false);
+    ck_assert_int_eq(breaker_state(&up->breaker, now), BREAKER_OPEN);
+}
+
+START_TEST(pick_fails_over_and_refuses_when_all_open)
+{
+    struct pick_result r;
+
+    trip("a", 10000);
+    pick_from("main", 1);
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_eq(pick_name(10000 + (uint64_t)i), "b");
+    trip("b", 10000);
+    decide_pick(&d, &req, 10500, &r);
+    ck_assert_int_eq(r.verdict, PICK_UNAVAILABLE);
+    /* b's cooldown (3 s) ends first: 2.5 s left, rounded up. */
+    ck_assert_uint_eq(r.retry_after_s, 3);
+    /* After b's cooldown a single probe goes to b, then nothing until it reports. */
+    ck_assert_str_eq(pick_name(13001), "b");
+    decide_pick(&d, &req, 13002, &r);
+    ck_assert_int_eq(r.verdict, PICK_UNAVAILABLE);
+}
+END_TEST
+
+static void attempt(const char *id, const char *up, uint64_t now, struct attempt_result *r)
+{
+    struct attempt_request a = {.id = id, .id_len = strlen(id), .upstream = up,
+                                .upstream_len = strlen(up), .group = "g", .group_len = 1};
+    decide_attempt(&d, &a, now, r);
+}
+
+START_TEST(attempt_backoff_doubles)
+{
+    struct attempt_result r;
+
+    attempt("req-1", "a", 1000, &r);
+    ck_assert_int_eq(r.verdict, ATTEMPT_GO);
+    ck_assert_uint_eq(r.attempt, 1);
+    ck_assert_uint_eq(r.delay_ms, 0);
+    attempt("req-1", "b", 1010, &r);
+    ck_assert_uint_eq(r.attempt, 2);
+    ck_assert_uint_eq(r.delay_ms, 100);
+    attempt("req-1", "a", 1200, &r);
+    ck_assert_uint_eq(r.delay_ms, 200);
+    attempt("req-1", "b", 1500, &r);
+    ck_assert_uint_eq(r.delay_ms, 400);
+    attempt("req-2", "a", 1500, &r);
+    ck_assert_uint_eq(r.attempt, 1);
+    ck_assert_uint_eq(r.delay_ms, 0);
+}
+END_TEST
+
+START_TEST(attempt_on_open_breaker_fails_fast)
+{
+    struct attempt_result r;
+
+    trip("a", 1000);
+    attempt("req-9", "a", 1000, &r);
+    ck_assert_int_eq(r.verdict, ATTEMPT_FAIL);
+    attempt("req-9", "a", 1001, &r);
+    ck_assert_int_eq(r.verdict, ATTEMPT_FAIL);
+    ck_assert_uint_eq(r.delay_ms, 0); /* no point waiting for a known failure */
+    attempt("req-9", "b", 1002, &r);
+    ck_assert_int_eq(r.verdict, ATTEMPT_GO);
+    ck_assert_uint_eq(r.attempt, 3);
+    ck_assert_uint_eq(r.delay_ms, 200);
+    ck_assert_uint_eq(d.stats.attempts_failed_fast, 2);
+}
+END_TEST
+
+/* ---- dispatch: NOTIFY bytes in, ACK bytes out ---- */
+
+static size_t build_pick_payload(uint8_t *buf, size_t room, const char *forward, bool a_up)
+{
+    struct spop_writer w;
+    const uint8_t ip[4] = {127, 0, 0, 1};
+
+    spop_writer_init(&w, buf, room);
+    spop_put_str(&w, "pick", 4);
+    spop_put_u8(&w, 9);
+    spop_put_kv(&w, "f", spop_data_str(forward, strlen(forward)));
+    spop_put_kv(&w, "src", spop_data_ipv4(ip));
+    spop_put_kv(&w, "id", spop_data_str("7F000001:D0FC_1", 15));
+    spop_put_kv(&w, "c0", spop_data_int64(0));
+    spop_put_kv(&w, "q0", spop_data_int64(0));
+    spop_put_kv(&w, "u0", spop_data_bool(a_up));
+    spop_put_kv(&w, "c1", spop_data_int64(3));
+    spop_put_kv(&w, "q1", spop_data_int64(0));
+    spop_put_kv(&w, "u1", spop_data_bool(true));
+    ck_assert(!w.failed);
+    return spop_writer_len(&w);
+}
+
+static void dispatch_bytes(const uint8_t *payload, size_t len, struct answer *a,
+                           struct dispatch_stats *st)
+{
+    struct spop_msg_iter it;
+
+    spop_msg_iter_init(&it, payload, len);
+    ck_assert_uint_eq(dispatch_notify(&d, &it, 1000, a, st), 0);
+}
+
+START_TEST(dispatch_pick_decodes_members)
+{
+    uint8_t buf[512];
+    struct answer a;
+    struct dispatch_stats st = {0};
+    size_t len = build_pick_payload(buf, sizeof(buf), "main", false);
+
+    dispatch_bytes(buf, len, &a, &st);
+    ck_assert(a.has_pick);
+    ck_assert_int_eq(a.pick, PICK_PASS);
+    ck_assert_str_eq(a.upstream, "b"); /* u0=false: HAProxy says a is down */
+    ck_assert_uint_eq(st.bad_args, 0);
+    ck_assert_uint_eq(st.unknown_messages, 0);
+}
+END_TEST
+
+START_TEST(dispatch_counts_unknown_message)
+{
+    uint8_t buf[64];
+    struct spop_writer w;
+    struct answer a;
+    struct dispatch_stats st = {0};
+
+    spop_writer_init(&w, buf, sizeof(buf));
+    spop_put_str(&w, "hello", 5);
+    spop_put_u8(&w, 0);
+    dispatch_bytes(buf, spop_writer_len(&w), &a, &st);
+    ck_assert(!a.has_pick && !a.has_attempt);
+    ck_assert_uint_eq(st.unknown_messages, 1);
+}
+END_TEST
+
+static void make_ready(struct spop_conn *c)
+{
+    uint8_t hello[256];
+    struct spop_writer w;
+    const uint8_t *out;
+    size_t n;
+
+    spop_writer_init(&w, hello, sizeof(hello));
+    spop_frame_begin(&w, SPOP_FRAME_HAPROXY_HELLO, 0, 0);
+    spop_put_kv(&w, "supported-versions", spop_data_str("2.0", 3));
+    spop_put_kv(&w, "max-frame-size", spop_data_uint32(16380));
+    spop_put_kv(&w, "capabilities", spop_data_str("pipelining", 10));
+    spop_frame_end(&w);
+    spop_conn_feed(c, hello, spop_writer_len(&w));
+    ck_assert_int_eq(c->state, SPOP_CONN_READY);
+    n = spop_conn_output(c, &out);
+    spop_conn_consumed(c, n);
+}
+
+START_TEST(answer_write_carries_the_decision)
+{
+    struct spop_conn_cfg cfg = {0};
+    struct spop_conn *c = spop_conn_new(&cfg);
+    struct answer a = {.has_pick = true, .pick = PICK_PASS, .upstream = "b"};
+    struct answer lim = {.has_pick = true, .pick = PICK_LIMITED, .retry_after_s = 7};
+    const uint8_t *out;
+    size_t n;
+    /* set-var txn "v" = "pass", set-var txn "up" = "b" */
+    static const uint8_t pass[] = {0x01, 0x03, 0x02, 0x01, 'v', 0x08, 0x04, 'p', 'a', 's', 's',
+                                   0x01, 0x03, 0x02, 0x02, 'u', 'p', 0x08, 0x01, 'b'};
+    /* set-var txn "ra" = uint32 7 */
+    static const uint8_t ra[] = {0x01, 0x03, 0x02, 0x02, 'r', 'a', 0x03, 0x07};
+
+    ck_assert_ptr_nonnull(c);
+    make_ready(c);
+    ck_assert(answer_write(c, 5, 1, &a));
+    n = spop_conn_output(c, &out);
+    ck_assert_uint_eq(n, 4 + 7 + sizeof(pass));
+    ck_assert_uint_eq(out[4], SPOP_FRAME_ACK);
+    ck_assert_mem_eq(out + 4 + 7, pass, sizeof(pass));
+    spop_conn_consumed(c, n);
+
+    ck_assert(answer_write(c, 6, 1, &lim));
+    n = spop_conn_output(c, &out);
+    ck_assert_ptr_nonnull(memmem(out, n, ra, sizeof(ra)));
+    ck_assert_ptr_null(memmem(out, n, "up", 2));
+    spop_conn_free(c);
+}
+END_TEST
+
+START_TEST(reload_keeps_unchanged_upstreams)
+{
+    static const char reloaded[] =
+        "http_server:\n"
+        "  forwards:\n"
+        "    - {name: extra, port: 3005, upstream_group: g,\n"
+        "       ratelimit: {enabled: true, per_second: 1, burst: 1}}\n"
+        "    - {name: limited, port: 3002, upstream_group: g,\n"
+        "       ratelimit: {enabled: true, per_second: 2, burst: 4}}\n"
+        "upstreams:\n"
+        "  - {name: a, url: 'http://127.0.0.1:1', breaker: {threshold: 0.9, cooldown: 7}}\n"
+        "  - {name: b, url: 'http://127.0.0.1:9'}\n"
+        "upstream_groups:\n"
+        "  - {name: g, upstreams: [{name: a}, {name: b}]}\n";
+    struct conf_diags diags = {0};
+    struct config *cfg;
+    struct agent_state *next;
+    struct upstream_rt *a, *b;
+    uint32_t limited_key = state_forward(d.state, "limited", 7)->key;
+
+    trip("a", 1000);
+    trip("b", 1000);
+    cfg = config_load_buf("reload.yaml", reloaded, strlen(reloaded), NULL, NULL, &diags);
+    ck_assert_ptr_nonnull(cfg);
+    next = state_create(cfg, d.state, 7);
+    ck_assert_ptr_nonnull(next);
+    state_free(d.state);
+    d.state = next;
+
+    a = state_upstream(d.state, "a", 1); /* same name and URL: keeps its open breaker */
+    ck_assert_int_eq(breaker_state(&a->breaker, 1001), BREAKER_OPEN);
+    ck_assert_double_eq_tol(a->breaker.threshold, 0.9, 1e-9);
+    b = state_upstream(d.state, "b", 1); /* new URL: a new upstream, fresh state */
+    ck_assert_int_eq(breaker_state(&b->breaker, 1001), BREAKER_CLOSED);
+    ck_assert(!b->breaker.enabled);
+    /* The rate-limit key of a kept forward is stable; a new forward gets a new one. */
+    ck_assert_uint_eq(state_forward(d.state, "limited", 7)->key, limited_key);
+    ck_assert_uint_ne(state_forward(d.state, "extra", 5)->key, limited_key);
+    pick_from("extra", 1);
+    ck_assert_str_eq(pick_name(1002), "b");
+}
+END_TEST
+
+static Suite *decide_suite(void)
+{
+    Suite *s = suite_create("decide");
+    TCase *tc = tcase_create("pick");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, pick_round_robin_then_skips_haproxy_down);
+    tcase_add_test(tc, pick_weighted_smooth_sequence);
+    tcase_add_test(tc, pick_unknown_forward_fails_open);
+    tcase_add_test(tc, pick_rate_limit_per_forward_and_ip);
+    tcase_add_test(tc, pick_fails_over_and_refuses_when_all_open);
+    tcase_add_test(tc, reload_keeps_unchanged_upstreams);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("attempt");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, attempt_backoff_doubles);
+    tcase_add_test(tc, attempt_on_open_breaker_fails_fast);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("dispatch");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, dispatch_pick_decodes_members);
+    tcase_add_test(tc, dispatch_counts_unknown_message);
+    tcase_add_test(tc, answer_write_carries_the_decision);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(decide_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
