@@ -11,7 +11,7 @@
 #
 # Source files are discovered by folder, so adding a module needs no Makefile change:
 #   ctl/config/*.c   the configuration library, linked by both binaries
-#   ctl/*.c          llmproxy-ctl
+#   ctl/*.c          llmproxy-ctl (ctl/main.c is its entry point, the rest is a library)
 #   agent/*.c        the agent (agent/main.c is its entry point, the rest is a library)
 #   tests/unit/check_*.c       one Check test program each (+ tests/unit/util/*.c)
 #   tests/tools/*.c            one helper program each (mock upstream, load generator, ...)
@@ -40,7 +40,8 @@ LIBS_AGENT := -lev -lssl -lcrypto -lm
 LIBS_CHECK  = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 CONF_SRCS  := $(sort $(wildcard ctl/config/*.c))
-CTL_SRCS   := $(sort $(wildcard ctl/*.c))
+CTL_MAIN   := $(wildcard ctl/main.c)
+CTL_SRCS   := $(filter-out ctl/main.c,$(sort $(wildcard ctl/*.c)))
 AGENT_MAIN := $(wildcard agent/main.c)
 AGENT_SRCS := $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
 UTIL_SRCS  := $(sort $(wildcard tests/unit/util/*.c))
@@ -51,7 +52,8 @@ obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
 LIBCONF    := $(O)/libllmconf.a
 LIBAGENT   := $(O)/libllmagent.a
-CTL_BIN    := $(if $(CTL_SRCS),$(O)/llmproxy-ctl)
+LIBCTL     := $(O)/libllmctl.a
+CTL_BIN    := $(if $(CTL_MAIN),$(O)/llmproxy-ctl)
 AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
@@ -76,13 +78,17 @@ $(LIBAGENT): $(call obj,$(AGENT_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(O)/llmproxy-ctl: $(call obj,$(CTL_SRCS)) $(LIBCONF)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CONF)
+$(LIBCTL): $(call obj,$(CTL_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(O)/llmproxy-ctl: $(call obj,$(CTL_MAIN)) $(LIBCTL) $(LIBCONF)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CONF) -lcrypto
 
 $(O)/llmproxy-agent: $(call obj,$(AGENT_MAIN)) $(LIBAGENT) $(LIBCONF)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CONF) $(LIBS_AGENT)
 
-$(O)/tests/check_%: $(O)/obj/tests/unit/check_%.o $(call obj,$(UTIL_SRCS)) $(LIBAGENT) $(LIBCONF)
+$(O)/tests/check_%: $(O)/obj/tests/unit/check_%.o $(call obj,$(UTIL_SRCS)) $(LIBCTL) $(LIBAGENT) $(LIBCONF)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) $(LIBS_CONF) $(LIBS_AGENT)
 
