@@ -24,6 +24,17 @@ struct ctl_cmd {
 };
 
 extern const struct ctl_cmd ctl_cmd_validate;
+extern const struct ctl_cmd ctl_cmd_render;
+extern const struct ctl_cmd ctl_cmd_check;
+
+/*
+ * Load FILE and render it into DIR (cmd_render.c), printing problems to stderr as
+ * `validate` does. Returns an exit status.
+ */
+int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir);
+
+/* Report a bad command line for `cmd` ("what 'arg'"), then its usage. Returns 2. */
+int ctl_usage_error(const struct ctl_cmd *cmd, const char *what, const char *arg);
 
 /* Print a command's help text. */
 void ctl_print_usage(const struct ctl_cmd *cmd, FILE *out);

@@ -9,6 +9,8 @@
 /* New subcommands (render, check, apply, status) are added here. */
 static const struct ctl_cmd *const commands[] = {
     &ctl_cmd_validate,
+    &ctl_cmd_render,
+    &ctl_cmd_check,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

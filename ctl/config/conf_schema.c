@@ -299,6 +299,43 @@ static const struct conf_key breaker_keys[] = {
 };
 static const struct conf_schema breaker_schema = SCHEMA(breaker_keys);
 
+/*
+ * A file or folder HAProxy opens: absolute, so the rendered configuration does not depend
+ * on the folder HAProxy starts in, and free of control characters, which no quoting can
+ * carry into haproxy.cfg.
+ */
+static void path_check(struct conf_walk *w, const struct conf_str *s, const char *key)
+{
+    const char *c;
+
+    if (!s->val)
+        return;
+    if (s->val[0] != '/') {
+        conf_walk_error(w, &s->pos, key,
+                        "\"%s\" is not an absolute path; give one starting with '/'", s->val);
+        return;
+    }
+    for (c = s->val; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            conf_walk_error(w, &s->pos, key, "contains a control character; not allowed in a path");
+            return;
+        }
+}
+
+static void tls_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                       const struct conf_seen *seen)
+{
+    (void)map;
+    (void)seen;
+    path_check(w, &((struct conf_upstream *)obj)->tls_ca_file, "ca_file");
+}
+
+static const struct conf_key tls_keys[] = {
+    STR_KEY("ca_file", struct conf_upstream, tls_ca_file, 0, NULL),
+    BOOL_KEY("verify", struct conf_upstream, tls_verify, true),
+};
+static const struct conf_schema tls_schema = SCHEMA(tls_keys, .finish = tls_finish);
+
 static void upstream_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                             const struct conf_seen *seen);
 
@@ -313,6 +350,7 @@ static const struct conf_key upstream_keys[] = {
      .flags = CONF_K_FLAG,
      .sub = &breaker_schema,
      .flag_off = offsetof(struct conf_upstream, breaker_enabled)},
+    MAP_KEY("tls", 0, tls_schema),
 };
 static const struct conf_schema upstream_schema =
     SCHEMA(upstream_keys, .item_size = sizeof(struct conf_upstream), .keep_pos = true,
@@ -442,6 +480,22 @@ static const struct conf_key agent_keys[] = {
 };
 static const struct conf_schema agent_schema = SCHEMA(agent_keys);
 
+/* ---- haproxy ---------------------------------------------------------------------- */
+
+static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                           const struct conf_seen *seen)
+{
+    (void)map;
+    (void)seen;
+    path_check(w, &((struct conf_haproxy *)obj)->run_dir, "run_dir");
+}
+
+static const struct conf_key haproxy_keys[] = {
+    STR_KEY("run_dir", struct conf_haproxy, run_dir, 0, "/run/llmproxy"),
+    INT_KEY("hard_stop_after", struct conf_haproxy, hard_stop_after_s, 1, 604800, 3600),
+};
+static const struct conf_schema haproxy_schema = SCHEMA(haproxy_keys, .finish = haproxy_finish);
+
 /* ---- top level ------------------------------------------------------------------------ */
 
 static const struct conf_key config_keys[] = {
@@ -451,6 +505,7 @@ static const struct conf_key config_keys[] = {
     LIST_KEY("upstream_groups", struct config, groups, n_groups, 0, 0, CONF_MAX_GROUPS,
              group_schema),
     MAP_KEY("agent", offsetof(struct config, agent), agent_schema),
+    MAP_KEY("haproxy", offsetof(struct config, haproxy), haproxy_schema),
 };
 /* Top-level "x-..." keys are free, as in Compose files: a place to anchor shared blocks. */
 const struct conf_schema conf_config_schema = SCHEMA(config_keys, .extensions = true);

@@ -88,7 +88,9 @@ struct conf_upstream {
     struct conf_str password; /* basic */
     struct conf_header_op *headers;
     size_t n_headers;
-    bool breaker_enabled; /* a `breaker` block was present */
+    struct conf_str tls_ca_file; /* PEM bundle to verify https upstreams; NULL: system store */
+    bool tls_verify;             /* verify the upstream's certificate (default true) */
+    bool breaker_enabled;        /* a `breaker` block was present */
     double breaker_threshold;
     uint32_t breaker_cooldown_s;
     struct conf_pos pos;
@@ -153,6 +155,12 @@ struct conf_agent {
     uint32_t decision_timeout_ms;   /* SPOE `timeout processing` for pick */
 };
 
+/* Settings of the rendered HAProxy configuration (top-level key `haproxy`, optional). */
+struct conf_haproxy {
+    struct conf_str run_dir;    /* absolute; holds HAProxy's stats socket */
+    uint32_t hard_stop_after_s; /* how long an old worker may finish streams after a reload */
+};
+
 struct config {
     char *file; /* path it was loaded from */
     struct conf_forward *forwards;
@@ -163,6 +171,7 @@ struct config {
     struct conf_group *groups;
     size_t n_groups;
     struct conf_agent agent;
+    struct conf_haproxy haproxy;
     struct conf_arena *arena; /* owns every allocation above */
 };
 

@@ -23,10 +23,10 @@ static const struct rule_case cases[] = {
     /* ---- keys ---- */
     {"unknown key with suggestion", U "upstreams_groups: []\n",
      "t.yaml:2:1: upstreams_groups: unknown key \"upstreams_groups\"; did you mean "
-     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent)\n"},
+     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy)\n"},
     {"unknown key, case only", "upstreams:\n  - Name: u\n    url: 'http://u'\n",
      "t.yaml:2:5: upstreams[0].Name: unknown key \"Name\"; did you mean \"name\"? (allowed: name, "
-     "url, auth, headers, breaker)\n"
+     "url, auth, headers, breaker, tls)\n"
      "t.yaml:2:5: upstreams[0].name: missing; this key is required\n"},
     {"unknown key, transposed letters", "http_server: {admin: {prot: 9000}}\n",
      "t.yaml:1:23: http_server.admin.prot: unknown key \"prot\"; did you mean \"port\"? (allowed: "
@@ -37,7 +37,7 @@ static const struct rule_case cases[] = {
     {"keys of the original not in the schema",
      "upstreams: [{name: u, url: 'http://u', weight: 2}]\n",
      "t.yaml:1:40: upstreams[0].weight: unknown key \"weight\"; allowed: name, url, auth, headers, "
-     "breaker\n"},
+     "breaker, tls\n"},
     {"duplicate key", "agent:\n  decision_timeout_ms: 10\n  decision_timeout_ms: 20\n",
      "t.yaml:3:3: agent.decision_timeout_ms: duplicate key \"decision_timeout_ms\"; it is first "
      "given at line 2:3\n"},
@@ -141,7 +141,7 @@ static const struct rule_case cases[] = {
      "t.yaml:3:76: http_server.forwards[0].ratelimit.enabled: found the string \"yes\"; expected "
      "true or false (write it without quotes)\n"
      "t.yaml:5:1: upstream_groups_x: unknown key \"upstream_groups_x\"; did you mean "
-     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent)\n"},
+     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy)\n"},
     {"enum with suggestion",
      U "upstream_groups: [{name: g, upstreams: [{name: u}], balance: {strategy: round_robin}}]\n",
      "t.yaml:2:73: upstream_groups[0].balance.strategy: unknown strategy \"round_robin\"; did you "

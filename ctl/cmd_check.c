@@ -1,0 +1,131 @@
+/*
+ * llmproxy-ctl check: render into a scratch folder and let HAProxy itself judge the
+ * result (`haproxy -c`), so what passes here is what HAProxy will load.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ctl.h"
+#include "render.h"
+
+extern char **environ;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Run `haproxy -c -q`-like check; HAProxy's own messages go to our stdout/stderr. */
+static int run_haproxy_check(const char *haproxy, const char *cfg_path)
+{
+    char *argv[] = {(char *)haproxy, "-c", "-f", (char *)cfg_path, NULL};
+    pid_t pid;
+    int status, err;
+
+    fflush(stdout);
+    err = posix_spawnp(&pid, haproxy, NULL, NULL, argv, environ);
+    if (err) {
+        fprintf(stderr, "llmproxy-ctl check: cannot run %s: %s (set HAPROXY to its path)\n",
+                haproxy, strerror(err));
+        return -1;
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int check_file(const struct ctl_cmd *cmd, const char *file, bool keep)
+{
+    char dir[] = "/tmp/llmproxy-check.XXXXXX", cfg_path[sizeof(dir) + 32];
+    const char *haproxy = getenv("HAPROXY");
+    int rc, hrc;
+
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "llmproxy-ctl check: %s: %s\n", dir, strerror(errno));
+        return CTL_EXIT_INVALID;
+    }
+    rc = ctl_load_and_render(cmd, file, dir);
+    if (rc == CTL_EXIT_OK) {
+        snprintf(cfg_path, sizeof(cfg_path), "%s/%s", dir, RENDER_HAPROXY_CFG);
+        hrc = run_haproxy_check(haproxy && haproxy[0] ? haproxy : "haproxy", cfg_path);
+        if (hrc == 0) {
+            printf("%s: ok: HAProxy accepts the rendered configuration\n", file);
+        } else {
+            fprintf(stderr, "%s: HAProxy rejects the rendered configuration\n", file);
+            rc = CTL_EXIT_INVALID;
+        }
+    }
+    if (keep)
+        printf("rendered files kept in %s\n", dir);
+    else
+        nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
+
+static int run_check(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"keep", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL;
+    bool keep = false;
+    int opt;
+
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:kh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'k':
+            keep = true;
+            break;
+        case 'h':
+            ctl_print_usage(cmd, stdout);
+            return CTL_EXIT_OK;
+        case ':':
+            return ctl_usage_error(cmd, "option needs an argument:", argv[optind - 1]);
+        default:
+            return ctl_usage_error(cmd, "unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ctl_usage_error(cmd, "unexpected argument", argv[optind]);
+    if (!file)
+        return ctl_usage_error(cmd, "missing -c FILE", NULL);
+    return check_file(cmd, file, keep);
+}
+
+const struct ctl_cmd ctl_cmd_check = {
+    .name = "check",
+    .summary = "render a configuration and have HAProxy check the result (haproxy -c)",
+    .usage = "usage: llmproxy-ctl check -c FILE [--keep]\n"
+             "\n"
+             "Load and validate FILE, render it into a scratch folder and run\n"
+             "'haproxy -c -f <folder>/haproxy.cfg' on it, printing HAProxy's verdict. The\n"
+             "HAProxy binary is $HAPROXY, else 'haproxy' on PATH. Environment references\n"
+             "(${VAR}) are expanded by HAProxy from this process's environment. Exits 0 when\n"
+             "HAProxy accepts the configuration, 1 when the configuration is invalid or\n"
+             "HAProxy rejects it (or cannot be run), 2 on a usage error.\n"
+             "\n"
+             "options:\n"
+             "  -c, --config FILE   the configuration to check\n"
+             "  -k, --keep          keep the rendered files and print their folder\n"
+             "  -h, --help          show this help\n",
+    .run = run_check,
+};

@@ -1,0 +1,106 @@
+/*
+ * llmproxy-ctl render: write HAProxy's configuration for a configuration file.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "render.h"
+
+int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir)
+{
+    struct conf_diags diags = {0};
+    char err[RENDER_ERR_SIZE];
+    struct config *cfg;
+    size_t n;
+    int rc;
+
+    cfg = config_load(file, &diags);
+    if (!cfg) {
+        conf_diags_print(&diags, stderr);
+        n = diags.n + diags.dropped;
+        fprintf(stderr, "%s: %zu error%s\n", file, n, n == 1 ? "" : "s");
+        conf_diags_free(&diags);
+        return CTL_EXIT_INVALID;
+    }
+    conf_diags_free(&diags);
+    rc = render_to_dir(cfg, dir, err, sizeof(err));
+    config_free(cfg);
+    if (rc < 0) {
+        fprintf(stderr, "llmproxy-ctl %s: %s: %s\n", cmd->name, file, err);
+        return CTL_EXIT_INVALID;
+    }
+    return CTL_EXIT_OK;
+}
+
+int ctl_usage_error(const struct ctl_cmd *cmd, const char *what, const char *arg)
+{
+    fprintf(stderr, "llmproxy-ctl %s: %s%s%s%s\n", cmd->name, what, arg ? " '" : "", arg ? arg : "",
+            arg ? "'" : "");
+    ctl_print_usage(cmd, stderr);
+    return CTL_EXIT_USAGE;
+}
+
+static int run_render(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL, *dir = NULL;
+    int opt, rc;
+
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":c:o:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'o':
+            dir = optarg;
+            break;
+        case 'h':
+            ctl_print_usage(cmd, stdout);
+            return CTL_EXIT_OK;
+        case ':':
+            return ctl_usage_error(cmd, "option needs an argument:", argv[optind - 1]);
+        default:
+            return ctl_usage_error(cmd, "unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ctl_usage_error(cmd, "unexpected argument", argv[optind]);
+    if (!file)
+        return ctl_usage_error(cmd, "missing -c FILE", NULL);
+    if (!dir)
+        return ctl_usage_error(cmd, "missing -o DIR", NULL);
+    rc = ctl_load_and_render(cmd, file, dir);
+    if (rc == CTL_EXIT_OK)
+        printf("%s: rendered into %s\n", file, dir);
+    return rc;
+}
+
+const struct ctl_cmd ctl_cmd_render = {
+    .name = "render",
+    .summary = "write haproxy.cfg and the SPOE and error files for a configuration",
+    .usage = "usage: llmproxy-ctl render -c FILE -o DIR\n"
+             "\n"
+             "Load and validate FILE, then write into DIR (created if missing):\n"
+             "  haproxy.cfg         the HAProxy data path (mode 600: it may hold credentials)\n"
+             "  spoe-pick.conf      the agent's per-request decision, one engine per forward\n"
+             "  spoe-attempt.conf   retry backoff and breaker gate (only if a group retries)\n"
+             "  errors/*.http       the JSON error responses\n"
+             "Secrets given as ${VAR} are written as HAProxy environment references, never\n"
+             "their values. Exits 0 on success, 1 if the configuration is invalid or cannot\n"
+             "be rendered, 2 on a usage error.\n"
+             "\n"
+             "options:\n"
+             "  -c, --config FILE   the configuration to render\n"
+             "  -o, --output DIR    the folder to write into\n"
+             "  -h, --help          show this help\n",
+    .run = run_render,
+};

@@ -1,0 +1,102 @@
+/*
+ * llmproxy-ctl's renderer: the configuration model -> haproxy.cfg, the SPOE files and the
+ * JSON error files. Output depends only on the model and the options (and, for
+ * ${NAME:-default} templates, on whether NAME is set), so the same input renders the same
+ * bytes.
+ */
+#ifndef LLMPROXY_RENDER_H
+#define LLMPROXY_RENDER_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "render-t.h"
+
+/* File names inside the output folder. */
+#define RENDER_HAPROXY_CFG  "haproxy.cfg"
+#define RENDER_SPOE_PICK    "spoe-pick.conf"
+#define RENDER_SPOE_ATTEMPT "spoe-attempt.conf"
+#define RENDER_ERRORS_DIR   "errors"
+
+/*
+ * Names of the rendered sections. Upstream and group names are restricted to
+ * [A-Za-z0-9_.-], so these need no quoting. The SPOE `pick` and `attempt` message names
+ * are the agent's contract (docs/spop-contract.md).
+ */
+#define RENDER_FRONTEND_FMT   "fwd_%s"          /* forward */
+#define RENDER_GROUP_FMT      "grp_%s"          /* group backend */
+#define RENDER_LISTEN_FMT     "up_%s__%s"       /* group, upstream: per-member listener */
+#define RENDER_INTERNAL_FMT   "abns@llm_%s__%s" /* group, upstream: its address */
+#define RENDER_PICK_ENGINE    "pick_%s"         /* forward: SPOE engine and scope */
+#define RENDER_ATTEMPT_ENGINE "attempt"
+#define RENDER_AGENT_BACKEND  "llm_agent"
+
+/* ---- the files (render_haproxy.c, render_spoe.c) ---- */
+
+void render_haproxy_cfg(const struct config *cfg, struct render_out *r);
+void render_spoe_pick(const struct config *cfg, struct render_out *r);
+void render_spoe_attempt(const struct config *cfg, struct render_out *r);
+
+/* Whether any group retries, which is when spoe-attempt.conf exists. */
+bool render_has_retries(const struct config *cfg);
+
+/* RFC 4648 base64 of `n` bytes into `out` (4 * ceil(n / 3) + 1 bytes), NUL-terminated. */
+void render_base64(const unsigned char *in, size_t n, char *out);
+
+/* ---- error bodies (render_errors.c) ---- */
+
+/* The error responses: each errorfile, and the bodies returned inline (429, 503). */
+extern const struct render_error render_err_bad_request;
+extern const struct render_error render_err_request_timeout;
+extern const struct render_error render_err_rate_limited;
+extern const struct render_error render_err_bad_response;
+extern const struct render_error render_err_unreachable;
+extern const struct render_error render_err_no_upstream;
+extern const struct render_error render_err_timeout;
+
+/* Every error that has an errorfile, NULL-terminated. */
+extern const struct render_error *const render_errorfiles[];
+
+/* The JSON body, without a newline. Returns its length (as snprintf). */
+int render_error_json(const struct render_error *e, char *buf, size_t size);
+
+/* A whole HTTP response for `errorfile`: status line, headers, JSON body. */
+void render_errorfile(const struct render_error *e, struct render_out *r);
+
+/* ---- writing and quoting (render_quote.c) ---- */
+
+/* printf to the output. */
+void render_printf(struct render_out *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Record the first failure; later ones are dropped (the first is the cause). */
+void render_fail(struct render_out *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * `s` as one double-quoted HAProxy word read literally: no environment expansion, and,
+ * with `log_format`, no sample or %-tag (for set-header values and other log-format
+ * strings). `what` names the value in an error: control characters cannot be carried.
+ */
+void render_quoted(struct render_out *r, const char *s, bool log_format, const char *what);
+
+/* The same, without the surrounding quotes: for composing a word from several parts. */
+void render_quoted_text(struct render_out *r, const char *s, bool log_format, const char *what);
+
+/*
+ * A configuration string inside a double-quoted word. A literal is escaped as above; a
+ * value that came from ${NAME} is written as the HAProxy environment reference ${NAME},
+ * so HAProxy reads the secret from its own environment and the file never holds it.
+ */
+void render_conf_str(struct render_out *r, const struct conf_str *s, bool log_format,
+                     const char *what);
+
+/* ---- the output folder (render_dir.c) ---- */
+
+/*
+ * Render every file of `cfg` into `dir` (created if missing; its parent must exist).
+ * Each file is written to a temporary name then renamed, so a reader sees old or new.
+ * Returns 0, or -1 with a message in `err`.
+ */
+int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size);
+
+#endif /* LLMPROXY_RENDER_H */

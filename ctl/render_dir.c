@@ -1,0 +1,109 @@
+/*
+ * Writing a rendered configuration into its folder.
+ *
+ * Every file goes to "<name>.tmp" first and is renamed over the old one, so HAProxy (or a
+ * reload in progress) reads either the previous file or the new one, never half of one.
+ * haproxy.cfg may hold literal credentials, so it is readable by its owner only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "render.h"
+
+typedef void (*render_file_fn)(const struct config *cfg, struct render_out *r);
+
+/* Render one file: `fn` for a configuration file, or the errorfile `e`. */
+static int write_file(const struct config *cfg, const struct render_opts *o, const char *name,
+                      mode_t mode, render_file_fn fn, const struct render_error *e, char *err,
+                      size_t err_size)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    struct render_out r = {.opts = o};
+    int fd, rc = -1;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", o->dir, name) >= sizeof(path)) {
+        snprintf(err, err_size, "%s/%s: path too long", o->dir, name);
+        return -1;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0 || !(r.f = fdopen(fd, "w"))) {
+        snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    fchmod(fd, mode); /* the umask does not decide who may read credentials */
+    if (e)
+        render_errorfile(e, &r);
+    else
+        fn(cfg, &r);
+    if (fflush(r.f) != 0 || ferror(r.f)) {
+        snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+    } else if (r.failed) {
+        snprintf(err, err_size, "%s", r.err);
+    } else {
+        rc = 0;
+    }
+    if (fclose(r.f) != 0 && rc == 0) {
+        snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}
+
+static int make_dir(const char *path, char *err, size_t err_size)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return 0;
+    snprintf(err, err_size, "%s: %s", path, strerror(errno));
+    return -1;
+}
+
+int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size)
+{
+    struct render_opts o = {0};
+    char abs[PATH_MAX], sub[PATH_MAX + 32], name[64];
+    size_t i;
+
+    if (make_dir(dir, err, err_size) < 0)
+        return -1;
+    /* haproxy.cfg names the other files: absolute, so HAProxy's working folder is moot. */
+    if (!realpath(dir, abs)) {
+        snprintf(err, err_size, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    o.dir = abs;
+    snprintf(sub, sizeof(sub), "%s/%s", abs, RENDER_ERRORS_DIR);
+    if (make_dir(sub, err, err_size) < 0)
+        return -1;
+    for (i = 0; render_errorfiles[i]; i++) {
+        snprintf(name, sizeof(name), "%s/%s", RENDER_ERRORS_DIR, render_errorfiles[i]->file);
+        if (write_file(cfg, &o, name, 0644, NULL, render_errorfiles[i], err, err_size) < 0)
+            return -1;
+    }
+    if (write_file(cfg, &o, RENDER_SPOE_PICK, 0644, render_spoe_pick, NULL, err, err_size) < 0)
+        return -1;
+    if (render_has_retries(cfg)) {
+        if (write_file(cfg, &o, RENDER_SPOE_ATTEMPT, 0644, render_spoe_attempt, NULL, err,
+                       err_size) < 0)
+            return -1;
+    } else {
+        /* A file left by an earlier render would suggest retries that are not there. */
+        snprintf(sub, sizeof(sub), "%s/%s", abs, RENDER_SPOE_ATTEMPT);
+        unlink(sub);
+    }
+    /* Last: a haproxy.cfg exists only once everything it names does. */
+    return write_file(cfg, &o, RENDER_HAPROXY_CFG, 0600, render_haproxy_cfg, NULL, err, err_size);
+}

@@ -1,0 +1,78 @@
+/*
+ * The responses LLMProxy itself sends (BEHAVIOUR §8): JSON in the OpenAI error shape, so
+ * SDKs surface them like the API's own errors. One table serves the errorfiles and the
+ * bodies that haproxy.cfg returns inline.
+ */
+#include <string.h>
+
+#include "render.h"
+
+const struct render_error render_err_bad_request = {
+    "400.http", 400, "Bad Request", "bad request", "invalid_request_error", "bad_request",
+};
+const struct render_error render_err_request_timeout = {
+    "408.http",        408, "Request Timeout", "request timeout", "invalid_request_error",
+    "request_timeout",
+};
+const struct render_error render_err_rate_limited = {
+    NULL,
+    429,
+    "Too Many Requests",
+    "rate limit exceeded",
+    "rate_limit_error",
+    "rate_limit_exceeded",
+};
+const struct render_error render_err_bad_response = {
+    "502.http",     502,
+    "Bad Gateway",  "bad upstream response",
+    "server_error", "bad_upstream_response",
+};
+/* HAProxy says 503 when it cannot connect; to the client that is an unreachable upstream. */
+const struct render_error render_err_unreachable = {
+    "502-unreachable.http", 502, "Bad Gateway", "upstream unreachable", "server_error",
+    "upstream_unreachable",
+};
+const struct render_error render_err_no_upstream = {
+    "503.http",
+    503,
+    "Service Unavailable",
+    "no upstream available",
+    "server_error",
+    "no_upstream_available",
+};
+const struct render_error render_err_timeout = {
+    "504.http", 504, "Gateway Timeout", "upstream timeout", "server_error", "upstream_timeout",
+};
+
+const struct render_error *const render_errorfiles[] = {
+    &render_err_bad_request,
+    &render_err_request_timeout,
+    &render_err_bad_response,
+    &render_err_unreachable,
+    &render_err_no_upstream,
+    &render_err_timeout,
+    NULL,
+};
+
+int render_error_json(const struct render_error *e, char *buf, size_t size)
+{
+    return snprintf(buf, size, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"code\":\"%s\"}}",
+                    e->message, e->type, e->code);
+}
+
+void render_errorfile(const struct render_error *e, struct render_out *r)
+{
+    char body[256];
+    int n = render_error_json(e, body, sizeof(body));
+
+    /* HAProxy sends the file as is: it must be a complete response, CRLF included. */
+    render_printf(r,
+                  "HTTP/1.1 %d %s\r\n"
+                  "Content-Type: application/json\r\n"
+                  "Content-Length: %d\r\n"
+                  "Cache-Control: no-cache\r\n"
+                  "Connection: close\r\n"
+                  "\r\n"
+                  "%s\n",
+                  e->status, e->reason, n + 1, body);
+}

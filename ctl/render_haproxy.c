@@ -1,0 +1,409 @@
+/*
+ * haproxy.cfg: the two-layer data path of ARCHITECTURE §2.
+ *
+ *   frontend fwd_<forward>       asks the agent (`pick`), answers 429/503 itself
+ *     -> backend grp_<group>     use-server the agent's choice, else HAProxy's balance;
+ *                                retries and redispatch across members
+ *       -> listen up_<g>__<u>    one per group member, bound on an abstract socket:
+ *                                rewrites Host, path, auth and headers for its upstream
+ *                                only, after the choice, then talks to the real API
+ *   backend llm_agent            the SPOP agent, health-checked so a dead one costs nothing
+ */
+#include <openssl/evp.h>
+#include <string.h>
+
+#include "conf_expand.h"
+#include "conf_url.h"
+#include "config.h"
+#include "render.h"
+
+/* Streams through retries must fit one buffer (L7 retries), prompts included. */
+#define TUNE_BUFSIZE 65536
+
+/* What the group layer retries on: never a response timeout (a slow generation). */
+#define RETRY_ON "conn-failure empty-response 500 502 503 504"
+
+#define UNIQUE_ID_FORMAT "%{+X}o%ci:%cp_%fi:%fp_%Ts_%rt:%pid"
+
+/* The header that carries the client request's id to the upstream layer. */
+#define ID_HEADER "x-llmproxy-id"
+
+#define FRONT_ERRORS    "llm_front"
+#define UPSTREAM_ERRORS "llm_upstream"
+#define RESOLVERS       "llm_dns"
+
+static void section_global(const struct config *cfg, struct render_out *r)
+{
+    render_printf(r, "global\n"
+                     "    log stdout format raw local0 info\n"
+                     "    stats socket \"");
+    render_quoted_text(r, cfg->haproxy.run_dir.val, false, "haproxy.run_dir");
+    render_printf(r, "/haproxy.sock\" mode 600 level admin\n");
+    render_printf(r, "    tune.bufsize %d\n", TUNE_BUFSIZE);
+    render_printf(r, "    hard-stop-after %us\n\n", (unsigned)cfg->haproxy.hard_stop_after_s);
+
+    /* Each proxy sets its own timeouts; these only keep HAProxy from warning. */
+    render_printf(r, "defaults\n"
+                     "    mode http\n"
+                     "    log global\n"
+                     "    option httplog\n"
+                     "    timeout connect 10s\n"
+                     "    timeout client 30s\n"
+                     "    timeout server 30s\n\n");
+
+    /* Upstream names are resolved at run time too, so a DNS change needs no reload. */
+    render_printf(r,
+                  "resolvers %s\n"
+                  "    parse-resolv-conf\n"
+                  "    hold valid 10s\n\n",
+                  RESOLVERS);
+}
+
+static void errorfile(const struct render_error *e, int on, struct render_out *r)
+{
+    render_printf(r, "    errorfile %d \"", on);
+    render_quoted_text(r, r->opts->dir, false, "the output folder");
+    render_printf(r, "/%s/%s\"\n", RENDER_ERRORS_DIR, e->file);
+}
+
+/*
+ * Client-facing errors differ by layer: in the upstream layer HAProxy's 503 means the
+ * upstream could not be reached, while in the front it means no member is left.
+ */
+static void section_errors(struct render_out *r)
+{
+    render_printf(r, "http-errors %s\n", FRONT_ERRORS);
+    errorfile(&render_err_bad_request, 400, r);
+    errorfile(&render_err_request_timeout, 408, r);
+    errorfile(&render_err_bad_response, 502, r);
+    errorfile(&render_err_no_upstream, 503, r);
+    errorfile(&render_err_timeout, 504, r);
+    render_printf(r, "\nhttp-errors %s\n", UPSTREAM_ERRORS);
+    errorfile(&render_err_bad_response, 502, r);
+    errorfile(&render_err_unreachable, 503, r);
+    errorfile(&render_err_timeout, 504, r);
+    render_printf(r, "\n");
+}
+
+/* `http-request return` of one of our JSON errors when `cond` holds. */
+static void return_error(const struct render_error *e, bool retry_after, const char *cond,
+                         struct render_out *r)
+{
+    char body[256];
+
+    render_error_json(e, body, sizeof(body));
+    render_printf(r, "    http-request return status %d content-type application/json string ",
+                  e->status);
+    render_quoted(r, body, false, "error body");
+    if (retry_after)
+        render_printf(r, " hdr Retry-After \"%%[var(txn.llm.ra)]\"");
+    render_printf(r, " if %s\n", cond);
+}
+
+/* An address to bind or connect to: IPv6 literals need brackets before the port. */
+static void host_port(struct render_out *r, const char *host, unsigned port)
+{
+    if (strchr(host, ':'))
+        render_printf(r, "\"[%s]:%u\"", host, port);
+    else
+        render_printf(r, "\"%s:%u\"", host, port);
+}
+
+static void section_frontend(const struct config *cfg, const struct conf_forward *f,
+                             struct render_out *r)
+{
+    const struct conf_group *g = &cfg->groups[f->group];
+
+    render_printf(r, "frontend " RENDER_FRONTEND_FMT "\n    bind ", f->name);
+    host_port(r, f->listen.address, f->listen.port);
+    /* The client must deliver its request within forward timeout.connect, else 408. */
+    render_printf(r, "\n    timeout client %us\n    timeout http-request %us\n",
+                  (unsigned)f->timeout_connect_s, (unsigned)f->timeout_connect_s);
+    render_printf(r, "    errorfiles %s\n", FRONT_ERRORS);
+    if (g->client.stream)
+        render_printf(r, "    option http-no-delay\n");
+    render_printf(r, "    unique-id-format %s\n", UNIQUE_ID_FORMAT);
+    /* Overwrites whatever a client sent: the upstream layer trusts this header. */
+    render_printf(r, "    http-request set-header %s %%[unique-id]\n", ID_HEADER);
+    render_printf(r, "    filter spoe engine " RENDER_PICK_ENGINE " config \"", f->name);
+    render_quoted_text(r, r->opts->dir, false, "the output folder");
+    render_printf(r, "/%s\"\n", RENDER_SPOE_PICK);
+    render_printf(r, "    http-request send-spoe-group " RENDER_PICK_ENGINE " pick\n", f->name);
+    return_error(&render_err_rate_limited, true, "{ var(txn.llm.v) -m str limited }", r);
+    return_error(&render_err_no_upstream, true, "{ var(txn.llm.v) -m str unavailable }", r);
+    render_printf(r, "    default_backend " RENDER_GROUP_FMT "\n\n", g->name);
+}
+
+/* HAProxy's own balance, used whenever the agent did not choose (fail-open). */
+static const char *balance_algorithm(enum balance_strategy s)
+{
+    switch (s) {
+    case BAL_RANDOM:
+        return "random";
+    case BAL_RESPONSE_AWARE:
+        return "leastconn";
+    case BAL_FAILOVER:
+        return "first";
+    case BAL_ROUNDROBIN:
+    case BAL_WEIGHTED_ROUNDROBIN:
+        break;
+    }
+    return "roundrobin";
+}
+
+static void section_group(const struct config *cfg, const struct conf_group *g,
+                          struct render_out *r)
+{
+    const struct conf_http_client *c = &g->client;
+    size_t i;
+
+    render_printf(r, "backend " RENDER_GROUP_FMT "\n", g->name);
+    render_printf(r, "    balance %s\n", balance_algorithm(g->strategy));
+    render_printf(r, "    timeout connect %us\n    timeout server %us\n",
+                  (unsigned)c->connect_timeout_s, (unsigned)c->request_timeout_s);
+    render_printf(r, "    errorfiles %s\n", FRONT_ERRORS);
+    if (c->stream)
+        render_printf(r, "    option http-no-delay\n");
+    if (c->retry_enabled) {
+        render_printf(r, "    retries %u\n", (unsigned)c->retry_attempts);
+        render_printf(r, "    option redispatch 1\n");
+        render_printf(r, "    retry-on %s\n", RETRY_ON);
+        /* L7 retries need the whole request in the buffer. */
+        render_printf(r, "    option http-buffer-request\n");
+    } else {
+        render_printf(r, "    retries 0\n");
+    }
+    render_printf(r, "    use-server %%[var(txn.llm.up)] if { var(txn.llm.up) -m found }\n");
+    for (i = 0; i < g->n_members; i++) {
+        const char *u = cfg->upstreams[g->members[i].upstream].name;
+        uint32_t w = g->strategy == BAL_WEIGHTED_ROUNDROBIN ? g->members[i].weight : 1;
+
+        render_printf(r, "    server %s \"" RENDER_INTERNAL_FMT "\" weight %u\n", u, g->name, u,
+                      (unsigned)w);
+    }
+    render_printf(r, "\n");
+}
+
+/* Host: host[:port], the port only when the URL had one; IPv6 literals in brackets. */
+static void host_header(const struct conf_url *u, struct render_out *r)
+{
+    bool v6 = strchr(u->host, ':') != NULL;
+
+    render_printf(r, "    http-request set-header Host \"%s%s%s", v6 ? "[" : "", u->host,
+                  v6 ? "]" : "");
+    if (u->port_explicit)
+        render_printf(r, ":%u", (unsigned)u->port);
+    render_printf(r, "\"\n");
+}
+
+/*
+ * Prefix the base path unless the client already wrote it ("/v1" or "/v1/..."), so
+ * clients configured with or without it both work. set-path keeps the query.
+ */
+static void path_prefix(const struct conf_url *u, struct render_out *r)
+{
+    if (!u->base_path[0])
+        return;
+    render_printf(r, "    http-request set-path \"");
+    render_quoted_text(r, u->base_path, true, "url path");
+    render_printf(r, "%%[path]\" if !{ path -m str ");
+    render_quoted(r, u->base_path, false, "url path");
+    render_printf(r, " } !{ path -m beg \"");
+    render_quoted_text(r, u->base_path, false, "url path");
+    render_printf(r, "/\" }\n");
+}
+
+void render_base64(const unsigned char *in, size_t n, char *out)
+{
+    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+/* A literal basic credential is encoded here: base64 output needs no quoting. */
+static void basic_literal(const struct conf_upstream *up, struct render_out *r)
+{
+    size_t ul = strlen(up->username.val), pl = strlen(up->password.val);
+    unsigned char in[2 * CONF_MAX_STRING + 1];
+    char out[(sizeof(in) + 2) / 3 * 4 + 1];
+
+    if (ul + 1 + pl > sizeof(in)) {
+        render_fail(r, "upstream %s: basic credentials too long", up->name);
+        return;
+    }
+    memcpy(in, up->username.val, ul);
+    in[ul] = ':';
+    memcpy(in + ul + 1, up->password.val, pl);
+    render_base64(in, ul + 1 + pl, out);
+    render_printf(r, "    http-request set-header Authorization \"Basic %s\"\n", out);
+}
+
+static void auth_rules(const struct conf_upstream *up, struct render_out *r)
+{
+    switch (up->auth) {
+    case AUTH_NONE:
+        break;
+    case AUTH_BEARER:
+        render_printf(r, "    http-request set-header Authorization \"Bearer ");
+        render_conf_str(r, &up->token, true, "auth.token");
+        render_printf(r, "\"\n");
+        break;
+    case AUTH_BASIC:
+        if (!up->username.tmpl && !up->password.tmpl) {
+            basic_literal(up, r);
+            break;
+        }
+        /* A credential from the environment: HAProxy encodes it when it is known. */
+        render_printf(r, "    http-request set-var-fmt(txn.llm_basic) \"");
+        render_conf_str(r, &up->username, true, "auth.username");
+        render_printf(r, ":");
+        render_conf_str(r, &up->password, true, "auth.password");
+        render_printf(r, "\"\n    http-request set-header Authorization "
+                         "\"Basic %%[var(txn.llm_basic),base64]\"\n");
+        render_printf(r, "    http-request unset-var(txn.llm_basic)\n");
+        break;
+    }
+}
+
+static void header_rules(const struct conf_upstream *up, struct render_out *r)
+{
+    size_t i;
+
+    for (i = 0; i < up->n_headers; i++) {
+        const struct conf_header_op *h = &up->headers[i];
+
+        if (h->op == HDR_REMOVE) {
+            render_printf(r, "    http-request del-header ");
+            render_quoted(r, h->key.val, false, "header key");
+            render_printf(r, "\n");
+            continue;
+        }
+        render_printf(r, "    http-request set-header ");
+        render_quoted(r, h->key.val, false, "header key");
+        render_printf(r, " \"");
+        render_conf_str(r, &h->value, true, "header value");
+        render_printf(r, "\"");
+        if (h->op == HDR_INSERT) {
+            /* Quoted, so a '#' in the name is not a comment; tchar names have no ',' or
+             * ')' to end the sample's argument. */
+            render_printf(r, " unless { \"req.hdr(");
+            render_quoted_text(r, h->key.val, false, "header key");
+            render_printf(r, ")\" -m found }");
+        }
+        render_printf(r, "\n");
+    }
+}
+
+/* The real upstream: TLS verified against the system store (or ca_file), SNI = host. */
+static void upstream_server(const struct conf_upstream *up, struct render_out *r)
+{
+    const struct conf_url *u = &up->parsed;
+    struct conf_ip ip;
+    bool literal = conf_ip_parse(u->host, &ip);
+
+    render_printf(r, "    server %s ", up->name);
+    host_port(r, u->host, u->port);
+    if (u->tls) {
+        if (!up->tls_verify) {
+            render_printf(r, " ssl verify none");
+        } else {
+            render_printf(r, " ssl verify required ca-file ");
+            if (up->tls_ca_file.val)
+                render_quoted(r, up->tls_ca_file.val, false, "tls.ca_file");
+            else
+                render_printf(r, "@system-ca");
+        }
+        if (!literal)
+            render_printf(r, " sni str(%s)", u->host);
+        render_printf(r, " alpn http/1.1");
+    }
+    if (!literal)
+        render_printf(r, " resolvers %s init-addr last,libc,none", RESOLVERS);
+    render_printf(r, "\n");
+}
+
+static void section_listen(const struct conf_group *g, const struct conf_upstream *up,
+                           struct render_out *r)
+{
+    const struct conf_http_client *c = &g->client;
+
+    render_printf(r, "listen " RENDER_LISTEN_FMT "\n", g->name, up->name);
+    render_printf(r, "    bind \"" RENDER_INTERNAL_FMT "\"\n", g->name, up->name);
+    render_printf(r, "    timeout client %us\n", (unsigned)c->request_timeout_s);
+    render_printf(r, "    timeout connect %us\n", (unsigned)c->connect_timeout_s);
+    render_printf(r, "    timeout server %us\n", (unsigned)c->request_timeout_s);
+    render_printf(r, "    timeout http-keep-alive %us\n", (unsigned)c->idle_timeout_s);
+    render_printf(r, "    errorfiles %s\n", UPSTREAM_ERRORS);
+    render_printf(r, "    retries 0\n");
+    if (c->stream)
+        render_printf(r, "    option http-no-delay\n");
+    if (c->keepalive_s) {
+        render_printf(r, "    option srvtcpka\n");
+        render_printf(r, "    srvtcpka-idle %us\n", (unsigned)c->keepalive_s);
+    }
+    if (c->retry_enabled) {
+        /* The agent holds a retry for its backoff, or fails it fast if the breaker is open. */
+        render_printf(r, "    filter spoe engine %s config \"", RENDER_ATTEMPT_ENGINE);
+        render_quoted_text(r, r->opts->dir, false, "the output folder");
+        render_printf(r, "/%s\"\n", RENDER_SPOE_ATTEMPT);
+        render_printf(r, "    http-request set-var(txn.upn) str(%s)\n", up->name);
+        render_printf(r,
+                      "    http-request send-spoe-group %s attempt if { req.hdr(%s) -m found }\n",
+                      RENDER_ATTEMPT_ENGINE, ID_HEADER);
+        return_error(&render_err_no_upstream, false, "{ var(txn.llm.v) -m str fail }", r);
+    }
+    host_header(&up->parsed, r);
+    path_prefix(&up->parsed, r);
+    /* An empty agent leaves the client's User-Agent (HAProxy drops an empty word). */
+    if (c->agent.val[0]) {
+        render_printf(r, "    http-request set-header User-Agent \"");
+        render_conf_str(r, &c->agent, true, "http_client.agent");
+        render_printf(r, "\"\n");
+    }
+    auth_rules(up, r);
+    header_rules(up, r);
+    render_printf(r, "    http-request del-header %s\n", ID_HEADER);
+    upstream_server(up, r);
+    render_printf(r, "\n");
+}
+
+static void section_agent(const struct config *cfg, struct render_out *r)
+{
+    render_printf(r,
+                  "backend %s\n"
+                  "    mode tcp\n"
+                  "    balance roundrobin\n"
+                  "    option spop-check\n"
+                  "    timeout connect 200ms\n"
+                  "    timeout server 60s\n"
+                  "    server agent ",
+                  RENDER_AGENT_BACKEND);
+    host_port(r, cfg->agent.spop.address, cfg->agent.spop.port);
+    render_printf(r, " check inter 1s fall 2 rise 2\n");
+}
+
+void render_haproxy_cfg(const struct config *cfg, struct render_out *r)
+{
+    size_t i, m;
+
+    render_printf(r, "# Generated by llmproxy-ctl render; edits are lost at the next render.\n\n");
+    section_global(cfg, r);
+    section_errors(r);
+    for (i = 0; i < cfg->n_forwards; i++)
+        section_frontend(cfg, &cfg->forwards[i], r);
+    for (i = 0; i < cfg->n_groups; i++) {
+        const struct conf_group *g = &cfg->groups[i];
+
+        if (g->client.proxy_enabled)
+            render_fail(r,
+                        "upstream_groups[%zu] (%s): http_client.proxy is not supported by the "
+                        "renderer yet; refusing to bypass the proxy",
+                        i, g->name);
+        section_group(cfg, g, r);
+    }
+    for (i = 0; i < cfg->n_groups; i++) {
+        const struct conf_group *g = &cfg->groups[i];
+
+        for (m = 0; m < g->n_members; m++)
+            section_listen(g, &cfg->upstreams[g->members[m].upstream], r);
+    }
+    section_agent(cfg, r);
+}

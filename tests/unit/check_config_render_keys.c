@@ -1,0 +1,104 @@
+/*
+ * The configuration keys added for rendering: upstreams[].tls and the top-level
+ * `haproxy` block. Defaults, accepted values and the exact messages of refused ones.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util/conf_testutil.h"
+
+#define G "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
+
+static struct config *load_ok(const char *yaml)
+{
+    char *diags;
+    struct config *cfg = ctu_load(yaml, NULL, &diags);
+
+    ck_assert_msg(cfg != NULL, "does not load:\n%s", diags);
+    free(diags);
+    return cfg;
+}
+
+START_TEST(defaults)
+{
+    struct config *cfg = load_ok("upstreams: [{name: u, url: 'https://u'}]\n" G);
+
+    ck_assert_ptr_null(cfg->upstreams[0].tls_ca_file.val);
+    ck_assert(cfg->upstreams[0].tls_verify);
+    ck_assert_str_eq(cfg->haproxy.run_dir.val, "/run/llmproxy");
+    ck_assert_uint_eq(cfg->haproxy.hard_stop_after_s, 3600);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(given_values)
+{
+    struct config *cfg =
+        load_ok("upstreams: [{name: u, url: 'https://u', tls: {ca_file: /etc/ca.pem, verify: "
+                "false}}]\n" G "haproxy: {run_dir: /srv/llm, hard_stop_after: 60}\n");
+
+    ck_assert_str_eq(cfg->upstreams[0].tls_ca_file.val, "/etc/ca.pem");
+    ck_assert(!cfg->upstreams[0].tls_verify);
+    ck_assert_str_eq(cfg->haproxy.run_dir.val, "/srv/llm");
+    ck_assert_uint_eq(cfg->haproxy.hard_stop_after_s, 60);
+    config_free(cfg);
+}
+END_TEST
+
+struct bad_case {
+    const char *yaml;
+    const char *expected;
+};
+
+static const struct bad_case bad_cases[] = {
+    {"upstreams: [{name: u, url: 'https://u', tls: {ca_file: ca.pem}}]\n" G,
+     "t.yaml:1:56: upstreams[0].tls.ca_file: \"ca.pem\" is not an absolute path; give one "
+     "starting with '/'\n"},
+    {"upstreams: [{name: u, url: 'https://u', tls: {verify: maybe}}]\n" G,
+     "t.yaml:1:55: upstreams[0].tls.verify: found \"maybe\"; expected true or false\n"},
+    {"upstreams: [{name: u, url: 'https://u', tls: {cafile: /x}}]\n" G,
+     "t.yaml:1:47: upstreams[0].tls.cafile: unknown key \"cafile\"; did you mean \"ca_file\"? "
+     "(allowed: ca_file, verify)\n"},
+    {"haproxy: {run_dir: run}\n",
+     "t.yaml:1:20: haproxy.run_dir: \"run\" is not an absolute path; give one starting with "
+     "'/'\n"},
+    {"haproxy: {run_dir: \"/run/a\\tb\"}\n",
+     "t.yaml:1:20: haproxy.run_dir: contains a control character; not allowed in a path\n"},
+    {"haproxy: {hard_stop_after: 0}\n",
+     "t.yaml:1:28: haproxy.hard_stop_after: 0 is out of range; allowed: 1-604800\n"},
+};
+
+START_TEST(refused)
+{
+    const struct bad_case *c = &bad_cases[_i];
+    char *got = ctu_errors(c->yaml);
+
+    ck_assert_msg(strcmp(got, c->expected) == 0, "\n got: %s\nwant: %s", got, c->expected);
+    free(got);
+}
+END_TEST
+
+static Suite *keys_suite(void)
+{
+    Suite *s = suite_create("config_render_keys");
+    TCase *tc = tcase_create("keys");
+
+    tcase_add_test(tc, defaults);
+    tcase_add_test(tc, given_values);
+    tcase_add_loop_test(tc, refused, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(keys_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,425 @@
+/*
+ * llmproxy-ctl render: golden files, secrets, determinism, quoting, error files and the
+ * output folder.
+ *
+ * Golden files live in tests/data/render/<fixture>.<file>; LLMPROXY_UPDATE_GOLDEN=1
+ * rewrites them from the current renderer (review the diff before committing).
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "render.h"
+#include "util/conf_testutil.h"
+
+#define RENDER_DATA "tests/data/render/"
+#define FIXED_DIR   "/etc/llmproxy/rendered"
+
+/* The environment of rich.yaml: every value here is a secret that must not leak. */
+static const char *const rich_env[] = {
+    "RICH_OPENAI_KEY=sk-rich-secret-0001",
+    "RICH_USER=svc-user-0003",
+    "RICH_PASS=svc-secret-0002",
+    NULL,
+};
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+static struct config *load_fixture(const char *path, const char *const *env)
+{
+    struct conf_diags diags = {0};
+    struct config *cfg;
+    size_t len;
+    char *yaml = read_all(path, &len), *text;
+
+    ck_assert_msg(yaml != NULL, "cannot read %s", path);
+    cfg = config_load_buf(path, yaml, len, ctu_getenv, (void *)env, &diags);
+    text = ctu_diags_text(&diags);
+    ck_assert_msg(cfg != NULL, "%s does not load:\n%s", path, text);
+    free(text);
+    conf_diags_free(&diags);
+    free(yaml);
+    return cfg;
+}
+
+typedef void (*render_fn)(const struct config *cfg, struct render_out *r);
+
+/* Render into memory; the text is malloc'd. `err` (may be NULL) gets a failure. */
+static char *render_mem(const struct config *cfg, render_fn fn, const char *const *env, char *err)
+{
+    struct render_opts o = {.dir = FIXED_DIR, .getenv_fn = ctu_getenv, .getenv_ctx = (void *)env};
+    struct render_out r = {.opts = &o};
+    char *text = NULL;
+    size_t len = 0;
+
+    r.f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(r.f);
+    fn(cfg, &r);
+    fclose(r.f);
+    if (err)
+        strcpy(err, r.failed ? r.err : "");
+    else
+        ck_assert_msg(!r.failed, "render failed: %s", r.err);
+    return text;
+}
+
+static void assert_golden(const char *fixture, const char *file, const char *got)
+{
+    char path[256];
+    char *want;
+
+    snprintf(path, sizeof(path), RENDER_DATA "%s.%s", fixture, file);
+    if (getenv("LLMPROXY_UPDATE_GOLDEN")) {
+        FILE *f = fopen(path, "w");
+
+        ck_assert_ptr_nonnull(f);
+        fputs(got, f);
+        fclose(f);
+    }
+    want = read_all(path, NULL);
+    ck_assert_msg(want != NULL, "missing golden file %s (LLMPROXY_UPDATE_GOLDEN=1 writes it)",
+                  path);
+    ck_assert_msg(strcmp(got, want) == 0, "%s differs from the rendered text:\n%s", path, got);
+    free(want);
+}
+
+static void golden_case(const char *yaml, const char *fixture, const char *const *env)
+{
+    struct config *cfg = load_fixture(yaml, env);
+    char *text;
+
+    text = render_mem(cfg, render_haproxy_cfg, env, NULL);
+    assert_golden(fixture, RENDER_HAPROXY_CFG, text);
+    free(text);
+    text = render_mem(cfg, render_spoe_pick, env, NULL);
+    assert_golden(fixture, RENDER_SPOE_PICK, text);
+    free(text);
+    if (render_has_retries(cfg)) {
+        text = render_mem(cfg, render_spoe_attempt, env, NULL);
+        assert_golden(fixture, RENDER_SPOE_ATTEMPT, text);
+        free(text);
+    }
+    config_free(cfg);
+}
+
+START_TEST(golden_seed_full)
+{
+    golden_case("tests/data/config/seed-full.yaml", "seed-full", NULL);
+}
+END_TEST
+
+START_TEST(golden_rich)
+{
+    golden_case(RENDER_DATA "rich.yaml", "rich", rich_env);
+}
+END_TEST
+
+START_TEST(secrets_from_env_never_written)
+{
+    struct config *cfg = load_fixture(RENDER_DATA "rich.yaml", rich_env);
+    render_fn fns[] = {render_haproxy_cfg, render_spoe_pick, render_spoe_attempt};
+    size_t i, k;
+
+    for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        char *text = render_mem(cfg, fns[i], rich_env, NULL);
+
+        for (k = 0; rich_env[k]; k++) {
+            const char *secret = strchr(rich_env[k], '=') + 1;
+
+            ck_assert_msg(strstr(text, secret) == NULL, "secret %s written", secret);
+        }
+        free(text);
+    }
+    /* ...and they are referenced instead. */
+    {
+        char *text = render_mem(cfg, render_haproxy_cfg, rich_env, NULL);
+
+        ck_assert_ptr_nonnull(strstr(text, "\"Bearer ${RICH_OPENAI_KEY}\""));
+        ck_assert_ptr_nonnull(strstr(text, "\"${RICH_USER}:${RICH_PASS}\""));
+        free(text);
+    }
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(render_is_deterministic)
+{
+    struct config *a = load_fixture(RENDER_DATA "rich.yaml", rich_env);
+    struct config *b = load_fixture(RENDER_DATA "rich.yaml", rich_env);
+    char *ta = render_mem(a, render_haproxy_cfg, rich_env, NULL);
+    char *tb = render_mem(b, render_haproxy_cfg, rich_env, NULL);
+    char *tc = render_mem(a, render_haproxy_cfg, rich_env, NULL);
+
+    ck_assert_str_eq(ta, tb);
+    ck_assert_str_eq(ta, tc);
+    free(ta);
+    free(tb);
+    free(tc);
+    config_free(a);
+    config_free(b);
+}
+END_TEST
+
+/* ---- quoting ---- */
+
+struct quote_case {
+    const char *in;
+    bool log_format;
+    const char *out;
+};
+
+static const struct quote_case quote_cases[] = {
+    {"plain", false, "\"plain\""},
+    {"a\"b", false, "\"a\\\"b\""},
+    {"a\\b", false, "\"a\\\\b\""},
+    {"$HOME ${X}", false, "\"\\$HOME \\${X}\""},
+    {"50%", false, "\"50%\""},
+    {"50% %[src]", true, "\"50%% %%[src]\""},
+    {"# not a comment 'x'", true, "\"# not a comment 'x'\""},
+    {"", false, "\"\""},
+};
+
+START_TEST(quoting)
+{
+    const struct quote_case *c = &quote_cases[_i];
+    struct render_opts o = {.dir = FIXED_DIR};
+    struct render_out r = {.opts = &o};
+    char *text = NULL;
+    size_t len = 0;
+
+    r.f = open_memstream(&text, &len);
+    render_quoted(&r, c->in, c->log_format, "value");
+    fclose(r.f);
+    ck_assert(!r.failed);
+    ck_assert_str_eq(text, c->out);
+    free(text);
+}
+END_TEST
+
+static char *quote_str(const struct conf_str *s, bool log_format, const char *const *env, char *err)
+{
+    struct render_opts o = {.dir = FIXED_DIR, .getenv_fn = ctu_getenv, .getenv_ctx = (void *)env};
+    struct render_out r = {.opts = &o};
+    char *text = NULL;
+    size_t len = 0;
+
+    r.f = open_memstream(&text, &len);
+    render_conf_str(&r, s, log_format, "value");
+    fclose(r.f);
+    strcpy(err, r.failed ? r.err : "");
+    return text;
+}
+
+START_TEST(control_characters_refused)
+{
+    struct conf_str s = {.val = "a\r\nX-Injected: 1"};
+    char err[RENDER_ERR_SIZE];
+    char *text = quote_str(&s, true, NULL, err);
+
+    ck_assert_ptr_nonnull(strstr(err, "value contains a control character (0x0d)"));
+    free(text);
+}
+END_TEST
+
+START_TEST(templates)
+{
+    static const char *const env[] = {"SET=v", "EMPTY=", "PCT=50%off", NULL};
+    char err[RENDER_ERR_SIZE];
+    struct conf_str s = {.val = "ignored"};
+    char *text;
+
+    s.tmpl = "k-${SET}-${SET:-d}-${UNSET:-d$f}-${EMPTY:-e}-$$-$x";
+    text = quote_str(&s, true, env, err);
+    ck_assert_str_eq(err, "");
+    ck_assert_str_eq(text, "k-${SET}-${SET}-d\\$f-e-\\$-\\$x");
+    free(text);
+
+    /* A value HAProxy would read as a log-format tag is refused where it matters only. */
+    s.tmpl = "${PCT}";
+    text = quote_str(&s, true, env, err);
+    ck_assert_ptr_nonnull(strstr(err, "environment variable PCT contains '%'"));
+    free(text);
+    text = quote_str(&s, false, env, err);
+    ck_assert_str_eq(err, "");
+    ck_assert_str_eq(text, "${PCT}");
+    free(text);
+}
+END_TEST
+
+/* ---- pieces ---- */
+
+START_TEST(errorfiles_are_complete_responses)
+{
+    size_t i;
+
+    for (i = 0; render_errorfiles[i]; i++) {
+        const struct render_error *e = render_errorfiles[i];
+        struct render_out r = {0};
+        char *text = NULL, *body, *cl, status[16];
+        size_t len = 0;
+
+        r.f = open_memstream(&text, &len);
+        render_errorfile(e, &r);
+        fclose(r.f);
+        snprintf(status, sizeof(status), "HTTP/1.1 %d ", e->status);
+        ck_assert_msg(strncmp(text, status, strlen(status)) == 0, "%s", text);
+        ck_assert_ptr_nonnull(strstr(text, "\r\nContent-Type: application/json\r\n"));
+        body = strstr(text, "\r\n\r\n");
+        cl = strstr(text, "Content-Length: ");
+        ck_assert_ptr_nonnull(body);
+        ck_assert_ptr_nonnull(cl);
+        body += 4;
+        ck_assert_uint_eq(strtoul(cl + 16, NULL, 10), strlen(body));
+        ck_assert_ptr_nonnull(strstr(body, e->code));
+        free(text);
+    }
+}
+END_TEST
+
+START_TEST(base64_of_literal_basic_auth)
+{
+    static const struct {
+        const char *in, *out;
+    } v[] = {{"", ""},
+             {"a", "YQ=="},
+             {"ab:", "YWI6"},
+             {"a:b", "YTpi"},
+             {"alice:p@ss:w$rd", "YWxpY2U6cEBzczp3JHJk"}};
+    char out[64];
+    size_t i;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        render_base64((const unsigned char *)v[i].in, strlen(v[i].in), out);
+        ck_assert_str_eq(out, v[i].out);
+    }
+}
+END_TEST
+
+START_TEST(outbound_proxy_refused)
+{
+    static const char yaml[] =
+        "upstreams: [{name: u, url: 'http://u'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: u}], http_client: {proxy: {enabled: "
+        "true, url: 'http://proxy:3128'}}}]\n"
+        "http_server: {forwards: [{name: f, upstream_group: g}]}\n";
+    char *diags, *text, err[RENDER_ERR_SIZE];
+    struct config *cfg = ctu_load(yaml, NULL, &diags);
+
+    ck_assert_ptr_nonnull(cfg);
+    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
+    ck_assert_str_eq(err, "upstream_groups[0] (g): http_client.proxy is not supported by the "
+                          "renderer yet; refusing to bypass the proxy");
+    free(text);
+    free(diags);
+    config_free(cfg);
+}
+END_TEST
+
+/* ---- the output folder ---- */
+
+static bool exists(const char *dir, const char *name, mode_t *mode)
+{
+    char path[1024];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (stat(path, &st) != 0)
+        return false;
+    if (mode)
+        *mode = st.st_mode & 0777;
+    return true;
+}
+
+START_TEST(render_into_folder)
+{
+    static const char no_retry[] = "upstreams: [{name: u, url: 'http://u'}]\n"
+                                   "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
+                                   "http_server: {forwards: [{name: f, upstream_group: g}]}\n";
+    char dir[] = "/tmp/check_render.XXXXXX", out[128], err[RENDER_ERR_SIZE], *diags;
+    struct config *cfg = load_fixture("tests/data/config/seed-full.yaml", NULL);
+    mode_t mode;
+    size_t i;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(out, sizeof(out), "%s/out", dir);
+    ck_assert_msg(render_to_dir(cfg, out, err, sizeof(err)) == 0, "%s", err);
+    config_free(cfg);
+    ck_assert(exists(out, RENDER_HAPROXY_CFG, &mode));
+    ck_assert_uint_eq(mode, 0600);
+    ck_assert(exists(out, RENDER_SPOE_PICK, NULL));
+    ck_assert(exists(out, RENDER_SPOE_ATTEMPT, NULL)); /* seed-full retries */
+    for (i = 0; render_errorfiles[i]; i++) {
+        snprintf(err, sizeof(err), "%s/%s", RENDER_ERRORS_DIR, render_errorfiles[i]->file);
+        ck_assert_msg(exists(out, err, NULL), "%s missing", err);
+    }
+
+    /* Rendering a configuration without retries again removes the stale attempt file. */
+    cfg = ctu_load(no_retry, NULL, &diags);
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(render_to_dir(cfg, out, err, sizeof(err)), 0);
+    ck_assert(!exists(out, RENDER_SPOE_ATTEMPT, NULL));
+    ck_assert(!exists(out, RENDER_HAPROXY_CFG ".tmp", NULL));
+    /* A folder whose parent is missing is an error, not a crash. */
+    snprintf(out, sizeof(out), "%s/no/such", dir);
+    ck_assert_int_eq(render_to_dir(cfg, out, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "No such file or directory"));
+    config_free(cfg);
+    free(diags);
+
+    snprintf(out, sizeof(out), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(out), 0);
+}
+END_TEST
+
+static Suite *render_suite(void)
+{
+    Suite *s = suite_create("render");
+    TCase *tc = tcase_create("render");
+
+    tcase_add_test(tc, golden_seed_full);
+    tcase_add_test(tc, golden_rich);
+    tcase_add_test(tc, secrets_from_env_never_written);
+    tcase_add_test(tc, render_is_deterministic);
+    tcase_add_loop_test(tc, quoting, 0, (int)(sizeof(quote_cases) / sizeof(quote_cases[0])));
+    tcase_add_test(tc, control_characters_refused);
+    tcase_add_test(tc, templates);
+    tcase_add_test(tc, errorfiles_are_complete_responses);
+    tcase_add_test(tc, base64_of_literal_basic_auth);
+    tcase_add_test(tc, outbound_proxy_refused);
+    tcase_add_test(tc, render_into_folder);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(render_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
