@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,40 +74,12 @@ static int check_file(const struct ctl_cmd *cmd, const char *file, bool keep)
 
 static int run_check(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"keep", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *file = NULL;
-    bool keep = false;
-    int opt;
+    struct ctl_options o;
+    int rc = ctl_parse_options(cmd, argc, argv, "ck", &o);
 
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:kh", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'k':
-            keep = true;
-            break;
-        case 'h':
-            ctl_print_usage(cmd, stdout);
-            return CTL_EXIT_OK;
-        case ':':
-            return ctl_usage_error(cmd, "option needs an argument:", argv[optind - 1]);
-        default:
-            return ctl_usage_error(cmd, "unknown option", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return ctl_usage_error(cmd, "unexpected argument", argv[optind]);
-    if (!file)
-        return ctl_usage_error(cmd, "missing -c FILE", NULL);
-    return check_file(cmd, file, keep);
+    if (rc != CTL_OPTIONS_OK)
+        return rc;
+    return check_file(cmd, o.file, o.keep);
 }
 
 const struct ctl_cmd ctl_cmd_check = {

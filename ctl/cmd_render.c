@@ -1,7 +1,6 @@
 /*
  * llmproxy-ctl render: write HAProxy's configuration for a configuration file.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -34,53 +33,16 @@ int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char 
     return CTL_EXIT_OK;
 }
 
-int ctl_usage_error(const struct ctl_cmd *cmd, const char *what, const char *arg)
-{
-    fprintf(stderr, "llmproxy-ctl %s: %s%s%s%s\n", cmd->name, what, arg ? " '" : "", arg ? arg : "",
-            arg ? "'" : "");
-    ctl_print_usage(cmd, stderr);
-    return CTL_EXIT_USAGE;
-}
-
 static int run_render(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *file = NULL, *dir = NULL;
-    int opt, rc;
+    struct ctl_options o;
+    int rc = ctl_parse_options(cmd, argc, argv, "co", &o);
 
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:o:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'o':
-            dir = optarg;
-            break;
-        case 'h':
-            ctl_print_usage(cmd, stdout);
-            return CTL_EXIT_OK;
-        case ':':
-            return ctl_usage_error(cmd, "option needs an argument:", argv[optind - 1]);
-        default:
-            return ctl_usage_error(cmd, "unknown option", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return ctl_usage_error(cmd, "unexpected argument", argv[optind]);
-    if (!file)
-        return ctl_usage_error(cmd, "missing -c FILE", NULL);
-    if (!dir)
-        return ctl_usage_error(cmd, "missing -o DIR", NULL);
-    rc = ctl_load_and_render(cmd, file, dir);
+    if (rc != CTL_OPTIONS_OK)
+        return rc;
+    rc = ctl_load_and_render(cmd, o.file, o.dir);
     if (rc == CTL_EXIT_OK)
-        printf("%s: rendered into %s\n", file, dir);
+        printf("%s: rendered into %s\n", o.file, o.dir);
     return rc;
 }
 

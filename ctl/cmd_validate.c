@@ -1,7 +1,6 @@
 /*
  * llmproxy-ctl validate: load a configuration and report every problem in it.
  */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -14,49 +13,17 @@ static void print_summary(const struct config *cfg)
            cfg->n_upstreams, cfg->n_upstreams == 1 ? "" : "s");
 }
 
-static int usage_error(const struct ctl_cmd *cmd, const char *what, const char *arg)
-{
-    fprintf(stderr, "llmproxy-ctl validate: %s%s%s%s\n", what, arg ? " '" : "", arg ? arg : "",
-            arg ? "'" : "");
-    ctl_print_usage(cmd, stderr);
-    return CTL_EXIT_USAGE;
-}
-
 static int run_validate(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct conf_diags diags = {0};
-    const char *file = NULL;
+    struct ctl_options o;
     struct config *cfg;
     size_t n;
-    int opt;
+    int rc = ctl_parse_options(cmd, argc, argv, "c", &o);
 
-    opterr = 0; /* messages are ours, with the usage after them */
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            file = optarg;
-            break;
-        case 'h':
-            ctl_print_usage(cmd, stdout);
-            return CTL_EXIT_OK;
-        case ':':
-            return usage_error(cmd, "option needs a file:", argv[optind - 1]);
-        default:
-            return usage_error(cmd, "unknown option", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return usage_error(cmd, "unexpected argument", argv[optind]);
-    if (!file)
-        return usage_error(cmd, "missing -c FILE", NULL);
-
-    cfg = config_load(file, &diags);
+    if (rc != CTL_OPTIONS_OK)
+        return rc;
+    cfg = config_load(o.file, &diags);
     if (cfg) {
         print_summary(cfg);
         config_free(cfg);
@@ -65,7 +32,7 @@ static int run_validate(const struct ctl_cmd *cmd, int argc, char **argv)
     }
     conf_diags_print(&diags, stderr);
     n = diags.n + diags.dropped;
-    fprintf(stderr, "%s: %zu error%s\n", file, n, n == 1 ? "" : "s");
+    fprintf(stderr, "%s: %zu error%s\n", o.file, n, n == 1 ? "" : "s");
     conf_diags_free(&diags);
     return CTL_EXIT_INVALID;
 }

@@ -5,6 +5,7 @@
 #ifndef LLMPROXY_CTL_H
 #define LLMPROXY_CTL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define CTL_VERSION "0.1.0"
@@ -32,6 +33,24 @@ extern const struct ctl_cmd ctl_cmd_check;
  * `validate` does. Returns an exit status.
  */
 int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir);
+
+/* Options shared by the subcommands: -c FILE, -o DIR, -k (keep), -h. */
+struct ctl_options {
+    const char *file;
+    const char *dir;
+    bool keep;
+};
+
+/* ctl_parse_options() result meaning "go on": every other value is an exit status. */
+#define CTL_OPTIONS_OK (-1)
+
+/*
+ * Parse argv for `cmd`, which takes the option letters in `accepted` (among "cok"; -c is
+ * always required, -o too when accepted). Returns CTL_OPTIONS_OK, or the exit status after
+ * printing help (-h) or a usage error.
+ */
+int ctl_parse_options(const struct ctl_cmd *cmd, int argc, char **argv, const char *accepted,
+                      struct ctl_options *o);
 
 /* Report a bad command line for `cmd` ("what 'arg'"), then its usage. Returns 2. */
 int ctl_usage_error(const struct ctl_cmd *cmd, const char *what, const char *arg);

@@ -42,11 +42,6 @@ static void print_main_usage(FILE *out)
           out);
 }
 
-void ctl_print_usage(const struct ctl_cmd *cmd, FILE *out)
-{
-    fputs(cmd->usage, out);
-}
-
 static int help(int argc, char **argv)
 {
     const struct ctl_cmd *cmd;
