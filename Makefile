@@ -59,6 +59,8 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps test unit integration bench-agent format clean
+# Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: $(CTL_BIN) $(AGENT_BIN) $(TOOL_BINS)
