@@ -42,18 +42,18 @@
 #include <openssl/ssl.h>
 
 #define LISTEN_ADDR       "127.0.0.1"
-#define HEAD_MAX          16384         /* request line + headers, HAProxy's default bufsize */
-#define HEADERS_MAX       100           /* header fields per request */
-#define TRAILER_MAX       8192          /* chunk extensions of one line, trailers in total */
-#define OUT_LOW_WATER     16384         /* producers refill the output below this */
-#define BUF_MAX           (1u << 20)    /* no buffer grows beyond this: a stalled reader */
-#define OUT_KEEP          65536         /* a drained output buffer larger than this is freed */
-#define RECORDS_MAX       1000          /* requests kept for GET /__mock/requests */
-#define RECORDS_BYTES_MAX (16u << 20)   /* and the bytes their JSON may take */
-#define CONNS_MAX         4096          /* further connections are closed on accept */
-#define RUN_STEPS_MAX     64            /* per wake-up, so one busy peer cannot starve others */
-#define LINGER_MS         1000          /* input drained after a closing answer, at most */
-#define ACCEPT_PAUSE_MS   100           /* out of descriptors: accept again after this */
+#define HEAD_MAX          16384       /* request line + headers, HAProxy's default bufsize */
+#define HEADERS_MAX       100         /* header fields per request */
+#define TRAILER_MAX       8192        /* chunk extensions of one line, trailers in total */
+#define OUT_LOW_WATER     16384       /* producers refill the output below this */
+#define BUF_MAX           (1u << 20)  /* no buffer grows beyond this: a stalled reader */
+#define OUT_KEEP          65536       /* a drained output buffer larger than this is freed */
+#define RECORDS_MAX       1000        /* requests kept for GET /__mock/requests */
+#define RECORDS_BYTES_MAX (16u << 20) /* and the bytes their JSON may take */
+#define CONNS_MAX         4096        /* further connections are closed on accept */
+#define RUN_STEPS_MAX     64          /* per wake-up, so one busy peer cannot starve others */
+#define LINGER_MS         1000        /* input drained after a closing answer, at most */
+#define ACCEPT_PAUSE_MS   100         /* out of descriptors: accept again after this */
 #define NAME_LEN_MAX      64
 #define MODEL_LEN_MAX     128
 #define QUERY_KEY_MAX     32
@@ -65,7 +65,7 @@
 
 #define ARRAY_LEN(a)               (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)                  ((a) < (b) ? (a) : (b))
-#define container_of(p, type, mbr) ((type *)(void *)((char *)(p) - offsetof(type, mbr)))
+#define container_of(p, type, mbr) ((type *)(void *)((char *)(p)-offsetof(type, mbr)))
 
 /* ------------------------------------------------------------------------------------ */
 /* Growable byte buffer with a hard ceiling                                             */
@@ -399,7 +399,8 @@ static bool config_set(struct mock_config *cfg, const char *key, const char *val
             return false;
         case SET_UINT:
         case SET_STATUS:
-            if (!parse_u64(value, s->max, &v) || (v < s->min && !(s->kind == SET_STATUS && v == 0))) {
+            if (!parse_u64(value, s->max, &v) ||
+                (v < s->min && !(s->kind == SET_STATUS && v == 0))) {
                 snprintf(err, errlen, "%s: %s%u to %u expected", s->key,
                          s->kind == SET_STATUS ? "0 (off) or " : "", s->min, s->max);
                 return false;
@@ -518,8 +519,8 @@ static void scan_byte(struct body_scan *s, char c)
         return;
     }
     if (s->role == SR_LITERAL) {
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-            c == '+' || c == 'E') {
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' ||
+            c == 'E') {
             if (s->literal_len < sizeof(s->literal))
                 s->literal[s->literal_len++] = c;
             return;
@@ -1072,9 +1073,9 @@ static struct plan plan_api(const struct mock_config *cfg, const struct request 
         p.status = 405;
     else if (route == ROUTE_CHAT)
         p.stream = r->scan.stream;
-    else if (route == ROUTE_BIG && !(query_get(target_query(r->target), "bytes", value,
-                                               sizeof(value)) &&
-                                     parse_u64(value, BIG_MAX, &p.big_bytes)))
+    else if (route == ROUTE_BIG &&
+             !(query_get(target_query(r->target), "bytes", value, sizeof(value)) &&
+               parse_u64(value, BIG_MAX, &p.big_bytes)))
         p.status = 400;
 
     if (fault_due(cfg, seq)) {
@@ -1378,8 +1379,9 @@ static void answer_completion(struct conn *c)
     uint64_t prompt_tokens = (r->body_len + 3) / 4;
     struct buf b = {0};
 
-    buf_printf(&b, "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"created\":%lld,"
-                   "\"model\":",
+    buf_printf(&b,
+               "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"created\":%lld,"
+               "\"model\":",
                (long long)time(NULL));
     buf_json_cstr(&b, request_model(r));
     buf_puts(&b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
@@ -1469,7 +1471,7 @@ static bool resp_refill(struct conn *c)
 {
     struct response *rs = &c->resp;
     const struct server *srv = c->srv;
-    size_t before = c->out.len;
+    size_t before = buf_pending(&c->out); /* appends only add to it; len may move */
 
     if (rs->kind == BODY_BIG) {
         size_t n = (size_t)MIN(rs->end - rs->next, (uint64_t)OUT_LOW_WATER);
@@ -1491,7 +1493,7 @@ static bool resp_refill(struct conn *c)
             resp_end(c);
         }
     }
-    return c->out.len != before || rs->complete;
+    return buf_pending(&c->out) != before || rs->complete;
 }
 
 /* --- requests ------------------------------------------------------------------------ */
@@ -1512,8 +1514,8 @@ static void log_answer(const struct conn *c)
         snprintf(what, sizeof(what), "%s", fail_mode_names[p->fault]);
     else
         snprintf(what, sizeof(what), "%u", p->status);
-    printf("%s #%" PRIu64 " %s %.200s %s%s\n", p->name, c->seq, c->req.method, c->req.target,
-           what, p->stream ? " (stream)" : "");
+    printf("%s #%" PRIu64 " %s %.200s %s%s\n", p->name, c->seq, c->req.method, c->req.target, what,
+           p->stream ? " (stream)" : "");
 }
 
 /* Carries out the plan of an API request, after its delay. */
@@ -1591,6 +1593,19 @@ static void control_configure(struct conn *c)
     answer_config(c);
 }
 
+static bool control_method_allowed(enum route route, const char *method)
+{
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    switch (route) {
+    case ROUTE_CTL_RESET:
+        return post;
+    case ROUTE_CTL_CONFIG:
+        return get || post;
+    default:
+        return get;
+    }
+}
+
 /* The /__mock/ endpoints: never delayed, faulted or recorded. */
 static void control_answer(struct conn *c, enum route route)
 {
@@ -1604,11 +1619,7 @@ static void control_answer(struct conn *c, enum route route)
         answer_error(c, 404, "not_found", "unknown /__mock/ endpoint", false);
         return;
     }
-    bool method_ok = route == ROUTE_CTL_RESET  ? strcmp(method, "POST") == 0
-                     : route == ROUTE_CTL_CONFIG ? strcmp(method, "POST") == 0 ||
-                                                       strcmp(method, "GET") == 0
-                                                 : strcmp(method, "GET") == 0;
-    if (!method_ok) {
+    if (!control_method_allowed(route, method)) {
         answer_error(c, 405, "method_not_allowed", "method not allowed here", false);
         return;
     }
@@ -2182,44 +2193,52 @@ static void server_free(struct server *srv)
 
 static void usage(FILE *to)
 {
-    fprintf(to,
-            "usage: mock_upstream [options]\n"
-            "  --name NAME          X-Mock-Name and completion content (default mock)\n"
-            "  --port P             listen on 127.0.0.1:P (default 0: any free port)\n"
-            "  --delay-ms N         wait N ms before answering each API request\n"
-            "  --status CODE        answer API requests with CODE and a JSON error (0: off)\n"
-            "  --fail-mode MODE     none, close, hang or reset instead of answering\n"
-            "  --fail-every K       only every K-th API request is faulted (default 1)\n"
-            "  --sse-events N       events of a streamed completion (default 5)\n"
-            "  --sse-gap-ms N       between two events (default 20)\n"
-            "  --tls-cert FILE      serve HTTPS with this PEM certificate chain\n"
-            "  --tls-key FILE       and this PEM private key\n"
-            "See tests/tools/README.md.\n");
+    fprintf(to, "usage: mock_upstream [options]\n"
+                "  --name NAME          X-Mock-Name and completion content (default mock)\n"
+                "  --port P             listen on 127.0.0.1:P (default 0: any free port)\n"
+                "  --delay-ms N         wait N ms before answering each API request\n"
+                "  --status CODE        answer API requests with CODE and a JSON error (0: off)\n"
+                "  --fail-mode MODE     none, close, hang or reset instead of answering\n"
+                "  --fail-every K       only every K-th API request is faulted (default 1)\n"
+                "  --sse-events N       events of a streamed completion (default 5)\n"
+                "  --sse-gap-ms N       between two events (default 20)\n"
+                "  --tls-cert FILE      serve HTTPS with this PEM certificate chain\n"
+                "  --tls-key FILE       and this PEM private key\n"
+                "See tests/tools/README.md.\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"name", required_argument, NULL, 0},       {"port", required_argument, NULL, 0},
-        {"delay-ms", required_argument, NULL, 0},   {"status", required_argument, NULL, 0},
-        {"fail-mode", required_argument, NULL, 0},  {"fail-every", required_argument, NULL, 0},
-        {"sse-events", required_argument, NULL, 0}, {"sse-gap-ms", required_argument, NULL, 0},
-        {"tls-cert", required_argument, NULL, 0},   {"tls-key", required_argument, NULL, 0},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
-    };
+    /* The behaviour flags are the settings table's keys spelt with '-'. */
+    enum { EXTRA_OPTIONS = 5 }; /* port, tls-cert, tls-key, help, the terminator */
+    struct option options[ARRAY_LEN(settings) + EXTRA_OPTIONS];
+    char flags[ARRAY_LEN(settings)][QUERY_KEY_MAX];
     struct server *srv = calloc(1, sizeof(*srv));
     const char *cert = NULL, *key = NULL;
     uint64_t port = 0;
     char err[160];
-    int opt, index;
+    int opt, longindex;
+    size_t nopt = 0;
+
+    for (size_t i = 0; i < ARRAY_LEN(settings); i++, nopt++) {
+        snprintf(flags[i], sizeof(flags[i]), "%s", settings[i].key);
+        for (char *f = flags[i]; *f; f++)
+            *f = *f == '_' ? '-' : *f;
+        options[nopt] = (struct option){flags[i], required_argument, NULL, 0};
+    }
+    options[nopt++] = (struct option){"port", required_argument, NULL, 0};
+    options[nopt++] = (struct option){"tls-cert", required_argument, NULL, 0};
+    options[nopt++] = (struct option){"tls-key", required_argument, NULL, 0};
+    options[nopt++] = (struct option){"help", no_argument, NULL, 'h'};
+    options[nopt] = (struct option){NULL, 0, NULL, 0};
 
     if (!srv)
         return 1;
     srv->listen_fd = -1;
     srv->cfg = config_defaults;
     srv->log.first = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, &index)) != -1) {
-        const char *name = opt == 0 ? options[index].name : "";
+    while ((opt = getopt_long(argc, argv, "h", options, &longindex)) != -1) {
+        const char *name = opt == 0 ? options[longindex].name : "";
         bool ok = true;
         if (opt == 'h') {
             usage(stdout);
@@ -2230,7 +2249,8 @@ int main(int argc, char **argv)
             snprintf(err, sizeof(err), "unknown option");
         } else if (strcmp(name, "port") == 0) {
             ok = parse_u64(optarg, 65535, &port);
-            snprintf(err, sizeof(err), "port: 0 to 65535 expected");
+            if (!ok)
+                snprintf(err, sizeof(err), "port: 0 to 65535 expected");
         } else if (strcmp(name, "tls-cert") == 0) {
             cert = optarg;
         } else if (strcmp(name, "tls-key") == 0) {
@@ -2276,8 +2296,8 @@ int main(int argc, char **argv)
     ev_signal_start(srv->loop, &srv->sigterm);
     ev_signal_start(srv->loop, &srv->sigint);
 
-    printf("%s: listening on %s://%s:%u\n", srv->cfg.name, srv->tls ? "https" : "http",
-           LISTEN_ADDR, srv->port);
+    printf("%s: listening on %s://%s:%u\n", srv->cfg.name, srv->tls ? "https" : "http", LISTEN_ADDR,
+           srv->port);
     ev_run(srv->loop, 0);
     printf("%s: exiting\n", srv->cfg.name);
     server_free(srv);
