@@ -24,7 +24,10 @@ struct pick_request {
     size_t forward_len;
     bool has_addr;
     struct rl_addr addr;
-    struct member_live live[BALANCER_MAX_MEMBERS]; /* defaults: 0, 0, up */
+    /* Members 0 .. n_live-1 as HAProxy sent them; any later member counts as 0, 0, up.
+     * Only what arrives is written, so a pick costs nothing per unused slot. */
+    size_t n_live;
+    struct member_live live[BALANCER_MAX_MEMBERS];
 };
 
 enum pick_verdict {

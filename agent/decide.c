@@ -7,13 +7,21 @@
 #include "retry.h"
 #include "state.h"
 
+static const struct member_live member_default = {.conn = 0, .queue = 0, .up = true};
+
 void pick_request_init(struct pick_request *req)
 {
     req->forward = NULL;
     req->forward_len = 0;
     req->has_addr = false;
-    for (size_t i = 0; i < BALANCER_MAX_MEMBERS; i++)
-        req->live[i] = (struct member_live){.conn = 0, .queue = 0, .up = true};
+    req->n_live = 0;
+}
+
+struct member_live *pick_request_member(struct pick_request *req, size_t i)
+{
+    while (req->n_live <= i)
+        req->live[req->n_live++] = member_default;
+    return &req->live[i];
 }
 
 /* Nothing is available: tell the client when to come back, and count the refusal against
@@ -65,7 +73,7 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     grp = fwd->group;
     for (size_t m = 0; m < grp->conf->n_members; m++) {
         struct upstream_rt *up = grp->members[m];
-        const struct member_live *live = &req->live[m];
+        const struct member_live *live = m < req->n_live ? &req->live[m] : &member_default;
 
         breaker_ok[m] = breaker_available(&up->breaker, now_ms);
         cand[m] = (struct bal_candidate){

@@ -23,8 +23,11 @@ struct decider {
     struct decide_stats stats;
 };
 
-/* Reset the member defaults of `req` (0 connections, 0 queued, up) before decoding. */
+/* Empty `req` before decoding: no forward, no address, every member 0, 0, up. */
 void pick_request_init(struct pick_request *req);
+
+/* Member i of `req` for writing (i < BALANCER_MAX_MEMBERS), defaults filled up to it. */
+struct member_live *pick_request_member(struct pick_request *req, size_t i);
 
 void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
                  struct pick_result *out);

@@ -35,11 +35,11 @@ static bool decode_member(struct pick_request *req, const struct spop_kv *kv)
     int i;
 
     if ((i = member_index(kv->name, 'c')) >= 0 && spop_data_is_int(&kv->value))
-        req->live[i].conn = clamp_u32(&kv->value);
+        pick_request_member(req, (size_t)i)->conn = clamp_u32(&kv->value);
     else if ((i = member_index(kv->name, 'q')) >= 0 && spop_data_is_int(&kv->value))
-        req->live[i].queue = clamp_u32(&kv->value);
+        pick_request_member(req, (size_t)i)->queue = clamp_u32(&kv->value);
     else if ((i = member_index(kv->name, 'u')) >= 0 && kv->value.type == SPOP_DATA_BOOL)
-        req->live[i].up = kv->value.boolean;
+        pick_request_member(req, (size_t)i)->up = kv->value.boolean;
     else
         return false;
     return true;

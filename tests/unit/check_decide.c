@@ -97,7 +97,7 @@ START_TEST(pick_round_robin_then_skips_haproxy_down)
     ck_assert_str_eq(pick_name(1000), "a");
     ck_assert_str_eq(pick_name(1001), "b");
     ck_assert_str_eq(pick_name(1002), "a");
-    req.live[0].up = false; /* HAProxy says a is down */
+    pick_request_member(&req, 0)->up = false; /* HAProxy says a is down */
     ck_assert_str_eq(pick_name(1003), "b");
     ck_assert_str_eq(pick_name(1004), "b");
     ck_assert_uint_eq(d.stats.picks_pass, 5);
