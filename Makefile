@@ -7,6 +7,8 @@
 #   make unit            unit tests of the current variant only (O=..., SAN=...)
 #   make integration     integration tests only (uses the sanitizer build)
 #   make bench-agent     SPOP decision benchmark of the agent
+#   make run             build, then run the demo in the foreground (docs/examples/config.yaml:
+#                        HAProxy, the agent, two mock upstreams on loopback); Ctrl-C stops it
 #   make format          clang-format every C file in place
 #
 # Source files are discovered by folder, so adding a module needs no Makefile change:
@@ -58,7 +60,7 @@ AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test unit integration bench-agent format clean
+.PHONY: all deps test unit integration bench-agent run format clean
 # Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -115,6 +117,11 @@ test: deps
 
 bench-agent: all
 	@tests/bench/agent.sh $(O)
+
+# Ports and folders are set by environment variables: see packaging/run-local.sh.
+run: deps
+	$(MAKE) all
+	@LLMPROXY_BUILD=$(abspath $(O)) packaging/run-local.sh
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
