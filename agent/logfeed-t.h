@@ -1,0 +1,26 @@
+/*
+ * The log-feed listener's counters (types only; see logfeed.h).
+ */
+#ifndef LLMPROXY_LOGFEED_T_H
+#define LLMPROXY_LOGFEED_T_H
+
+#include <stdint.h>
+
+#include "logline-t.h"
+
+/* HAProxy opens one connection per process and ring: old and new workers during a reload. */
+#define LOGFEED_MAX_CONNS 64
+
+struct logfeed_stats {
+    uint64_t accepted;  /* connections accepted */
+    uint64_t open;      /* connections open now */
+    uint64_t refused;   /* connections closed at once: LOGFEED_MAX_CONNS reached */
+    uint64_t lines;     /* records received, well-formed or not */
+    uint64_t parsed;    /* lines handed to the consumer */
+    uint64_t malformed; /* lines refused by the parser, the sum of by_reason */
+    uint64_t malformed_by_reason[LOGLINE_N_ERRORS]; /* index: LOGLINE_ERR_* */
+    uint64_t bad_length; /* connections dropped: unreadable record length */
+    uint64_t oversize;   /* connections dropped: record longer than LOGLINE_MAX_LEN */
+};
+
+#endif /* LLMPROXY_LOGFEED_T_H */

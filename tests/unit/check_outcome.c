@@ -1,0 +1,293 @@
+/*
+ * outcome: ATTEMPT lines into breaker outcomes and EMA samples, on an injected clock:
+ * the classification table, EMA, unknown names, and a breaker tripped and recovered
+ * through outcome_apply alone.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "breaker.h"
+#include "config.h"
+#include "logline.h"
+#include "outcome.h"
+#include "state.h"
+
+static const char yaml[] =
+    "http_server:\n"
+    "  forwards:\n"
+    "    - {name: main, port: 3001, upstream_group: g}\n"
+    "upstreams:\n"
+    "  - {name: a, url: 'http://127.0.0.1:1', breaker: {threshold: 0.5, cooldown: 2}}\n"
+    "  - {name: b, url: 'http://127.0.0.1:2'}\n"
+    "  - {name: lone, url: 'http://127.0.0.1:3'}\n"
+    "upstream_groups:\n"
+    "  - name: g\n"
+    "    upstreams: [{name: a}, {name: b}]\n"
+    "  - name: h\n"
+    "    upstreams: [{name: lone}]\n";
+
+static struct agent_state *st;
+
+static void setup(void)
+{
+    struct conf_diags diags = {0};
+    struct config *cfg = config_load_buf("t.yaml", yaml, strlen(yaml), NULL, NULL, &diags);
+
+    if (!cfg)
+        conf_diags_print(&diags, stderr);
+    conf_diags_free(&diags);
+    ck_assert_ptr_nonnull(cfg);
+    st = state_create(cfg, NULL, 1);
+    ck_assert_ptr_nonnull(st);
+}
+
+static void teardown(void)
+{
+    state_free(st);
+    st = NULL;
+}
+
+/* An ATTEMPT line of `up` in group `g` with the given status, Tr and termination state. */
+static void attempt(struct logline *l, char *buf, size_t size, const char *g, const char *up,
+                    int status, int tr, const char *tsc)
+{
+    int n = snprintf(buf, size, "LLMA1 id %s %s %d 0 %d %d 500 100 %s", g, up, status,
+                     tr < 0 ? -1 : 0, tr, tsc);
+
+    ck_assert_int_gt(n, 0);
+    ck_assert_msg(logline_parse(buf, (size_t)n, l) == 0, "bad fixture %s", buf);
+}
+
+struct class_case {
+    int status;
+    int tr;
+    const char *tsc;
+    enum outcome_class want;
+};
+
+static const struct class_case class_cases[] = {
+    {200, 12, "----", OUTCOME_SUCCESS},
+    {404, 3, "----", OUTCOME_SUCCESS}, /* 4xx is the client's problem */
+    {429, 3, "----", OUTCOME_SUCCESS},
+    {200, 12, "CD--", OUTCOME_SUCCESS}, /* client left mid-stream */
+    {200, 12, "cD--", OUTCOME_SUCCESS},
+    {503, -1, "SC--", OUTCOME_CONNECT},          /* refused (captured) */
+    {503, -1, "sC--", OUTCOME_CONNECT},          /* connect timeout */
+    {504, -1, "sH--", OUTCOME_TIMEOUT},          /* timeout server before headers (captured) */
+    {200, 40, "sD--", OUTCOME_TIMEOUT},          /* silence in a stream */
+    {502, -1, "SH--", OUTCOME_EMPTY_RESPONSE},   /* closed before headers (captured) */
+    {502, -1, "PH--", OUTCOME_INVALID_RESPONSE}, /* invalid response (captured) */
+    {200, 40, "SD--", OUTCOME_INVALID_RESPONSE}, /* upstream cut the stream */
+    {200, 40, "PD--", OUTCOME_INVALID_RESPONSE}, /* bad chunk in a stream */
+    {500, 5, "----", OUTCOME_STATUS_5XX},
+    {503, 0, "----", OUTCOME_STATUS_5XX}, /* the upstream's own 503 (captured) */
+    {599, 5, "----", OUTCOME_STATUS_5XX},
+    {600, 5, "----", OUTCOME_SUCCESS},
+    {-1, -1, "CH--", OUTCOME_NEUTRAL}, /* the group layer gave up first */
+    {-1, -1, "CC--", OUTCOME_NEUTRAL},
+    {-1, -1, "CR--", OUTCOME_NEUTRAL},
+    {503, -1, "PR--", OUTCOME_NEUTRAL}, /* the agent's fast-fail: never sent */
+    {503, -1, "sQ--", OUTCOME_NEUTRAL},
+    {500, -1, "IR--", OUTCOME_NEUTRAL},
+    {503, -1, "----", OUTCOME_NEUTRAL}, /* HAProxy's own reply, no upstream answer */
+};
+
+START_TEST(test_classify)
+{
+    const struct class_case *cc = &class_cases[_i];
+    struct logline l;
+    char buf[128];
+
+    attempt(&l, buf, sizeof(buf), "g", "a", cc->status, cc->tr, cc->tsc);
+    ck_assert_msg(outcome_classify(&l) == cc->want, "case %d (%d %d %s): got %s, want %s", _i,
+                  cc->status, cc->tr, cc->tsc, outcome_class_name(outcome_classify(&l)),
+                  outcome_class_name(cc->want));
+}
+END_TEST
+
+START_TEST(test_class_names)
+{
+    ck_assert_str_eq(outcome_class_name(OUTCOME_CONNECT), "connect");
+    ck_assert_str_eq(outcome_class_name(OUTCOME_STATUS_5XX), "status_5xx");
+    ck_assert_str_eq(outcome_class_name(OUTCOME_N_CLASSES), "unknown");
+    ck_assert(!outcome_is_failure(OUTCOME_SUCCESS));
+    ck_assert(!outcome_is_failure(OUTCOME_NEUTRAL));
+    for (int c = OUTCOME_CONNECT; c < OUTCOME_N_CLASSES; c++)
+        ck_assert(outcome_is_failure((enum outcome_class)c));
+}
+END_TEST
+
+START_TEST(test_ema_from_tr)
+{
+    struct outcome_stats stats = {0};
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    enum outcome_class cls;
+    struct logline l;
+    char buf[128];
+
+    ck_assert(!a->measured);
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 100, "----");
+    ck_assert_int_eq(outcome_apply(st, &l, 1000, &stats, &cls), OUTCOME_APPLIED);
+    ck_assert_int_eq(cls, OUTCOME_SUCCESS);
+    ck_assert(a->measured);
+    ck_assert(fabs(a->ema_ms - 100.0) < 1e-9);
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 200, "----");
+    outcome_apply(st, &l, 1000, &stats, NULL);
+    ck_assert(fabs(a->ema_ms - (100.0 + 0.15 * 100.0)) < 1e-9);
+    /* No headers, no sample. */
+    attempt(&l, buf, sizeof(buf), "g", "a", 504, -1, "sH--");
+    ck_assert_int_eq(outcome_apply(st, &l, 1000, &stats, &cls), OUTCOME_APPLIED);
+    ck_assert_int_eq(cls, OUTCOME_TIMEOUT);
+    ck_assert(fabs(a->ema_ms - 115.0) < 1e-9);
+    /* The upstream's own 5xx still measured how fast it answered. */
+    attempt(&l, buf, sizeof(buf), "g", "a", 503, 15, "----");
+    outcome_apply(st, &l, 1000, &stats, NULL);
+    ck_assert(fabs(a->ema_ms - (115.0 + 0.15 * (15.0 - 115.0))) < 1e-9);
+    ck_assert_uint_eq(stats.ema_samples, 3);
+    ck_assert_uint_eq(stats.attempts, 4);
+    ck_assert_uint_eq(stats.by_class[OUTCOME_SUCCESS], 2);
+    ck_assert_uint_eq(stats.by_class[OUTCOME_TIMEOUT], 1);
+    ck_assert_uint_eq(stats.by_class[OUTCOME_STATUS_5XX], 1);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->success, 2);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->failure, 2);
+}
+END_TEST
+
+START_TEST(test_unknown_names_dropped)
+{
+    struct outcome_stats stats = {0};
+    struct logline l;
+    char buf[128];
+
+    attempt(&l, buf, sizeof(buf), "nogroup", "a", 503, 1, "----");
+    ck_assert_int_eq(outcome_apply(st, &l, 0, &stats, NULL), OUTCOME_UNKNOWN_GROUP);
+    attempt(&l, buf, sizeof(buf), "g", "nobody", 503, 1, "----");
+    ck_assert_int_eq(outcome_apply(st, &l, 0, &stats, NULL), OUTCOME_UNKNOWN_UPSTREAM);
+    /* An upstream that exists, but not in that group. */
+    attempt(&l, buf, sizeof(buf), "g", "lone", 503, 1, "----");
+    ck_assert_int_eq(outcome_apply(st, &l, 0, &stats, NULL), OUTCOME_UNKNOWN_UPSTREAM);
+    ck_assert_uint_eq(stats.unknown_group, 1);
+    ck_assert_uint_eq(stats.unknown_upstream, 2);
+    ck_assert_uint_eq(stats.attempts, 0);
+    ck_assert_uint_eq(breaker_counters(&state_upstream(st, "lone", 4)->breaker)->failure, 0);
+    attempt(&l, buf, sizeof(buf), "h", "lone", 503, 1, "----");
+    ck_assert_int_eq(outcome_apply(st, &l, 0, &stats, NULL), OUTCOME_APPLIED);
+    ck_assert_uint_eq(breaker_counters(&state_upstream(st, "lone", 4)->breaker)->failure, 1);
+}
+END_TEST
+
+START_TEST(test_request_and_neutral_change_nothing)
+{
+    static const char req[] =
+        "LLMR1 id main g POST 503 0 0 -1 -1 3004 217 SC-- 0 a pass - \"/v1/chat/completions\"";
+    struct outcome_stats stats = {0};
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct logline l;
+    char buf[128];
+
+    ck_assert_int_eq(logline_parse(req, strlen(req), &l), 0);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(outcome_apply(st, &l, 0, &stats, NULL), OUTCOME_IGNORED);
+    attempt(&l, buf, sizeof(buf), "g", "a", -1, -1, "CH--");
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(outcome_apply(st, &l, 0, &stats, NULL), OUTCOME_IGNORED);
+    ck_assert_uint_eq(stats.requests, 10);
+    ck_assert_uint_eq(stats.by_class[OUTCOME_NEUTRAL], 10);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->success, 0);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->failure, 0);
+    ck_assert_int_eq(breaker_state(&a->breaker, 0), BREAKER_CLOSED);
+    ck_assert(!a->measured);
+}
+END_TEST
+
+/* Five 503s open a's breaker; after the 2 s cooldown one good probe closes it. */
+START_TEST(test_breaker_trips_and_recovers)
+{
+    struct outcome_stats stats = {0};
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct upstream_rt *b = state_upstream(st, "b", 1);
+    struct logline l;
+    char buf[128];
+    uint64_t t = 10000;
+
+    attempt(&l, buf, sizeof(buf), "g", "a", 503, 2, "----");
+    for (int i = 0; i < BREAKER_MIN_ATTEMPTS - 1; i++) {
+        outcome_apply(st, &l, t, &stats, NULL);
+        ck_assert_int_eq(breaker_state(&a->breaker, t), BREAKER_CLOSED);
+    }
+    outcome_apply(st, &l, t, &stats, NULL);
+    ck_assert_int_eq(breaker_state(&a->breaker, t), BREAKER_OPEN);
+    ck_assert(!breaker_available(&a->breaker, t + 1999));
+    /* b had no breaker block: it never opens. */
+    attempt(&l, buf, sizeof(buf), "g", "b", -1, -1, "SC--");
+    for (int i = 0; i < 10; i++)
+        outcome_apply(st, &l, t, &stats, NULL);
+    ck_assert_int_eq(breaker_state(&b->breaker, t), BREAKER_CLOSED);
+
+    t += 2000;
+    ck_assert_int_eq(breaker_state(&a->breaker, t), BREAKER_HALF_OPEN);
+    ck_assert(breaker_available(&a->breaker, t));
+    breaker_on_pick(&a->breaker, t);
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 30, "----");
+    ck_assert_int_eq(outcome_apply(st, &l, t + 30, &stats, NULL), OUTCOME_APPLIED);
+    ck_assert_int_eq(breaker_state(&a->breaker, t + 30), BREAKER_CLOSED);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->opened, 1);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->closed, 1);
+}
+END_TEST
+
+/* A failed probe (a connect error) opens it again for a fresh cooldown. */
+START_TEST(test_failed_probe_reopens)
+{
+    struct outcome_stats stats = {0};
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct logline l;
+    char buf[128];
+
+    attempt(&l, buf, sizeof(buf), "g", "a", 502, -1, "SH--");
+    for (int i = 0; i < BREAKER_MIN_ATTEMPTS; i++)
+        outcome_apply(st, &l, 0, &stats, NULL);
+    ck_assert_int_eq(breaker_state(&a->breaker, 0), BREAKER_OPEN);
+    ck_assert_int_eq(breaker_state(&a->breaker, 2000), BREAKER_HALF_OPEN);
+    breaker_on_pick(&a->breaker, 2000);
+    attempt(&l, buf, sizeof(buf), "g", "a", 503, -1, "SC--");
+    outcome_apply(st, &l, 2001, &stats, NULL);
+    ck_assert_int_eq(breaker_state(&a->breaker, 2001), BREAKER_OPEN);
+    ck_assert_int_eq(breaker_state(&a->breaker, 4000), BREAKER_OPEN);
+    ck_assert_int_eq(breaker_state(&a->breaker, 4001), BREAKER_HALF_OPEN);
+}
+END_TEST
+
+static Suite *outcome_suite(void)
+{
+    Suite *s = suite_create("outcome");
+    TCase *cls = tcase_create("classify");
+    TCase *apply = tcase_create("apply");
+
+    tcase_add_loop_test(cls, test_classify, 0, (int)(sizeof(class_cases) / sizeof(class_cases[0])));
+    tcase_add_test(cls, test_class_names);
+    tcase_add_checked_fixture(cls, setup, teardown);
+    tcase_add_checked_fixture(apply, setup, teardown);
+    tcase_add_test(apply, test_ema_from_tr);
+    tcase_add_test(apply, test_unknown_names_dropped);
+    tcase_add_test(apply, test_request_and_neutral_change_nothing);
+    tcase_add_test(apply, test_breaker_trips_and_recovers);
+    tcase_add_test(apply, test_failed_probe_reopens);
+    suite_add_tcase(s, cls);
+    suite_add_tcase(s, apply);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(outcome_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
