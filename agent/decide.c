@@ -75,12 +75,13 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         struct upstream_rt *up = grp->members[m];
         const struct member_live *live = m < req->n_live ? &req->live[m] : &member_default;
 
+        up->haproxy_in_flight = live->conn + live->queue;
         breaker_ok[m] = breaker_available(&up->breaker, now_ms);
         cand[m] = (struct bal_candidate){
             .available = breaker_ok[m] && live->up,
             .measured = up->measured,
             .ema_ms = up->ema_ms,
-            .in_flight = live->conn + live->queue + upstream_unsettled_picks(up, now_ms),
+            .in_flight = upstream_in_flight(up, now_ms),
             .success_rate = breaker_success_rate(&up->breaker, now_ms),
         };
     }

@@ -14,10 +14,14 @@
 
 #include <ev.h>
 
+#include "admin.h"
 #include "config.h"
 #include "decide.h"
 #include "log.h"
+#include "logfeed.h"
+#include "metrics.h"
 #include "net.h"
+#include "outcome.h"
 #include "ratelimit.h"
 #include "retry.h"
 #include "siphash.h"
@@ -41,6 +45,10 @@ struct agent {
     const char *config_path;
     struct decider decider;
     struct spop_server *spop;
+    struct logfeed *logfeed;
+    struct outcome_stats outcomes;
+    struct metrics *metrics;
+    struct admin_server *admin;
     ev_signal sighup, sigterm, sigint;
     ev_timer housekeeping;
 };
@@ -110,10 +118,30 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     /* Listener addresses are bound once; a changed agent.spop needs a restart. */
+    if (!metrics_use_state(ag->metrics, st))
+        log_warn("reload: out of memory for the metrics' path lists; paths reset");
     state_free(ag->decider.state);
     ag->decider.state = st;
     log_info("reloaded: %zu forwards, %zu groups, %zu upstreams", cfg->n_forwards,
              cfg->n_groups, cfg->n_upstreams);
+}
+
+/*
+ * One line of HAProxy's log feed. A request line is an HTTP metric; an attempt line is
+ * also an outcome for its upstream's breaker and response-time EMA (breaker changes are
+ * logged by the state's transition callback).
+ */
+static void on_log_line(void *ctx, const struct logline *line)
+{
+    struct agent *ag = ctx;
+    enum outcome_class cls = OUTCOME_NEUTRAL;
+
+    if (line->kind == LOGLINE_REQUEST) {
+        metrics_record_request(ag->metrics, line);
+        return;
+    }
+    outcome_apply(ag->decider.state, line, monotonic_ms(), &ag->outcomes, &cls);
+    metrics_record_attempt(ag->metrics, line, outcome_is_failure(cls), outcome_class_name(cls));
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -134,6 +162,28 @@ static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
     retry_expire(ag->decider.attempts, now, EXPIRE_WORK);
 }
 
+/* The /metrics page: the registry plus every live counter, read now. */
+static bool render_metrics(void *ctx, struct buf *out)
+{
+    struct agent *ag = ctx;
+    struct spop_server_stats spop;
+    struct ratelimit_stats rl;
+    struct metrics_log_stats logs;
+    struct metrics_sources src = {
+        .state = ag->decider.state, .decide = &ag->decider.stats, .spop = &spop, .ratelimit = &rl};
+
+    spop_server_stats(ag->spop, &spop);
+    ratelimit_stats(ag->decider.ratelimit, &rl);
+    if (ag->logfeed) {
+        const struct logfeed_stats *ls = logfeed_stats(ag->logfeed);
+        logs.received = ls->lines;
+        logs.dropped = ls->bad_length + ls->oversize;
+        logs.malformed = ls->malformed;
+        src.logs = &logs;
+    }
+    return metrics_render(ag->metrics, &src, monotonic_ms(), out);
+}
+
 static int run(struct agent *ag)
 {
     const struct config *cfg = ag->decider.state->cfg;
@@ -142,7 +192,9 @@ static int run(struct agent *ag)
     ag->decider.ratelimit = ratelimit_create(cfg->agent.ratelimit_max_clients, &key);
     key = random_key();
     ag->decider.attempts = retry_create(ATTEMPTS_MAX, ATTEMPTS_TTL_MS, &key);
-    if (!ag->decider.ratelimit || !ag->decider.attempts) {
+    ag->metrics = metrics_create();
+    if (!ag->decider.ratelimit || !ag->decider.attempts || !ag->metrics ||
+        !metrics_use_state(ag->metrics, ag->decider.state)) {
         log_error("out of memory creating the decision tables");
         return 1;
     }
@@ -150,6 +202,14 @@ static int run(struct agent *ag)
     ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &ag->decider);
     if (!ag->spop)
         return 1;
+    spop_server_set_metrics(ag->spop, ag->metrics);
+    /* Decisions matter more than feedback: without the feed the agent still answers. */
+    ag->logfeed = logfeed_start(ag->loop, &cfg->agent.logs, on_log_line, ag);
+    if (!ag->logfeed)
+        log_error("running without the log feed: breakers and response times will not learn");
+    ag->admin = admin_start(ag->loop, &cfg->admin, render_metrics, ag);
+    if (!ag->admin)
+        log_error("running without the admin endpoint: no /health, no /metrics");
 
     ev_signal_init(&ag->sighup, on_reload, SIGHUP);
     ev_signal_init(&ag->sigterm, on_stop, SIGTERM);
@@ -167,6 +227,8 @@ static int run(struct agent *ag)
     ev_run(ag->loop, 0);
 
     spop_server_free(ag->spop);
+    logfeed_free(ag->logfeed);
+    admin_free(ag->admin);
     ev_timer_stop(ag->loop, &ag->housekeeping);
     ev_signal_stop(ag->loop, &ag->sighup);
     ev_signal_stop(ag->loop, &ag->sigterm);
@@ -239,5 +301,6 @@ int main(int argc, char **argv)
     state_free(ag.decider.state);
     ratelimit_destroy(ag.decider.ratelimit);
     retry_destroy(ag.decider.attempts);
+    metrics_free(ag.metrics);
     return rc;
 }

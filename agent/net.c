@@ -52,10 +52,15 @@ int net_accept(int listen_fd)
     return fd;
 }
 
-uint64_t monotonic_ms(void)
+uint64_t monotonic_ns(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t monotonic_ms(void)
+{
+    return monotonic_ns() / 1000000;
 }

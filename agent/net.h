@@ -13,7 +13,8 @@ int net_listen_tcp(const char *address, uint16_t port, int backlog);
 /* accept4() a non-blocking, close-on-exec connection and set TCP_NODELAY; -1 as accept. */
 int net_accept(int listen_fd);
 
-/* Monotonic milliseconds: the clock every decision is made with. */
+/* The monotonic clock every decision is made with, in nanoseconds and milliseconds. */
+uint64_t monotonic_ns(void);
 uint64_t monotonic_ms(void);
 
 #endif /* LLMPROXY_NET_H */

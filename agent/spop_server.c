@@ -7,6 +7,7 @@
 #include "config-t.h"
 #include "decide.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "spop_conn.h"
 #include "spop_server.h"
@@ -35,6 +36,7 @@ struct spop_server {
     int fd;
     ev_io accept_io;
     struct decider *decider;
+    struct metrics *metrics; /* decision latency, NULL when not measured */
     struct client *clients;
     struct spop_stats closed; /* counters of connections already freed */
     struct spop_server_stats st;
@@ -164,8 +166,11 @@ static void on_notify(struct spop_conn *conn, uint64_t sid, uint64_t fid,
     struct client *c = user;
     struct answer a;
     uint32_t delay_ms;
+    uint64_t start_ns = monotonic_ns();
 
-    delay_ms = dispatch_notify(c->srv->decider, msgs, monotonic_ms(), &a, &c->srv->st.dispatch);
+    delay_ms = dispatch_notify(c->srv->decider, msgs, start_ns / 1000000, &a,
+                               &c->srv->st.dispatch);
+    metrics_observe_decision(c->srv->metrics, monotonic_ns() - start_ns);
     if (delay_ms == 0)
         answer_write(conn, sid, fid, &a);
     else
@@ -277,4 +282,9 @@ void spop_server_stats(const struct spop_server *srv, struct spop_server_stats *
     out->conns = srv->closed;
     for (const struct client *c = srv->clients; c; c = c->next)
         spop_stats_add(&out->conns, &c->conn->stats);
+}
+
+void spop_server_set_metrics(struct spop_server *srv, struct metrics *m)
+{
+    srv->metrics = m;
 }

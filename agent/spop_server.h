@@ -13,6 +13,7 @@
 #include "spop_conn-t.h"
 
 struct decider;
+struct metrics;
 struct conf_listen;
 
 /* Most answers held for backoff at once; beyond it a retry is answered at once. */
@@ -40,5 +41,8 @@ void spop_server_shutdown(struct spop_server *srv);
 void spop_server_free(struct spop_server *srv);
 
 void spop_server_stats(const struct spop_server *srv, struct spop_server_stats *out);
+
+/* Record how long each NOTIFY takes to decide into `m` (NULL: stop measuring). */
+void spop_server_set_metrics(struct spop_server *srv, struct metrics *m);
 
 #endif /* LLMPROXY_SPOP_SERVER_H */

@@ -28,6 +28,7 @@ struct upstream_rt {
     struct breaker breaker;
     double ema_ms; /* response time, exponential moving average */
     bool measured; /* ema_ms holds at least one sample */
+    uint32_t haproxy_in_flight; /* srv_conn + srv_queue as of the latest pick of its group */
     uint64_t recent_picks[PICK_RING_SLOTS];
     unsigned recent_next;
     uint64_t picks; /* times chosen by pick */

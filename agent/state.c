@@ -4,6 +4,7 @@
 #include "balance.h"
 #include "breaker.h"
 #include "config.h"
+#include "log.h"
 #include "state.h"
 
 static bool name_is(const char *name, const char *s, size_t len)
@@ -38,6 +39,15 @@ static const struct upstream_rt *old_upstream(const struct agent_state *old,
     return NULL;
 }
 
+/* Every breaker change is worth a line in the agent's log: it moves traffic. */
+static void log_transition(void *ctx, enum breaker_state from, enum breaker_state to)
+{
+    const struct upstream_rt *up = ctx;
+
+    log_info("breaker %s: %s -> %s", up->conf->name, breaker_state_name(from),
+             breaker_state_name(to));
+}
+
 static void init_upstream(struct upstream_rt *up, const struct config *cfg,
                           const struct conf_upstream *u, const struct upstream_rt *prev)
 {
@@ -46,6 +56,7 @@ static void init_upstream(struct upstream_rt *up, const struct config *cfg,
     if (prev) {
         *up = *prev;
         up->conf = u;
+        up->breaker.cb_ctx = up; /* the copy, not the old state's upstream */
         breaker_reconfigure(&up->breaker, u->breaker_enabled, u->breaker_threshold, cooldown_ms,
                             probe_timeout_ms(cfg, u));
         return;
@@ -53,7 +64,7 @@ static void init_upstream(struct upstream_rt *up, const struct config *cfg,
     memset(up, 0, sizeof(*up));
     up->conf = u;
     breaker_init(&up->breaker, u->breaker_enabled, u->breaker_threshold, cooldown_ms,
-                 probe_timeout_ms(cfg, u), NULL, NULL);
+                 probe_timeout_ms(cfg, u), log_transition, up);
 }
 
 static uint32_t forward_key(struct agent_state *st, const struct agent_state *old,
@@ -165,6 +176,11 @@ uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms)
         if (up->recent_picks[i] && now_ms - up->recent_picks[i] < PICK_SETTLE_MS)
             n++;
     return n;
+}
+
+uint32_t upstream_in_flight(const struct upstream_rt *up, uint64_t now_ms)
+{
+    return up->haproxy_in_flight + upstream_unsettled_picks(up, now_ms);
 }
 
 void upstream_note_pick(struct upstream_rt *up, uint64_t now_ms)

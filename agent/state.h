@@ -23,6 +23,9 @@ struct group_rt *state_group(struct agent_state *st, const char *name, size_t le
 
 /* Picks of `up` younger than PICK_SETTLE_MS at `now_ms`. */
 uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms);
+
+/* Requests on `up`: HAProxy's count from the latest pick plus the unsettled picks. */
+uint32_t upstream_in_flight(const struct upstream_rt *up, uint64_t now_ms);
 void upstream_note_pick(struct upstream_rt *up, uint64_t now_ms);
 
 #endif /* LLMPROXY_STATE_H */

@@ -3,7 +3,7 @@
 # one is missing. Non-interactive and idempotent; needs root to install.
 set -eu
 
-PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2}"
+PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2 jq}"
 
 missing=""
 for p in $PKGS; do

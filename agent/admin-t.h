@@ -1,0 +1,31 @@
+/*
+ * The agent's admin HTTP server (types only; functions are in admin.h).
+ */
+#ifndef LLMPROXY_ADMIN_T_H
+#define LLMPROXY_ADMIN_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf-t.h"
+
+/* Connections served at once; more are accepted and closed at once. */
+#define ADMIN_MAX_CONNS 256
+/* Largest response body (the /metrics page); a larger page is answered 500. */
+#define ADMIN_MAX_BODY ((size_t)64 * 1024 * 1024)
+/* How long a closing connection may take to send its last bytes and hang up. */
+#define ADMIN_LINGER_S 2.0
+
+/* Renders the /metrics page into `out`; false when it could not (the client gets 500). */
+typedef bool admin_render_fn(void *ctx, struct buf *out);
+
+struct admin_stats {
+    uint64_t accepted;
+    uint64_t open;
+    uint64_t refused;  /* connections closed at once: ADMIN_MAX_CONNS reached */
+    uint64_t requests; /* complete request heads */
+    uint64_t errors;   /* responses 400 and up, timeouts included */
+    uint64_t timeouts; /* connections that sent no complete request in time */
+};
+
+#endif /* LLMPROXY_ADMIN_T_H */

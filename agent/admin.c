@@ -1,0 +1,383 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "admin_http.h"
+#include "buf.h"
+#include "config-t.h"
+#include "log.h"
+#include "net.h"
+#include "promtext.h"
+
+#define HEAD_MAX 256
+
+enum admin_conn_state {
+    CONN_READING,  /* waiting for a complete request head, within the timeout */
+    CONN_WRITING,  /* a response is being sent */
+    CONN_DRAINING, /* response sent, write side shut: discard input until the peer hangs up */
+};
+
+struct admin_conn {
+    ev_io io;
+    ev_timer timer;
+    int fd;
+    struct admin_server *srv;
+    struct admin_conn *prev, *next;
+    enum admin_conn_state state;
+    bool close_after; /* close once the response is out */
+    bool served;      /* at least one request answered: an idle timeout is not an error */
+    char in[ADMIN_HTTP_MAX_HEAD + 1]; /* one byte more than a head may take, to see it overflow */
+    size_t in_len;
+    char head[HEAD_MAX];
+    size_t head_len;
+    struct buf body;
+    size_t sent; /* bytes of head then body already written */
+};
+
+struct admin_server {
+    struct ev_loop *loop;
+    int fd;
+    uint16_t port;
+    ev_io accept_io;
+    double timeout_s;
+    admin_render_fn *render;
+    void *ctx;
+    struct admin_conn *conns;
+    struct admin_stats st;
+};
+
+static void conn_close(struct admin_conn *c)
+{
+    struct admin_server *srv = c->srv;
+
+    ev_io_stop(srv->loop, &c->io);
+    ev_timer_stop(srv->loop, &c->timer);
+    close(c->fd);
+    buf_free(&c->body);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->st.open--;
+    free(c);
+}
+
+static void conn_events(struct admin_conn *c, int events)
+{
+    if (c->io.events == events)
+        return;
+    ev_io_stop(c->srv->loop, &c->io);
+    ev_io_set(&c->io, c->fd, events);
+    ev_io_start(c->srv->loop, &c->io);
+}
+
+/* (Re)start the connection's one deadline. */
+static void conn_arm(struct admin_conn *c, double timeout_s)
+{
+    ev_timer_stop(c->srv->loop, &c->timer);
+    ev_timer_set(&c->timer, timeout_s, 0.);
+    ev_timer_start(c->srv->loop, &c->timer);
+}
+
+/* Queue a response whose body is already in c->body. */
+static void conn_respond(struct admin_conn *c, int status, const char *content_type,
+                         const char *extra_headers)
+{
+    int n = snprintf(c->head, sizeof(c->head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: %s\r\n%s\r\n",
+                     status, admin_http_reason(status), content_type, c->body.len,
+                     c->close_after ? "close" : "keep-alive", extra_headers);
+
+    c->head_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
+    c->sent = 0;
+    c->state = CONN_WRITING;
+    if (status >= 400)
+        c->srv->st.errors++;
+}
+
+static void conn_respond_text(struct admin_conn *c, int status, const char *text,
+                              const char *extra_headers)
+{
+    buf_reset(&c->body);
+    buf_puts(&c->body, text);
+    buf_puts(&c->body, "\n");
+    conn_respond(c, status, "text/plain; charset=utf-8", extra_headers);
+}
+
+static void conn_route(struct admin_conn *c, const struct admin_request *req)
+{
+    struct admin_server *srv = c->srv;
+
+    if (req->path_len == 7 && memcmp(req->path, "/health", 7) == 0) {
+        conn_respond_text(c, 200, "OK", "");
+    } else if (req->path_len == 8 && memcmp(req->path, "/metrics", 8) == 0) {
+        buf_reset(&c->body);
+        if (!srv->render(srv->ctx, &c->body)) {
+            log_warn("admin: the metrics page did not fit in %zu bytes", c->body.max);
+            conn_respond_text(c, 500, "metrics page too large", "");
+            return;
+        }
+        conn_respond(c, 200, PROMTEXT_CONTENT_TYPE, "");
+    } else {
+        conn_respond_text(c, 404, "not found", "");
+    }
+}
+
+/* Turn the next complete request head in c->in into a response. False when more input
+ * is needed first. */
+static bool conn_take_request(struct admin_conn *c)
+{
+    struct admin_request req;
+
+    switch (admin_http_parse(c->in, c->in_len, &req)) {
+    case ADMIN_HTTP_INCOMPLETE:
+        return false;
+    case ADMIN_HTTP_ERROR:
+        c->close_after = true; /* the stream cannot be trusted past a bad head */
+        conn_respond_text(c, req.status, req.why, req.status == 405 ? "Allow: GET\r\n" : "");
+        return true;
+    case ADMIN_HTTP_DONE:
+        break;
+    }
+    c->srv->st.requests++;
+    c->close_after = !req.keep_alive;
+    conn_route(c, &req);
+    /* Keep what the client pipelined after this head. */
+    memmove(c->in, c->in + req.head_len, c->in_len - req.head_len);
+    c->in_len -= req.head_len;
+    return true;
+}
+
+enum flush_result {
+    FLUSH_DONE,
+    FLUSH_AGAIN, /* the socket is full: wait for EV_WRITE */
+    FLUSH_GONE,  /* the client went away */
+};
+
+static enum flush_result conn_flush(struct admin_conn *c)
+{
+    size_t total = c->head_len + c->body.len;
+
+    while (c->sent < total) {
+        struct iovec iov[2];
+        int n_iov = 0;
+        ssize_t n;
+
+        if (c->sent < c->head_len)
+            iov[n_iov++] = (struct iovec){c->head + c->sent, c->head_len - c->sent};
+        if (c->body.len) {
+            size_t off = c->sent > c->head_len ? c->sent - c->head_len : 0;
+            iov[n_iov++] = (struct iovec){c->body.data + off, c->body.len - off};
+        }
+        n = writev(c->fd, iov, n_iov);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return FLUSH_AGAIN;
+            return FLUSH_GONE;
+        }
+        c->sent += (size_t)n;
+    }
+    return FLUSH_DONE;
+}
+
+/* Drive the connection's state machine until it waits for the network. */
+static void conn_run(struct admin_conn *c)
+{
+    double timeout_s = c->srv->timeout_s;
+
+    for (;;) {
+        switch (c->state) {
+        case CONN_READING:
+            /* The deadline runs from the start of the request, not from its last byte,
+             * so a client trickling bytes cannot hold the connection. */
+            if (!conn_take_request(c)) {
+                conn_events(c, EV_READ);
+                return;
+            }
+            break;
+        case CONN_WRITING:
+            switch (conn_flush(c)) {
+            case FLUSH_AGAIN:
+                conn_events(c, EV_WRITE);
+                conn_arm(c, timeout_s); /* a reader making progress keeps its time */
+                return;
+            case FLUSH_GONE:
+                conn_close(c);
+                return;
+            case FLUSH_DONE:
+                break;
+            }
+            c->served = true;
+            buf_reset(&c->body);
+            if (c->close_after) {
+                /* Hang up our side, then let the client read everything before the
+                 * socket closes: closing with unread input would reset the connection
+                 * and could destroy the response in flight. */
+                shutdown(c->fd, SHUT_WR);
+                c->state = CONN_DRAINING;
+                conn_events(c, EV_READ);
+                conn_arm(c, ADMIN_LINGER_S);
+                return;
+            }
+            c->state = CONN_READING;
+            conn_arm(c, timeout_s);
+            break;
+        case CONN_DRAINING:
+            return;
+        }
+    }
+}
+
+static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct admin_conn *c = (struct admin_conn *)w;
+    char discard[4096];
+    ssize_t n;
+
+    (void)loop;
+    if (!(revents & EV_READ) || c->state == CONN_WRITING) {
+        conn_run(c);
+        return;
+    }
+    if (c->state == CONN_DRAINING)
+        n = recv(c->fd, discard, sizeof(discard), 0);
+    else
+        n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_close(c); /* EOF or reset: nothing is owed to a client that left */
+        return;
+    }
+    if (c->state == CONN_READING) {
+        c->in_len += (size_t)n;
+        conn_run(c);
+    }
+}
+
+static void conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct admin_conn *c = (struct admin_conn *)((char *)w - offsetof(struct admin_conn, timer));
+
+    (void)loop;
+    (void)revents;
+    if (c->state == CONN_READING && (c->in_len > 0 || !c->served)) {
+        /* No complete request in time (a slowloris, or a silent client): say so. */
+        c->srv->st.timeouts++;
+        c->close_after = true;
+        conn_respond_text(c, 408, "request not received in time", "");
+        conn_run(c);
+        return;
+    }
+    /* An idle keep-alive connection, a lingering close, or a client not reading. */
+    if (c->state == CONN_WRITING)
+        c->srv->st.timeouts++;
+    conn_close(c);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct admin_server *srv = w->data;
+    int fd;
+
+    (void)revents;
+    while ((fd = net_accept(srv->fd)) >= 0) {
+        struct admin_conn *c = NULL;
+
+        if (srv->st.open < ADMIN_MAX_CONNS)
+            c = calloc(1, sizeof(*c));
+        if (!c) {
+            srv->st.refused++;
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->srv = srv;
+        c->state = CONN_READING;
+        buf_init(&c->body, ADMIN_MAX_BODY);
+        c->next = srv->conns;
+        if (srv->conns)
+            srv->conns->prev = c;
+        srv->conns = c;
+        srv->st.accepted++;
+        srv->st.open++;
+        ev_io_init(&c->io, conn_io, fd, EV_READ);
+        ev_io_start(loop, &c->io);
+        ev_timer_init(&c->timer, conn_timeout, srv->timeout_s, 0.);
+        ev_timer_start(loop, &c->timer);
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        log_warn("admin: accept: %s", strerror(errno)); /* EMFILE: retried on next event */
+}
+
+static uint16_t bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *conf,
+                                 admin_render_fn *render, void *ctx)
+{
+    struct admin_server *srv = calloc(1, sizeof(*srv));
+
+    if (!srv)
+        return NULL;
+    srv->fd = net_listen_tcp(conf->listen.address, conf->listen.port, 128);
+    if (srv->fd < 0) {
+        log_error("admin: cannot listen on %s:%u: %s", conf->listen.address, conf->listen.port,
+                  strerror(errno));
+        free(srv);
+        return NULL;
+    }
+    srv->loop = loop;
+    srv->port = bound_port(srv->fd);
+    srv->timeout_s = conf->timeout_connect_s ? conf->timeout_connect_s : 10;
+    srv->render = render;
+    srv->ctx = ctx;
+    ev_io_init(&srv->accept_io, on_accept, srv->fd, EV_READ);
+    srv->accept_io.data = srv;
+    ev_io_start(loop, &srv->accept_io);
+    log_info("admin: listening on %s:%u", conf->listen.address, srv->port);
+    return srv;
+}
+
+void admin_free(struct admin_server *srv)
+{
+    if (!srv)
+        return;
+    ev_io_stop(srv->loop, &srv->accept_io);
+    close(srv->fd);
+    while (srv->conns)
+        conn_close(srv->conns);
+    free(srv);
+}
+
+void admin_stats(const struct admin_server *srv, struct admin_stats *out)
+{
+    *out = srv->st;
+}
+
+uint16_t admin_port(const struct admin_server *srv)
+{
+    return srv->port;
+}

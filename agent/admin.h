@@ -1,0 +1,32 @@
+/*
+ * The admin endpoint at http_server.admin (BEHAVIOUR.md §9), on the agent's libev loop:
+ *   GET /health  -> 200 "OK\n", text/plain
+ *   GET /metrics -> 200, the Prometheus page from the render callback
+ *   other paths  -> 404; other methods -> 405; malformed or oversized heads -> 4xx
+ * A connection must deliver each request head within the admin timeout.connect (else
+ * 408 and close); keep-alive and pipelining are honoured; responses of any size are
+ * written out in full as the client reads them.
+ */
+#ifndef LLMPROXY_ADMIN_H
+#define LLMPROXY_ADMIN_H
+
+#include <ev.h>
+
+#include "admin-t.h"
+
+struct admin_server;
+struct conf_admin;
+
+/* Bind and listen; NULL (with errno set, and a message logged) on failure. */
+struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *conf,
+                                 admin_render_fn *render, void *ctx);
+
+/* Close the listener and every connection. NULL is accepted. */
+void admin_free(struct admin_server *srv);
+
+void admin_stats(const struct admin_server *srv, struct admin_stats *out);
+
+/* The port actually bound (useful when the configuration asked for port 0). */
+uint16_t admin_port(const struct admin_server *srv);
+
+#endif /* LLMPROXY_ADMIN_H */

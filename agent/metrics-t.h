@@ -1,0 +1,76 @@
+/*
+ * The agent's Prometheus metrics (types only; functions are in metrics.h).
+ *
+ * Two kinds of numbers reach the /metrics page:
+ *   - event metrics, recorded as log lines and decisions arrive, kept in registry
+ *     families (registry-t.h) whose series are keyed by label *names*, so a reload that
+ *     keeps a forward, group or upstream keeps its counters;
+ *   - live numbers (breaker counters and state, EMA, success rate, decision, SPOP, rate
+ *     limit and log-feed counters), read from their owners at scrape time.
+ * Every label value is bounded: forward, group and upstream must name an object of the
+ * running configuration, methods outside a fixed set become "OTHER", a forward's paths
+ * beyond its first METRICS_PATHS_PER_FORWARD become "other", statuses are three digits.
+ */
+#ifndef LLMPROXY_METRICS_T_H
+#define LLMPROXY_METRICS_T_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registry-t.h"
+
+struct agent_state;
+struct decide_stats;
+struct ratelimit_stats;
+struct spop_server_stats;
+
+/* Distinct `path` label values per forward; later paths are recorded as "other". */
+#define METRICS_PATHS_PER_FORWARD 64
+/* Longest path kept as a label value, in bytes; a longer one is "other". */
+#define METRICS_PATH_MAX 160
+
+/* The event families, in the order of the scrape page. */
+enum metrics_family {
+    MF_UPSTREAM_REQUESTS = 0,
+    MF_UPSTREAM_DURATION,
+    MF_UPSTREAM_TTFB,
+    MF_UPSTREAM_ERRORS,
+    MF_HTTP_REQUESTS,
+    MF_HTTP_DURATION,
+    MF_HTTP_ERRORS,
+    MF_RATELIMIT,
+    MF_DECISION_DURATION,
+    MF_COUNT
+};
+
+/* The paths admitted as label values on one forward (the first ones seen). */
+struct metrics_paths {
+    char *path[METRICS_PATHS_PER_FORWARD];
+    unsigned n;
+};
+
+/* Counters of the log feed, filled by its receiver. */
+struct metrics_log_stats {
+    uint64_t received;  /* lines read from HAProxy */
+    uint64_t dropped;   /* lines lost: over a size bound, or a queue was full */
+    uint64_t malformed; /* lines that did not parse */
+};
+
+/* What a scrape reads live. Any pointer may be NULL: its families are then left out. */
+struct metrics_sources {
+    struct agent_state *state;
+    const struct decide_stats *decide;
+    const struct spop_server_stats *spop;
+    const struct ratelimit_stats *ratelimit;
+    const struct metrics_log_stats *logs;
+};
+
+struct metrics {
+    struct agent_state *state; /* names the label values are checked against */
+    struct reg_family fam[MF_COUNT];
+    struct metrics_paths *paths; /* one per forward of `state`, in its order */
+    size_t n_paths;
+    uint64_t unmatched; /* log lines naming something the configuration lacks */
+};
+
+#endif /* LLMPROXY_METRICS_T_H */
