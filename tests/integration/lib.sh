@@ -53,14 +53,18 @@ finish() {
     exit 0
 }
 
-# free_ports N: print N free TCP ports on 127.0.0.1, from a random block, none listening.
+# free_ports N: print N free TCP ports on 127.0.0.1, from a random block with no socket on
+# it, below the kernel's ephemeral range so that no client connection takes one of them
+# between this check and the bind.
 free_ports() {
-    local n=$1 base p ok
+    local n=$1 base p ok low
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ "${low:-0}" -gt 12000 ] || low=32768
     for _ in $(seq 100); do
-        base=$((20000 + (RANDOM % 3500) * 10))
+        base=$((10000 + (RANDOM % ((low - 10000 - n) / 10)) * 10))
         ok=1
         for p in $(seq "$base" $((base + n - 1))); do
-            if ss -Htln "sport = :$p" | grep -q .; then ok=0; break; fi
+            if ss -Htan "sport = :$p" | grep -q .; then ok=0; break; fi
         done
         if [ $ok -eq 1 ]; then seq "$base" $((base + n - 1)); return 0; fi
     done
@@ -113,4 +117,89 @@ stop_pid() {
 # haproxy_cli SOCKET COMMAND: one runtime-API command.
 haproxy_cli() {
     printf '%s\n' "$2" | socat -t 2 - "UNIX-CONNECT:$1" 2>/dev/null
+}
+
+# ---- the rendered data path: mock upstreams, agent and HAProxy ----------------------
+
+MOCK=$BUILD/tools/mock_upstream
+
+# start_mock NAME PORT [MOCK ARGS...]: one mock upstream, spawned as mock_NAME and ready.
+start_mock() {
+    local name=$1 port=$2 scheme=http
+    shift 2
+    case " $* " in *" --tls-cert "*) scheme=https ;; esac
+    spawn "mock_$name" "$MOCK" --name "$name" --port "$port" "$@"
+    local pid_var=PID_mock_$name
+    # Ours answers, not whatever else may hold the port.
+    if ! wait_until 10 bash -c "[ \"\$(curl -sfk '$scheme://127.0.0.1:$port/__mock/health' | jq -r .name)\" = '$name' ] &&
+        kill -0 ${!pid_var}"; then
+        fail "mock $name did not start on port $port"
+        return 1
+    fi
+}
+
+# mock_records PORT [JQ FILTER]: the mock's request records through a jq filter (default:
+# the whole array), over plain HTTP, or HTTPS when MOCK_SCHEME=https.
+mock_records() {
+    curl -sfk -m 5 "${MOCK_SCHEME:-http}://127.0.0.1:$1/__mock/requests" | jq -r "${2:-.}"
+}
+
+# mock_count PORT: how many API requests the mock has recorded.
+mock_count() { mock_records "$1" 'length'; }
+
+# mock_reset PORT...: clear the records of each mock.
+mock_reset() {
+    local port
+    for port in "$@"; do
+        curl -sfk -m 5 -o /dev/null -X POST "${MOCK_SCHEME:-http}://127.0.0.1:$port/__mock/reset"
+    done
+}
+
+# mock_config PORT QUERY: change a mock's settings at run time (see tests/tools/README.md).
+mock_config() {
+    curl -sfk -m 5 -o /dev/null -X POST "${MOCK_SCHEME:-http}://127.0.0.1:$1/__mock/config?$2"
+}
+
+# arrival_order PORT:NAME...: the names of the mocks in the order their API requests
+# arrived (by the records' arrival_ms, then by mock), space-separated.
+arrival_order() {
+    local spec
+    for spec in "$@"; do
+        mock_records "${spec%%:*}" ".[] | \"\\(.arrival_ms) \\(.seq) ${spec#*:}\""
+    done | sort -n -k1,1 -k2,2 | awk '{print $3}' | xargs
+}
+
+# agent_is UP|DOWN: the agent's state as HAProxy's spop-check sees it (needs $T/haproxy.sock,
+# i.e. `haproxy: {run_dir: $T}` in the configuration).
+agent_is() {
+    [ "$(haproxy_cli "$T/haproxy.sock" "show stat llm_agent 4 -1" |
+        awk -F, '$2=="agent"{print $18}')" = "$1" ]
+}
+
+# start_agent CONFIG_YAML: the agent, spawned as `agent`, listening on the SPOP port of the
+# rendered configuration in $T/out.
+start_agent() {
+    local spop_port
+    spop_port=$(awk '$1=="server" && $2=="agent" {gsub(/"/, "", $3); n=split($3, a, ":"); print a[n]}' \
+        "$T/out/haproxy.cfg")
+    spawn agent "$AGENT" -c "$1"
+    wait_port "$spop_port" && kill -0 "$PID_agent"
+}
+
+# start_stack CONFIG_YAML: render into $T/out, start the agent and HAProxy (spawned as
+# `haproxy`), and wait until HAProxy's health check has seen the agent UP. The caller's
+# configuration sets `haproxy: {run_dir: $T}`.
+start_stack() {
+    local cfg=$1
+    if ! "$CTL" render -c "$cfg" -o "$T/out" >"$T/render.log" 2>&1; then
+        cat "$T/render.log" >&2
+        fail "render $cfg"
+        return 1
+    fi
+    start_agent "$cfg" || { fail "agent did not start"; return 1; }
+    spawn haproxy "$HAPROXY" -W -db -f "$T/out/haproxy.cfg"
+    if ! wait_until 10 agent_is UP || ! kill -0 "$PID_haproxy"; then
+        fail "HAProxy did not see the agent UP"
+        return 1
+    fi
 }
