@@ -389,6 +389,7 @@ static void section_listen(const struct conf_group *g, const struct conf_upstrea
         render_quoted_text(r, r->opts->dir, false, "the output folder");
         render_printf(r, "/%s\"\n", RENDER_SPOE_ATTEMPT);
         render_printf(r, "    http-request set-var(txn.upn) str(%s)\n", up->name);
+        render_printf(r, "    http-request set-var(txn.grp) str(%s)\n", g->name);
         render_printf(r,
                       "    http-request send-spoe-group %s attempt if { req.hdr(%s) -m found }\n",
                       RENDER_ATTEMPT_ENGINE, ID_HEADER);

@@ -84,7 +84,7 @@ void render_spoe_attempt(const struct config *cfg, struct render_out *r)
     render_printf(r, "[%s]\n", RENDER_ATTEMPT_ENGINE);
     agent_section(r, RENDER_ATTEMPT_ENGINE, "attempt", "v", ATTEMPT_PROCESSING_MS);
     render_printf(r, "spoe-message attempt\n"
-                     "    args id=req.hdr(x-llmproxy-id) u=var(txn.upn)\n\n"
+                     "    args id=req.hdr(x-llmproxy-id) u=var(txn.upn) g=var(txn.grp)\n\n"
                      "spoe-group attempt\n"
                      "    messages attempt\n");
 }
