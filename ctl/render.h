@@ -26,7 +26,6 @@
 #define RENDER_FRONTEND_FMT   "fwd_%s"          /* forward */
 #define RENDER_GROUP_FMT      "grp_%s"          /* group backend */
 #define RENDER_LISTEN_FMT     "up_%s__%s"       /* group, upstream: per-member listener */
-#define RENDER_INTERNAL_FMT   "abns@llm_%s__%s" /* group, upstream: its address */
 #define RENDER_PICK_ENGINE    "pick_%s"         /* forward: SPOE engine and scope */
 #define RENDER_ATTEMPT_ENGINE "attempt"
 #define RENDER_AGENT_BACKEND  "llm_agent"

@@ -37,6 +37,21 @@
 #define LOG_RING      "llm_logs"
 #define LOG_RING_SIZE (1024 * 1024)
 
+/*
+ * The address of a group member's internal listener. Abstract unix sockets are shared by
+ * the whole host, so two LLMProxy instances (or tests running side by side) must not pick
+ * the same names: a tag derived from the instance's output folder keeps them apart. The
+ * tag is short because the whole name must fit 107 bytes with two 48-byte names in it.
+ */
+static void internal_address(struct render_out *r, const char *group, const char *upstream)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (const char *p = r->opts->dir; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    render_printf(r, "\"abns@l%06x_%s__%s\"", (unsigned)(h & 0xffffff), group, upstream);
+}
+
 static void section_global(const struct config *cfg, struct render_out *r)
 {
     render_printf(r, "global\n"
@@ -213,8 +228,9 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
         const char *u = cfg->upstreams[g->members[i].upstream].name;
         uint32_t w = g->strategy == BAL_WEIGHTED_ROUNDROBIN ? g->members[i].weight : 1;
 
-        render_printf(r, "    server %s \"" RENDER_INTERNAL_FMT "\" weight %u\n", u, g->name, u,
-                      (unsigned)w);
+        render_printf(r, "    server %s ", u);
+        internal_address(r, g->name, u);
+        render_printf(r, " weight %u\n", (unsigned)w);
     }
     render_printf(r, "\n");
 }
@@ -366,7 +382,9 @@ static void section_listen(const struct conf_group *g, const struct conf_upstrea
     const struct conf_http_client *c = &g->client;
 
     render_printf(r, "listen " RENDER_LISTEN_FMT "\n", g->name, up->name);
-    render_printf(r, "    bind \"" RENDER_INTERNAL_FMT "\"\n", g->name, up->name);
+    render_printf(r, "    bind ");
+    internal_address(r, g->name, up->name);
+    render_printf(r, "\n");
     render_printf(r, "    timeout client %us\n", (unsigned)c->request_timeout_s);
     render_printf(r, "    timeout connect %us\n", (unsigned)c->connect_timeout_s);
     render_printf(r, "    timeout server %us\n", (unsigned)c->request_timeout_s);

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# (Names are unusual on purpose: HAProxy's internal abns@ sockets are machine-wide.)
 # The log feed against real HAProxy 2.6 from a rendered configuration: HAProxy's ring
 # streams every stream's log line to the agent, an upstream answering 503 five times trips
 # its breaker so the next picks avoid it, and after the cooldown one good probe brings it
