@@ -16,8 +16,15 @@
 /* How long a closing connection may take to send its last bytes and hang up. */
 #define ADMIN_LINGER_S 2.0
 
-/* Renders the /metrics page into `out`; false when it could not (the client gets 500). */
+/* Renders a page into `out`; false when it could not (the client gets 500). */
 typedef bool admin_render_fn(void *ctx, struct buf *out);
+
+/* A page rendered afresh on every GET of `path` (the query string is ignored). */
+struct admin_page {
+    const char *path;
+    const char *content_type;
+    admin_render_fn *render;
+};
 
 struct admin_stats {
     uint64_t accepted;

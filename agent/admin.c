@@ -15,7 +15,6 @@
 #include "config-t.h"
 #include "log.h"
 #include "net.h"
-#include "promtext.h"
 
 #define HEAD_MAX 256
 
@@ -48,7 +47,8 @@ struct admin_server {
     uint16_t port;
     ev_io accept_io;
     double timeout_s;
-    admin_render_fn *render;
+    const struct admin_page *pages;
+    size_t n_pages;
     void *ctx;
     struct admin_conn *conns;
     struct admin_stats st;
@@ -115,23 +115,41 @@ static void conn_respond_text(struct admin_conn *c, int status, const char *text
     conn_respond(c, status, "text/plain; charset=utf-8", extra_headers);
 }
 
+static bool path_is(const struct admin_request *req, const char *path)
+{
+    size_t len = strlen(path);
+
+    return req->path_len == len && memcmp(req->path, path, len) == 0;
+}
+
+static void conn_respond_page(struct admin_conn *c, const struct admin_page *page)
+{
+    struct admin_server *srv = c->srv;
+
+    buf_reset(&c->body);
+    if (!page->render(srv->ctx, &c->body)) {
+        log_warn("admin: the %s page did not fit in %zu bytes", page->path, c->body.max);
+        conn_respond_text(c, 500, "page too large", "");
+        return;
+    }
+    conn_respond(c, 200, page->content_type, "");
+}
+
 static void conn_route(struct admin_conn *c, const struct admin_request *req)
 {
     struct admin_server *srv = c->srv;
 
-    if (req->path_len == 7 && memcmp(req->path, "/health", 7) == 0) {
+    if (path_is(req, "/health")) {
         conn_respond_text(c, 200, "OK", "");
-    } else if (req->path_len == 8 && memcmp(req->path, "/metrics", 8) == 0) {
-        buf_reset(&c->body);
-        if (!srv->render(srv->ctx, &c->body)) {
-            log_warn("admin: the metrics page did not fit in %zu bytes", c->body.max);
-            conn_respond_text(c, 500, "metrics page too large", "");
+        return;
+    }
+    for (size_t i = 0; i < srv->n_pages; i++) {
+        if (path_is(req, srv->pages[i].path)) {
+            conn_respond_page(c, &srv->pages[i]);
             return;
         }
-        conn_respond(c, 200, PROMTEXT_CONTENT_TYPE, "");
-    } else {
-        conn_respond_text(c, 404, "not found", "");
     }
+    conn_respond_text(c, 404, "not found", "");
 }
 
 /* Turn the next complete request head in c->in into a response. False when more input
@@ -336,7 +354,7 @@ static uint16_t bound_port(int fd)
 }
 
 struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *conf,
-                                 admin_render_fn *render, void *ctx)
+                                 const struct admin_page *pages, size_t n_pages, void *ctx)
 {
     struct admin_server *srv = calloc(1, sizeof(*srv));
 
@@ -352,7 +370,8 @@ struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *
     srv->loop = loop;
     srv->port = bound_port(srv->fd);
     srv->timeout_s = conf->timeout_connect_s ? conf->timeout_connect_s : 10;
-    srv->render = render;
+    srv->pages = pages;
+    srv->n_pages = n_pages;
     srv->ctx = ctx;
     ev_io_init(&srv->accept_io, on_accept, srv->fd, EV_READ);
     srv->accept_io.data = srv;

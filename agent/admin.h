@@ -1,7 +1,7 @@
 /*
  * The admin endpoint at http_server.admin (BEHAVIOUR.md §9), on the agent's libev loop:
  *   GET /health  -> 200 "OK\n", text/plain
- *   GET /metrics -> 200, the Prometheus page from the render callback
+ *   GET <page>   -> 200, a page from its render callback (/metrics, /status: see main.c)
  *   other paths  -> 404; other methods -> 405; malformed or oversized heads -> 4xx
  * A connection must deliver each request head within the admin timeout.connect (else
  * 408 and close); keep-alive and pipelining are honoured; responses of any size are
@@ -10,6 +10,8 @@
 #ifndef LLMPROXY_ADMIN_H
 #define LLMPROXY_ADMIN_H
 
+#include <stddef.h>
+
 #include <ev.h>
 
 #include "admin-t.h"
@@ -17,9 +19,12 @@
 struct admin_server;
 struct conf_admin;
 
-/* Bind and listen; NULL (with errno set, and a message logged) on failure. */
+/*
+ * Bind and listen; NULL (with errno set, and a message logged) on failure. The `n_pages`
+ * `pages` (kept, not copied: they must outlive the server) are rendered with `ctx`.
+ */
 struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *conf,
-                                 admin_render_fn *render, void *ctx);
+                                 const struct admin_page *pages, size_t n_pages, void *ctx);
 
 /* Close the listener and every connection. NULL is accepted. */
 void admin_free(struct admin_server *srv);

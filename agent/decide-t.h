@@ -31,9 +31,9 @@ struct pick_request {
 };
 
 enum pick_verdict {
-    PICK_PASS = 0,     /* go on; `upstream` says where, NULL lets HAProxy balance */
-    PICK_LIMITED,      /* 429: the client is over its rate limit */
-    PICK_UNAVAILABLE,  /* 503: no upstream of the group is available */
+    PICK_PASS = 0,    /* go on; `upstream` says where, NULL lets HAProxy balance */
+    PICK_LIMITED,     /* 429: the client is over its rate limit */
+    PICK_UNAVAILABLE, /* 503: no upstream of the group is available */
 };
 
 struct pick_result {
@@ -53,8 +53,8 @@ struct attempt_request {
 };
 
 enum attempt_verdict {
-    ATTEMPT_GO = 0,  /* send it (after delay_ms) */
-    ATTEMPT_FAIL,    /* the upstream's breaker is open: fail fast, the group retries */
+    ATTEMPT_GO = 0, /* send it (after delay_ms) */
+    ATTEMPT_FAIL,   /* the upstream's breaker is open: fail fast, the group retries */
 };
 
 struct attempt_result {

@@ -77,13 +77,7 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
 
         up->haproxy_in_flight = live->conn + live->queue;
         breaker_ok[m] = breaker_available(&up->breaker, now_ms);
-        cand[m] = (struct bal_candidate){
-            .available = breaker_ok[m] && live->up,
-            .measured = up->measured,
-            .ema_ms = up->ema_ms,
-            .in_flight = upstream_in_flight(up, now_ms),
-            .success_rate = breaker_success_rate(&up->breaker, now_ms),
-        };
+        cand[m] = upstream_candidate(up, breaker_ok[m] && live->up, now_ms);
     }
 
     chosen = balancer_pick(&grp->balancer, cand, grp->conf->n_members);

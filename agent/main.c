@@ -17,28 +17,33 @@
 #include "admin.h"
 #include "config.h"
 #include "decide.h"
+#include "haproxy_api.h"
 #include "log.h"
 #include "logfeed.h"
 #include "metrics.h"
+#include "mirror.h"
 #include "net.h"
 #include "outcome.h"
 #include "ratelimit.h"
 #include "retry.h"
 #include "siphash.h"
+#include "promtext.h"
 #include "spop_server.h"
 #include "state.h"
+#include "status_json.h"
+#include "tunnel.h"
 
 #ifndef LLMPROXY_VERSION
 #define LLMPROXY_VERSION "0.1.0"
 #endif
 
 /* Retry bookkeeping: ids are forgotten after the longest request could have lasted. */
-#define ATTEMPTS_MAX     262144
-#define ATTEMPTS_TTL_MS  (3600u * 1000)
+#define ATTEMPTS_MAX    262144
+#define ATTEMPTS_TTL_MS (3600u * 1000)
 /* Housekeeping: how often, and how much work each round may do. */
-#define HOUSEKEEPING_S   1.0
-#define EXPIRE_WORK      4096
-#define BUCKET_IDLE_MS   (600u * 1000)
+#define HOUSEKEEPING_S 1.0
+#define EXPIRE_WORK    4096
+#define BUCKET_IDLE_MS (600u * 1000)
 
 struct agent {
     struct ev_loop *loop;
@@ -49,6 +54,10 @@ struct agent {
     struct outcome_stats outcomes;
     struct metrics *metrics;
     struct admin_server *admin;
+    struct haproxy_api *hapi; /* NULL: breakers are not mirrored into HAProxy */
+    struct tunnels *tunnels;  /* CONNECT tunnels of proxied groups (often none) */
+    struct mirror mirror;
+    uint64_t logfeed_conns_seen; /* a new log-feed connection is a new HAProxy process */
     ev_signal sighup, sigterm, sigint;
     ev_timer housekeeping;
 };
@@ -97,6 +106,72 @@ static struct siphash_key random_key(void)
     return (struct siphash_key){.k0 = random_u64(), .k1 = random_u64()};
 }
 
+/*
+ * Open breakers mirrored into HAProxy's weights (mirror.h) through its runtime API. Most
+ * commands a round may queue; the rest are sent again by the next round.
+ */
+#define MIRROR_QUEUE 1024
+
+static bool mirror_emit(void *ctx, const char *cmd, uint64_t cookie)
+{
+    struct agent *ag = ctx;
+
+    return hapi_submit(ag->hapi, cmd, cookie);
+}
+
+static void mirror_push(struct agent *ag)
+{
+    if (ag->hapi)
+        mirror_sync(&ag->mirror, monotonic_ms(), mirror_emit, ag);
+}
+
+static void on_hapi_done(void *ctx, uint64_t cookie, bool ok)
+{
+    struct agent *ag = ctx;
+
+    mirror_done(&ag->mirror, cookie, ok);
+}
+
+static void on_breaker_transition(void *ctx, const struct upstream_rt *up, enum breaker_state from,
+                                  enum breaker_state to)
+{
+    (void)up;
+    (void)from;
+    (void)to;
+    mirror_push(ctx);
+}
+
+static void mirror_start(struct agent *ag)
+{
+    const struct config *cfg = ag->decider.state->cfg;
+    char path[4096];
+
+    mirror_init(&ag->mirror);
+    snprintf(path, sizeof(path), "%s/" HAPI_SOCKET_NAME, cfg->haproxy.run_dir.val);
+    ag->hapi = hapi_create(ag->loop, path, MIRROR_QUEUE, on_hapi_done, ag);
+    if (!ag->hapi || !mirror_use_state(&ag->mirror, ag->decider.state)) {
+        log_error("not mirroring breakers into HAProxy: %s",
+                  ag->hapi ? "out of memory" : "haproxy.run_dir too long for a unix socket");
+        hapi_free(ag->hapi);
+        ag->hapi = NULL;
+        return;
+    }
+    ag->decider.state->on_transition = on_breaker_transition;
+    ag->decider.state->transition_ctx = ag;
+}
+
+/* HAProxy's log ring connects once per process: a new connection is a new worker, which
+ * started from its configuration file and knows nothing of the weights pushed so far. */
+static void mirror_housekeeping(struct agent *ag)
+{
+    if (ag->logfeed && logfeed_stats(ag->logfeed)->accepted != ag->logfeed_conns_seen) {
+        ag->logfeed_conns_seen = logfeed_stats(ag->logfeed)->accepted;
+        log_info("HAProxy log feed connected: asserting every server weight again");
+        mirror_forget(&ag->mirror);
+    }
+    mirror_push(ag);
+}
+
 static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct agent *ag = w->data;
@@ -120,10 +195,13 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     /* Listener addresses are bound once; a changed agent.spop needs a restart. */
     if (!metrics_use_state(ag->metrics, st))
         log_warn("reload: out of memory for the metrics' path lists; paths reset");
+    if (ag->hapi && !mirror_use_state(&ag->mirror, st))
+        log_warn("reload: out of memory for the breaker mirror; HAProxy's weights not updated");
     state_free(ag->decider.state);
     ag->decider.state = st;
-    log_info("reloaded: %zu forwards, %zu groups, %zu upstreams", cfg->n_forwards,
-             cfg->n_groups, cfg->n_upstreams);
+    mirror_push(ag);
+    log_info("reloaded: %zu forwards, %zu groups, %zu upstreams", cfg->n_forwards, cfg->n_groups,
+             cfg->n_upstreams);
 }
 
 /*
@@ -160,6 +238,7 @@ static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     ratelimit_expire(ag->decider.ratelimit, now, EXPIRE_WORK);
     retry_expire(ag->decider.attempts, now, EXPIRE_WORK);
+    mirror_housekeeping(ag);
 }
 
 /* The /metrics page: the registry plus every live counter, read now. */
@@ -181,8 +260,24 @@ static bool render_metrics(void *ctx, struct buf *out)
         logs.malformed = ls->malformed;
         src.logs = &logs;
     }
-    return metrics_render(ag->metrics, &src, monotonic_ms(), out);
+    if (!metrics_render(ag->metrics, &src, monotonic_ms(), out))
+        return false;
+    tunnels_metrics(ag->tunnels, out);
+    return !out->overflow;
 }
+
+/* The /status document: forwards, groups and upstreams as the decisions see them now. */
+static bool render_status(void *ctx, struct buf *out)
+{
+    struct agent *ag = ctx;
+
+    return status_json_render(ag->decider.state, monotonic_ms(), out);
+}
+
+static const struct admin_page admin_pages[] = {
+    {"/metrics", PROMTEXT_CONTENT_TYPE, render_metrics},
+    {"/status", STATUS_JSON_CONTENT_TYPE, render_status},
+};
 
 static int run(struct agent *ag)
 {
@@ -199,6 +294,10 @@ static int run(struct agent *ag)
         return 1;
     }
     ag->loop = ev_default_loop(EVFLAG_AUTO);
+    /* Without its tunnel a proxied upstream is unreachable: refuse to start. */
+    ag->tunnels = tunnels_start(ag->loop, cfg);
+    if (!ag->tunnels)
+        return 1;
     ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &ag->decider);
     if (!ag->spop)
         return 1;
@@ -207,9 +306,12 @@ static int run(struct agent *ag)
     ag->logfeed = logfeed_start(ag->loop, &cfg->agent.logs, on_log_line, ag);
     if (!ag->logfeed)
         log_error("running without the log feed: breakers and response times will not learn");
-    ag->admin = admin_start(ag->loop, &cfg->admin, render_metrics, ag);
+    ag->admin = admin_start(ag->loop, &cfg->admin, admin_pages,
+                            sizeof(admin_pages) / sizeof(admin_pages[0]), ag);
     if (!ag->admin)
-        log_error("running without the admin endpoint: no /health, no /metrics");
+        log_error("running without the admin endpoint: no /health, /metrics, /status");
+
+    mirror_start(ag);
 
     ev_signal_init(&ag->sighup, on_reload, SIGHUP);
     ev_signal_init(&ag->sigterm, on_stop, SIGTERM);
@@ -222,13 +324,16 @@ static int run(struct agent *ag)
     ag->housekeeping.data = ag;
     ev_timer_start(ag->loop, &ag->housekeeping);
 
-    log_info("llmproxy-agent %s running: %zu forwards, %zu groups, %zu upstreams",
-             LLMPROXY_VERSION, cfg->n_forwards, cfg->n_groups, cfg->n_upstreams);
+    log_info("llmproxy-agent %s running: %zu forwards, %zu groups, %zu upstreams", LLMPROXY_VERSION,
+             cfg->n_forwards, cfg->n_groups, cfg->n_upstreams);
     ev_run(ag->loop, 0);
 
     spop_server_free(ag->spop);
     logfeed_free(ag->logfeed);
     admin_free(ag->admin);
+    tunnels_free(ag->tunnels);
+    hapi_free(ag->hapi);
+    mirror_release(&ag->mirror);
     ev_timer_stop(ag->loop, &ag->housekeeping);
     ev_signal_stop(ag->loop, &ag->sighup);
     ev_signal_stop(ag->loop, &ag->sigterm);
@@ -241,9 +346,9 @@ static int run(struct agent *ag)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'},    {"test", no_argument, NULL, 't'},
         {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     struct agent ag = {0};
     bool test_only = false;
@@ -285,8 +390,8 @@ int main(int argc, char **argv)
     if (!cfg)
         return 1;
     if (test_only) {
-        printf("%s: ok: %zu forwards, %zu groups, %zu upstreams\n", ag.config_path,
-               cfg->n_forwards, cfg->n_groups, cfg->n_upstreams);
+        printf("%s: ok: %zu forwards, %zu groups, %zu upstreams\n", ag.config_path, cfg->n_forwards,
+               cfg->n_groups, cfg->n_upstreams);
         config_free(cfg);
         return 0;
     }

@@ -473,13 +473,7 @@ static bool get_breaker_state(struct upstream_rt *up, uint64_t now_ms, double *v
 
 static bool get_score(struct upstream_rt *up, uint64_t now_ms, double *v)
 {
-    struct bal_candidate c = {
-        .available = true,
-        .measured = up->measured,
-        .ema_ms = up->ema_ms,
-        .in_flight = upstream_in_flight(up, now_ms),
-        .success_rate = breaker_success_rate(&up->breaker, now_ms),
-    };
+    struct bal_candidate c = upstream_candidate(up, true, now_ms);
 
     *v = balancer_score(&c);
     return up->measured;

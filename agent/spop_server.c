@@ -168,8 +168,7 @@ static void on_notify(struct spop_conn *conn, uint64_t sid, uint64_t fid,
     uint32_t delay_ms;
     uint64_t start_ns = monotonic_ns();
 
-    delay_ms = dispatch_notify(c->srv->decider, msgs, start_ns / 1000000, &a,
-                               &c->srv->st.dispatch);
+    delay_ms = dispatch_notify(c->srv->decider, msgs, start_ns / 1000000, &a, &c->srv->st.dispatch);
     metrics_observe_decision(c->srv->metrics, monotonic_ns() - start_ns);
     if (delay_ms == 0)
         answer_write(conn, sid, fid, &a);

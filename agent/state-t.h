@@ -23,11 +23,19 @@
 #define PICK_RING_SLOTS 16
 #define PICK_SETTLE_MS  5
 
+struct agent_state;
+struct upstream_rt;
+
+/* Told of every breaker change after it happened (e.g. to mirror it into HAProxy). */
+typedef void upstream_transition_fn(void *ctx, const struct upstream_rt *up,
+                                    enum breaker_state from, enum breaker_state to);
+
 struct upstream_rt {
     const struct conf_upstream *conf; /* in state.cfg */
+    const struct agent_state *owner;  /* the state this upstream belongs to */
     struct breaker breaker;
-    double ema_ms; /* response time, exponential moving average */
-    bool measured; /* ema_ms holds at least one sample */
+    double ema_ms;              /* response time, exponential moving average */
+    bool measured;              /* ema_ms holds at least one sample */
     uint32_t haproxy_in_flight; /* srv_conn + srv_queue as of the latest pick of its group */
     uint64_t recent_picks[PICK_RING_SLOTS];
     unsigned recent_next;
@@ -54,6 +62,10 @@ struct agent_state {
     struct group_rt *groups;
     struct upstream_rt *upstreams;
     uint32_t next_forward_key;
+    /* NULL, or called on every breaker change; state_create() carries it over from `old`
+     * once the new state is built. */
+    upstream_transition_fn *on_transition;
+    void *transition_ctx;
 };
 
 #endif /* LLMPROXY_STATE_T_H */

@@ -46,16 +46,20 @@ static void log_transition(void *ctx, enum breaker_state from, enum breaker_stat
 
     log_info("breaker %s: %s -> %s", up->conf->name, breaker_state_name(from),
              breaker_state_name(to));
+    if (up->owner->on_transition)
+        up->owner->on_transition(up->owner->transition_ctx, up, from, to);
 }
 
-static void init_upstream(struct upstream_rt *up, const struct config *cfg,
+static void init_upstream(struct upstream_rt *up, const struct agent_state *st,
                           const struct conf_upstream *u, const struct upstream_rt *prev)
 {
+    const struct config *cfg = st->cfg;
     uint64_t cooldown_ms = (uint64_t)u->breaker_cooldown_s * 1000;
 
     if (prev) {
         *up = *prev;
         up->conf = u;
+        up->owner = st;
         up->breaker.cb_ctx = up; /* the copy, not the old state's upstream */
         breaker_reconfigure(&up->breaker, u->breaker_enabled, u->breaker_threshold, cooldown_ms,
                             probe_timeout_ms(cfg, u));
@@ -63,12 +67,12 @@ static void init_upstream(struct upstream_rt *up, const struct config *cfg,
     }
     memset(up, 0, sizeof(*up));
     up->conf = u;
+    up->owner = st;
     breaker_init(&up->breaker, u->breaker_enabled, u->breaker_threshold, cooldown_ms,
                  probe_timeout_ms(cfg, u), log_transition, up);
 }
 
-static uint32_t forward_key(struct agent_state *st, const struct agent_state *old,
-                            const char *name)
+static uint32_t forward_key(struct agent_state *st, const struct agent_state *old, const char *name)
 {
     if (old)
         for (size_t i = 0; i < old->cfg->n_forwards; i++)
@@ -77,8 +81,7 @@ static uint32_t forward_key(struct agent_state *st, const struct agent_state *ol
     return st->next_forward_key++;
 }
 
-struct agent_state *state_create(struct config *cfg, const struct agent_state *old,
-                                 uint64_t seed)
+struct agent_state *state_create(struct config *cfg, const struct agent_state *old, uint64_t seed)
 {
     struct agent_state *st = calloc(1, sizeof(*st));
 
@@ -93,7 +96,7 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
         goto fail;
 
     for (size_t i = 0; i < cfg->n_upstreams; i++)
-        init_upstream(&st->upstreams[i], cfg, &cfg->upstreams[i],
+        init_upstream(&st->upstreams[i], st, &cfg->upstreams[i],
                       old_upstream(old, &cfg->upstreams[i]));
 
     for (size_t g = 0; g < cfg->n_groups; g++) {
@@ -119,6 +122,12 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
         st->forwards[f].conf = &cfg->forwards[f];
         st->forwards[f].group = &st->groups[cfg->forwards[f].group];
         st->forwards[f].key = forward_key(st, old, cfg->forwards[f].name);
+    }
+    /* Only now: changes made while building (a breaker disabled by the reload) are seen
+     * by whoever follows the new state as a whole. */
+    if (old) {
+        st->on_transition = old->on_transition;
+        st->transition_ctx = old->transition_ctx;
     }
     return st;
 
@@ -181,6 +190,18 @@ uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms)
 uint32_t upstream_in_flight(const struct upstream_rt *up, uint64_t now_ms)
 {
     return up->haproxy_in_flight + upstream_unsettled_picks(up, now_ms);
+}
+
+struct bal_candidate upstream_candidate(const struct upstream_rt *up, bool available,
+                                        uint64_t now_ms)
+{
+    return (struct bal_candidate){
+        .available = available,
+        .measured = up->measured,
+        .ema_ms = up->ema_ms,
+        .in_flight = upstream_in_flight(up, now_ms),
+        .success_rate = breaker_success_rate(&up->breaker, now_ms),
+    };
 }
 
 void upstream_note_pick(struct upstream_rt *up, uint64_t now_ms)

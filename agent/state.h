@@ -12,8 +12,7 @@
  * counters, and every forward keeps its rate-limit key; `old` itself is left intact for
  * the caller to free. Returns NULL when memory is short (then `cfg` is still the caller's).
  */
-struct agent_state *state_create(struct config *cfg, const struct agent_state *old,
-                                 uint64_t seed);
+struct agent_state *state_create(struct config *cfg, const struct agent_state *old, uint64_t seed);
 void state_free(struct agent_state *st);
 
 /* Look-ups by name, NULL when unknown. Names are not NUL-terminated on the wire. */
@@ -26,6 +25,10 @@ uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms)
 
 /* Requests on `up`: HAProxy's count from the latest pick plus the unsettled picks. */
 uint32_t upstream_in_flight(const struct upstream_rt *up, uint64_t now_ms);
+
+/* What the balancer sees of `up` at `now_ms` (picks, and the score metrics and status show). */
+struct bal_candidate upstream_candidate(const struct upstream_rt *up, bool available,
+                                        uint64_t now_ms);
 void upstream_note_pick(struct upstream_rt *up, uint64_t now_ms);
 
 #endif /* LLMPROXY_STATE_H */

@@ -45,8 +45,8 @@ static struct decider d;
 static void setup(void)
 {
     struct conf_diags diags = {0};
-    struct config *cfg = config_load_buf("test.yaml", base_yaml, strlen(base_yaml), NULL, NULL,
-                                         &diags);
+    struct config *cfg =
+        config_load_buf("test.yaml", base_yaml, strlen(base_yaml), NULL, NULL, &diags);
     struct siphash_key key = {.k0 = 1, .k1 = 2};
 
     if (!cfg)
@@ -191,8 +191,12 @@ END_TEST
 
 static void attempt(const char *id, const char *up, uint64_t now, struct attempt_result *r)
 {
-    struct attempt_request a = {.id = id, .id_len = strlen(id), .upstream = up,
-                                .upstream_len = strlen(up), .group = "g", .group_len = 1};
+    struct attempt_request a = {.id = id,
+                                .id_len = strlen(id),
+                                .upstream = up,
+                                .upstream_len = strlen(up),
+                                .group = "g",
+                                .group_len = 1};
     decide_attempt(&d, &a, now, r);
 }
 
@@ -327,8 +331,8 @@ START_TEST(answer_write_carries_the_decision)
     const uint8_t *out;
     size_t n;
     /* set-var txn "v" = "pass", set-var txn "up" = "b" */
-    static const uint8_t pass[] = {0x01, 0x03, 0x02, 0x01, 'v', 0x08, 0x04, 'p', 'a', 's', 's',
-                                   0x01, 0x03, 0x02, 0x02, 'u', 'p', 0x08, 0x01, 'b'};
+    static const uint8_t pass[] = {0x01, 0x03, 0x02, 0x01, 'v',  0x08, 0x04, 'p',  'a',  's',
+                                   's',  0x01, 0x03, 0x02, 0x02, 'u',  'p',  0x08, 0x01, 'b'};
     /* set-var txn "ra" = uint32 7 */
     static const uint8_t ra[] = {0x01, 0x03, 0x02, 0x02, 'r', 'a', 0x03, 0x07};
 

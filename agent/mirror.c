@@ -1,0 +1,200 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "breaker-t.h"
+#include "mirror.h"
+#include "render.h"
+
+/* Names the renderer accepts ([A-Za-z0-9_.-]) need no quoting on the runtime API, whose
+ * parser splits on spaces and ';'. Anything else is never sent. */
+static bool name_is_safe(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '.' || *s == '-'))
+            return false;
+    return true;
+}
+
+static bool breaker_is_closed(const struct upstream_rt *up)
+{
+    /* The field, not breaker_state(): OPEN and HALF_OPEN both drain, so the lazy step
+     * between them does not matter here, and the mirror never moves a breaker. */
+    return up->breaker.state == BREAKER_CLOSED;
+}
+
+/* Weight 0 while the breaker is not closed, unless no member of the group is closed. */
+static bool wants_drained(const struct mirror *m, const struct mirror_pair *p)
+{
+    if (breaker_is_closed(p->up))
+        return false;
+    for (size_t i = p->group_first; i < p->group_first + p->group_len; i++)
+        if (breaker_is_closed(m->pairs[i].up))
+            return true;
+    return false;
+}
+
+void mirror_init(struct mirror *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->next_seq = 1;
+}
+
+void mirror_release(struct mirror *m)
+{
+    free(m->pairs);
+    m->pairs = NULL;
+    m->n = 0;
+}
+
+static const struct mirror_pair *find_pair(const struct mirror *m, const char *group,
+                                           const char *upstream)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->pairs[i].group, group) == 0 &&
+            strcmp(m->pairs[i].up->conf->name, upstream) == 0)
+            return &m->pairs[i];
+    return NULL;
+}
+
+bool mirror_use_state(struct mirror *m, const struct agent_state *st)
+{
+    const struct config *cfg = st->cfg;
+    struct mirror_pair *pairs;
+    size_t n = 0;
+
+    for (size_t g = 0; g < cfg->n_groups; g++)
+        n += cfg->groups[g].n_members;
+    pairs = calloc(n ? n : 1, sizeof(*pairs));
+    if (!pairs) {
+        mirror_release(m);
+        return false;
+    }
+    n = 0;
+    for (size_t g = 0; g < cfg->n_groups; g++) {
+        const struct group_rt *grp = &st->groups[g];
+        size_t first = n;
+
+        for (size_t i = 0; i < grp->conf->n_members; i++, n++) {
+            struct mirror_pair *p = &pairs[n];
+            const struct mirror_pair *prev;
+
+            p->group = grp->conf->name;
+            p->up = grp->members[i];
+            p->group_first = first;
+            p->group_len = grp->conf->n_members;
+            p->unsafe = !name_is_safe(p->group) || !name_is_safe(p->up->conf->name);
+            prev = find_pair(m, p->group, p->up->conf->name);
+            if (prev && prev->sync == MIRROR_CONFIRMED) {
+                /* An answer still on its way is the old pair's: send again instead. */
+                p->drained = prev->drained;
+                p->sync = MIRROR_CONFIRMED;
+            }
+        }
+    }
+    free(m->pairs);
+    m->pairs = pairs;
+    m->n = n;
+    return true;
+}
+
+void mirror_forget(struct mirror *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        m->pairs[i].sync = MIRROR_UNKNOWN;
+        m->pairs[i].seq = 0; /* an answer on its way may be the old process's */
+    }
+    m->stats.forgotten++;
+}
+
+static uint64_t cookie_of(size_t index, uint32_t seq)
+{
+    return (uint64_t)index << 32 | seq;
+}
+
+static bool send_pair(struct mirror *m, size_t index, bool drained, mirror_emit_fn *emit, void *ctx)
+{
+    struct mirror_pair *p = &m->pairs[index];
+    char cmd[MIRROR_CMD_MAX];
+    uint32_t seq = m->next_seq;
+    int len;
+
+    len = snprintf(cmd, sizeof(cmd), "set server " RENDER_GROUP_FMT "/%s weight %s", p->group,
+                   p->up->conf->name, drained ? "0" : "100%");
+    if (len < 0 || (size_t)len >= sizeof(cmd)) {
+        p->unsafe = true;
+        return false;
+    }
+    m->next_seq = seq + 1 ? seq + 1 : 1; /* 0 means "none outstanding" */
+    /* Pending before the emitter runs, so that a verdict it gives at once is not lost. */
+    p->drained = drained;
+    p->sync = MIRROR_PENDING;
+    p->seq = seq;
+    if (!emit(ctx, cmd, cookie_of(index, seq))) {
+        if (p->seq == seq) {
+            p->sync = MIRROR_UNKNOWN;
+            p->seq = 0;
+        }
+        m->stats.refused++;
+        return false;
+    }
+    m->stats.commands++;
+    return true;
+}
+
+size_t mirror_sync(struct mirror *m, uint64_t now_ms, mirror_emit_fn *emit, void *ctx)
+{
+    bool reconcile = now_ms >= m->next_reconcile_ms;
+    size_t sent = 0;
+
+    if (reconcile) {
+        m->next_reconcile_ms = now_ms + MIRROR_RECONCILE_MS;
+        m->stats.reconciles++;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const struct mirror_pair *p = &m->pairs[i];
+        bool want = wants_drained(m, p);
+        bool needed;
+
+        if (p->unsafe)
+            continue;
+        if (p->sync == MIRROR_UNKNOWN || p->drained != want)
+            needed = true;
+        else /* HAProxy forgets weights on reload: re-assert the ones that differ from its file */
+            needed = reconcile && want && p->sync == MIRROR_CONFIRMED;
+        if (needed && send_pair(m, i, want, emit, ctx))
+            sent++;
+    }
+    return sent;
+}
+
+void mirror_done(struct mirror *m, uint64_t cookie, bool ok)
+{
+    size_t index = (size_t)(cookie >> 32);
+    uint32_t seq = (uint32_t)cookie;
+    struct mirror_pair *p;
+
+    if (index >= m->n || seq == 0)
+        return;
+    p = &m->pairs[index];
+    if (p->seq != seq || p->sync != MIRROR_PENDING)
+        return;
+    p->seq = 0;
+    if (ok) {
+        p->sync = MIRROR_CONFIRMED;
+        m->stats.confirmed++;
+    } else {
+        p->sync = MIRROR_UNKNOWN;
+        m->stats.failed++;
+    }
+}
+
+bool mirror_wants_drained(const struct mirror *m, const char *group, const char *upstream)
+{
+    const struct mirror_pair *p = find_pair(m, group, upstream);
+
+    return p && wants_drained(m, p);
+}

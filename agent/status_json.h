@@ -1,0 +1,47 @@
+/*
+ * The agent's live state as one JSON document: what `GET /status` on the admin endpoint
+ * answers and `llmproxy-ctl status` prints. Layout (one line, numbers in their shortest
+ * exact decimal form, null where a value does not exist yet):
+ *
+ *   {"version":1,
+ *    "forwards":[{"name","listen","group","ratelimit":{"per_second","burst"}|null,
+ *                 "limited","unavailable"}],
+ *    "groups":[{"name","strategy","members":[{"upstream","weight"}]}],
+ *    "upstreams":[{"name","url","breaker":{"enabled","state","threshold","cooldown_s",
+ *                  "window_attempts","window_failures","opened","closed","half_opened",
+ *                  "success","failure","rejected"},
+ *                  "ema_ms"|null,"success_rate","in_flight","score"|null,"picks"}]}
+ *
+ * docs/operations.md describes every field.
+ */
+#ifndef LLMPROXY_STATUS_JSON_H
+#define LLMPROXY_STATUS_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf-t.h"
+#include "state-t.h"
+
+/* Bumped when a field changes meaning or goes away (new fields do not bump it). */
+#define STATUS_JSON_VERSION 1
+
+/* The Content-Type of the document. */
+#define STATUS_JSON_CONTENT_TYPE "application/json"
+
+/*
+ * Append the document for `st` as seen at `now_ms` (monotonic ms), followed by a newline.
+ * `st` is not const because reading a breaker's state may take its lazy OPEN -> HALF_OPEN
+ * step. False when `out` overflowed its bound (its content is then incomplete).
+ */
+bool status_json_render(struct agent_state *st, uint64_t now_ms, struct buf *out);
+
+/*
+ * Append `len` bytes of `s` as a JSON string, quotes included. `"` and `\` are escaped,
+ * control characters written as \n, \t, ... or \u00XX, DEL as \u007f; bytes that are not
+ * valid UTF-8 become U+FFFD, so the result is always valid JSON whatever the input.
+ */
+void status_json_string(struct buf *out, const char *s, size_t len);
+
+#endif /* LLMPROXY_STATUS_JSON_H */

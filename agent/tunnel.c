@@ -1,0 +1,709 @@
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "config-t.h"
+#include "connect_proxy.h"
+#include "log.h"
+#include "promtext.h"
+#include "tunnel.h"
+#include "tunnel_path.h"
+
+/* Bytes held per direction: a TLS record and then some, so a full buffer is rare. */
+#define TUNNEL_BUF_SIZE (32 * 1024)
+/* Connections per tunnel: bounds memory at 2 * TUNNEL_BUF_SIZE each. */
+#define TUNNEL_MAX_CONNS 1024
+#define TUNNEL_BACKLOG   128
+/* A proxy's name is looked up again after this long, or after a failed connect. */
+#define RESOLVE_TTL_S 30.0
+
+enum conn_state {
+    CONN_CONNECTING, /* non-blocking connect to the proxy under way */
+    CONN_HANDSHAKE,  /* CONNECT sent or being sent, the answer being read */
+    CONN_RELAYING,   /* the tunnel is up: bytes flow both ways */
+};
+
+/* One direction of a connection: bytes read from one side, not yet written to the other. */
+struct pipe_dir {
+    char data[TUNNEL_BUF_SIZE];
+    size_t off, len; /* pending bytes are data[off, len) */
+    bool eof;        /* the source side ended its stream */
+    bool shut;       /* the end was passed on (shutdown of the destination's write side) */
+};
+
+struct tunnel;
+
+struct tunnel_conn {
+    struct tunnel *t;
+    struct tunnel_conn *prev, *next;
+    enum conn_state state;
+    int cfd, pfd; /* HAProxy's side, the proxy's side */
+    ev_io cio, pio;
+    ev_timer timer;       /* handshake deadline, then relay idleness */
+    double last_io;       /* ev_now of the last byte moved, for the idle check */
+    struct pipe_dir up;   /* HAProxy -> proxy; first holds the CONNECT request */
+    struct pipe_dir down; /* proxy -> HAProxy; first gathers the CONNECT answer */
+};
+
+struct tunnel {
+    struct tunnels *set;
+    char *group, *upstream;
+    char path[TUNNEL_PATH_MAX];
+    int fd;
+    ev_io accept_io;
+    char *proxy_host;
+    uint16_t proxy_port;
+    struct sockaddr_storage proxy_addr;
+    socklen_t proxy_addr_len; /* 0: not resolved */
+    double resolved_at;
+    char request[CONNECT_PROXY_REQUEST_MAX];
+    size_t request_len;
+    double handshake_s, idle_s;
+    struct tunnel_conn *conns;
+    struct tunnel_stats st;
+};
+
+struct tunnels {
+    struct ev_loop *loop;
+    struct tunnel *v;
+    size_t n;
+};
+
+static const char *const fail_names[TUNNEL_FAIL_COUNT] = {
+    [TUNNEL_FAIL_RESOLVE] = "resolve",   [TUNNEL_FAIL_CONNECT] = "connect",
+    [TUNNEL_FAIL_REFUSED] = "refused",   [TUNNEL_FAIL_PROTOCOL] = "protocol",
+    [TUNNEL_FAIL_CLOSED] = "closed",     [TUNNEL_FAIL_TIMEOUT] = "timeout",
+    [TUNNEL_FAIL_RESOURCE] = "resource",
+};
+
+const char *tunnel_fail_name(enum tunnel_fail f)
+{
+    return (unsigned)f < TUNNEL_FAIL_COUNT ? fail_names[f] : "unknown";
+}
+
+/* ---- one connection ---- */
+
+static void conn_close(struct tunnel_conn *c)
+{
+    struct tunnel *t = c->t;
+    struct ev_loop *loop = t->set->loop;
+
+    ev_io_stop(loop, &c->cio);
+    ev_io_stop(loop, &c->pio);
+    ev_timer_stop(loop, &c->timer);
+    close(c->cfd);
+    if (c->pfd >= 0)
+        close(c->pfd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    t->st.active--;
+    free(c);
+}
+
+/* A connection that never carried the upstream's bytes: counted, logged, closed, so
+ * HAProxy sees a failed connection. */
+static void conn_fail(struct tunnel_conn *c, enum tunnel_fail why, const char *detail)
+{
+    struct tunnel *t = c->t;
+
+    t->st.failed[why]++;
+    log_warn("tunnel %s/%s: proxy %s:%u: %s", t->group, t->upstream, t->proxy_host,
+             (unsigned)t->proxy_port, detail);
+    conn_close(c);
+}
+
+static void watch(struct ev_loop *loop, ev_io *w, int fd, int events)
+{
+    /* libev keeps private flags in `events`: compare only the ones we set. */
+    if ((w->events & (EV_READ | EV_WRITE)) == events && !!ev_is_active(w) == (events != 0))
+        return;
+    ev_io_stop(loop, w);
+    if (!events)
+        return;
+    ev_io_set(w, fd, events);
+    ev_io_start(loop, w);
+}
+
+static size_t dir_pending(const struct pipe_dir *d)
+{
+    return d->len - d->off;
+}
+
+static bool dir_has_room(const struct pipe_dir *d)
+{
+    return d->len < TUNNEL_BUF_SIZE || d->off > 0;
+}
+
+/*
+ * What each side waits for now. The proxy's side is read while its answer or its bytes
+ * have room; HAProxy's side is read only once the tunnel is up (its TLS hello waits in the
+ * kernel meanwhile) and only while the proxy's direction has room: backpressure.
+ */
+static void conn_update(struct tunnel_conn *c)
+{
+    struct ev_loop *loop = c->t->set->loop;
+    int cev = 0, pev = 0;
+
+    switch (c->state) {
+    case CONN_CONNECTING:
+        pev = EV_WRITE;
+        break;
+    case CONN_HANDSHAKE:
+        pev = EV_READ | (dir_pending(&c->up) ? EV_WRITE : 0);
+        break;
+    case CONN_RELAYING:
+        if (!c->up.eof && dir_has_room(&c->up))
+            cev |= EV_READ;
+        if (dir_pending(&c->down))
+            cev |= EV_WRITE;
+        if (!c->down.eof && dir_has_room(&c->down))
+            pev |= EV_READ;
+        if (dir_pending(&c->up))
+            pev |= EV_WRITE;
+        break;
+    }
+    watch(loop, &c->cio, c->cfd, cev);
+    watch(loop, &c->pio, c->pfd, pev);
+}
+
+/* Read what `fd` has into `d`. 1 on bytes, 0 when nothing now, -1 on error; end of
+ * stream sets d->eof. */
+static int dir_fill(struct pipe_dir *d, int fd, size_t *moved)
+{
+    ssize_t n;
+
+    if (d->off == d->len) {
+        d->off = d->len = 0;
+    } else if (d->len == TUNNEL_BUF_SIZE) {
+        memmove(d->data, d->data + d->off, d->len - d->off);
+        d->len -= d->off;
+        d->off = 0;
+    }
+    n = read(fd, d->data + d->len, TUNNEL_BUF_SIZE - d->len);
+    if (n > 0) {
+        d->len += (size_t)n;
+        *moved += (size_t)n;
+        return 1;
+    }
+    if (n == 0) {
+        d->eof = true;
+        return 1;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+}
+
+/* Write what `d` holds to `fd`; -1 on error. */
+static int dir_drain(struct pipe_dir *d, int fd, size_t *moved)
+{
+    while (dir_pending(d)) {
+        ssize_t n = send(fd, d->data + d->off, dir_pending(d), MSG_NOSIGNAL);
+
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        d->off += (size_t)n;
+        *moved += (size_t)n;
+    }
+    return 0;
+}
+
+/* Pass an end of stream on once its bytes are out. Both ends passed on: done. */
+static bool conn_pass_eof(struct tunnel_conn *c)
+{
+    if (c->up.eof && !dir_pending(&c->up) && !c->up.shut) {
+        shutdown(c->pfd, SHUT_WR);
+        c->up.shut = true;
+    }
+    if (c->down.eof && !dir_pending(&c->down) && !c->down.shut) {
+        shutdown(c->cfd, SHUT_WR);
+        c->down.shut = true;
+    }
+    return c->up.shut && c->down.shut;
+}
+
+/* Move whatever can move, in both directions, until nothing does. */
+static void conn_relay(struct tunnel_conn *c)
+{
+    struct tunnel *t = c->t;
+    size_t up_in, up_out, down_in, down_out;
+
+    do {
+        up_in = up_out = down_in = down_out = 0;
+        if ((!c->up.eof && dir_has_room(&c->up) && dir_fill(&c->up, c->cfd, &up_in) < 0) ||
+            (!c->down.eof && dir_has_room(&c->down) && dir_fill(&c->down, c->pfd, &down_in) < 0) ||
+            dir_drain(&c->up, c->pfd, &up_out) < 0 || dir_drain(&c->down, c->cfd, &down_out) < 0) {
+            /* A reset on either side ends both: the other learns it by our close. */
+            conn_close(c);
+            return;
+        }
+        t->st.bytes_up += up_out;
+        t->st.bytes_down += down_out;
+        if (up_out || down_out)
+            c->last_io = ev_now(t->set->loop);
+    } while (up_in || down_in || up_out || down_out);
+    if (conn_pass_eof(c)) {
+        conn_close(c);
+        return;
+    }
+    conn_update(c);
+}
+
+static void conn_established(struct tunnel_conn *c, size_t head_len)
+{
+    struct tunnel *t = c->t;
+
+    t->st.established++;
+    /* Bytes after the head are the upstream's first bytes: they go to HAProxy. */
+    c->down.off = head_len;
+    c->state = CONN_RELAYING;
+    c->last_io = ev_now(t->set->loop);
+    ev_timer_stop(t->set->loop, &c->timer);
+    ev_timer_set(&c->timer, t->idle_s, 0.);
+    ev_timer_start(t->set->loop, &c->timer);
+    conn_relay(c);
+}
+
+/* Read the proxy's answer to CONNECT and judge it. */
+static void conn_read_answer(struct tunnel_conn *c)
+{
+    struct connect_proxy_response resp;
+    char detail[64];
+    size_t moved = 0;
+    int r = dir_fill(&c->down, c->pfd, &moved);
+
+    if (r < 0) {
+        conn_fail(c, TUNNEL_FAIL_CLOSED, "reset before answering CONNECT");
+        return;
+    }
+    switch (connect_proxy_parse(c->down.data, c->down.len, &resp)) {
+    case CONNECT_PROXY_INCOMPLETE:
+        if (c->down.eof) {
+            conn_fail(c, TUNNEL_FAIL_CLOSED, "closed before answering CONNECT");
+            return;
+        }
+        /* The head bound is below the buffer size: there is always room for more. */
+        conn_update(c);
+        return;
+    case CONNECT_PROXY_MALFORMED:
+        conn_fail(c, TUNNEL_FAIL_PROTOCOL, "the answer to CONNECT is not an HTTP/1 head");
+        return;
+    case CONNECT_PROXY_TOO_LONG:
+        conn_fail(c, TUNNEL_FAIL_PROTOCOL, "the answer to CONNECT is longer than 8 KiB");
+        return;
+    case CONNECT_PROXY_DONE:
+        break;
+    }
+    if (!connect_proxy_established(&resp)) {
+        c->t->st.last_status = resp.status;
+        snprintf(detail, sizeof(detail), "CONNECT refused with status %d", resp.status);
+        conn_fail(c, TUNNEL_FAIL_REFUSED, detail);
+        return;
+    }
+    conn_established(c, resp.head_len);
+}
+
+static void on_proxy_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct tunnel_conn *c = w->data;
+    size_t moved = 0;
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    (void)loop;
+    switch (c->state) {
+    case CONN_CONNECTING:
+        if (getsockopt(c->pfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err) {
+            c->t->proxy_addr_len = 0; /* look the name up again next time */
+            conn_fail(c, TUNNEL_FAIL_CONNECT, strerror(err));
+            return;
+        }
+        /* Connected: the request can go at once. */
+        c->state = CONN_HANDSHAKE;
+        /* fall through */
+    case CONN_HANDSHAKE:
+        if (dir_drain(&c->up, c->pfd, &moved) < 0) {
+            conn_fail(c, TUNNEL_FAIL_CLOSED, "closed while CONNECT was being sent");
+            return;
+        }
+        if (revents & EV_READ) {
+            conn_read_answer(c);
+            return;
+        }
+        conn_update(c);
+        return;
+    case CONN_RELAYING:
+        conn_relay(c);
+        return;
+    }
+}
+
+static void on_client_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct tunnel_conn *c = w->data;
+
+    (void)loop;
+    (void)revents;
+    conn_relay(c);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct tunnel_conn *c = w->data;
+    struct tunnel *t = c->t;
+    double idle_for;
+
+    (void)revents;
+    if (c->state != CONN_RELAYING) {
+        conn_fail(c, TUNNEL_FAIL_TIMEOUT, "no answer to CONNECT within the connect timeout");
+        return;
+    }
+    /* Only a tunnel where nothing moved for idle_s ends: one pass per idle period. */
+    idle_for = ev_now(loop) - c->last_io;
+    if (idle_for >= t->idle_s) {
+        log_debug("tunnel %s/%s: idle for %.0fs, closed", t->group, t->upstream, idle_for);
+        conn_close(c);
+        return;
+    }
+    ev_timer_set(w, t->idle_s - idle_for, 0.);
+    ev_timer_start(loop, w);
+}
+
+/* ---- the proxy's address ---- */
+
+static int resolve_proxy(struct tunnel *t, double now, const char **why)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    char port[8];
+    int rc;
+
+    if (t->proxy_addr_len && now - t->resolved_at < RESOLVE_TTL_S)
+        return 0;
+    snprintf(port, sizeof(port), "%u", (unsigned)t->proxy_port);
+    /* Blocking, but only once per RESOLVE_TTL_S or failure: proxies are few and near. */
+    rc = getaddrinfo(t->proxy_host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        *why = rc ? gai_strerror(rc) : "no address";
+        return -1;
+    }
+    memcpy(&t->proxy_addr, res->ai_addr, res->ai_addrlen);
+    t->proxy_addr_len = res->ai_addrlen;
+    t->resolved_at = now;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* ---- accepting ---- */
+
+static void conn_start(struct tunnel *t, int cfd)
+{
+    struct ev_loop *loop = t->set->loop;
+    struct tunnel_conn *c;
+    const char *why = NULL;
+    int one = 1;
+
+    t->st.accepted++;
+    if (t->st.active >= TUNNEL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+        t->st.failed[TUNNEL_FAIL_RESOURCE]++;
+        log_warn("tunnel %s/%s: connection refused: %s", t->group, t->upstream,
+                 t->st.active >= TUNNEL_MAX_CONNS ? "too many connections" : "out of memory");
+        close(cfd);
+        return;
+    }
+    c->t = t;
+    c->cfd = cfd;
+    c->pfd = -1;
+    c->next = t->conns;
+    if (t->conns)
+        t->conns->prev = c;
+    t->conns = c;
+    t->st.active++;
+    ev_init(&c->cio, on_client_io);
+    ev_init(&c->pio, on_proxy_io);
+    ev_init(&c->timer, on_timer);
+    c->cio.data = c->pio.data = c->timer.data = c;
+    memcpy(c->up.data, t->request, t->request_len);
+    c->up.len = t->request_len;
+
+    if (resolve_proxy(t, ev_now(loop), &why) < 0) {
+        conn_fail(c, TUNNEL_FAIL_RESOLVE, why);
+        return;
+    }
+    c->pfd = socket(t->proxy_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->pfd < 0) {
+        conn_fail(c, TUNNEL_FAIL_RESOURCE, strerror(errno));
+        return;
+    }
+    setsockopt(c->pfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(c->pfd, (struct sockaddr *)&t->proxy_addr, t->proxy_addr_len) < 0 &&
+        errno != EINPROGRESS) {
+        t->proxy_addr_len = 0;
+        conn_fail(c, TUNNEL_FAIL_CONNECT, strerror(errno));
+        return;
+    }
+    c->state = CONN_CONNECTING;
+    ev_timer_set(&c->timer, t->handshake_s, 0.);
+    ev_timer_start(loop, &c->timer);
+    conn_update(c);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct tunnel *t = w->data;
+    int i, fd;
+
+    (void)loop;
+    (void)revents;
+    /* A bounded batch per wakeup keeps one busy tunnel from starving the loop. */
+    for (i = 0; i < 64; i++) {
+        fd = accept4(t->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED) {
+                t->st.failed[TUNNEL_FAIL_RESOURCE]++;
+                log_warn("tunnel %s/%s: accept: %s", t->group, t->upstream, strerror(errno));
+            }
+            return;
+        }
+        conn_start(t, fd);
+    }
+}
+
+/* ---- the set ---- */
+
+static int listen_unix(const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    struct stat sb;
+    int fd, saved;
+
+    /* Replace a socket left by an earlier run, never any other kind of file. */
+    if (lstat(path, &sb) == 0) {
+        if (!S_ISSOCK(sb.st_mode)) {
+            errno = EEXIST;
+            return -1;
+        }
+        unlink(path);
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, TUNNEL_BACKLOG) < 0) {
+        saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config *cfg,
+                       const struct conf_group *g, const struct conf_upstream *up)
+{
+    const struct conf_http_client *hc = &g->client;
+    const char *why = NULL;
+    int n;
+
+    t->set = ts;
+    t->fd = -1;
+    t->group = strdup(g->name);
+    t->upstream = strdup(up->name);
+    t->proxy_host = strdup(hc->proxy.host);
+    if (!t->group || !t->upstream || !t->proxy_host) {
+        log_error("tunnels: out of memory");
+        return -1;
+    }
+    t->proxy_port = hc->proxy.port;
+    t->handshake_s = hc->connect_timeout_s ? hc->connect_timeout_s : 1;
+    /* HAProxy ends idle connections itself; this only reaps tunnels both peers forgot. */
+    t->idle_s = (double)hc->request_timeout_s + hc->idle_timeout_s + 60;
+    n = connect_proxy_request(up->parsed.host, up->parsed.port, hc->proxy.userinfo, t->request,
+                              sizeof(t->request), &why);
+    if (n < 0) {
+        log_error("tunnel %s/%s: %s", g->name, up->name, why);
+        return -1;
+    }
+    t->request_len = (size_t)n;
+    if (tunnel_socket_path(t->path, cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
+        log_error("tunnel %s/%s: haproxy.run_dir %s is too long for a unix socket path", g->name,
+                  up->name, cfg->haproxy.run_dir.val);
+        return -1;
+    }
+    for (size_t i = 0; i < ts->n; i++)
+        if (&ts->v[i] != t && strcmp(ts->v[i].path, t->path) == 0) {
+            log_error("tunnel %s/%s: socket %s is also %s/%s's; rename one", g->name, up->name,
+                      t->path, ts->v[i].group, ts->v[i].upstream);
+            return -1;
+        }
+    t->fd = listen_unix(t->path);
+    if (t->fd < 0) {
+        log_error("tunnel %s/%s: cannot listen on %s: %s", g->name, up->name, t->path,
+                  strerror(errno));
+        return -1;
+    }
+    ev_io_init(&t->accept_io, on_accept, t->fd, EV_READ);
+    t->accept_io.data = t;
+    ev_io_start(ts->loop, &t->accept_io);
+    log_info("tunnel %s/%s: %s -> proxy %s:%u -> %s:%u", g->name, up->name, t->path, t->proxy_host,
+             (unsigned)t->proxy_port, up->parsed.host, (unsigned)up->parsed.port);
+    return 0;
+}
+
+struct tunnels *tunnels_start(struct ev_loop *loop, const struct config *cfg)
+{
+    struct tunnels *ts = calloc(1, sizeof(*ts));
+    size_t i, m, want = 0;
+
+    if (!ts) {
+        log_error("tunnels: out of memory");
+        return NULL;
+    }
+    ts->loop = loop;
+    for (i = 0; i < cfg->n_groups; i++)
+        if (cfg->groups[i].client.proxy_enabled)
+            want += cfg->groups[i].n_members;
+    if (want && !(ts->v = calloc(want, sizeof(*ts->v)))) {
+        log_error("tunnels: out of memory");
+        free(ts);
+        return NULL;
+    }
+    for (i = 0; i < cfg->n_groups; i++) {
+        const struct conf_group *g = &cfg->groups[i];
+
+        if (!g->client.proxy_enabled)
+            continue;
+        for (m = 0; m < g->n_members; m++) {
+            /* Counted before init so that tunnels_free releases a half-built one too. */
+            ts->n++;
+            if (tunnel_init(ts, &ts->v[ts->n - 1], cfg, g,
+                            &cfg->upstreams[g->members[m].upstream]) < 0) {
+                tunnels_free(ts);
+                return NULL;
+            }
+        }
+    }
+    return ts;
+}
+
+void tunnels_free(struct tunnels *ts)
+{
+    size_t i;
+
+    if (!ts)
+        return;
+    for (i = 0; i < ts->n; i++) {
+        struct tunnel *t = &ts->v[i];
+
+        while (t->conns)
+            conn_close(t->conns);
+        if (t->fd >= 0) {
+            ev_io_stop(ts->loop, &t->accept_io);
+            close(t->fd);
+            unlink(t->path);
+        }
+        free(t->group);
+        free(t->upstream);
+        free(t->proxy_host);
+    }
+    free(ts->v);
+    free(ts);
+}
+
+size_t tunnels_count(const struct tunnels *ts)
+{
+    return ts ? ts->n : 0;
+}
+
+const char *tunnels_group(const struct tunnels *ts, size_t i)
+{
+    return ts->v[i].group;
+}
+
+const char *tunnels_upstream(const struct tunnels *ts, size_t i)
+{
+    return ts->v[i].upstream;
+}
+
+const char *tunnels_path(const struct tunnels *ts, size_t i)
+{
+    return ts->v[i].path;
+}
+
+const struct tunnel_stats *tunnels_stats(const struct tunnels *ts, size_t i)
+{
+    return &ts->v[i].st;
+}
+
+/* ---- metrics ---- */
+
+/* One sample of tunnel `t`, labelled by its pair and, when `extra` is set, one label more. */
+static void tunnel_sample(struct buf *out, const struct tunnel *t, const char *name,
+                          const char *extra, const char *extra_value, uint64_t value)
+{
+    const char *names[] = {"group", "upstream", extra};
+    const char *values[] = {t->group, t->upstream, extra_value};
+    struct prom_labels l = {names, values, extra ? 3 : 2};
+
+    prom_sample(out, name, "", &l, NULL, (double)value);
+}
+
+void tunnels_metrics(const struct tunnels *ts, struct buf *out)
+{
+    /* The families labelled by the pair only, each one counter of tunnel_stats. */
+    static const struct {
+        const char *name, *help, *type;
+        size_t offset;
+    } plain[] = {
+        {"llmproxy_tunnel_connections_total", "Connections HAProxy opened to a CONNECT tunnel.",
+         "counter", offsetof(struct tunnel_stats, accepted)},
+        {"llmproxy_tunnel_established_total",
+         "Tunnel connections the forward proxy accepted (2xx to CONNECT).", "counter",
+         offsetof(struct tunnel_stats, established)},
+        {"llmproxy_tunnel_active", "Tunnel connections open now.", "gauge",
+         offsetof(struct tunnel_stats, active)},
+    };
+    static const char failures[] = "llmproxy_tunnel_failures_total";
+    static const char bytes[] = "llmproxy_tunnel_bytes_total";
+    size_t k, i, f;
+
+    if (!tunnels_count(ts))
+        return;
+    for (k = 0; k < sizeof(plain) / sizeof(plain[0]); k++) {
+        prom_family(out, plain[k].name, plain[k].help, plain[k].type);
+        for (i = 0; i < ts->n; i++) {
+            const char *st = (const char *)&ts->v[i].st;
+            uint64_t v;
+
+            memcpy(&v, st + plain[k].offset, sizeof(v));
+            tunnel_sample(out, &ts->v[i], plain[k].name, NULL, NULL, v);
+        }
+    }
+    prom_family(out, failures, "Tunnel connections that never reached the upstream, by reason.",
+                "counter");
+    for (i = 0; i < ts->n; i++)
+        for (f = 0; f < TUNNEL_FAIL_COUNT; f++)
+            tunnel_sample(out, &ts->v[i], failures, "reason", fail_names[f], ts->v[i].st.failed[f]);
+    prom_family(out, bytes,
+                "Bytes relayed through a tunnel: up is HAProxy to proxy, down the reverse.",
+                "counter");
+    for (i = 0; i < ts->n; i++) {
+        tunnel_sample(out, &ts->v[i], bytes, "direction", "up", ts->v[i].st.bytes_up);
+        tunnel_sample(out, &ts->v[i], bytes, "direction", "down", ts->v[i].st.bytes_down);
+    }
+}

@@ -1,0 +1,43 @@
+/*
+ * Where the CONNECT tunnel of one proxied (group, upstream) pair listens: a unix socket
+ * under haproxy.run_dir. Both binaries need the same answer (llmproxy-ctl writes it into
+ * the upstream's `server` line, the agent binds it) and llmproxy-ctl does not link the
+ * agent's library, so the rule lives here, whole, as an inline function.
+ */
+#ifndef LLMPROXY_TUNNEL_PATH_H
+#define LLMPROXY_TUNNEL_PATH_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* sizeof(sockaddr_un.sun_path) on Linux, NUL included. */
+#define TUNNEL_PATH_MAX 108
+
+/*
+ * "<run_dir>/tunnel_<group>__<upstream>.sock", readable for operators; when that does not
+ * fit a socket address, "<run_dir>/tunnel_<16 hex digits>.sock", a 64-bit FNV-1a hash of
+ * both names. Returns 0, or -1 when even the short name does not fit (run_dir too long).
+ */
+static inline int tunnel_socket_path(char out[TUNNEL_PATH_MAX], const char *run_dir,
+                                     const char *group, const char *upstream)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *names[2] = {group, upstream};
+    const unsigned char *p;
+    int i, n;
+
+    n = snprintf(out, TUNNEL_PATH_MAX, "%s/tunnel_%s__%s.sock", run_dir, group, upstream);
+    if (n >= 0 && n < TUNNEL_PATH_MAX)
+        return 0;
+    /* The NUL between the names keeps ("ab", "c") and ("a", "bc") apart. */
+    for (i = 0; i < 2; i++)
+        for (p = (const unsigned char *)names[i];; p++) {
+            h = (h ^ *p) * 0x100000001b3ull;
+            if (!*p)
+                break;
+        }
+    n = snprintf(out, TUNNEL_PATH_MAX, "%s/tunnel_%016llx.sock", run_dir, (unsigned long long)h);
+    return n >= 0 && n < TUNNEL_PATH_MAX ? 0 : -1;
+}
+
+#endif /* LLMPROXY_TUNNEL_PATH_H */
