@@ -3,51 +3,18 @@
  * result (`haproxy -c`), so what passes here is what HAProxy will load.
  */
 #include <errno.h>
-#include <ftw.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "ctl.h"
+#include "fs_tree.h"
+#include "haproxy_check.h"
 #include "render.h"
-
-extern char **environ;
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* Run `haproxy -c -q`-like check; HAProxy's own messages go to our stdout/stderr. */
-static int run_haproxy_check(const char *haproxy, const char *cfg_path)
-{
-    char *argv[] = {(char *)haproxy, "-c", "-f", (char *)cfg_path, NULL};
-    pid_t pid;
-    int status, err;
-
-    fflush(stdout);
-    err = posix_spawnp(&pid, haproxy, NULL, NULL, argv, environ);
-    if (err) {
-        fprintf(stderr, "llmproxy-ctl check: cannot run %s: %s (set HAPROXY to its path)\n",
-                haproxy, strerror(err));
-        return -1;
-    }
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static int check_file(const struct ctl_cmd *cmd, const char *file, bool keep)
 {
     char dir[] = "/tmp/llmproxy-check.XXXXXX", cfg_path[sizeof(dir) + 32];
-    const char *haproxy = getenv("HAPROXY");
     int rc, hrc;
 
     if (!mkdtemp(dir)) {
@@ -57,7 +24,7 @@ static int check_file(const struct ctl_cmd *cmd, const char *file, bool keep)
     rc = ctl_load_and_render(cmd, file, dir);
     if (rc == CTL_EXIT_OK) {
         snprintf(cfg_path, sizeof(cfg_path), "%s/%s", dir, RENDER_HAPROXY_CFG);
-        hrc = run_haproxy_check(haproxy && haproxy[0] ? haproxy : "haproxy", cfg_path);
+        hrc = haproxy_check("llmproxy-ctl check", cfg_path);
         if (hrc == 0) {
             printf("%s: ok: HAProxy accepts the rendered configuration\n", file);
         } else {
@@ -68,7 +35,7 @@ static int check_file(const struct ctl_cmd *cmd, const char *file, bool keep)
     if (keep)
         printf("rendered files kept in %s\n", dir);
     else
-        nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+        fs_remove_tree(dir);
     return rc;
 }
 

@@ -27,19 +27,30 @@ int ctl_parse_options(const struct ctl_cmd *cmd, int argc, char **argv, const ch
         {"config", required_argument, NULL, 'c'},
         {"output", required_argument, NULL, 'o'},
         {"keep", no_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"haproxy-pid", required_argument, NULL, 'H'},
+        {"agent-pid", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int opt;
+    int opt, li = -1;
 
     memset(o, 0, sizeof(*o));
     opterr = 0; /* messages are ours, with the usage after them */
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":c:o:kh", options, NULL)) != -1) {
+    /* --haproxy-pid and --agent-pid are long only: their letters are not in this string. */
+    while ((opt = getopt_long(argc, argv, ":c:o:kjh", options, &li)) != -1) {
         if (opt != 'h' && opt != ':' && opt != '?' && !strchr(accepted, opt)) {
-            const char name[] = {'-', (char)opt, '\0'};
+            char name[32];
+
+            /* A long option is named as given: its letter is only internal. */
+            if (li >= 0)
+                snprintf(name, sizeof(name), "--%s", options[li].name);
+            else
+                snprintf(name, sizeof(name), "-%c", opt);
             return ctl_usage_error(cmd, "unknown option", name);
         }
+        li = -1;
         switch (opt) {
         case 'c':
             o->file = optarg;
@@ -49,6 +60,15 @@ int ctl_parse_options(const struct ctl_cmd *cmd, int argc, char **argv, const ch
             break;
         case 'k':
             o->keep = true;
+            break;
+        case 'j':
+            o->json = true;
+            break;
+        case 'H':
+            o->haproxy_pid = optarg;
+            break;
+        case 'A':
+            o->agent_pid = optarg;
             break;
         case 'h':
             ctl_print_usage(cmd, stdout);

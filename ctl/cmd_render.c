@@ -9,21 +9,12 @@
 
 int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir)
 {
-    struct conf_diags diags = {0};
     char err[RENDER_ERR_SIZE];
-    struct config *cfg;
-    size_t n;
+    struct config *cfg = ctl_load_config(file);
     int rc;
 
-    cfg = config_load(file, &diags);
-    if (!cfg) {
-        conf_diags_print(&diags, stderr);
-        n = diags.n + diags.dropped;
-        fprintf(stderr, "%s: %zu error%s\n", file, n, n == 1 ? "" : "s");
-        conf_diags_free(&diags);
+    if (!cfg)
         return CTL_EXIT_INVALID;
-    }
-    conf_diags_free(&diags);
     rc = render_to_dir(cfg, dir, err, sizeof(err));
     config_free(cfg);
     if (rc < 0) {

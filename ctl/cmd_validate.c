@@ -15,26 +15,18 @@ static void print_summary(const struct config *cfg)
 
 static int run_validate(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-    struct conf_diags diags = {0};
     struct ctl_options o;
     struct config *cfg;
-    size_t n;
     int rc = ctl_parse_options(cmd, argc, argv, "c", &o);
 
     if (rc != CTL_OPTIONS_OK)
         return rc;
-    cfg = config_load(o.file, &diags);
-    if (cfg) {
-        print_summary(cfg);
-        config_free(cfg);
-        conf_diags_free(&diags);
-        return CTL_EXIT_OK;
-    }
-    conf_diags_print(&diags, stderr);
-    n = diags.n + diags.dropped;
-    fprintf(stderr, "%s: %zu error%s\n", o.file, n, n == 1 ? "" : "s");
-    conf_diags_free(&diags);
-    return CTL_EXIT_INVALID;
+    cfg = ctl_load_config(o.file);
+    if (!cfg)
+        return CTL_EXIT_INVALID;
+    print_summary(cfg);
+    config_free(cfg);
+    return CTL_EXIT_OK;
 }
 
 const struct ctl_cmd ctl_cmd_validate = {

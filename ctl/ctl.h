@@ -27,6 +27,19 @@ struct ctl_cmd {
 extern const struct ctl_cmd ctl_cmd_validate;
 extern const struct ctl_cmd ctl_cmd_render;
 extern const struct ctl_cmd ctl_cmd_check;
+extern const struct ctl_cmd ctl_cmd_status;
+extern const struct ctl_cmd ctl_cmd_apply;
+
+struct config;
+
+/*
+ * Load FILE; NULL after printing each problem and their count to stderr, as `validate`
+ * does (ctl_load.c).
+ */
+struct config *ctl_load_config(const char *file);
+
+/* The same for a configuration already read into memory; `file` names it in messages. */
+struct config *ctl_load_config_buf(const char *file, const char *buf, size_t len);
 
 /*
  * Load FILE and render it into DIR (cmd_render.c), printing problems to stderr as
@@ -34,18 +47,24 @@ extern const struct ctl_cmd ctl_cmd_check;
  */
 int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir);
 
-/* Options shared by the subcommands: -c FILE, -o DIR, -k (keep), -h. */
+/*
+ * Options shared by the subcommands: -c FILE, -o DIR, -k (keep), -j (json), -h, and the
+ * long-only --haproxy-pid and --agent-pid (letters 'H' and 'A' in `accepted`).
+ */
 struct ctl_options {
     const char *file;
     const char *dir;
     bool keep;
+    bool json;
+    const char *haproxy_pid; /* pidfile or PID of HAProxy's master */
+    const char *agent_pid;   /* pidfile or PID of llmproxy-agent */
 };
 
 /* ctl_parse_options() result meaning "go on": every other value is an exit status. */
 #define CTL_OPTIONS_OK (-1)
 
 /*
- * Parse argv for `cmd`, which takes the option letters in `accepted` (among "cok"; -c is
+ * Parse argv for `cmd`, which takes the option letters in `accepted` (among "cokjHA"; -c is
  * always required, -o too when accepted). Returns CTL_OPTIONS_OK, or the exit status after
  * printing help (-h) or a usage error.
  */

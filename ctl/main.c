@@ -8,9 +8,7 @@
 
 /* New subcommands (render, check, apply, status) are added here. */
 static const struct ctl_cmd *const commands[] = {
-    &ctl_cmd_validate,
-    &ctl_cmd_render,
-    &ctl_cmd_check,
+    &ctl_cmd_validate, &ctl_cmd_render, &ctl_cmd_check, &ctl_cmd_status, &ctl_cmd_apply,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -15,8 +15,10 @@
 #include "conf_expand.h"
 #include "conf_url.h"
 #include "config.h"
+#include "haproxy_api.h"
 #include "logline.h"
 #include "render.h"
+#include "tunnel_path.h"
 
 /* Streams through retries must fit one buffer (L7 retries), prompts included. */
 #define TUNE_BUFSIZE 65536
@@ -33,6 +35,9 @@
 #define UPSTREAM_ERRORS "llm_upstream"
 #define RESOLVERS       "llm_dns"
 
+/* The largest server weight HAProxy accepts. */
+#define HAPROXY_MAX_WEIGHT 256
+
 /* The ring that carries every stream's log line to the agent's log feed (ARCHITECTURE §5). */
 #define LOG_RING      "llm_logs"
 #define LOG_RING_SIZE (1024 * 1024)
@@ -40,16 +45,39 @@
 /*
  * The address of a group member's internal listener. Abstract unix sockets are shared by
  * the whole host, so two LLMProxy instances (or tests running side by side) must not pick
- * the same names: a tag derived from the instance's output folder keeps them apart. The
+ * the same names: a tag derived from the instance's output folder keeps them apart. Every
+ * version `apply` renders shares its instance's tag: a reload hands the listeners over to
+ * the new worker, which the old one still reaches for the requests it is finishing. The
  * tag is short because the whole name must fit 107 bytes with two 48-byte names in it.
  */
 static void internal_address(struct render_out *r, const char *group, const char *upstream)
 {
+    const char *instance = r->opts->instance ? r->opts->instance : r->opts->dir;
     uint32_t h = 2166136261u; /* FNV-1a */
 
-    for (const char *p = r->opts->dir; *p; p++)
+    for (const char *p = instance; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
     render_printf(r, "\"abns@l%06x_%s__%s\"", (unsigned)(h & 0xffffff), group, upstream);
+}
+
+/*
+ * A member's weight in HAProxy's own (fail-open) balancing. The agent balances with the
+ * configured weights exactly; HAProxy takes 1..256, so larger ones are scaled down in
+ * proportion, never below 1.
+ */
+static unsigned haproxy_weight(const struct conf_group *g, size_t member)
+{
+    uint32_t max = 1;
+
+    if (g->strategy != BAL_WEIGHTED_ROUNDROBIN)
+        return 1;
+    for (size_t i = 0; i < g->n_members; i++)
+        if (g->members[i].weight > max)
+            max = g->members[i].weight;
+    if (max <= HAPROXY_MAX_WEIGHT)
+        return g->members[member].weight;
+    uint64_t w = ((uint64_t)g->members[member].weight * HAPROXY_MAX_WEIGHT + max / 2) / max;
+    return w ? (unsigned)w : 1;
 }
 
 static void section_global(const struct config *cfg, struct render_out *r)
@@ -58,7 +86,7 @@ static void section_global(const struct config *cfg, struct render_out *r)
                      "    log stdout format raw local0 info\n"
                      "    stats socket \"");
     render_quoted_text(r, cfg->haproxy.run_dir.val, false, "haproxy.run_dir");
-    render_printf(r, "/haproxy.sock\" mode 600 level admin\n");
+    render_printf(r, "/" HAPI_SOCKET_NAME "\" mode 600 level admin\n");
     render_printf(r, "    tune.bufsize %d\n", TUNE_BUFSIZE);
     render_printf(r, "    hard-stop-after %us\n\n", (unsigned)cfg->haproxy.hard_stop_after_s);
 
@@ -226,11 +254,10 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     render_printf(r, "    use-server %%[var(txn.llm.up)] if { var(txn.llm.up) -m found }\n");
     for (i = 0; i < g->n_members; i++) {
         const char *u = cfg->upstreams[g->members[i].upstream].name;
-        uint32_t w = g->strategy == BAL_WEIGHTED_ROUNDROBIN ? g->members[i].weight : 1;
 
         render_printf(r, "    server %s ", u);
         internal_address(r, g->name, u);
-        render_printf(r, " weight %u\n", (unsigned)w);
+        render_printf(r, " weight %u\n", haproxy_weight(g, i));
     }
     render_printf(r, "\n");
 }
@@ -343,15 +370,39 @@ static void header_rules(const struct conf_upstream *up, struct render_out *r)
     }
 }
 
+/*
+ * Through a forward proxy, the server is the agent's CONNECT tunnel for this pair, a unix
+ * socket (agent/tunnel.h): TLS and its checks below stay end to end through it.
+ */
+static void tunnel_address(const struct config *cfg, const struct conf_group *g,
+                           const struct conf_upstream *up, struct render_out *r)
+{
+    char path[TUNNEL_PATH_MAX];
+
+    if (tunnel_socket_path(path, cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
+        render_fail(r, "haproxy.run_dir is too long for the unix socket of %s/%s's proxy tunnel",
+                    g->name, up->name);
+        return;
+    }
+    render_printf(r, "\"unix@");
+    render_quoted_text(r, path, false, "haproxy.run_dir");
+    render_printf(r, "\"");
+}
+
 /* The real upstream: TLS verified against the system store (or ca_file) for its name. */
-static void upstream_server(const struct conf_upstream *up, struct render_out *r)
+static void upstream_server(const struct config *cfg, const struct conf_group *g,
+                            const struct conf_upstream *up, struct render_out *r)
 {
     const struct conf_url *u = &up->parsed;
+    bool proxied = g->client.proxy_enabled;
     struct conf_ip ip;
     bool literal = conf_ip_parse(u->host, &ip);
 
     render_printf(r, "    server %s ", up->name);
-    host_port(r, u->host, u->port);
+    if (proxied)
+        tunnel_address(cfg, g, up, r);
+    else
+        host_port(r, u->host, u->port);
     if (u->tls) {
         if (!up->tls_verify) {
             render_printf(r, " ssl verify none");
@@ -371,13 +422,14 @@ static void upstream_server(const struct conf_upstream *up, struct render_out *r
             render_printf(r, " verifyhost %s", u->host);
         render_printf(r, " alpn http/1.1");
     }
-    if (!literal)
+    /* Through the proxy, the name is the proxy's to resolve. */
+    if (!literal && !proxied)
         render_printf(r, " resolvers %s init-addr last,libc,none", RESOLVERS);
     render_printf(r, "\n");
 }
 
-static void section_listen(const struct conf_group *g, const struct conf_upstream *up,
-                           struct render_out *r)
+static void section_listen(const struct config *cfg, const struct conf_group *g,
+                           const struct conf_upstream *up, struct render_out *r)
 {
     const struct conf_http_client *c = &g->client;
 
@@ -424,7 +476,7 @@ static void section_listen(const struct conf_group *g, const struct conf_upstrea
     auth_rules(up, r);
     header_rules(up, r);
     render_printf(r, "    http-request del-header %s\n", ID_HEADER);
-    upstream_server(up, r);
+    upstream_server(cfg, g, up, r);
     render_printf(r, "\n");
 }
 
@@ -453,21 +505,13 @@ void render_haproxy_cfg(const struct config *cfg, struct render_out *r)
     section_errors(r);
     for (i = 0; i < cfg->n_forwards; i++)
         section_frontend(cfg, &cfg->forwards[i], r);
-    for (i = 0; i < cfg->n_groups; i++) {
-        const struct conf_group *g = &cfg->groups[i];
-
-        if (g->client.proxy_enabled)
-            render_fail(r,
-                        "upstream_groups[%zu] (%s): http_client.proxy is not supported by the "
-                        "renderer yet; refusing to bypass the proxy",
-                        i, g->name);
-        section_group(cfg, g, r);
-    }
+    for (i = 0; i < cfg->n_groups; i++)
+        section_group(cfg, &cfg->groups[i], r);
     for (i = 0; i < cfg->n_groups; i++) {
         const struct conf_group *g = &cfg->groups[i];
 
         for (m = 0; m < g->n_members; m++)
-            section_listen(g, &cfg->upstreams[g->members[m].upstream], r);
+            section_listen(cfg, g, &cfg->upstreams[g->members[m].upstream], r);
     }
     section_agent(cfg, r);
 }

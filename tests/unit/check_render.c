@@ -317,20 +317,80 @@ START_TEST(base64_of_literal_basic_auth)
 }
 END_TEST
 
-START_TEST(outbound_proxy_refused)
+/* A proxied group's members go through the agent's tunnel socket, TLS still end to end,
+ * and the proxy's credentials stay with the agent. */
+START_TEST(outbound_proxy_through_tunnel)
 {
     static const char yaml[] =
-        "upstreams: [{name: u, url: 'http://u'}]\n"
-        "upstream_groups: [{name: g, upstreams: [{name: u}], http_client: {proxy: {enabled: "
-        "true, url: 'http://proxy:3128'}}}]\n"
-        "http_server: {forwards: [{name: f, upstream_group: g}]}\n";
+        "upstreams: [{name: u, url: 'https://api.example.com/v1'}, {name: ip, url: "
+        "'https://10.0.0.9'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: u}, {name: ip}], http_client: {proxy: "
+        "{enabled: true, url: 'http://corp:hunter2@proxy:3128'}}}]\n"
+        "http_server: {forwards: [{name: f, upstream_group: g}]}\n"
+        "haproxy: {run_dir: '/run/llm'}\n";
     char *diags, *text, err[RENDER_ERR_SIZE];
     struct config *cfg = ctu_load(yaml, NULL, &diags);
 
-    ck_assert_ptr_nonnull(cfg);
+    ck_assert_msg(cfg != NULL, "%s", diags);
     text = render_mem(cfg, render_haproxy_cfg, NULL, err);
-    ck_assert_str_eq(err, "upstream_groups[0] (g): http_client.proxy is not supported by the "
-                          "renderer yet; refusing to bypass the proxy");
+    ck_assert_str_eq(err, "");
+    ck_assert_ptr_nonnull(strstr(text, "    server u \"unix@/run/llm/tunnel_g__u.sock\" ssl verify "
+                                       "required ca-file @system-ca sni str(api.example.com) "
+                                       "alpn http/1.1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "    server ip \"unix@/run/llm/tunnel_g__ip.sock\" ssl "
+                                       "verify required ca-file @system-ca verifyhost 10.0.0.9 "
+                                       "alpn http/1.1\n"));
+    ck_assert_ptr_null(strstr(text, "hunter2"));
+    ck_assert_ptr_null(strstr(text, "proxy:3128"));
+    free(text);
+    free(diags);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(weights_scaled_to_haproxy_range)
+{
+    static const char yaml[] =
+        "upstreams: [{name: a, url: 'http://a'}, {name: b, url: 'http://b'}, "
+        "{name: c, url: 'http://c'}]\n"
+        "upstream_groups: [{name: g, balance: {strategy: weighted_roundrobin}, upstreams: "
+        "[{name: a, weight: 65535}, {name: b, weight: 1000}, {name: c, weight: 1}]}]\n";
+    char *diags, *text, err[RENDER_ERR_SIZE];
+    struct config *cfg = ctu_load(yaml, NULL, &diags);
+
+    ck_assert_msg(cfg != NULL, "%s", diags);
+    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
+    ck_assert_str_eq(err, "");
+    /* HAProxy takes 1..256: proportions kept, never 0. */
+    ck_assert_ptr_nonnull(strstr(text, "    server a "));
+    ck_assert_ptr_nonnull(strstr(strstr(text, "    server a "), " weight 256\n"));
+    ck_assert_ptr_nonnull(strstr(strstr(text, "    server b "), " weight 4\n"));
+    ck_assert_ptr_nonnull(strstr(strstr(text, "    server c "), " weight 1\n"));
+    free(text);
+    free(diags);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(outbound_proxy_run_dir_too_long)
+{
+    char yaml[512], dir[120], *diags, *text, err[RENDER_ERR_SIZE];
+    struct config *cfg;
+
+    memset(dir, 'd', sizeof(dir) - 1);
+    dir[0] = '/';
+    dir[sizeof(dir) - 1] = '\0';
+    snprintf(yaml, sizeof(yaml),
+             "upstreams: [{name: u, url: 'https://u'}]\n"
+             "upstream_groups: [{name: g, upstreams: [{name: u}], http_client: {proxy: "
+             "{enabled: true, url: 'http://proxy:3128'}}}]\n"
+             "http_server: {forwards: [{name: f, upstream_group: g}]}\n"
+             "haproxy: {run_dir: '%s'}\n",
+             dir);
+    cfg = ctu_load(yaml, NULL, &diags);
+    ck_assert_msg(cfg != NULL, "%s", diags);
+    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
+    ck_assert_str_eq(err, "haproxy.run_dir is too long for the unix socket of g/u's proxy tunnel");
     free(text);
     free(diags);
     config_free(cfg);
@@ -407,7 +467,9 @@ static Suite *render_suite(void)
     tcase_add_test(tc, templates);
     tcase_add_test(tc, errorfiles_are_complete_responses);
     tcase_add_test(tc, base64_of_literal_basic_auth);
-    tcase_add_test(tc, outbound_proxy_refused);
+    tcase_add_test(tc, outbound_proxy_through_tunnel);
+    tcase_add_test(tc, outbound_proxy_run_dir_too_long);
+    tcase_add_test(tc, weights_scaled_to_haproxy_range);
     tcase_add_test(tc, render_into_folder);
     suite_add_tcase(s, tc);
     return s;

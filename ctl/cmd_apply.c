@@ -1,0 +1,275 @@
+/*
+ * llmproxy-ctl apply: put a new configuration into service without dropping a connection.
+ *
+ *   validate -> render into a new version folder LIVE.<n> -> `haproxy -c` on it
+ *   -> swap the LIVE link to it (one rename) -> agent SIGHUP -> HAProxy master SIGUSR2
+ *   -> remove versions older than the previous one.
+ *
+ * Nothing the running processes use changes until the swap, and every check that can fail
+ * (the configuration, HAProxy's verdict, the PIDs to signal) runs before it: a refused
+ * apply leaves the link, the files and both processes as they were.
+ *
+ * Each version is rendered in place (-o LIVE.<n>), so the absolute paths haproxy.cfg holds
+ * (errorfiles, SPOE files) name that version's own folder and stay valid for as long as
+ * the folder exists. HAProxy's master is started with -f LIVE/haproxy.cfg and re-reads
+ * that path on SIGUSR2, through the new link. Workers read nothing from the folder after
+ * they start, so the old worker finishing its streams does not need its files; the
+ * previous version is kept anyway, to roll back to. The internal listeners' abstract
+ * addresses are named after LIVE, not LIVE.<n> (render_to_dir_as), so the new worker takes
+ * them over and the old one still reaches them for the requests it is finishing.
+ *
+ * The agent is told first: a new HAProxy worker may name an upstream the old agent
+ * configuration does not know, while an agent ahead of HAProxy only risks a pick the old
+ * worker lacks, which `use-server` ignores (HAProxy then balances by itself).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "haproxy_check.h"
+#include "pidref.h"
+#include "release.h"
+#include "render.h"
+
+/* The configuration each version was rendered from; the agent reads LIVE/config.yaml. */
+#define APPLY_CONFIG_COPY "config.yaml"
+
+#define APPLY_WHO "llmproxy-ctl apply"
+
+/* A process apply signals once the new version is live; pid 0: not named. */
+struct apply_target {
+    const char *what;
+    const char *option; /* the option naming it */
+    const char *ref;    /* as given on the command line */
+    int sig;
+    pid_t pid;
+};
+
+/* The whole file, read once: what is validated is exactly what is rendered and copied. */
+static char *read_config(const char *file, size_t *len)
+{
+    FILE *f = fopen(file, "rb");
+    char *buf;
+
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", file, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(CONF_MAX_FILE_SIZE + 1);
+    if (!buf) {
+        fclose(f);
+        fprintf(stderr, "%s: out of memory\n", file);
+        return NULL;
+    }
+    *len = fread(buf, 1, CONF_MAX_FILE_SIZE + 1, f);
+    if (ferror(f) || *len > CONF_MAX_FILE_SIZE) {
+        fprintf(stderr, "%s: %s\n", file,
+                ferror(f) ? strerror(errno) : "larger than the 4 MiB a configuration may be");
+        fclose(f);
+        free(buf);
+        return NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Keep the configuration next to what was rendered from it (mode 600: it may hold
+ * credentials). */
+static int write_copy(const char *dir, const char *buf, size_t len)
+{
+    char path[RELEASE_PATH_SIZE + sizeof(APPLY_CONFIG_COPY) + 1];
+    FILE *f;
+    int fd, ok;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, APPLY_CONFIG_COPY);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        fprintf(stderr, APPLY_WHO ": %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    ok = fwrite(buf, 1, len, f) == len && fflush(f) == 0 && fsync(fd) == 0;
+    if (!ok)
+        fprintf(stderr, APPLY_WHO ": %s: %s\n", path, strerror(errno));
+    if (fclose(f) != 0 && ok) {
+        fprintf(stderr, APPLY_WHO ": %s: %s\n", path, strerror(errno));
+        ok = 0;
+    }
+    return ok ? 0 : -1;
+}
+
+/*
+ * Fill version `v` (config copy, rendered files) and let HAProxy judge it. Returns an exit
+ * status; on failure the reason is already printed.
+ */
+static int build_version(const struct release_dir *rd, unsigned v, const char *file,
+                         const char *buf, size_t len, const struct config *cfg)
+{
+    char dir[RELEASE_PATH_SIZE], live[RELEASE_PATH_SIZE];
+    char cfg_path[RELEASE_PATH_SIZE + sizeof(RENDER_HAPROXY_CFG) + 1], err[RENDER_ERR_SIZE];
+
+    release_path(rd, v, dir, sizeof(dir));
+    release_live_path(rd, live, sizeof(live));
+    if (write_copy(dir, buf, len) < 0)
+        return CTL_EXIT_INVALID;
+    if (render_to_dir_as(cfg, dir, live, err, sizeof(err)) < 0) {
+        fprintf(stderr, APPLY_WHO ": %s: %s\n", file, err);
+        return CTL_EXIT_INVALID;
+    }
+    snprintf(cfg_path, sizeof(cfg_path), "%s/%s", dir, RENDER_HAPROXY_CFG);
+    if (haproxy_check(APPLY_WHO, cfg_path) != 0) {
+        fprintf(stderr, "%s: HAProxy rejects the rendered configuration\n", file);
+        return CTL_EXIT_INVALID;
+    }
+    return CTL_EXIT_OK;
+}
+
+static void print_unchanged(const struct release_dir *rd)
+{
+    char live[RELEASE_PATH_SIZE];
+
+    release_live_path(rd, live, sizeof(live));
+    if (rd->live)
+        fprintf(stderr, APPLY_WHO ": not applied; %s still points to %s.%u\n", live, rd->base,
+                rd->live);
+    else
+        fprintf(stderr, APPLY_WHO ": not applied; %s was not created\n", live);
+}
+
+/* Signal each named process; a failure is reported and makes the apply fail. */
+static int signal_targets(struct apply_target *t, size_t n)
+{
+    int rc = CTL_EXIT_OK;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!t[i].ref) {
+            printf("%s not signalled (no %s): reload it to use the new version\n", t[i].what,
+                   t[i].option);
+            continue;
+        }
+        if (kill(t[i].pid, t[i].sig) < 0) {
+            fprintf(stderr, APPLY_WHO ": %s process %ld: %s; reload it by hand\n", t[i].what,
+                    (long)t[i].pid, strerror(errno));
+            rc = CTL_EXIT_INVALID;
+            continue;
+        }
+        printf("%s %ld signalled to reload (%s)\n", t[i].what, (long)t[i].pid, strsignal(t[i].sig));
+    }
+    return rc;
+}
+
+static int apply(const struct ctl_options *o, struct apply_target *t, size_t n_targets)
+{
+    char err[RELEASE_ERR_SIZE], live[RELEASE_PATH_SIZE];
+    struct release_dir rd;
+    struct config *cfg = NULL;
+    char *buf = NULL;
+    unsigned v, previous;
+    size_t i, len = 0;
+    int lock = -1, pruned, rc = CTL_EXIT_INVALID;
+
+    for (i = 0; i < n_targets; i++) {
+        if (t[i].ref && pidref_resolve(t[i].what, t[i].ref, &t[i].pid, err, sizeof(err)) < 0) {
+            fprintf(stderr, APPLY_WHO ": %s; nothing changed\n", err);
+            return CTL_EXIT_INVALID;
+        }
+    }
+    if (release_open(&rd, o->dir, err, sizeof(err)) < 0 ||
+        (lock = release_lock(&rd, err, sizeof(err))) < 0 ||
+        release_scan(&rd, err, sizeof(err)) < 0) {
+        fprintf(stderr, APPLY_WHO ": %s; nothing changed\n", err);
+        goto out;
+    }
+    previous = rd.live;
+    buf = read_config(o->file, &len);
+    if (!buf || !(cfg = ctl_load_config_buf(o->file, buf, len))) {
+        print_unchanged(&rd);
+        goto out;
+    }
+    if (release_create(&rd, &v, err, sizeof(err)) < 0) {
+        fprintf(stderr, APPLY_WHO ": %s\n", err);
+        print_unchanged(&rd);
+        goto out;
+    }
+    rc = build_version(&rd, v, o->file, buf, len, cfg);
+    if (rc == CTL_EXIT_OK && release_activate(&rd, v, err, sizeof(err)) < 0) {
+        fprintf(stderr, APPLY_WHO ": %s\n", err);
+        rc = CTL_EXIT_INVALID;
+    }
+    if (rc != CTL_EXIT_OK) {
+        if (release_remove(&rd, v, err, sizeof(err)) < 0)
+            fprintf(stderr, APPLY_WHO ": cleaning up: %s\n", err);
+        print_unchanged(&rd);
+        goto out;
+    }
+    release_live_path(&rd, live, sizeof(live));
+    if (previous)
+        printf("%s: applied: %s -> %s.%u (previous: %s.%u)\n", o->file, live, rd.base, v, rd.base,
+               previous);
+    else
+        printf("%s: applied: %s -> %s.%u\n", o->file, live, rd.base, v);
+    rc = signal_targets(t, n_targets);
+    /* Old versions are only disk space: a failure to remove one does not undo the apply. */
+    pruned = release_prune(&rd, previous, err, sizeof(err));
+    if (pruned < 0)
+        fprintf(stderr, APPLY_WHO ": warning: removing old versions: %s\n", err);
+out:
+    config_free(cfg);
+    free(buf);
+    if (lock >= 0)
+        close(lock);
+    return rc;
+}
+
+static int run_apply(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    struct ctl_options o;
+    int rc = ctl_parse_options(cmd, argc, argv, "coHA", &o);
+
+    if (rc != CTL_OPTIONS_OK)
+        return rc;
+    /* The agent first: see the top of this file. */
+    struct apply_target targets[] = {
+        {.what = "agent", .option = "--agent-pid", .ref = o.agent_pid, .sig = SIGHUP},
+        {.what = "HAProxy", .option = "--haproxy-pid", .ref = o.haproxy_pid, .sig = SIGUSR2},
+    };
+    return apply(&o, targets, sizeof(targets) / sizeof(targets[0]));
+}
+
+const struct ctl_cmd ctl_cmd_apply = {
+    .name = "apply",
+    .summary = "render a configuration as a new version, switch to it and reload",
+    .usage = "usage: llmproxy-ctl apply -c FILE -o LIVE [--haproxy-pid FILE|PID]\n"
+             "                          [--agent-pid FILE|PID]\n"
+             "\n"
+             "Put FILE into service without dropping connections. LIVE is a link to the\n"
+             "current version folder LIVE.<n>; start HAProxy with -f LIVE/haproxy.cfg and the\n"
+             "agent with -c LIVE/config.yaml. apply:\n"
+             "  1. validates FILE and renders it into a new folder LIVE.<n+1>, with a copy of\n"
+             "     FILE as config.yaml (mode 600);\n"
+             "  2. runs 'haproxy -c' on it ($HAPROXY, else 'haproxy' on PATH);\n"
+             "  3. points LIVE at it in one atomic rename (the first apply creates LIVE);\n"
+             "  4. sends SIGHUP to the agent, then SIGUSR2 to HAProxy's master (started with -W);\n"
+             "  5. removes every version but the new one and the previous one (for rollback:\n"
+             "     apply LIVE.<n>/config.yaml again).\n"
+             "If validation, rendering or HAProxy's check fails, or a PID is not running,\n"
+             "nothing changes: LIVE, its folders and both processes stay as they were.\n"
+             "Exits 0 when applied and signalled, 1 when refused (or a process could not be\n"
+             "signalled after the switch), 2 on a usage error.\n"
+             "\n"
+             "options:\n"
+             "  -c, --config FILE          the configuration to apply\n"
+             "  -o, --output LIVE          the live link (e.g. /etc/llmproxy/live)\n"
+             "      --haproxy-pid FILE|PID HAProxy's master: its pidfile (-p) or PID\n"
+             "      --agent-pid FILE|PID   llmproxy-agent: its pidfile or PID\n"
+             "  -h, --help                 show this help\n",
+    .run = run_apply,
+};

@@ -1,0 +1,199 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_get.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for `events` on `fd` until `deadline`; 0 when ready, -1 (errno ETIMEDOUT) if not. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    struct pollfd pfd = {.fd = fd, .events = events};
+
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        int n;
+
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        n = poll(&pfd, 1, (int)left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* A non-blocking socket connected to host:port, or -1 with `err` set. */
+static int dial(const char *host, uint16_t port, int64_t deadline, char *err, size_t err_size)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res, *ai;
+    char service[8];
+    int rc, fd = -1, last = 0;
+
+    snprintf(service, sizeof(service), "%u", port);
+    rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+        socklen_t len = sizeof(last);
+
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        if (errno != EINPROGRESS)
+            last = errno;
+        else if (wait_fd(fd, POLLOUT, deadline) < 0 ||
+                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &last, &len) < 0)
+            last = errno;
+        else if (last == 0)
+            break; /* connected */
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        snprintf(err, err_size, "connect: %s", strerror(last ? last : ECONNREFUSED));
+    return fd;
+}
+
+static int send_all(int fd, const char *data, size_t len, int64_t deadline)
+{
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            return -1;
+        } else if (wait_fd(fd, POLLOUT, deadline) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Read until the server closes: an HTTP/1.0 answer ends there. */
+static int recv_all(int fd, char *buf, size_t cap, size_t *len, int64_t deadline)
+{
+    *len = 0;
+    for (;;) {
+        ssize_t n;
+
+        if (*len == cap) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        n = recv(fd, buf + *len, cap - *len, 0);
+        if (n == 0)
+            return 0;
+        if (n > 0)
+            *len += (size_t)n;
+        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        else if (wait_fd(fd, POLLIN, deadline) < 0)
+            return -1;
+    }
+}
+
+/* Split "HTTP/1.x NNN ...\r\n...\r\n\r\nbody" into status and body. */
+static int parse_answer(char *raw, size_t len, struct http_answer *out, char *err, size_t err_size)
+{
+    char *end = memmem(raw, len, "\r\n\r\n", 4);
+    const char *cl;
+    int status;
+
+    if (len < 12 || memcmp(raw, "HTTP/1.", 7) != 0 || raw[8] != ' ' ||
+        sscanf(raw + 9, "%3d", &status) != 1 || status < 100 || !end) {
+        snprintf(err, err_size, "not an HTTP answer");
+        return -1;
+    }
+    *end = '\0'; /* the head is now a string: look for a Content-Length in it */
+    cl = strcasestr(raw, "\r\nContent-Length:");
+    out->status = status;
+    out->body_len = len - (size_t)(end + 4 - raw);
+    if (cl && strtoull(cl + 17, NULL, 10) != out->body_len) {
+        snprintf(err, err_size, "answer cut short (%zu of %s bytes)", out->body_len, cl + 17);
+        return -1;
+    }
+    out->body = malloc(out->body_len + 1);
+    if (!out->body) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    memcpy(out->body, end + 4, out->body_len);
+    out->body[out->body_len] = '\0';
+    return 0;
+}
+
+int http_get(const char *host, uint16_t port, const char *path, int timeout_ms, size_t max_answer,
+             struct http_answer *out, char *err, size_t err_size)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    bool v6 = strchr(host, ':') != NULL;
+    char request[512];
+    char *raw = NULL;
+    size_t len = 0;
+    int fd, n, rc = -1;
+
+    *out = (struct http_answer){0};
+    n = snprintf(request, sizeof(request),
+                 "GET %s HTTP/1.0\r\nHost: %s%s%s:%u\r\nUser-Agent: llmproxy-ctl\r\n"
+                 "Accept: */*\r\n\r\n",
+                 path, v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (n < 0 || (size_t)n >= sizeof(request)) {
+        snprintf(err, err_size, "request too long");
+        return -1;
+    }
+    fd = dial(host, port, deadline, err, err_size);
+    if (fd < 0)
+        return -1;
+    raw = malloc(max_answer);
+    if (!raw) {
+        snprintf(err, err_size, "out of memory");
+    } else if (send_all(fd, request, (size_t)n, deadline) < 0 ||
+               recv_all(fd, raw, max_answer, &len, deadline) < 0) {
+        if (errno == ETIMEDOUT)
+            snprintf(err, err_size, "no answer within %d ms", timeout_ms);
+        else if (errno == EMSGSIZE)
+            snprintf(err, err_size, "answer larger than %zu bytes", max_answer);
+        else
+            snprintf(err, err_size, "%s", strerror(errno));
+    } else {
+        rc = parse_answer(raw, len, out, err, err_size);
+    }
+    free(raw);
+    close(fd);
+    return rc;
+}
+
+void http_answer_free(struct http_answer *a)
+{
+    free(a->body);
+    *a = (struct http_answer){0};
+}
