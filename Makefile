@@ -10,6 +10,8 @@
 #   make run             build, then run the demo in the foreground (docs/examples/config.yaml:
 #                        HAProxy, the agent, two mock upstreams on loopback); Ctrl-C stops it
 #   make format          clang-format every C file in place
+#   make deb             build the llmproxy .deb (dpkg-buildpackage) into $(O)/packages
+#   make rpm             build the llmproxy .rpm (rpmbuild, packaging/rpm/llmproxy.spec) likewise
 #
 # Source files are discovered by folder, so adding a module needs no Makefile change:
 #   ctl/config/*.c   the configuration library, linked by both binaries
@@ -60,7 +62,7 @@ AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test unit integration bench-agent run format clean
+.PHONY: all deps test unit integration bench-agent run format deb rpm clean
 # Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -122,6 +124,10 @@ bench-agent: all
 run: deps
 	$(MAKE) all
 	@LLMPROXY_BUILD=$(abspath $(O)) packaging/run-local.sh
+
+# Packages build from a copy of the tree with their own flags (packaging/build-release.sh).
+deb rpm: deps
+	@packaging/build-$@.sh $(O)/packages
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

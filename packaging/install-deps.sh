@@ -3,7 +3,9 @@
 # one is missing. Non-interactive and idempotent; needs root to install.
 set -eu
 
-PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2 jq}"
+# debhelper, dpkg-dev, fakeroot, help2man, lintian and rpm build and check the packages (make deb,
+# make rpm, tests/integration/test_packaging.sh).
+PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2 jq openssl ca-certificates tinyproxy debhelper dpkg-dev fakeroot help2man lintian rpm}"
 
 missing=""
 for p in $PKGS; do
