@@ -124,6 +124,10 @@ fi
 # function: spawned in the background it must exec, so its PID is the program's (ExecReload's
 # kill runs as that user and must reach it).
 AS_LLMPROXY=(setpriv --reuid=llmproxy --regid=llmproxy --init-groups --no-new-privs)
+# Where systemd starts units (WorkingDirectory defaults to /). The folder the tests run
+# from may be closed to the llmproxy user (a clone under a 0700 temporary folder), and
+# HAProxy returns to its starting folder while parsing, so start from / as systemd does.
+cd / || exit 1
 
 # The shipped configuration is valid as shipped, without any secret set.
 check "shipped config.yaml validates without OPENAI_API_KEY" \
@@ -294,7 +298,9 @@ check "after both reloads a chat completion still answers 200" wait_until 10 bas
         -H 'Content-Type: application/json' -d '$BODY')\" = 200 ]"
 
 # ---- the container's supervisor, run on the installed files ---------------------------
-ENTRY=$ROOT/packaging/docker/entrypoint.sh
+# The image has it at /usr/local/bin; the llmproxy user may not reach the source tree.
+ENTRY=/run/llmproxy/entrypoint.sh
+install -m 0755 "$ROOT/packaging/docker/entrypoint.sh" "$ENTRY"
 stop_pid "$PID_haproxy"
 stop_pid "$PID_agent"
 if [ -x "$ENTRY" ]; then
