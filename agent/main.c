@@ -43,7 +43,6 @@
 /* Housekeeping: how often, and how much work each round may do. */
 #define HOUSEKEEPING_S 1.0
 #define EXPIRE_WORK    4096
-#define BUCKET_IDLE_MS (600u * 1000)
 
 struct agent {
     struct ev_loop *loop;
