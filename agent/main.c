@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -63,17 +64,30 @@ struct agent {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: llmproxy-agent -c FILE [-t] [-l LEVEL]\n"
+    fprintf(out, "usage: llmproxy-agent -c FILE [-t] [-l LEVEL] [-p PIDFILE]\n"
                  "\n"
                  "Answers HAProxy's SPOP decisions for LLMProxy.\n"
                  "\n"
                  "  -c, --config FILE   LLMProxy YAML configuration (required)\n"
                  "  -t, --test          check the configuration and exit\n"
                  "  -l, --log-level L   error, warn, info (default) or debug\n"
+                 "  -p, --pidfile FILE  write the agent's PID there (removed at exit)\n"
                  "  -h, --help          this help\n"
                  "  -V, --version       print the version\n"
                  "\n"
                  "Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop.\n");
+}
+
+/* For `llmproxy-ctl apply --agent-pid` and service managers: our PID, one line. */
+static int write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    int rc;
+
+    if (!f)
+        return -1;
+    rc = fprintf(f, "%ld\n", (long)getpid()) < 0;
+    return fclose(f) != 0 || rc ? -1 : 0;
 }
 
 static struct config *load_config(const char *path)
@@ -345,22 +359,30 @@ static int run(struct agent *ag)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},    {"test", no_argument, NULL, 't'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"test", no_argument, NULL, 't'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"pidfile", required_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0},
     };
     struct agent ag = {0};
     bool test_only = false;
+    const char *pidfile = NULL;
     struct config *cfg;
     int opt, rc;
 
-    while ((opt = getopt_long(argc, argv, "c:tl:hV", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:tl:hVp:", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             ag.config_path = optarg;
             break;
         case 't':
             test_only = true;
+            break;
+        case 'p':
+            pidfile = optarg;
             break;
         case 'l':
             if (log_level_parse(optarg) < 0) {
@@ -401,7 +423,14 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (pidfile && write_pidfile(pidfile) != 0) {
+        log_error("cannot write the pidfile %s: %s", pidfile, strerror(errno));
+        state_free(ag.decider.state);
+        return 1;
+    }
     rc = run(&ag);
+    if (pidfile)
+        unlink(pidfile);
     state_free(ag.decider.state);
     ratelimit_destroy(ag.decider.ratelimit);
     retry_destroy(ag.decider.attempts);

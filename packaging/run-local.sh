@@ -247,11 +247,10 @@ URL=http://127.0.0.1:$FWD_PORT/v1/chat/completions
 BODY='{"model":"demo","messages":[{"role":"user","content":"Hello"}]}'
 STREAM_BODY='{"model":"demo","stream":true,"messages":[{"role":"user","content":"Hello"}]}'
 
-# TODO: drop the note once the agent serves http_server.admin (/health, /metrics).
 if curl -sf -m 1 -o /dev/null "http://127.0.0.1:$ADMIN_PORT/health"; then
     ADMIN_NOTE=""
 else
-    ADMIN_NOTE="   (not served yet: the agent's admin endpoint is not implemented)"
+    ADMIN_NOTE="   (not answering: see $RUN_DIR/agent.log)"
 fi
 
 cat <<EOF
@@ -261,7 +260,7 @@ LLMProxy is running. Files and logs: $RUN_DIR
   forward   http://127.0.0.1:$FWD_PORT  ->  group "demo", round robin over
             demo-a (127.0.0.1:${port_of[demo-a]}) and demo-b (127.0.0.1:${port_of[demo-b]}), mock upstreams
   agent     SPOP on 127.0.0.1:$SPOP_PORT
-  admin     http://127.0.0.1:$ADMIN_PORT/health and /metrics$ADMIN_NOTE
+  admin     http://127.0.0.1:$ADMIN_PORT/health, /metrics and /status$ADMIN_NOTE
 
 A chat completion (the answer's content names the upstream; run it twice to see both):
 
