@@ -8,8 +8,6 @@
 
 #include "lrutab-t.h"
 
-#define RETRY_BACKOFF_CAP_MS 30000u /* BEHAVIOUR.md §5: backoff never exceeds 30 s */
-
 /* What the table remembers of one request, keyed by a 128-bit hash of its unique id. */
 struct retry_attempts {
     uint64_t last_seen_ms; /* the latest attempt; the entry is stale `ttl_ms` after it */

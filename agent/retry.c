@@ -10,19 +10,6 @@
 #include "lrutab.h"
 #include "retry.h"
 
-uint32_t backoff_delay_ms(uint32_t initial_ms, uint32_t k)
-{
-    uint32_t shift;
-
-    if (k == 0)
-        return 0;
-    shift = k - 1;
-    /* Compare before shifting so that neither a large k nor a large initial overflows. */
-    if (shift >= 32 || initial_ms > (RETRY_BACKOFF_CAP_MS >> shift))
-        return RETRY_BACKOFF_CAP_MS;
-    return initial_ms << shift;
-}
-
 struct retry_table *retry_create(uint32_t max_entries, uint64_t ttl_ms,
                                  const struct siphash_key *seed)
 {

@@ -8,13 +8,8 @@
 
 #include <stdbool.h>
 
+#include "backoff.h"
 #include "retry-t.h"
-
-/*
- * Delay before retry `k` (1 = first retry): initial_ms * 2^(k-1), at most
- * RETRY_BACKOFF_CAP_MS. 0 for k = 0, the first attempt, which is never delayed.
- */
-uint32_t backoff_delay_ms(uint32_t initial_ms, uint32_t k);
 
 /*
  * A table of at most `max_entries` requests; one is forgotten `ttl_ms` after its latest
