@@ -124,12 +124,14 @@ enum connect_proxy_head connect_proxy_parse(const char *buf, size_t len,
 
     if (!status_prefix_ok(buf, lim))
         return CONNECT_PROXY_MALFORMED;
-    if (memchr(buf, '\0', lim))
-        return CONNECT_PROXY_MALFORMED;
     for (;;) {
         const char *nl = memchr(buf + pos, '\n', lim - pos);
         size_t end, line_len;
 
+        /* A NUL is refused in the head only: what follows the blank line is the tunnel's
+         * own data, so the verdict must not depend on how much of it came with the head. */
+        if (memchr(buf + pos, '\0', (nl ? (size_t)(nl - buf) : lim) - pos))
+            return CONNECT_PROXY_MALFORMED;
         if (!nl)
             return len >= CONNECT_PROXY_HEAD_MAX ? CONNECT_PROXY_TOO_LONG
                                                  : CONNECT_PROXY_INCOMPLETE;

@@ -171,6 +171,25 @@ START_TEST(bytes_after_head_are_not_head)
 }
 END_TEST
 
+/* Found by fuzz_connect_proxy: a NUL in the tunnel's data after a complete head made the
+ * same answer MALFORMED or DONE depending on how the bytes were split. */
+START_TEST(nul_after_head_is_tunnel_data)
+{
+    static const char answer[] = "HTTP/1.1 200 OK\r\n\r\nxxxx\0\x17\x03";
+    static const char nul_in_head[] = "HTTP/1.1 200 OK\r\nX-A: b\0c\r\n\r\n";
+    static const char nul_in_partial_head[] = "HTTP/1.1 200 OK\r\nX-A: \0";
+    struct connect_proxy_response resp;
+
+    ck_assert_int_eq(parse_n(answer, sizeof(answer) - 1, &resp), CONNECT_PROXY_DONE);
+    ck_assert_int_eq(resp.status, 200);
+    ck_assert_uint_eq(resp.head_len, 19);
+    ck_assert_int_eq(parse_n(nul_in_head, sizeof(nul_in_head) - 1, &resp),
+                     CONNECT_PROXY_MALFORMED);
+    ck_assert_int_eq(parse_n(nul_in_partial_head, sizeof(nul_in_partial_head) - 1, &resp),
+                     CONNECT_PROXY_MALFORMED);
+}
+END_TEST
+
 START_TEST(status_without_reason_and_bare_lf)
 {
     struct connect_proxy_response resp;
@@ -332,6 +351,7 @@ static Suite *connect_proxy_suite(void)
     suite_add_tcase(s, req);
     tcase_add_test(ans, established_head);
     tcase_add_test(ans, bytes_after_head_are_not_head);
+    tcase_add_test(ans, nul_after_head_is_tunnel_data);
     tcase_add_test(ans, status_without_reason_and_bare_lf);
     tcase_add_test(ans, refusals_are_not_established);
     tcase_add_test(ans, every_prefix_is_incomplete);
