@@ -7,11 +7,15 @@
 #   make unit            unit tests of the current variant only (O=..., SAN=...)
 #   make integration     integration tests only (uses the sanitizer build)
 #   make bench-agent     SPOP decision benchmark of the agent
+#   make bench           full data path side by side: direct, HAProxy, LLMProxy (roundrobin and
+#                        response_aware), Portkey when npm has it (tests/bench/full.sh, ~4 min)
 #   make run             build, then run the demo in the foreground (docs/examples/config.yaml:
 #                        HAProxy, the agent, two mock upstreams on loopback); Ctrl-C stops it
 #   make format          clang-format every C file in place
 #   make deb             build the llmproxy .deb (dpkg-buildpackage) into $(O)/packages
 #   make rpm             build the llmproxy .rpm (rpmbuild, packaging/rpm/llmproxy.spec) likewise
+#   make fuzz            build the libFuzzer harnesses (clang) and run each FUZZ_SECONDS (60)
+#   make fuzz-smoke      the same, 10 s each (docs/reliability.md)
 #
 # Source files are discovered by folder, so adding a module needs no Makefile change:
 #   ctl/config/*.c   the configuration library, linked by both binaries
@@ -19,6 +23,7 @@
 #   agent/*.c        the agent (agent/main.c is its entry point, the rest is a library)
 #   tests/unit/check_*.c       one Check test program each (+ tests/unit/util/*.c)
 #   tests/tools/*.c            one helper program each (mock upstream, load generator, ...)
+#   tests/fuzz/fuzz_*.c        one libFuzzer harness each (+ tests/fuzz/util/*.c)
 
 CC       ?= cc
 O        ?= build
@@ -62,7 +67,8 @@ AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test unit integration bench-agent run format deb rpm clean
+.PHONY: all deps test unit integration bench-agent bench run format deb rpm clean fuzz fuzz-build \
+        fuzz-smoke
 # Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -120,6 +126,10 @@ test: deps
 bench-agent: all
 	@tests/bench/agent.sh $(O)
 
+# The release build in build/ unless O says otherwise; loopback only, stops what it started.
+bench: all
+	@tests/bench/full.sh $(O)
+
 # Ports and folders are set by environment variables: see packaging/run-local.sh.
 run: deps
 	$(MAKE) all
@@ -129,6 +139,37 @@ run: deps
 deb rpm: deps
 	@packaging/build-$@.sh $(O)/packages
 
+# Fuzzing: every harness is linked with clang's libFuzzer under ASan+UBSan against an
+# archive of the product sources built the same way, so it pulls in just the files it needs.
+# tests/fuzz/run.sh runs each on a copy of its seed corpus in $(FUZZ_O)/corpus-<name>.
+FUZZ_CC      ?= clang
+FUZZ_O       ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(INCS) -MMD -MP
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(FUZZ_SRCS))
+FUZZ_LIBSRCS := $(CONF_SRCS) $(CTL_SRCS) $(AGENT_SRCS) $(sort $(wildcard tests/fuzz/util/*.c))
+
+$(FUZZ_O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_O)/libfuzztarget.a: $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(FUZZ_LIBSRCS))
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_O)/fuzz_%: $(FUZZ_O)/obj/tests/fuzz/fuzz_%.o $(FUZZ_O)/libfuzztarget.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS_CONF) $(LIBS_AGENT)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@FUZZ_O=$(FUZZ_O) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-build
+	@FUZZ_O=$(FUZZ_O) tests/fuzz/run.sh 10 $(FUZZ_NAMES)
+
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 
@@ -136,3 +177,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz%,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_O)/obj -name '*.d' 2>/dev/null)
+endif
