@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <openssl/rand.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,9 @@
 struct agent {
     struct ev_loop *loop;
     const char *config_path;
+    const char *run_as; /* -u USER, NULL: keep the user we were started as */
+    uid_t run_uid;      /* run_as's ids, looked up before anything is bound */
+    gid_t run_gid;
     struct decider decider;
     struct spop_server *spop;
     struct logfeed *logfeed;
@@ -64,7 +69,7 @@ struct agent {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: llmproxy-agent -c FILE [-t] [-l LEVEL] [-p PIDFILE]\n"
+    fprintf(out, "usage: llmproxy-agent -c FILE [-t] [-l LEVEL] [-p PIDFILE] [-u USER]\n"
                  "\n"
                  "Answers HAProxy's SPOP decisions for LLMProxy.\n"
                  "\n"
@@ -72,6 +77,8 @@ static void usage(FILE *out)
                  "  -t, --test          check the configuration and exit\n"
                  "  -l, --log-level L   error, warn, info (default) or debug\n"
                  "  -p, --pidfile FILE  write the agent's PID there (removed at exit)\n"
+                 "  -u, --user USER     once every listener is bound, switch to USER and its\n"
+                 "                      groups (needs root; without it, root is kept)\n"
                  "  -h, --help          this help\n"
                  "  -V, --version       print the version\n"
                  "\n"
@@ -88,6 +95,47 @@ static int write_pidfile(const char *path)
         return -1;
     rc = fprintf(f, "%ld\n", (long)getpid()) < 0;
     return fclose(f) != 0 || rc ? -1 : 0;
+}
+
+/* The -u user's ids, looked up before anything is bound so that a typo fails at once. */
+static int lookup_user(struct agent *ag)
+{
+    const struct passwd *pw = getpwnam(ag->run_as);
+
+    if (!pw) {
+        log_error("-u %s: no such user", ag->run_as);
+        return -1;
+    }
+    if (pw->pw_uid != geteuid() && geteuid() != 0) {
+        log_error("-u %s: only root can switch to another user", ag->run_as);
+        return -1;
+    }
+    ag->run_uid = pw->pw_uid;
+    ag->run_gid = pw->pw_gid;
+    return 0;
+}
+
+/*
+ * Give up root for good once the listeners are bound (ports below 1024 need it only to
+ * bind). Groups first, then the group, then the user: after setuid nothing else may be
+ * changed. A process that could get root back has not dropped it, so that is checked.
+ */
+static int drop_privileges(const struct agent *ag)
+{
+    if (geteuid() == ag->run_uid && getegid() == ag->run_gid)
+        return 0;
+    if (initgroups(ag->run_as, ag->run_gid) != 0 || setgid(ag->run_gid) != 0 ||
+        setuid(ag->run_uid) != 0) {
+        log_error("cannot switch to user %s: %s", ag->run_as, strerror(errno));
+        return -1;
+    }
+    if (ag->run_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        log_error("switched to user %s but root could be regained: refusing to run", ag->run_as);
+        return -1;
+    }
+    log_info("running as user %s (uid %ld, gid %ld)", ag->run_as, (long)ag->run_uid,
+             (long)ag->run_gid);
+    return 0;
 }
 
 static struct config *load_config(const char *path)
@@ -324,6 +372,10 @@ static int run(struct agent *ag)
     if (!ag->admin)
         log_error("running without the admin endpoint: no /health, /metrics, /status");
 
+    if (ag->run_as && drop_privileges(ag) != 0)
+        return 1;
+    if (geteuid() == 0)
+        log_warn("running as root: give -u USER to drop privileges once the listeners are bound");
     mirror_start(ag);
 
     ev_signal_init(&ag->sighup, on_reload, SIGHUP);
@@ -359,13 +411,10 @@ static int run(struct agent *ag)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"test", no_argument, NULL, 't'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {"pidfile", required_argument, NULL, 'p'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},    {"test", no_argument, NULL, 't'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {"pidfile", required_argument, NULL, 'p'},
+        {"user", required_argument, NULL, 'u'},      {NULL, 0, NULL, 0},
     };
     struct agent ag = {0};
     bool test_only = false;
@@ -373,7 +422,7 @@ int main(int argc, char **argv)
     struct config *cfg;
     int opt, rc;
 
-    while ((opt = getopt_long(argc, argv, "c:tl:hVp:", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:tl:hVp:u:", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             ag.config_path = optarg;
@@ -383,6 +432,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             pidfile = optarg;
+            break;
+        case 'u':
+            ag.run_as = optarg;
             break;
         case 'l':
             if (log_level_parse(optarg) < 0) {
@@ -406,6 +458,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (ag.run_as && lookup_user(&ag) != 0)
+        return 1;
 
     cfg = load_config(ag.config_path);
     if (!cfg)

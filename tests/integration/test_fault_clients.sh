@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Slow and malformed clients, against a forward (HAProxy) and against the admin endpoint
+# (the agent), both with timeout.connect 1 s:
+# - slowloris (a request head never finished, or trickled a few bytes at a time): 408, then
+#   the connection closes, within the timeout (plus scheduling slack);
+# - a 100 KiB header: HAProxy 400 (larger than its 64 KiB buffer), the agent 431;
+# - bytes that are not HTTP: 400;
+# - 200 such clients at once (bounded: 200 background readers, each one connection) while
+#   a legitimate client keeps getting 200 and /health keeps answering;
+# - afterwards HAProxy's worker and the agent are back near their memory and file
+#   descriptor baselines: nothing a bad client sent is kept.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/fault_lib.sh"
+
+read -r A F SPOP LOGS ADMIN < <(free_ports 5 | xargs)
+
+cat >"$T/config.yaml" <<YAML
+http_server:
+  forwards:
+    - {name: main, address: 127.0.0.1, port: $F, upstream_group: g, timeout: {connect: 1}}
+  admin: {address: 127.0.0.1, port: $ADMIN, timeout: {connect: 1}}
+upstreams:
+  - {name: a, url: "http://127.0.0.1:$A/v1"}
+upstream_groups:
+  - {name: g, upstreams: [{name: a}]}
+agent:
+  spop: {address: 127.0.0.1, port: $SPOP}
+  logs: {address: 127.0.0.1, port: $LOGS}
+haproxy: {run_dir: "$T"}
+YAML
+
+start_mock a "$A" || finish
+start_stack "$T/config.yaml" || finish
+WORKER=$(haproxy_cli "$T/haproxy.sock" "show info" | awk -F': ' '$1 == "Pid" { print $2 }')
+
+# The bad requests, as files of raw bytes.
+printf 'GET /health HTTP/1.1\r\nHost: x\r\nAccept: appl' >"$T/partial"
+{
+    printf 'GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: '
+    head -c 102400 /dev/zero | tr '\0' a
+    printf '\r\n\r\n'
+} >"$T/big"
+printf '\x16\x03\x01 not http at all\r\n\r\n' >"$T/garbage"
+
+# raw PORT FILE [TRICKLE]: send FILE's bytes on a new connection (with TRICKLE, 4 bytes
+# every 200 ms, like a slowloris keeping its connection alive), then wait at most 5 s for
+# the answer; print its status (or "closed" for a close without one, "none" when nothing
+# came at all) and the seconds it took.
+raw() {
+    local port=$1 file=$2 trickle=${3:-} start=$EPOCHREALTIME line="" status fd writer=""
+    if ! exec {fd}<>"/dev/tcp/127.0.0.1/$port"; then
+        echo "refused 0"
+        return
+    fi
+    if [ -n "$trickle" ]; then
+        (
+            data=$(cat "$file")
+            for ((i = 0; i < ${#data}; i += 4)); do
+                printf '%s' "${data:i:4}" >&"$fd" 2>/dev/null || break
+                sleep 0.2
+            done
+        ) &
+        writer=$!
+    else
+        cat "$file" >&"$fd" 2>/dev/null
+    fi
+    if IFS= read -r -t 5 line <&"$fd"; then
+        status=$(awk '{ print $2 }' <<<"$line")
+        # ... and the connection closes after it.
+        timeout 2 cat <&"$fd" >/dev/null 2>&1 || status="$status-kept-open"
+    elif [ -n "$line" ] || [ $? -le 128 ]; then
+        status=closed
+    else
+        status=none
+    fi
+    [ -n "$writer" ] && { kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null; }
+    exec {fd}>&-
+    awk -v s="$status" -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%s %.2f\n", s, b - a }'
+}
+# answered_within RESULT STATUSES MAX_S: RESULT's status is one of STATUSES, in time.
+answered_within() {
+    local st=${1%% *} secs=${1#* }
+    [[ " $2 " == *" $st "* ]] && awk -v t="$secs" -v m="$3" 'BEGIN { exit !(t <= m) }'
+}
+
+spop0=$(metric llmproxy_spop_connections)
+rss_agent0=$(rss_kb "$PID_agent") fds_agent0=$(fd_count "$PID_agent")
+rss_worker0=$(rss_kb "$WORKER") fds_worker0=$(fd_count "$WORKER")
+
+# One of each, alone.
+for target in "forward:$F" "admin:$ADMIN"; do
+    name=${target%%:*} port=${target#*:}
+    r=$(raw "$port" "$T/partial")
+    check "$name: partial head -> 408 and close within the 1 s timeout ($r)" answered_within "$r" 408 2.5
+    r=$(raw "$port" "$T/partial" trickle)
+    check "$name: trickled head -> 408 and close, trickling does not extend it ($r)" \
+        answered_within "$r" 408 2.5
+    r=$(raw "$port" "$T/garbage")
+    check "$name: not HTTP -> 400 ($r)" answered_within "$r" 400 1
+done
+r=$(raw "$F" "$T/big")
+check "forward: a 100 KiB header -> 400 (over HAProxy's buffer) ($r)" answered_within "$r" "400 431" 1
+r=$(raw "$ADMIN" "$T/big")
+check "admin: a 100 KiB header -> 431 ($r)" answered_within "$r" 431 1
+
+# 200 at once: 80 slowloris and 20 of each other kind on the forward, 40 slowloris and 20
+# oversized on the admin endpoint (which serves 256 connections at most, so /health has room).
+bad() {
+    local i
+    for i in $(seq 80); do raw "$F" "$T/partial" >"$T/bad.fs.$i" & done
+    for i in $(seq 20); do raw "$F" "$T/big" >"$T/bad.fb.$i" & done
+    for i in $(seq 20); do raw "$F" "$T/garbage" >"$T/bad.fg.$i" & done
+    for i in $(seq 20); do raw "$F" "$T/partial" trickle >"$T/bad.ft.$i" & done
+    for i in $(seq 40); do raw "$ADMIN" "$T/partial" >"$T/bad.as.$i" & done
+    for i in $(seq 20); do raw "$ADMIN" "$T/big" >"$T/bad.ab.$i" & done
+    wait
+}
+good() {
+    local end=$((SECONDS + 3))
+    while [ "$SECONDS" -lt "$end" ]; do
+        curl -s -m 5 -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$F/v1/chat/completions" -d '{}'
+        curl -s -m 5 -o /dev/null -w 'health %{http_code}\n' "http://127.0.0.1:$ADMIN/health"
+        sleep 0.05
+    done >"$T/good"
+}
+bad &
+bad_pid=$!
+sleep 0.3 # the bad clients are connected
+good
+wait "$bad_pid"
+summary() { cat "$T"/bad."$1".* | awk '{ print $1 }' | sort | uniq -c | awk '{ print $2"x"$1 }' | xargs; }
+slowest() { cat "$T"/bad."$1".* | awk '$2 > m { m = $2 } END { printf "%.2f\n", m }'; }
+check "200 at once, forward slowloris: 80 x 408 ($(summary fs), slowest $(slowest fs) s)" \
+    test "$(summary fs)" = 408x80 -a "$(awk -v t="$(slowest fs)" 'BEGIN { print (t <= 3) }')" = 1
+check "... forward trickled: 20 x 408 ($(summary ft), slowest $(slowest ft) s)" \
+    test "$(summary ft)" = 408x20 -a "$(awk -v t="$(slowest ft)" 'BEGIN { print (t <= 3) }')" = 1
+check "... forward oversized: 20 x 400 ($(summary fb))" test "$(summary fb)" = 400x20
+check "... forward garbage: 20 x 400 ($(summary fg))" test "$(summary fg)" = 400x20
+check "... admin slowloris: 40 x 408 ($(summary as), slowest $(slowest as) s)" \
+    test "$(summary as)" = 408x40 -a "$(awk -v t="$(slowest as)" 'BEGIN { print (t <= 3) }')" = 1
+check "... admin oversized: 20 x 431 ($(summary ab))" test "$(summary ab)" = 431x20
+good_codes=$(grep -c '^200$' "$T/good")
+health=$(grep -c '^health 200$' "$T/good")
+check "meanwhile the legitimate client got only 200s ($good_codes) and /health only 200s ($health)" \
+    test "$good_codes" -ge 10 -a "$health" -eq "$good_codes" -a "$(wc -l <"$T/good")" -eq $((2 * good_codes))
+
+# Back near the baselines once every bad connection is gone. HAProxy may have opened more
+# SPOP connections to the agent under the concurrent load (each an fd on both sides, kept
+# until the SPOE idle timeout), and keeps a few idle connections to the upstream: those
+# are not the bad clients' and are allowed for.
+spop_conns() { metric llmproxy_spop_connections; }
+settled() {
+    local extra=$(($(spop_conns) - spop0))
+    [ "$(fd_count "$PID_agent")" -le $((fds_agent0 + extra)) ] &&
+        [ "$(fd_count "$WORKER")" -le $((fds_worker0 + extra + 4)) ] &&
+        ! ss -Htn state established "( sport = :$ADMIN or sport = :$F )" | grep -q .
+}
+wait_until 10 settled
+extra=$(($(spop_conns) - spop0))
+rss_agent=$(rss_kb "$PID_agent") fds_agent=$(fd_count "$PID_agent")
+rss_worker=$(rss_kb "$WORKER") fds_worker=$(fd_count "$WORKER")
+check "no client connection left on the forward or the admin port" \
+    bash -c "! ss -Htn state established '( sport = :$ADMIN or sport = :$F )' | grep -q ."
+check "agent: file descriptors back to baseline ($fds_agent0 -> $fds_agent, $extra more SPOP connections)" \
+    test "$fds_agent" -le $((fds_agent0 + extra))
+check "HAProxy worker: file descriptors back to baseline ($fds_worker0 -> $fds_worker, $extra more SPOP connections)" \
+    test "$fds_worker" -le $((fds_worker0 + extra + 4))
+check "agent: RSS near baseline ($rss_agent0 -> $rss_agent KiB, at most +16 MiB under ASan)" \
+    test $((rss_agent - rss_agent0)) -le 16384
+check "HAProxy worker: RSS near baseline ($rss_worker0 -> $rss_worker KiB, at most +32 MiB)" \
+    test $((rss_worker - rss_worker0)) -le 32768
+check "HAProxy still serves" test "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$F/v1/models")" = 200
+stop_pid "$PID_agent"
+check "the agent exits cleanly, without sanitizer reports" sanitizer_clean "$T/agent.log"
+finish
