@@ -141,8 +141,10 @@ check "... admin slowloris: 40 x 408 ($(summary as), slowest $(slowest as) s)" \
 check "... admin oversized: 20 x 431 ($(summary ab))" test "$(summary ab)" = 431x20
 good_codes=$(grep -c '^200$' "$T/good")
 health=$(grep -c '^health 200$' "$T/good")
+# How many rounds fit in 3 s depends on the machine's load (200 clients share its cores);
+# what matters is that every one of them succeeded.
 check "meanwhile the legitimate client got only 200s ($good_codes) and /health only 200s ($health)" \
-    test "$good_codes" -ge 10 -a "$health" -eq "$good_codes" -a "$(wc -l <"$T/good")" -eq $((2 * good_codes))
+    test "$good_codes" -ge 2 -a "$health" -eq "$good_codes" -a "$(wc -l <"$T/good")" -eq $((2 * good_codes))
 
 # Back near the baselines once every bad connection is gone. HAProxy may have opened more
 # SPOP connections to the agent under the concurrent load (each an fd on both sides, kept
