@@ -276,6 +276,9 @@ static void on_log_line(void *ctx, const struct logline *line)
     enum outcome_class cls = OUTCOME_NEUTRAL;
 
     if (line->kind == LOGLINE_REQUEST) {
+        /* The request is over: its attempts need no more remembering. Without this every
+         * request of a group with retries held a slot for the entry's whole lifetime. */
+        retry_forget(ag->decider.attempts, line->id.ptr, line->id.len);
         metrics_record_request(ag->metrics, line);
         return;
     }
