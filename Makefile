@@ -9,6 +9,8 @@
 #   make bench-agent     SPOP decision benchmark of the agent
 #   make bench           full data path side by side: direct, HAProxy, LLMProxy (roundrobin and
 #                        response_aware), Portkey when npm has it (tests/bench/full.sh, ~4 min)
+#   make soak            10-minute mixed load with faults, watching RSS and fds for growth
+#                        (tests/soak/soak.sh; SOAK_SECONDS=600; not part of make test)
 #   make run             build, then run the demo in the foreground (docs/examples/config.yaml:
 #                        HAProxy, the agent, two mock upstreams on loopback); Ctrl-C stops it
 #   make format          clang-format every C file in place
@@ -67,7 +69,7 @@ AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test unit integration bench-agent bench run format deb rpm clean fuzz fuzz-build \
+.PHONY: all deps test unit integration bench-agent bench soak run format deb rpm clean fuzz fuzz-build \
         fuzz-smoke
 # Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
 .SECONDARY:
@@ -129,6 +131,10 @@ bench-agent: all
 # The release build in build/ unless O says otherwise; loopback only, stops what it started.
 bench: all
 	@tests/bench/full.sh $(O)
+
+# The release build in build/ unless O says otherwise; loopback only, stops what it started.
+soak: all
+	@tests/soak/soak.sh $(O)
 
 # Ports and folders are set by environment variables: see packaging/run-local.sh.
 run: deps
