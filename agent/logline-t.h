@@ -6,6 +6,8 @@
  *   - REQUEST: the frontend's line, one per client request (HTTP metrics);
  *   - ATTEMPT: a per-upstream listener's line, one per try of a request on an upstream
  *     (breaker, response-time EMA, success rate, upstream metrics).
+ * A request the frontend sent straight to a pinned backend has no second layer: its
+ * REQUEST line is its only ATTEMPT as well.
  * Every string is a view into the received line, valid until the next line is read.
  */
 #ifndef LLMPROXY_LOGLINE_T_H
@@ -71,6 +73,7 @@ struct logline {
     uint32_t retries;    /* %rc without the '+' */
     bool redispatched;   /* %rc had a '+' */
     int spoe_error;      /* REQUEST: txn.llm.err (SPOE failure code), 0 when none */
+    bool pinned;         /* REQUEST: served by a pinned backend, so also the only attempt */
 };
 
 #endif /* LLMPROXY_LOGLINE_T_H */

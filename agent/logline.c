@@ -278,6 +278,11 @@ static int parse_request(struct cursor *c, struct logline *out)
         out->upstream.len = 0;
     else
         CHECK(parse_name(out->upstream), LOGLINE_ERR_NAME);
+    NEXT(f);
+    CHECK(f.len <= LOGLINE_BACKEND_MAX && all_of(f, is_name_char), LOGLINE_ERR_NAME);
+    /* Without a server (<NOSRV>) nothing was attempted. */
+    out->pinned = out->upstream.len > 0 && f.len > strlen(LOGLINE_PINNED_PREFIX) &&
+                  memcmp(f.ptr, LOGLINE_PINNED_PREFIX, strlen(LOGLINE_PINNED_PREFIX)) == 0;
     NEXT(out->verdict);
     CHECK(parse_optional(&out->verdict, LOGLINE_VERDICT_MAX, is_name_char), LOGLINE_ERR_VERDICT);
     NEXT(f);
@@ -334,6 +339,13 @@ int logline_parse(const char *line, size_t len, struct logline *out)
     if (rc < 0)
         return rc;
     return c.p == c.end ? 0 : -LOGLINE_ERR_TRAILING;
+}
+
+void logline_pinned_attempt(const struct logline *req, struct logline *attempt)
+{
+    *attempt = *req;
+    attempt->kind = LOGLINE_ATTEMPT;
+    attempt->pinned = false;
 }
 
 const char *logline_error_name(int err)

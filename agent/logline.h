@@ -8,10 +8,14 @@
  * and quoted; HAProxy encodes the bytes it deems unsafe in it as "#XX".
  *
  * REQUEST (one per client request, from frontend fwd_<forward>):
- *   LLMR1 <id> <forward> <group> <method> <status> <Tq> <Tw> <Tc> <Tr> <Tt> <bytes>
- *         <tsc> <retries> <server> <verdict> <spoe-error> "<path>"
- *   e.g. LLMR1 7F000001:E81C_7F000001:7C9C_6B0B3CD0_0003:058E main g POST 200 0 0 0 0 104
- *        1049 ---- 0 a pass - "/v1/chat/completions"
+ *   LLMR2 <id> <forward> <group> <method> <status> <Tq> <Tw> <Tc> <Tr> <Tt> <bytes>
+ *         <tsc> <retries> <server> <backend> <verdict> <spoe-error> "<path>"
+ *   e.g. LLMR2 7F000001:E81C_7F000001:7C9C_6B0B3CD0_0003:058E main g POST 200 0 0 0 0 104
+ *        1049 ---- 0 a pin_g__a pass - "/v1/chat/completions"
+ *
+ * When the backend is a pinned one (LOGLINE_PINNED_PREFIX, one real server: the agent's
+ * choice in a group without retries), there is no upstream layer and so no ATTEMPT line:
+ * the request line stands for the request's only attempt too (logline_pinned_attempt()).
  *
  * ATTEMPT (one per try on an upstream, from listener up_<group>__<upstream>):
  *   LLMA1 <id> <group> <upstream> <status> <Tw> <Tc> <Tr> <Tt> <bytes> <tsc>
@@ -26,8 +30,14 @@
 
 #include "logline-t.h"
 
-#define LOGLINE_TAG_REQUEST "LLMR1"
+#define LOGLINE_TAG_REQUEST "LLMR2"
 #define LOGLINE_TAG_ATTEMPT "LLMA1"
+
+/*
+ * Backends whose name starts with this hold exactly one server, the upstream of the same
+ * name, reached directly from the frontend (render_haproxy.c, "pinned backends").
+ */
+#define LOGLINE_PINNED_PREFIX "pin_"
 
 /* The listener's copy of the request id, set before the id header is removed. */
 #define LOGLINE_RID_VAR "txn.rid"
@@ -41,7 +51,7 @@
  */
 /* printf arguments: forward name, group name */
 #define LOGLINE_REQUEST_FORMAT                                                                     \
-    LOGLINE_TAG_REQUEST " %%ID %s %s %%HM %%ST %%Tq %%Tw %%Tc %%Tr %%Tt %%B %%tsc %%rc %%s "       \
+    LOGLINE_TAG_REQUEST " %%ID %s %s %%HM %%ST %%Tq %%Tw %%Tc %%Tr %%Tt %%B %%tsc %%rc %%s %%b "   \
                         "%%[var(txn.llm.v)] %%[var(txn.llm.err)] %%{+Q}HPO"
 /* printf arguments: group name, upstream name */
 #define LOGLINE_ATTEMPT_FORMAT                                                                     \
@@ -50,6 +60,7 @@
 /* Upper bounds of single fields, far above what HAProxy writes for our configurations. */
 #define LOGLINE_ID_MAX      128
 #define LOGLINE_NAME_MAX    64
+#define LOGLINE_BACKEND_MAX 128 /* pin_<group>__<upstream>: two names and six bytes */
 #define LOGLINE_METHOD_MAX  32
 #define LOGLINE_VERDICT_MAX 32
 
@@ -60,6 +71,12 @@
  * empty, 0, or -1 for timers and status.
  */
 int logline_parse(const char *line, size_t len, struct logline *out);
+
+/*
+ * The attempt a pinned request line stands for (`req->pinned`): the same outcome, as an
+ * ATTEMPT of the line's group and server. Strings still point into the request's line.
+ */
+void logline_pinned_attempt(const struct logline *req, struct logline *attempt);
 
 /* "too_long", "tag", ...: a metric label for a LOGLINE_ERR_* (positive or negated). */
 const char *logline_error_name(int err);

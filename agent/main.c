@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "haproxy_api.h"
 #include "log.h"
+#include "logline.h"
 #include "logfeed.h"
 #include "metrics.h"
 #include "mirror.h"
@@ -268,19 +269,23 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 /*
  * One line of HAProxy's log feed. A request line is an HTTP metric; an attempt line is
  * also an outcome for its upstream's breaker and response-time EMA (breaker changes are
- * logged by the state's transition callback).
+ * logged by the state's transition callback). A pinned request line is both.
  */
 static void on_log_line(void *ctx, const struct logline *line)
 {
     struct agent *ag = ctx;
     enum outcome_class cls = OUTCOME_NEUTRAL;
+    struct logline attempt;
 
     if (line->kind == LOGLINE_REQUEST) {
         /* The request is over: its attempts need no more remembering. Without this every
          * request of a group with retries held a slot for the entry's whole lifetime. */
         retry_forget(ag->decider.attempts, line->id.ptr, line->id.len);
         metrics_record_request(ag->metrics, line);
-        return;
+        if (!line->pinned)
+            return;
+        logline_pinned_attempt(line, &attempt);
+        line = &attempt;
     }
     outcome_apply(ag->decider.state, line, monotonic_ms(), &ag->outcomes, &cls);
     metrics_record_attempt(ag->metrics, line, outcome_is_failure(cls), outcome_class_name(cls));

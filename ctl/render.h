@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "logline.h"
 #include "render-t.h"
 
 /* File names inside the output folder. */
@@ -26,6 +27,7 @@
 #define RENDER_FRONTEND_FMT   "fwd_%s"    /* forward */
 #define RENDER_GROUP_FMT      "grp_%s"    /* group backend */
 #define RENDER_LISTEN_FMT     "up_%s__%s" /* group, upstream: per-member listener */
+#define RENDER_PINNED_FMT     LOGLINE_PINNED_PREFIX "%s__%s" /* group, upstream: one member */
 #define RENDER_PICK_ENGINE    "pick_%s"   /* forward: SPOE engine and scope */
 #define RENDER_ATTEMPT_ENGINE "attempt"
 #define RENDER_AGENT_BACKEND  "llm_agent"
@@ -35,6 +37,12 @@
 void render_haproxy_cfg(const struct config *cfg, struct render_out *r);
 void render_spoe_pick(const struct config *cfg, struct render_out *r);
 void render_spoe_attempt(const struct config *cfg, struct render_out *r);
+
+/*
+ * Whether a group's requests go to pinned backends when the agent chose. With retries the
+ * group layer must stay: a retry may redispatch to another member.
+ */
+bool render_group_pinned(const struct conf_group *g);
 
 /* Whether any group retries, which is when spoe-attempt.conf exists. */
 bool render_has_retries(const struct config *cfg);

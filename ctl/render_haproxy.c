@@ -1,13 +1,21 @@
 /*
- * haproxy.cfg: the two-layer data path of ARCHITECTURE §2.
+ * haproxy.cfg: the data path of ARCHITECTURE §2.
  *
  *   frontend fwd_<forward>       asks the agent (`pick`), answers 429/503 itself
- *     -> backend grp_<group>     use-server the agent's choice, else HAProxy's balance;
- *                                retries and redispatch across members
+ *     -> backend pin_<g>__<u>    groups without retries, when the agent chose: the chosen
+ *                                upstream's rewrites, then the real API, in one layer
+ *     -> backend grp_<group>     otherwise: use-server the agent's choice, else HAProxy's
+ *                                balance (fail-open); retries and redispatch across members
  *       -> listen up_<g>__<u>    one per group member, bound on an abstract socket:
  *                                rewrites Host, path, auth and headers for its upstream
  *                                only, after the choice, then talks to the real API
  *   backend llm_agent            the SPOP agent, health-checked so a dead one costs nothing
+ *
+ * Why two layers, and when one is enough: backend rules run before HAProxy picks a
+ * server, so a rewrite for upstream A would go to B after a redispatch. The listener layer
+ * rewrites after the choice. A group without retries never redispatches, so once the agent
+ * has chosen, a backend holding that upstream alone is the same path minus one HTTP pass:
+ * the pinned backend. HAProxy's own balance (agent down) still needs the two layers.
  */
 #include <openssl/evp.h>
 #include <string.h>
@@ -80,11 +88,20 @@ static unsigned haproxy_weight(const struct conf_group *g, size_t member)
     return w ? (unsigned)w : 1;
 }
 
+bool render_group_pinned(const struct conf_group *g)
+{
+    return !g->client.retry_enabled;
+}
+
 static void section_global(const struct config *cfg, struct render_out *r)
 {
-    render_printf(r, "global\n"
-                     "    log stdout format raw local0 info\n"
-                     "    stats socket \"");
+    /* The agent gets every line from its ring; stdout costs a write per line and layer. */
+    render_printf(r, "global\n");
+    if (cfg->haproxy.access_log)
+        render_printf(r, "    log stdout format raw local0 info\n");
+    if (cfg->haproxy.nbthread)
+        render_printf(r, "    nbthread %u\n", (unsigned)cfg->haproxy.nbthread);
+    render_printf(r, "    stats socket \"");
     render_quoted_text(r, cfg->haproxy.run_dir.val, false, "haproxy.run_dir");
     render_printf(r, "/" HAPI_SOCKET_NAME "\" mode 600 level admin\n");
     render_printf(r, "    tune.bufsize %d\n", TUNE_BUFSIZE);
@@ -92,9 +109,10 @@ static void section_global(const struct config *cfg, struct render_out *r)
 
     /* Each proxy sets its own timeouts; these only keep HAProxy from warning. */
     render_printf(r, "defaults\n"
-                     "    mode http\n"
-                     "    log global\n"
-                     "    option httplog\n"
+                     "    mode http\n");
+    if (cfg->haproxy.access_log)
+        render_printf(r, "    log global\n");
+    render_printf(r, "    option httplog\n"
                      "    timeout connect 10s\n"
                      "    timeout client 30s\n"
                      "    timeout server 30s\n\n");
@@ -178,8 +196,8 @@ static void section_log_ring(const struct config *cfg, struct render_out *r)
     render_printf(r, " log-proto octet-count\n\n");
 }
 
-/* Next to `log global` (stdout, for operators): the agent's ring. The proxy's log-format,
- * one of logline.h's, applies to both. */
+/* The agent's ring, next to `log global` (stdout, with haproxy.access_log). The proxy's
+ * log-format, one of logline.h's, applies to both. */
 static void log_to_agent(struct render_out *r)
 {
     render_printf(r, "    log ring@%s len %d format raw local0 info\n", LOG_RING, LOGLINE_MAX_LEN);
@@ -201,14 +219,17 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
     render_printf(r, "    unique-id-format %s\n", UNIQUE_ID_FORMAT);
     log_to_agent(r);
     render_printf(r, "    log-format \"" LOGLINE_REQUEST_FORMAT "\"\n", f->name, g->name);
-    /* Overwrites whatever a client sent: the upstream layer trusts this header. */
-    render_printf(r, "    http-request set-header %s %%[unique-id]\n", ID_HEADER);
     render_printf(r, "    filter spoe engine " RENDER_PICK_ENGINE " config \"", f->name);
     render_quoted_text(r, r->opts->dir, false, "the output folder");
     render_printf(r, "/%s\"\n", RENDER_SPOE_PICK);
     render_printf(r, "    http-request send-spoe-group " RENDER_PICK_ENGINE " pick\n", f->name);
     return_error(&render_err_rate_limited, true, "{ var(txn.llm.v) -m str limited }", r);
     return_error(&render_err_no_upstream, true, "{ var(txn.llm.v) -m str unavailable }", r);
+    /* The agent answers only member names, and a name with no backend falls through to
+     * the default one: one lookup per request, whatever the group's size. */
+    if (render_group_pinned(g))
+        render_printf(r, "    use_backend " RENDER_PINNED_FMT " if { var(txn.llm.up) -m found }\n",
+                      g->name, "%[var(txn.llm.up)]");
     render_printf(r, "    default_backend " RENDER_GROUP_FMT "\n\n", g->name);
 }
 
@@ -251,6 +272,8 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     } else {
         render_printf(r, "    retries 0\n");
     }
+    /* Overwrites whatever a client sent: the upstream layer trusts this header. */
+    render_printf(r, "    http-request set-header %s %%[unique-id]\n", ID_HEADER);
     render_printf(r, "    use-server %%[var(txn.llm.up)] if { var(txn.llm.up) -m found }\n");
     for (i = 0; i < g->n_members; i++) {
         const char *u = cfg->upstreams[g->members[i].upstream].name;
@@ -428,6 +451,43 @@ static void upstream_server(const struct config *cfg, const struct conf_group *g
     render_printf(r, "\n");
 }
 
+/* Server-side settings a listener and a pinned backend share. */
+static void upstream_settings(const struct conf_http_client *c, struct render_out *r)
+{
+    render_printf(r, "    timeout connect %us\n", (unsigned)c->connect_timeout_s);
+    render_printf(r, "    timeout server %us\n", (unsigned)c->request_timeout_s);
+    render_printf(r, "    errorfiles %s\n", UPSTREAM_ERRORS);
+    render_printf(r, "    retries 0\n");
+    if (c->stream)
+        render_printf(r, "    option http-no-delay\n");
+    if (c->keepalive_s) {
+        render_printf(r, "    option srvtcpka\n");
+        render_printf(r, "    srvtcpka-idle %us\n", (unsigned)c->keepalive_s);
+    }
+}
+
+/* What makes a request one for this upstream: its rewrites, then the real server. */
+static void upstream_rules(const struct config *cfg, const struct conf_group *g,
+                           const struct conf_upstream *up, struct render_out *r)
+{
+    const struct conf_http_client *c = &g->client;
+
+    host_header(&up->parsed, r);
+    path_prefix(&up->parsed, r);
+    /* An empty agent leaves the client's User-Agent (HAProxy drops an empty word). */
+    if (c->agent.val[0]) {
+        render_printf(r, "    http-request set-header User-Agent \"");
+        render_conf_str(r, &c->agent, true, "http_client.agent");
+        render_printf(r, "\"\n");
+    }
+    auth_rules(up, r);
+    header_rules(up, r);
+    /* Ours alone: the upstream never sees it, whoever set it. */
+    render_printf(r, "    http-request del-header %s\n", ID_HEADER);
+    upstream_server(cfg, g, up, r);
+    render_printf(r, "\n");
+}
+
 static void section_listen(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
@@ -438,17 +498,8 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
     internal_address(r, g->name, up->name);
     render_printf(r, "\n");
     render_printf(r, "    timeout client %us\n", (unsigned)c->request_timeout_s);
-    render_printf(r, "    timeout connect %us\n", (unsigned)c->connect_timeout_s);
-    render_printf(r, "    timeout server %us\n", (unsigned)c->request_timeout_s);
     render_printf(r, "    timeout http-keep-alive %us\n", (unsigned)c->idle_timeout_s);
-    render_printf(r, "    errorfiles %s\n", UPSTREAM_ERRORS);
-    render_printf(r, "    retries 0\n");
-    if (c->stream)
-        render_printf(r, "    option http-no-delay\n");
-    if (c->keepalive_s) {
-        render_printf(r, "    option srvtcpka\n");
-        render_printf(r, "    srvtcpka-idle %us\n", (unsigned)c->keepalive_s);
-    }
+    upstream_settings(c, r);
     log_to_agent(r);
     render_printf(r, "    log-format \"" LOGLINE_ATTEMPT_FORMAT "\"\n", g->name, up->name);
     /* The id header is removed below, but the log line is written at the end. */
@@ -465,19 +516,23 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
                       RENDER_ATTEMPT_ENGINE, ID_HEADER);
         return_error(&render_err_no_upstream, false, "{ var(txn.llm.v) -m str fail }", r);
     }
-    host_header(&up->parsed, r);
-    path_prefix(&up->parsed, r);
-    /* An empty agent leaves the client's User-Agent (HAProxy drops an empty word). */
-    if (c->agent.val[0]) {
-        render_printf(r, "    http-request set-header User-Agent \"");
-        render_conf_str(r, &c->agent, true, "http_client.agent");
-        render_printf(r, "\"\n");
-    }
-    auth_rules(up, r);
-    header_rules(up, r);
-    render_printf(r, "    http-request del-header %s\n", ID_HEADER);
-    upstream_server(cfg, g, up, r);
-    render_printf(r, "\n");
+    upstream_rules(cfg, g, up, r);
+}
+
+/*
+ * A group member on its own, for the requests the agent sent to it. It has no log of its
+ * own: the frontend's request line names it (%b), and the agent reads that line as the
+ * request's one attempt (logline.h).
+ */
+static void section_pinned(const struct config *cfg, const struct conf_group *g,
+                           const struct conf_upstream *up, struct render_out *r)
+{
+    render_printf(r, "backend " RENDER_PINNED_FMT "\n", g->name, up->name);
+    upstream_settings(&g->client, r);
+    /* An unreachable upstream is HAProxy's 503, sent as the 502 of llm_upstream, but
+     * logged as 503 unless the status is set again: the log must say what the client got. */
+    render_printf(r, "    http-after-response set-status 502 if { status 502 }\n");
+    upstream_rules(cfg, g, up, r);
 }
 
 static void section_agent(const struct config *cfg, struct render_out *r)
@@ -510,8 +565,13 @@ void render_haproxy_cfg(const struct config *cfg, struct render_out *r)
     for (i = 0; i < cfg->n_groups; i++) {
         const struct conf_group *g = &cfg->groups[i];
 
-        for (m = 0; m < g->n_members; m++)
-            section_listen(cfg, g, &cfg->upstreams[g->members[m].upstream], r);
+        for (m = 0; m < g->n_members; m++) {
+            const struct conf_upstream *up = &cfg->upstreams[g->members[m].upstream];
+
+            if (render_group_pinned(g))
+                section_pinned(cfg, g, up, r);
+            section_listen(cfg, g, up, r);
+        }
     }
     section_agent(cfg, r);
 }

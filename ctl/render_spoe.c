@@ -35,17 +35,21 @@ static void pick_engine(const struct config *cfg, const struct conf_forward *f,
                         struct render_out *r)
 {
     const struct conf_group *g = &cfg->groups[f->group];
-    char engine[64], backend[64];
+    char engine[64], backend[160];
     size_t i;
 
     snprintf(engine, sizeof(engine), RENDER_PICK_ENGINE, f->name);
-    snprintf(backend, sizeof(backend), RENDER_GROUP_FMT, g->name);
     render_printf(r, "[%s]\n", engine);
     agent_section(r, engine, "pick", "up v ra", cfg->agent.decision_timeout_ms);
     render_printf(r, "spoe-message pick\n    args f=str(%s) src=src id=unique-id", f->name);
     for (i = 0; i < g->n_members; i++) {
         const char *u = cfg->upstreams[g->members[i].upstream].name;
 
+        /* The live counters of the server the agent's choices go through. */
+        if (render_group_pinned(g))
+            snprintf(backend, sizeof(backend), RENDER_PINNED_FMT, g->name, u);
+        else
+            snprintf(backend, sizeof(backend), RENDER_GROUP_FMT, g->name);
         render_printf(r, " c%zu=srv_conn(%s/%s) q%zu=srv_queue(%s/%s) u%zu=srv_is_up(%s/%s)", i,
                       backend, u, i, backend, u, i, backend, u);
     }
@@ -88,8 +92,8 @@ static uint32_t attempt_processing_ms(const struct config *cfg)
 
     for (size_t i = 0; i < cfg->n_groups; i++) {
         const struct conf_http_client *c = &cfg->groups[i].client;
-        uint32_t d = c->retry_enabled ? backoff_delay_ms(c->retry_initial_ms, c->retry_attempts)
-                                      : 0;
+        uint32_t d =
+            c->retry_enabled ? backoff_delay_ms(c->retry_initial_ms, c->retry_attempts) : 0;
         if (d > longest)
             longest = d;
     }

@@ -493,6 +493,8 @@ static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_nod
 static const struct conf_key haproxy_keys[] = {
     STR_KEY("run_dir", struct conf_haproxy, run_dir, 0, "/run/llmproxy"),
     INT_KEY("hard_stop_after", struct conf_haproxy, hard_stop_after_s, 1, 604800, 3600),
+    BOOL_KEY("access_log", struct conf_haproxy, access_log, false),
+    INT_KEY("nbthread", struct conf_haproxy, nbthread, 0, 4096, 0),
 };
 static const struct conf_schema haproxy_schema = SCHEMA(haproxy_keys, .finish = haproxy_finish);
 

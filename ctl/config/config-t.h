@@ -159,6 +159,8 @@ struct conf_agent {
 struct conf_haproxy {
     struct conf_str run_dir;    /* absolute; holds HAProxy's stats socket */
     uint32_t hard_stop_after_s; /* how long an old worker may finish streams after a reload */
+    bool access_log;            /* also write every request's log line to HAProxy's stdout */
+    uint32_t nbthread;          /* HAProxy's threads; 0 leaves HAProxy's default (one per CPU) */
 };
 
 struct config {

@@ -29,8 +29,8 @@ for name in "$@"; do
         -artifact_prefix="$out/artifacts/$name-" "${dict[@]}" ${FUZZ_ARGS:-} "$corpus" \
         >"$log" 2>&1
     rc=$?
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
     units=$(find "$corpus" -type f | wc -l)
     if [ "$rc" -eq 0 ]; then
         printf 'fuzz_%s: %s runs in %ss (%s exec/s), corpus %s inputs, no crash\n' \

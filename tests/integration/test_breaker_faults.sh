@@ -4,7 +4,9 @@
 # never answers (timeout.request 1 s) and one answering 500. Each sits in a round-robin
 # group [bad, good] with retries off, so bad takes every other request until its fifth
 # failed attempt in the window (threshold 0.5 over >= 5 attempts) opens its breaker; from
-# then on good takes everything and the client no longer sees the failure. A group whose
+# then on good takes everything and the client no longer sees the failure. Without retries
+# the agent's choices go through pinned backends: one log line per request is also its
+# attempt. A group whose
 # upstreams are all open answers 503 JSON with Retry-After itself, without connecting.
 source "$(dirname "$0")/lib.sh"
 
@@ -40,7 +42,7 @@ upstream_groups:
 agent:
   spop: {address: 127.0.0.1, port: $SPOP}
   logs: {address: 127.0.0.1, port: $LOGS}
-haproxy: {run_dir: "$T"}
+haproxy: {run_dir: "$T", access_log: true}
 YAML
 
 start_mock good "$GOOD" || finish
@@ -59,16 +61,16 @@ state_of() { metric "llmproxy_upstream_breaker_state{upstream=\"$1\"}"; }
 is_open() { [ "$(state_of "$1")" = 1 ]; }
 
 # The feed is asynchronous: before each next pick, wait until the agent has received the
-# log lines of every request so far (one request line, plus one attempt line when an
-# upstream was tried), so the breaker has judged every attempt and counts stay exact.
+# log line of every request so far, so the breaker has judged every attempt and counts
+# stay exact.
 LINES=0
 lines_reach() { [ "$(metric llmproxy_log_lines_received_total)" -ge "$LINES" ]; }
-# call PORT ATTEMPTS: one chat completion, in this shell (not $(...)) so that LINES counts;
-# its status in CODE, its headers and body in $T/h and $T/body.
+# call PORT: one chat completion, in this shell (not $(...)) so that LINES counts; its
+# status in CODE, its headers and body in $T/h and $T/body.
 call() {
     CODE=$(curl -s -m 10 -D "$T/h" -o "$T/body" -w '%{http_code}' \
         -d '{"model":"m","messages":[]}' "http://127.0.0.1:$1/v1/chat/completions")
-    LINES=$((LINES + 1 + $2))
+    LINES=$((LINES + 1))
     wait_until 5 lines_reach || CODE="$CODE(feed-stalled)"
 }
 
@@ -78,7 +80,7 @@ trip() {
     local what=$1 port=$2 bad=$3 count_bad=$4 fail=$5 codes="" n
     mock_reset "$GOOD"
     for n in $(seq 20); do
-        call "$port" 1
+        call "$port"
         codes="$codes $CODE"
         is_open "$bad" && break
     done
@@ -99,7 +101,7 @@ trip() {
     mock_reset "$GOOD"
     codes=""
     for _ in $(seq 6); do
-        call "$port" 1
+        call "$port"
         codes="$codes $CODE"
     done
     codes=$(echo "$codes" | xargs -n1 | sort -u | xargs)
@@ -109,8 +111,9 @@ trip() {
         test "$($count_bad)" = "$before"
 }
 
-# Attempts on each upstream, from HAProxy's per-attempt log lines (bad_ref has no mock).
-attempts_on() { grep -c "^LLMA1 .* $1 " "$T/haproxy.log"; }
+# Attempts on each upstream, from HAProxy's request lines through its pinned backend
+# (bad_ref has no mock to count them).
+attempts_on() { grep -c "^LLMR2 .* $1 pin_[a-z_]*__$1 " "$T/haproxy.log"; }
 ref_attempts() { attempts_on bad_ref; }
 hang_attempts() { mock_count "$HANG"; }
 err_attempts() { mock_count "$ERR"; }
@@ -118,7 +121,7 @@ err_attempts() { mock_count "$ERR"; }
 # (a) Connection refused: HAProxy answers 502 upstream_unreachable; each attempt is SC--.
 trip "refused" "$F_REF" bad_ref ref_attempts 502
 check "refused: the attempts were logged as connect failures (SC--)" \
-    test "$(grep -cE '^LLMA1 .* g_ref bad_ref 50[23] .* SC--$' "$T/haproxy.log")" = 5
+    test "$(grep -cE '^LLMR2 .* f_ref g_ref POST 502 .* SC-- 0 bad_ref pin_g_ref__bad_ref ' "$T/haproxy.log")" = 5
 check "refused: counted as connect errors" \
     test "$(metric 'llmproxy_upstream_errors_total{error="connect",group="g_ref",upstream="bad_ref"}')" = 5
 
@@ -136,10 +139,10 @@ check "5xx: counted as status_5xx errors" \
 
 # Every upstream of g_dead is open (a breaker belongs to its upstream, whatever the group):
 # the agent refuses the request before any connection is attempted.
-n_attempts=$(grep -c '^LLMA1 ' "$T/haproxy.log")
+n_attempts=$(grep -c '^LLMR2 .* pin_' "$T/haproxy.log")
 n_hang=$(hang_attempts)
 n_err=$(err_attempts)
-call "$F_DEAD" 0
+call "$F_DEAD"
 check "all open: 503 ($CODE)" test "$CODE" = 503
 check "... as JSON no_upstream_available ($(jq -r .error.code "$T/body" 2>/dev/null))" \
     test "$(jq -r .error.code "$T/body" 2>/dev/null)" = no_upstream_available
@@ -148,7 +151,7 @@ ra=$(awk 'tolower($1) == "retry-after:" { gsub(/\r/, "", $2); print $2 }' "$T/h"
 check "... and Retry-After within the cooldown (${ra:-none})" \
     bash -c "[[ '$ra' =~ ^[0-9]+$ ]] && [ '$ra' -ge 1 ] && [ '$ra' -le $COOLDOWN ]"
 check "... with no attempt on any upstream (HAProxy logged none)" \
-    test "$(grep -c '^LLMA1 ' "$T/haproxy.log")" = "$n_attempts"
+    test "$(grep -c '^LLMR2 .* pin_' "$T/haproxy.log")" = "$n_attempts"
 check "... and no request reached the mocks (hang $n_hang, err $n_err)" \
     test "$(hang_attempts)" = "$n_hang" -a "$(err_attempts)" = "$n_err"
 check "... counted as an unavailable pick" \

@@ -37,7 +37,7 @@ upstream_groups:
 agent:
   spop: {address: 127.0.0.1, port: $SPOP}
   logs: {address: 127.0.0.1, port: $LOGS}
-haproxy: {run_dir: "$T"}
+haproxy: {run_dir: "$T", access_log: true}
 YAML
 
 start_mock good "$GOOD" || finish
@@ -56,7 +56,7 @@ read -r code _ < <(post "$F_FO")
 check "a refused connection is retried on the other upstream (status $code)" test "$code" = 200
 check "the other upstream answered it once ($(mock_count "$GOOD"))" test "$(mock_count "$GOOD")" -eq 1
 check "HAProxy logged one retry with redispatch for it" \
-    wait_until 5 grep -qE '^LLMR1 .* fo fo POST 200 .* \+1 good ' "$T/haproxy.log"
+    wait_until 5 grep -qE '^LLMR2 .* fo fo POST 200 .* \+1 good grp_fo ' "$T/haproxy.log"
 
 # A single upstream answering 503: tried 1 + 2 times, 150 ms then 300 ms apart.
 read -r code secs < <(post "$F_503")

@@ -17,9 +17,10 @@
 #   lines and counts them; the notices' counts add up to exactly the lines written in the
 #   stall that the agent never received (the first notice, "1 event dropped", is written
 #   at once in the little room left; the one with the rest when the ring drains);
-# - each notice reaches the agent as one malformed line (reason `tag`: it is no LLMR1 or
+# - each notice reaches the agent as one malformed line (reason `tag`: it is no LLMR2 or
 #   LLMA1 line), and nothing else is malformed;
-# - new traffic afterwards is counted normally: 10 requests, 20 more lines (LLMR1 + LLMA1).
+# - new traffic afterwards is counted normally: 10 requests, 10 more lines (with the agent
+#   up they go through pinned backends: one line each; in the stall, fail-open, two).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
 
@@ -65,7 +66,7 @@ check "HAProxy's ring connects to the log feed" \
 
 received() { metric llmproxy_log_lines_received_total; }
 malformed() { metric llmproxy_log_lines_malformed_total; }
-# parsed: lines received that were LLMR1 or LLMA1 lines.
+# parsed: lines received that were LLMR2 or LLMA1 lines.
 parsed() { echo $(($(received) - $(malformed))); }
 parsed_is() { [ "$(parsed)" -eq "$1" ]; }
 # settled: the received count did not move for a second.
@@ -84,15 +85,15 @@ requests() {
 }
 
 requests 10 >/dev/null
-check "before the stall: 10 requests, 20 lines (LLMR1 + LLMA1 each), none malformed" \
-    wait_until 5 parsed_is 20
+check "before the stall: 10 requests, 10 lines (pinned: one each), none malformed" \
+    wait_until 5 parsed_is 10
 
 kill -STOP "$PID_agent"
 codes=$(requests "$FLOOD" | sort | uniq -c | awk '{ print $2"x"$1 }' | xargs)
 check "agent stopped: HAProxy answers all $FLOOD requests 200 ($codes)" test "$codes" = "200x$FLOOD"
 haproxy_cli "$T/haproxy.sock" "show events llm_logs" >"$T/ring.txt"
-ring_lines=$(grep -c '^LLM[RA]1 ' "$T/ring.txt")
-ring_bytes=$(grep '^LLM[RA]1 ' "$T/ring.txt" | wc -c)
+ring_lines=$(grep -cE '^(LLMR2|LLMA1) ' "$T/ring.txt")
+ring_bytes=$(grep -E '^(LLMR2|LLMA1) ' "$T/ring.txt" | wc -c)
 check "the ring is full of unread lines ($ring_lines lines, $ring_bytes bytes)" \
     test "$ring_bytes" -gt $((RING_BYTES / 2)) -a "$ring_bytes" -le "$RING_BYTES"
 check "HAProxy marked the overflow in the ring: '$(grep -m 1 -E 'events? dropped' "$T/ring.txt")'" \
@@ -103,7 +104,7 @@ check "the agent's end of the feed is backed up ($backlog bytes unread)" test "$
 
 kill -CONT "$PID_agent"
 wait_until 20 settled
-caught_up=$(($(parsed) - 20))
+caught_up=$(($(parsed) - 10))
 written=$((2 * FLOOD))
 check "SIGCONT: the agent caught up at least the ring's $ring_lines lines ($caught_up of $written written)" \
     test "$caught_up" -ge "$ring_lines" -a "$caught_up" -lt "$written"
@@ -112,7 +113,7 @@ check "... HAProxy lost the rest, the agent nothing (llmproxy_log_lines_dropped_
 
 before=$(parsed)
 requests 10 >/dev/null
-check "after the stall: 10 requests, 20 more lines, parsed normally" wait_until 5 parsed_is $((before + 20))
+check "after the stall: 10 requests, 10 more lines, parsed normally" wait_until 5 parsed_is $((before + 10))
 sleep 0.5 # a drop notice written with the new lines has arrived too
 
 notices=$(grep -cE 'logfeed: malformed line \(tag\): [0-9]+ events? dropped$' "$T/agent.log")

@@ -72,8 +72,9 @@ check "the SSE stream completed" grep -q '\[DONE\]' "$T/sse"
 code=$(post "$F_R")
 check "the retried request ends with the upstream's 502 (got $code)" test "$code" = 502
 
-# 3 + 6 + 1 + 1 request lines, 2 + 5 + 1 + 2 attempt lines.
-check "every log line reached the agent" wait_until 10 lines_reach 21
+# 3 + 6 + 1 + 1 request lines, and the retried request's 2 attempt lines: the other groups
+# have no retries, so each of their request lines is its attempt too (pinned backends).
+check "every log line reached the agent" wait_until 10 lines_reach 13
 
 P='method="POST",path="/v1/chat/completions"'
 expect "llmproxy_http_requests_total{forward=\"f_rl\",$P}" 3

@@ -51,7 +51,7 @@ upstream_groups:
 agent:
   spop: {address: 127.0.0.1, port: $SPOP}
   logs: {address: 127.0.0.1, port: $LOGS}
-haproxy: {run_dir: "$T"}
+haproxy: {run_dir: "$T", access_log: true}
 YAML
 
 start_mock a "$A" || finish

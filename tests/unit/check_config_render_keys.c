@@ -1,6 +1,7 @@
 /*
  * The configuration keys added for rendering: upstreams[].tls and the top-level
- * `haproxy` block. Defaults, accepted values and the exact messages of refused ones.
+ * `haproxy` block (run_dir, hard_stop_after, access_log, nbthread). Defaults, accepted
+ * values and the exact messages of refused ones.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -11,24 +12,16 @@
 
 #define G "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
 
-static struct config *load_ok(const char *yaml)
-{
-    char *diags;
-    struct config *cfg = ctu_load(yaml, NULL, &diags);
-
-    ck_assert_msg(cfg != NULL, "does not load:\n%s", diags);
-    free(diags);
-    return cfg;
-}
-
 START_TEST(defaults)
 {
-    struct config *cfg = load_ok("upstreams: [{name: u, url: 'https://u'}]\n" G);
+    struct config *cfg = ctu_load_ok("upstreams: [{name: u, url: 'https://u'}]\n" G);
 
     ck_assert_ptr_null(cfg->upstreams[0].tls_ca_file.val);
     ck_assert(cfg->upstreams[0].tls_verify);
     ck_assert_str_eq(cfg->haproxy.run_dir.val, "/run/llmproxy");
     ck_assert_uint_eq(cfg->haproxy.hard_stop_after_s, 3600);
+    ck_assert(!cfg->haproxy.access_log);
+    ck_assert_uint_eq(cfg->haproxy.nbthread, 0);
     config_free(cfg);
 }
 END_TEST
@@ -36,13 +29,17 @@ END_TEST
 START_TEST(given_values)
 {
     struct config *cfg =
-        load_ok("upstreams: [{name: u, url: 'https://u', tls: {ca_file: /etc/ca.pem, verify: "
-                "false}}]\n" G "haproxy: {run_dir: /srv/llm, hard_stop_after: 60}\n");
+        ctu_load_ok("upstreams: [{name: u, url: 'https://u', tls: {ca_file: /etc/ca.pem, verify: "
+                "false}}]\n" G
+                "haproxy: {run_dir: /srv/llm, hard_stop_after: 60, access_log: true, nbthread: "
+                "4}\n");
 
     ck_assert_str_eq(cfg->upstreams[0].tls_ca_file.val, "/etc/ca.pem");
     ck_assert(!cfg->upstreams[0].tls_verify);
     ck_assert_str_eq(cfg->haproxy.run_dir.val, "/srv/llm");
     ck_assert_uint_eq(cfg->haproxy.hard_stop_after_s, 60);
+    ck_assert(cfg->haproxy.access_log);
+    ck_assert_uint_eq(cfg->haproxy.nbthread, 4);
     config_free(cfg);
 }
 END_TEST
@@ -68,6 +65,22 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:20: haproxy.run_dir: contains a control character; not allowed in a path\n"},
     {"haproxy: {hard_stop_after: 0}\n",
      "t.yaml:1:28: haproxy.hard_stop_after: 0 is out of range; allowed: 1-604800\n"},
+    {"haproxy: {access_log: yes please}\n",
+     "t.yaml:1:23: haproxy.access_log: found \"yes please\"; expected true or false\n"},
+    {"haproxy: {access_log: 1}\n",
+     "t.yaml:1:23: haproxy.access_log: found \"1\"; expected true or false\n"},
+    {"haproxy:\n  access_log: \"true\"\n",
+     "t.yaml:2:15: haproxy.access_log: found the string \"true\"; expected true or false "
+     "(write it without quotes)\n"},
+    {"haproxy: {nbthread: 4097}\n",
+     "t.yaml:1:21: haproxy.nbthread: 4097 is out of range; allowed: 0-4096\n"},
+    {"haproxy: {nbthread: -1}\n",
+     "t.yaml:1:21: haproxy.nbthread: -1 is out of range; allowed: 0-4096\n"},
+    {"haproxy: {nbthread: many}\n",
+     "t.yaml:1:21: haproxy.nbthread: found \"many\"; expected a number 0-4096\n"},
+    {"haproxy: {nbthreads: 4}\n",
+     "t.yaml:1:11: haproxy.nbthreads: unknown key \"nbthreads\"; did you mean \"nbthread\"? "
+     "(allowed: run_dir, hard_stop_after, access_log, nbthread)\n"},
 };
 
 START_TEST(refused)

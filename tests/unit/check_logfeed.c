@@ -62,15 +62,17 @@ static int feed_str(struct logframe *f, const char *data, struct sink *s)
 }
 
 /* Three records as HAProxy's ring writes them back to back (captured, shortened ids). */
-static const char STREAM[] = "37 LLMA1 id1 g a 200 0 0 0 104 1049 ----"
-                             "59 LLMR1 id1 main g POST 200 0 0 0 0 104 1049 ---- 0 a - - \"/\""
-                             "1 x";
+static const char STREAM[] =
+    "37 LLMA1 id1 g a 200 0 0 0 104 1049 ----"
+    "65 LLMR2 id1 main g POST 200 0 0 0 0 104 1049 ---- 0 a grp_g - - \"/\""
+    "1 x";
 
 static void assert_stream_messages(const struct sink *s)
 {
     ck_assert_uint_eq(s->n, 3);
     ck_assert_str_eq(s->msg[0], "LLMA1 id1 g a 200 0 0 0 104 1049 ----");
-    ck_assert_str_eq(s->msg[1], "LLMR1 id1 main g POST 200 0 0 0 0 104 1049 ---- 0 a - - \"/\"");
+    ck_assert_str_eq(s->msg[1],
+                     "LLMR2 id1 main g POST 200 0 0 0 0 104 1049 ---- 0 a grp_g - - \"/\"");
     ck_assert_str_eq(s->msg[2], "x");
 }
 
@@ -194,6 +196,7 @@ END_TEST
 struct lines {
     size_t n;
     enum logline_kind kind[MAX_MSGS];
+    bool pinned[MAX_MSGS];
 };
 
 static void count_line(void *ctx, const struct logline *l)
@@ -201,7 +204,9 @@ static void count_line(void *ctx, const struct logline *l)
     struct lines *ls = ctx;
 
     ck_assert_uint_lt(ls->n, MAX_MSGS);
-    ls->kind[ls->n++] = l->kind;
+    ls->kind[ls->n] = l->kind;
+    ls->pinned[ls->n] = l->pinned;
+    ls->n++;
 }
 
 static void record_str(struct logfeed_stats *st, const char *msg, struct lines *ls)
@@ -215,18 +220,25 @@ START_TEST(test_record_counting)
     struct lines ls = {0};
 
     record_str(&st, "LLMA1 id g a 200 0 0 0 104 1049 ----", &ls);
-    record_str(&st, "LLMR1 id main g GET 200 0 0 0 0 1 2 ---- 0 a - - \"/\"", &ls);
+    record_str(&st, "LLMR2 id main g GET 200 0 0 0 0 1 2 ---- 0 a grp_g - - \"/\"", &ls);
     record_str(&st, "LLMA1 id g a 200 0 0 0 104 1049 ", &ls);
     record_str(&st, "LLMA1 id g a 200 0 0 0 104 1049", &ls);
     record_str(&st, "hello", &ls);
-    ck_assert_uint_eq(st.lines, 5);
-    ck_assert_uint_eq(st.parsed, 2);
-    ck_assert_uint_eq(st.malformed, 3);
+    /* A pinned request is one line, delivered once: its attempt is the receiver's view. */
+    record_str(&st, "LLMR2 id main g GET 200 0 0 0 0 1 2 ---- 0 a pin_g__a - - \"/\"", &ls);
+    /* An HAProxy still on the previous configuration: counted, under its reason. */
+    record_str(&st, "LLMR1 id main g GET 200 0 0 0 0 1 2 ---- 0 a - - \"/\"", &ls);
+    ck_assert_uint_eq(st.lines, 7);
+    ck_assert_uint_eq(st.parsed, 3);
+    ck_assert_uint_eq(st.malformed, 4);
     ck_assert_uint_eq(st.malformed_by_reason[LOGLINE_ERR_TRUNCATED], 2);
-    ck_assert_uint_eq(st.malformed_by_reason[LOGLINE_ERR_TAG], 1);
-    ck_assert_uint_eq(ls.n, 2);
+    ck_assert_uint_eq(st.malformed_by_reason[LOGLINE_ERR_TAG], 2);
+    ck_assert_uint_eq(ls.n, 3);
     ck_assert_int_eq(ls.kind[0], LOGLINE_ATTEMPT);
     ck_assert_int_eq(ls.kind[1], LOGLINE_REQUEST);
+    ck_assert(!ls.pinned[1]);
+    ck_assert_int_eq(ls.kind[2], LOGLINE_REQUEST);
+    ck_assert(ls.pinned[2]);
 }
 END_TEST
 

@@ -1,29 +1,45 @@
 /*
  * logline_parse: lines captured from HAProxy 2.6.12 with the rendered formats, every
- * field, and malformed or truncated lines refused with the right reason.
+ * field, pinned request lines and the attempt they stand for, and malformed or truncated
+ * lines refused with the right reason.
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_walk.h"
 #include "logline.h"
 
-/* Captured live (ring -> octet-count TCP), one per situation. */
-static const char REQ_OK[] = "LLMR1 7F000001:E810_7F000001:7C9C_6B0B3CD0_0001:058E main g GET 200 "
-                             "0 0 0 0 0 200 ---- 0 a - - \"/v1/models\"";
+/*
+ * Captured live (ring -> octet-count TCP), one per situation. %b is what HAProxy 2.6.12
+ * logs for each: grp_<group> when the group layer served the request, pin_<g>__<u> when a
+ * pinned backend did, the frontend's own name when it answered by itself (<NOSRV>).
+ */
+static const char REQ_OK[] = "LLMR2 7F000001:E810_7F000001:7C9C_6B0B3CD0_0001:058E main g GET 200 "
+                             "0 0 0 0 0 200 ---- 0 a grp_g - - \"/v1/models\"";
 static const char REQ_SSE[] =
-    "LLMR1 7F000001:B2EA_7F000001:7C9C_6B0B3CF0_001A:058E main g POST 200 0 0 0 0 1503 1049 "
-    "---- 0 a pass 3 \"/v1/chat/completions\"";
+    "LLMR2 7F000001:B2EA_7F000001:7C9C_6B0B3CF0_001A:058E main g POST 200 0 0 0 0 1503 1049 "
+    "---- 0 a grp_g pass 3 \"/v1/chat/completions\"";
 static const char REQ_BADREQ[] =
-    "LLMR1 - main g <BADREQ> 400 -1 -1 -1 -1 0 0 PR-- 0 <NOSRV> - - \"<BADREQ>\"";
+    "LLMR2 - main g <BADREQ> 400 -1 -1 -1 -1 0 0 PR-- 0 <NOSRV> fwd_main - - \"<BADREQ>\"";
 static const char REQ_ABORT[] =
-    "LLMR1 7F000001:B2F2_7F000001:7C9C_6B0B3CF2_001C:058E main g POST 200 0 0 0 0 601 682 CD-- "
-    "0 a - - \"/v1/chat/completions\"";
+    "LLMR2 7F000001:B2F2_7F000001:7C9C_6B0B3CF2_001C:058E main g POST 200 0 0 0 0 601 682 CD-- "
+    "0 a grp_g - - \"/v1/chat/completions\"";
 /* HAProxy drops a field that does not fit `len` and ends the line there. */
 static const char REQ_CUT_BY_HAPROXY[] =
-    "LLMR1 7F000001:B98A_7F000001:7C9C_6B0B3CDA_0014:058E main g GET 404 0 0 0 0 0 389 ---- 0 "
-    "a - - ";
+    "LLMR2 7F000001:B98A_7F000001:7C9C_6B0B3CDA_0014:058E main g GET 404 0 0 0 0 0 389 ---- 0 "
+    "a grp_g - - ";
+/* Pinned: the agent chose a, the frontend sent the request straight to a's backend. */
+static const char REQ_PINNED_OK[] =
+    "LLMR2 7F000001:ECE4_7F000001:99F3_6B0B5635_0002:7C7B main g POST 200 0 0 1 12 1503 1049 "
+    "---- 0 a pin_g__a pass - \"/v1/chat/completions\"";
+static const char REQ_PINNED_REFUSED[] =
+    "LLMR2 7F000001:ECE2_7F000001:99F3_6B0B5632_0001:7C7B main g POST 503 0 0 -1 -1 3005 217 "
+    "SC-- 0 a pin_g__a pass - \"/v1/chat/completions\"";
+/* The same outcome as a listener would have logged it in the two-layer path. */
+static const char ATT_PINNED_REFUSED[] =
+    "LLMA1 7F000001:ECE2_7F000001:99F3_6B0B5632_0001:7C7B g a 503 0 -1 -1 3005 217 SC--";
 static const char ATT_OK[] =
     "LLMA1 7F000001:E81C_7F000001:7C9C_6B0B3CD0_0003:058E g a 200 0 0 0 104 1049 ----";
 static const char ATT_REFUSED[] =
@@ -94,6 +110,7 @@ START_TEST(test_request_every_field)
     assert_str(l.verdict, "pass");
     ck_assert_int_eq(l.spoe_error, 3);
     assert_str(l.path, "/v1/chat/completions");
+    ck_assert(!l.pinned); /* grp_g: the listener's line is the attempt */
 }
 END_TEST
 
@@ -118,6 +135,7 @@ START_TEST(test_request_absent_values)
     ck_assert_int_eq(l.t_response, -1);
     ck_assert_int_eq(l.t_total, 0);
     ck_assert_str_eq(l.termination, "PR--");
+    ck_assert(!l.pinned);
 
     ck_assert_int_eq(parse_str(REQ_ABORT, &l), 0);
     ck_assert_str_eq(l.termination, "CD--");
@@ -129,8 +147,8 @@ START_TEST(test_request_redispatch_and_limits)
 {
     struct logline l;
 
-    ck_assert_int_eq(parse_str("LLMR1 id main g GET 503 1 2 3 4 2147483647 18446744073709551615 "
-                               "sC-- +3 b unavailable 65535 \"/\"",
+    ck_assert_int_eq(parse_str("LLMR2 id main g GET 503 1 2 3 4 2147483647 18446744073709551615 "
+                               "sC-- +3 b grp_g unavailable 65535 \"/\"",
                                &l),
                      0);
     ck_assert_uint_eq(l.retries, 3);
@@ -145,12 +163,119 @@ START_TEST(test_request_redispatch_and_limits)
     assert_str(l.verdict, "unavailable");
     assert_str(l.path, "/");
     /* An empty path and HAProxy's #XX encoding are kept as logged. */
-    ck_assert_int_eq(parse_str("LLMR1 - main g GET -1 0 0 0 0 0 0 CR-- 0 <NOSRV> - - \"\"", &l), 0);
+    ck_assert_int_eq(
+        parse_str("LLMR2 - main g GET -1 0 0 0 0 0 0 CR-- 0 <NOSRV> fwd_main - - \"\"", &l), 0);
     ck_assert_int_eq(l.status, -1);
     ck_assert_uint_eq(l.path.len, 0);
-    ck_assert_int_eq(parse_str("LLMR1 - main g GET 404 0 0 0 0 0 0 ---- 0 a - - \"/a#22b\\c\"", &l),
-                     0);
+    ck_assert_int_eq(
+        parse_str("LLMR2 - main g GET 404 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a#22b\\c\"", &l), 0);
     assert_str(l.path, "/a#22b\\c");
+}
+END_TEST
+
+/* ---- pinned request lines ---- */
+
+struct pinned_case {
+    const char *server;
+    const char *backend;
+    bool pinned;
+};
+
+static const struct pinned_case pinned_cases[] = {
+    {"a", "pin_g__a", true},
+    {"a", "pin_g__other", true},    /* the name is HAProxy's business: only the prefix counts */
+    {"a", "grp_g", false},          /* the group layer, whose listener logs the attempt */
+    {"<NOSRV>", "fwd_main", false}, /* the frontend answered itself */
+    {"<NOSRV>", "pin_g__a", false}, /* nothing attempted, so no attempt to stand for */
+    {"a", "pin_", false},           /* the bare prefix names no upstream */
+    {"a", "pin", false},
+    {"a", "PIN_g__a", false},
+    {"a", "xpin_g__a", false},
+};
+
+START_TEST(test_pinned_detection)
+{
+    const struct pinned_case *pc = &pinned_cases[_i];
+    struct logline l;
+    char line[256];
+
+    snprintf(line, sizeof(line), "LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 %s %s - - \"/\"",
+             pc->server, pc->backend);
+    ck_assert_msg(parse_str(line, &l) == 0, "case %d refused: %s", _i, line);
+    ck_assert_msg(l.pinned == pc->pinned, "case %d (%s %s): pinned %d, want %d", _i, pc->server,
+                  pc->backend, l.pinned, pc->pinned);
+}
+END_TEST
+
+START_TEST(test_pinned_captured)
+{
+    struct logline l;
+
+    ck_assert_int_eq(parse_str(REQ_PINNED_OK, &l), 0);
+    ck_assert_int_eq(l.kind, LOGLINE_REQUEST);
+    ck_assert(l.pinned);
+    assert_str(l.upstream, "a");
+    assert_str(l.verdict, "pass");
+    ck_assert_int_eq(l.t_response, 12);
+    ck_assert_int_eq(parse_str(REQ_PINNED_REFUSED, &l), 0);
+    ck_assert(l.pinned);
+    ck_assert_str_eq(l.termination, "SC--");
+    /* Every other captured request line went through the group layer or nowhere. */
+    ck_assert_int_eq(parse_str(REQ_OK, &l), 0);
+    ck_assert(!l.pinned);
+    ck_assert_int_eq(parse_str(REQ_ABORT, &l), 0);
+    ck_assert(!l.pinned);
+}
+END_TEST
+
+/* What outcome_apply() and the upstream metrics read from an attempt. */
+static void assert_same_attempt(const struct logline *got, const struct logline *want)
+{
+    ck_assert_int_eq(got->kind, LOGLINE_ATTEMPT);
+    ck_assert(!got->pinned);
+    ck_assert_uint_eq(got->id.len, want->id.len);
+    ck_assert(memcmp(got->id.ptr, want->id.ptr, want->id.len) == 0);
+    ck_assert_uint_eq(got->group.len, want->group.len);
+    ck_assert(memcmp(got->group.ptr, want->group.ptr, want->group.len) == 0);
+    ck_assert_uint_eq(got->upstream.len, want->upstream.len);
+    ck_assert(memcmp(got->upstream.ptr, want->upstream.ptr, want->upstream.len) == 0);
+    ck_assert_int_eq(got->status, want->status);
+    ck_assert_int_eq(got->t_queue, want->t_queue);
+    ck_assert_int_eq(got->t_connect, want->t_connect);
+    ck_assert_int_eq(got->t_response, want->t_response);
+    ck_assert_int_eq(got->t_total, want->t_total);
+    ck_assert_uint_eq(got->bytes_out, want->bytes_out);
+    ck_assert_str_eq(got->termination, want->termination);
+    ck_assert_uint_eq(got->retries, want->retries);
+    ck_assert(got->redispatched == want->redispatched);
+}
+
+/* A pinned request line is the attempt the listener would have logged, field for field. */
+START_TEST(test_pinned_attempt_view)
+{
+    size_t len = strlen(REQ_PINNED_REFUSED);
+    char *line = malloc(len);
+    struct logline req, before, att, listener;
+
+    ck_assert_ptr_nonnull(line);
+    memcpy(line, REQ_PINNED_REFUSED, len);
+    ck_assert_int_eq(logline_parse(line, len, &req), 0);
+    memcpy(&before, &req, sizeof(req));
+    logline_pinned_attempt(&req, &att);
+    ck_assert(memcmp(&before, &req, sizeof(req)) == 0); /* the request is left as it was */
+
+    ck_assert_int_eq(parse_str(ATT_PINNED_REFUSED, &listener), 0);
+    assert_same_attempt(&att, &listener);
+    assert_str(att.group, "g");
+    assert_str(att.upstream, "a");
+    ck_assert_int_eq(att.status, 503);
+    ck_assert_int_eq(att.t_connect, -1);
+    ck_assert_int_eq(att.t_total, 3005);
+    /* Views into the request's own line, not copies. */
+    ck_assert_ptr_eq(att.id.ptr, req.id.ptr);
+    ck_assert_ptr_eq(att.upstream.ptr, req.upstream.ptr);
+    ck_assert(att.upstream.ptr >= line && att.upstream.ptr + att.upstream.len <= line + len);
+    free(line);
 }
 END_TEST
 
@@ -176,6 +301,7 @@ START_TEST(test_attempt_every_field)
     ck_assert_uint_eq(l.method.len, 0);
     ck_assert_uint_eq(l.path.len, 0);
     ck_assert_uint_eq(l.verdict.len, 0);
+    ck_assert(!l.pinned);
 
     ck_assert_int_eq(parse_str(ATT_REFUSED, &l), 0);
     assert_str(l.upstream, "dead");
@@ -213,7 +339,8 @@ END_TEST
 /* Every proper prefix of a valid line is refused, and never read past. */
 START_TEST(test_every_prefix_refused)
 {
-    static const char *const lines[] = {REQ_OK, REQ_SSE, REQ_BADREQ, ATT_OK, ATT_REFUSED};
+    static const char *const lines[] = {REQ_OK,        REQ_SSE, REQ_BADREQ,
+                                        REQ_PINNED_OK, ATT_OK,  ATT_REFUSED};
     struct logline l;
 
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
@@ -235,8 +362,9 @@ START_TEST(test_cut_by_haproxy)
 
     ck_assert_int_eq(parse_str(REQ_CUT_BY_HAPROXY, &l), -LOGLINE_ERR_TRUNCATED);
     ck_assert_int_eq(parse_str("", &l), -LOGLINE_ERR_TRUNCATED);
-    ck_assert_int_eq(parse_str("LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/v1/mod", &l),
-                     -LOGLINE_ERR_TRUNCATED);
+    ck_assert_int_eq(
+        parse_str("LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/v1/mod", &l),
+        -LOGLINE_ERR_TRUNCATED);
 }
 END_TEST
 
@@ -247,45 +375,54 @@ struct bad_case {
 
 /* One wrong field at a time; the request line template is REQ_OK's shape. */
 static const struct bad_case bad_cases[] = {
-    {"LLMX1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TAG},
-    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TAG},
-    {"llmr1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TAG},
-    {"LLMR1  - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_SEPARATOR},
-    {" LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_SEPARATOR},
-    {"LLMR1 a\"b main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_ID},
-    {"LLMR1 - ma/in g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR1 - main g\x01 GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR1 - main g GE(T 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_METHOD},
-    {"LLMR1 - main g GET 20 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR1 - main g GET 099 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR1 - main g GET 1000 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR1 - main g GET -2 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR1 - main g GET 200 -2 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR1 - main g GET 200 0 x 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR1 - main g GET 200 0 0 +1 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR1 - main g GET 200 0 0 0 2147483648 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR1 - main g GET 200 0 0 0 0 99999999999999999999 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 18446744073709551616 ---- 0 a - - \"/\"", LOGLINE_ERR_BYTES},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 -1 ---- 0 a - - \"/\"", LOGLINE_ERR_BYTES},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 --- 0 a - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ----- 0 a - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 XH-- 0 a - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 SX-- 0 a - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 --X- 0 a - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---X 0 a - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- ++1 a - - \"/\"", LOGLINE_ERR_RETRIES},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 65536 a - - \"/\"", LOGLINE_ERR_RETRIES},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- + a - - \"/\"", LOGLINE_ERR_RETRIES},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a:b - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a pa$s - \"/\"", LOGLINE_ERR_VERDICT},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - -1 \"/\"", LOGLINE_ERR_SPOE_ERROR},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - 65536 \"/\"", LOGLINE_ERR_SPOE_ERROR},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - /", LOGLINE_ERR_PATH},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/a b\"", LOGLINE_ERR_PATH},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\xc3\xa9\"", LOGLINE_ERR_PATH},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/a\"b\"", LOGLINE_ERR_TRAILING},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\" ", LOGLINE_ERR_TRAILING},
-    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/", LOGLINE_ERR_TRUNCATED},
+    {"LLMX2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
+    {"LLMR3 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
+    {"llmr2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
+    /* The previous version's line, from an HAProxy still running the old configuration. */
+    {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TAG},
+    /* Its shape under the new tag is one field short: refused, not read shifted by one. */
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a pass - \"/\"", LOGLINE_ERR_SPOE_ERROR},
+    {"LLMR2  - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_SEPARATOR},
+    {" LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_SEPARATOR},
+    {"LLMR2 a\"b main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_ID},
+    {"LLMR2 - ma/in g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR2 - main g\x01 GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR2 - main g GE(T 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_METHOD},
+    {"LLMR2 - main g GET 20 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR2 - main g GET 099 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR2 - main g GET 1000 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR2 - main g GET -2 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR2 - main g GET 200 -2 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
+    {"LLMR2 - main g GET 200 0 x 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
+    {"LLMR2 - main g GET 200 0 0 +1 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
+    {"LLMR2 - main g GET 200 0 0 0 2147483648 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
+    {"LLMR2 - main g GET 200 0 0 0 0 99999999999999999999 0 ---- 0 a grp_g - - \"/\"",
+     LOGLINE_ERR_TIMER},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 18446744073709551616 ---- 0 a grp_g - - \"/\"",
+     LOGLINE_ERR_BYTES},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 -1 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_BYTES},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 --- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ----- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 XH-- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 SX-- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 --X- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---X 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- ++1 a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 65536 a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- + a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a:b grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp/g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a pin_g__a\" - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a  - - \"/\"", LOGLINE_ERR_SEPARATOR},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g pa$s - \"/\"", LOGLINE_ERR_VERDICT},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - -1 \"/\"", LOGLINE_ERR_SPOE_ERROR},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - 65536 \"/\"", LOGLINE_ERR_SPOE_ERROR},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - /", LOGLINE_ERR_PATH},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a b\"", LOGLINE_ERR_PATH},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\xc3\xa9\"", LOGLINE_ERR_PATH},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a\"b\"", LOGLINE_ERR_TRAILING},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\" ", LOGLINE_ERR_TRAILING},
+    {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/", LOGLINE_ERR_TRUNCATED},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- extra", LOGLINE_ERR_TRAILING},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- ", LOGLINE_ERR_TRAILING},
     {"LLMA1 - g a 200 0 0 0 0 0", LOGLINE_ERR_TRUNCATED},
@@ -309,6 +446,7 @@ START_TEST(test_bounds)
     struct logline l;
     char *line = malloc(LOGLINE_MAX_LEN + 2);
     char id[LOGLINE_ID_MAX + 2];
+    char name[300];
     char buf[512];
     size_t n;
 
@@ -319,12 +457,27 @@ START_TEST(test_bounds)
     memset(line, 'a', LOGLINE_MAX_LEN + 1);
     ck_assert_int_eq(logline_parse(line, LOGLINE_MAX_LEN + 1, &l), -LOGLINE_ERR_TOO_LONG);
     n = (size_t)snprintf(line, LOGLINE_MAX_LEN + 2,
-                         "LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/");
+                         "LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/");
     memset(line + n, 'p', LOGLINE_MAX_LEN - n - 1);
     line[LOGLINE_MAX_LEN - 1] = '"';
     ck_assert_int_eq(logline_parse(line, LOGLINE_MAX_LEN, &l), 0);
     ck_assert_uint_eq(l.path.len, LOGLINE_MAX_LEN - n); /* the '/' and the 'p's */
     free(line);
+
+    /* The longest pinned backend the renderer writes, pin_<48>__<48>, is accepted (more
+     * than a configuration name may hold); one byte over LOGLINE_BACKEND_MAX is not. */
+    memset(name, 'b', sizeof(name));
+    memcpy(name, "pin_", 4);
+    memcpy(name + 4 + CONF_NAME_MAX, "__", 2);
+    name[4 + CONF_NAME_MAX + 2 + CONF_NAME_MAX] = '\0';
+    snprintf(buf, sizeof(buf), "LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a %s - - \"/\"", name);
+    ck_assert_int_eq(parse_str(buf, &l), 0);
+    ck_assert(l.pinned);
+    memset(name, 'b', sizeof(name));
+    memcpy(name, "pin_", 4);
+    name[LOGLINE_BACKEND_MAX + 1] = '\0';
+    snprintf(buf, sizeof(buf), "LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a %s - - \"/\"", name);
+    ck_assert_int_eq(parse_str(buf, &l), -LOGLINE_ERR_NAME);
 
     memset(id, 'a', sizeof(id));
     id[LOGLINE_ID_MAX] = '\0';
@@ -346,7 +499,7 @@ START_TEST(test_formats_match_parser)
      * put the quoted path last. */
     n = snprintf(fmt, sizeof(fmt), LOGLINE_REQUEST_FORMAT, "fwd", "grp");
     ck_assert_int_gt(n, 0);
-    ck_assert_str_eq(fmt, "LLMR1 %ID fwd grp %HM %ST %Tq %Tw %Tc %Tr %Tt %B %tsc %rc %s "
+    ck_assert_str_eq(fmt, "LLMR2 %ID fwd grp %HM %ST %Tq %Tw %Tc %Tr %Tt %B %tsc %rc %s %b "
                           "%[var(txn.llm.v)] %[var(txn.llm.err)] %{+Q}HPO");
     n = snprintf(fmt, sizeof(fmt), LOGLINE_ATTEMPT_FORMAT, "grp", "up");
     ck_assert_int_gt(n, 0);
@@ -374,6 +527,10 @@ static Suite *logline_suite(void)
     tcase_add_test(tc, test_request_every_field);
     tcase_add_test(tc, test_request_absent_values);
     tcase_add_test(tc, test_request_redispatch_and_limits);
+    tcase_add_loop_test(tc, test_pinned_detection, 0,
+                        (int)(sizeof(pinned_cases) / sizeof(pinned_cases[0])));
+    tcase_add_test(tc, test_pinned_captured);
+    tcase_add_test(tc, test_pinned_attempt_view);
     tcase_add_test(tc, test_attempt_every_field);
     tcase_add_test(tc, test_trailing_newline_tolerated);
     tcase_add_test(tc, test_every_prefix_refused);

@@ -1,7 +1,7 @@
 /*
  * outcome: ATTEMPT lines into breaker outcomes and EMA samples, on an injected clock:
- * the classification table, EMA, unknown names, and a breaker tripped and recovered
- * through outcome_apply alone.
+ * the classification table, EMA, unknown names, a breaker tripped and recovered through
+ * outcome_apply alone, and a pinned request's line standing for its attempt.
  */
 #include <check.h>
 #include <math.h>
@@ -31,17 +31,24 @@ static const char yaml[] =
 
 static struct agent_state *st;
 
-static void setup(void)
+static struct agent_state *new_state(void)
 {
     struct conf_diags diags = {0};
     struct config *cfg = config_load_buf("t.yaml", yaml, strlen(yaml), NULL, NULL, &diags);
+    struct agent_state *s;
 
     if (!cfg)
         conf_diags_print(&diags, stderr);
     conf_diags_free(&diags);
     ck_assert_ptr_nonnull(cfg);
-    st = state_create(cfg, NULL, 1);
-    ck_assert_ptr_nonnull(st);
+    s = state_create(cfg, NULL, 1);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+static void setup(void)
+{
+    st = new_state();
 }
 
 static void teardown(void)
@@ -181,8 +188,8 @@ END_TEST
 
 START_TEST(test_request_and_neutral_change_nothing)
 {
-    static const char req[] =
-        "LLMR1 id main g POST 503 0 0 -1 -1 3004 217 SC-- 0 a pass - \"/v1/chat/completions\"";
+    static const char req[] = "LLMR2 id main g POST 503 0 0 -1 -1 3004 217 SC-- 0 a grp_g pass - "
+                              "\"/v1/chat/completions\"";
     struct outcome_stats stats = {0};
     struct upstream_rt *a = state_upstream(st, "a", 1);
     struct logline l;
@@ -261,6 +268,141 @@ START_TEST(test_failed_probe_reopens)
 }
 END_TEST
 
+/* ---- pinned requests: the request line is the attempt (logline_pinned_attempt) ---- */
+
+/* A REQUEST line of forward main (group g) served by `backend`, with the attempt's values. */
+static void request(struct logline *l, char *buf, size_t size, const char *up, const char *backend,
+                    int status, int tr, const char *tsc)
+{
+    int n = snprintf(buf, size, "LLMR2 id main g POST %d 0 0 %d %d 500 100 %s 0 %s %s pass - \"/\"",
+                     status, tr < 0 ? -1 : 0, tr, tsc, up, backend);
+
+    ck_assert_int_gt(n, 0);
+    ck_assert_msg(logline_parse(buf, (size_t)n, l) == 0, "bad fixture %s", buf);
+}
+
+/* Every row of the table classifies the same from a pinned request line as from an LLMA1. */
+START_TEST(test_pinned_classify_like_attempt)
+{
+    const struct class_case *cc = &class_cases[_i];
+    struct logline req, att;
+    char buf[160];
+
+    request(&req, buf, sizeof(buf), "a", "pin_g__a", cc->status, cc->tr, cc->tsc);
+    ck_assert(req.pinned);
+    logline_pinned_attempt(&req, &att);
+    ck_assert_msg(outcome_classify(&att) == cc->want, "case %d (%d %d %s): got %s, want %s", _i,
+                  cc->status, cc->tr, cc->tsc, outcome_class_name(outcome_classify(&att)),
+                  outcome_class_name(cc->want));
+}
+END_TEST
+
+/*
+ * Refused connections on a pinned backend trip a's breaker exactly as the listener's
+ * LLMA1 lines do (test_breaker_trips_and_recovers), and a good pinned probe closes it.
+ * The request line itself, as the agent also receives it, stays a request.
+ */
+START_TEST(test_pinned_request_trips_and_recovers)
+{
+    struct outcome_stats stats = {0};
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct logline req, att;
+    enum outcome_class cls;
+    char buf[160];
+    uint64_t t = 10000;
+
+    request(&req, buf, sizeof(buf), "a", "pin_g__a", 503, -1, "SC--");
+    ck_assert_int_eq(outcome_apply(st, &req, t, &stats, NULL), OUTCOME_IGNORED);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->failure, 0);
+    logline_pinned_attempt(&req, &att);
+    for (int i = 0; i < BREAKER_MIN_ATTEMPTS - 1; i++) {
+        ck_assert_int_eq(outcome_apply(st, &att, t, &stats, &cls), OUTCOME_APPLIED);
+        ck_assert_int_eq(cls, OUTCOME_CONNECT);
+        ck_assert_int_eq(breaker_state(&a->breaker, t), BREAKER_CLOSED);
+    }
+    outcome_apply(st, &att, t, &stats, NULL);
+    ck_assert_int_eq(breaker_state(&a->breaker, t), BREAKER_OPEN);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->failure, BREAKER_MIN_ATTEMPTS);
+    ck_assert_uint_eq(stats.attempts, BREAKER_MIN_ATTEMPTS);
+    ck_assert_uint_eq(stats.by_class[OUTCOME_CONNECT], BREAKER_MIN_ATTEMPTS);
+    ck_assert_uint_eq(stats.requests, 1);
+    ck_assert(!a->measured); /* no response headers, no time sample */
+
+    t += 2000;
+    ck_assert_int_eq(breaker_state(&a->breaker, t), BREAKER_HALF_OPEN);
+    breaker_on_pick(&a->breaker, t);
+    request(&req, buf, sizeof(buf), "a", "pin_g__a", 200, 30, "----");
+    logline_pinned_attempt(&req, &att);
+    ck_assert_int_eq(outcome_apply(st, &att, t + 30, &stats, &cls), OUTCOME_APPLIED);
+    ck_assert_int_eq(cls, OUTCOME_SUCCESS);
+    ck_assert_int_eq(breaker_state(&a->breaker, t + 30), BREAKER_CLOSED);
+    ck_assert(a->measured);
+    ck_assert(fabs(a->ema_ms - 30.0) < 1e-9);
+}
+END_TEST
+
+/*
+ * The same outcomes, once as pinned request lines and once as the listener's LLMA1 lines,
+ * each into its own state: a ends up the same in both.
+ */
+START_TEST(test_pinned_same_state_as_attempt)
+{
+    static const struct class_case seq[] = {
+        {200, 40, "----", OUTCOME_SUCCESS}, {503, 7, "----", OUTCOME_STATUS_5XX},
+        {504, -1, "sH--", OUTCOME_TIMEOUT}, {502, -1, "SH--", OUTCOME_EMPTY_RESPONSE},
+        {-1, -1, "CH--", OUTCOME_NEUTRAL},  {200, 90, "CD--", OUTCOME_SUCCESS},
+        {503, -1, "SC--", OUTCOME_CONNECT},
+    };
+    struct agent_state *st2 = new_state();
+    struct outcome_stats via_pin = {0}, via_listener = {0};
+    struct upstream_rt *pin = state_upstream(st, "a", 1);
+    struct upstream_rt *lis = state_upstream(st2, "a", 1);
+    struct logline req, att;
+    char buf[160];
+
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        uint64_t t = 1000 + 10 * i;
+
+        request(&req, buf, sizeof(buf), "a", "pin_g__a", seq[i].status, seq[i].tr, seq[i].tsc);
+        logline_pinned_attempt(&req, &att);
+        outcome_apply(st, &att, t, &via_pin, NULL);
+        attempt(&att, buf, sizeof(buf), "g", "a", seq[i].status, seq[i].tr, seq[i].tsc);
+        outcome_apply(st2, &att, t, &via_listener, NULL);
+    }
+    ck_assert_uint_eq(via_pin.attempts, via_listener.attempts);
+    ck_assert_uint_eq(via_pin.ema_samples, via_listener.ema_samples);
+    for (int c = 0; c < OUTCOME_N_CLASSES; c++)
+        ck_assert_uint_eq(via_pin.by_class[c], via_listener.by_class[c]);
+    ck_assert_uint_eq(via_pin.by_class[OUTCOME_NEUTRAL], 1);
+    ck_assert_uint_eq(breaker_counters(&pin->breaker)->success,
+                      breaker_counters(&lis->breaker)->success);
+    ck_assert_uint_eq(breaker_counters(&pin->breaker)->failure,
+                      breaker_counters(&lis->breaker)->failure);
+    ck_assert_uint_eq(breaker_counters(&pin->breaker)->failure, 4);
+    /* Over a's threshold of 0.5 by the fifth counted attempt: open in both. */
+    ck_assert_int_eq(breaker_state(&pin->breaker, 2000), BREAKER_OPEN);
+    ck_assert_int_eq(breaker_state(&lis->breaker, 2000), BREAKER_OPEN);
+    ck_assert(pin->measured && lis->measured);
+    ck_assert(fabs(pin->ema_ms - lis->ema_ms) < 1e-9);
+    state_free(st2);
+}
+END_TEST
+
+/* The attempt's group is the forward's: a server outside it is dropped, not misfiled. */
+START_TEST(test_pinned_unknown_upstream_dropped)
+{
+    struct outcome_stats stats = {0};
+    struct logline req, att;
+    char buf[160];
+
+    request(&req, buf, sizeof(buf), "lone", "pin_g__lone", 503, -1, "SC--");
+    logline_pinned_attempt(&req, &att);
+    ck_assert_int_eq(outcome_apply(st, &att, 0, &stats, NULL), OUTCOME_UNKNOWN_UPSTREAM);
+    ck_assert_uint_eq(stats.unknown_upstream, 1);
+    ck_assert_uint_eq(breaker_counters(&state_upstream(st, "lone", 4)->breaker)->failure, 0);
+}
+END_TEST
+
 static Suite *outcome_suite(void)
 {
     Suite *s = suite_create("outcome");
@@ -276,6 +418,11 @@ static Suite *outcome_suite(void)
     tcase_add_test(apply, test_request_and_neutral_change_nothing);
     tcase_add_test(apply, test_breaker_trips_and_recovers);
     tcase_add_test(apply, test_failed_probe_reopens);
+    tcase_add_loop_test(cls, test_pinned_classify_like_attempt, 0,
+                        (int)(sizeof(class_cases) / sizeof(class_cases[0])));
+    tcase_add_test(apply, test_pinned_request_trips_and_recovers);
+    tcase_add_test(apply, test_pinned_same_state_as_attempt);
+    tcase_add_test(apply, test_pinned_unknown_upstream_dropped);
     suite_add_tcase(s, cls);
     suite_add_tcase(s, apply);
     return s;

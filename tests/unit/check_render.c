@@ -1,6 +1,7 @@
 /*
- * llmproxy-ctl render: golden files, secrets, determinism, quoting, error files and the
- * output folder.
+ * llmproxy-ctl render: golden files, secrets, determinism, quoting, error files, pinned
+ * backends for groups without retries, the haproxy block's global settings and the output
+ * folder.
  *
  * Golden files live in tests/data/render/<fixture>.<file>; LLMPROXY_UPDATE_GOLDEN=1
  * rewrites them from the current renderer (review the diff before committing).
@@ -85,9 +86,32 @@ static char *render_mem(const struct config *cfg, render_fn fn, const char *cons
     return text;
 }
 
+/*
+ * Where two texts first differ, as "line N: got '...', want '...'" (each line cut short):
+ * the whole text would not fit in a Check message.
+ */
+static void first_difference(const char *got, const char *want, char *out, size_t size)
+{
+    size_t i, line = 1, from = 0, got_len, want_len;
+
+    for (i = 0; got[i] && got[i] == want[i]; i++) {
+        if (got[i] == '\n') {
+            line++;
+            from = i + 1;
+        }
+    }
+    got += from;
+    want += from;
+    got_len = strcspn(got, "\n");
+    want_len = strcspn(want, "\n");
+    snprintf(out, size, "line %zu: got '%.*s', want '%.*s'", line,
+             (int)(got_len > 200 ? 200 : got_len), got, (int)(want_len > 200 ? 200 : want_len),
+             want);
+}
+
 static void assert_golden(const char *fixture, const char *file, const char *got)
 {
-    char path[256];
+    char path[256], diff[512] = "";
     char *want;
 
     snprintf(path, sizeof(path), RENDER_DATA "%s.%s", fixture, file);
@@ -101,7 +125,9 @@ static void assert_golden(const char *fixture, const char *file, const char *got
     want = read_all(path, NULL);
     ck_assert_msg(want != NULL, "missing golden file %s (LLMPROXY_UPDATE_GOLDEN=1 writes it)",
                   path);
-    ck_assert_msg(strcmp(got, want) == 0, "%s differs from the rendered text:\n%s", path, got);
+    if (strcmp(got, want) != 0)
+        first_difference(got, want, diff, sizeof(diff));
+    ck_assert_msg(strcmp(got, want) == 0, "%s differs from the rendered text, %s", path, diff);
     free(want);
 }
 
@@ -397,6 +423,215 @@ START_TEST(outbound_proxy_run_dir_too_long)
 }
 END_TEST
 
+/* ---- pinned backends: one layer for groups without retries ---- */
+
+/* Group g retries nothing, so the agent's choice is final; group r retries. */
+static const char pinned_yaml[] =
+    "upstreams: [{name: a, url: 'https://a.example/v1'}, {name: b, url: 'http://b:8080'}]\n"
+    "upstream_groups:\n"
+    "  - {name: g, upstreams: [{name: a}, {name: b}]}\n"
+    "  - {name: r, upstreams: [{name: a}, {name: b}], http_client: {retry: {enabled: true}}}\n"
+    "http_server: {forwards: [{name: f, port: 3000, upstream_group: g}, {name: fr, port: 3001, "
+    "upstream_group: r}]}\n";
+
+/* The section of `text` that starts with the line `header`, up to its blank line. */
+static char *section(const char *text, const char *header)
+{
+    size_t n = strlen(header);
+    const char *p = text, *end;
+    char *out;
+
+    while ((p = strstr(p, header)) != NULL) {
+        if ((p == text || p[-1] == '\n') && p[n] == '\n')
+            break;
+        p += n;
+    }
+    ck_assert_msg(p != NULL, "no section '%s'", header);
+    end = strstr(p, "\n\n");
+    ck_assert_ptr_nonnull(end);
+    out = strndup(p, (size_t)(end - p) + 1);
+    ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+/* An SPOE engine's scope of spoe-pick.conf, "[name]" up to the next scope. */
+static char *spoe_scope(const char *text, const char *name)
+{
+    char head[80];
+    const char *p, *end;
+    char *out;
+
+    snprintf(head, sizeof(head), "[%s]\n", name);
+    p = strstr(text, head);
+    ck_assert_msg(p != NULL, "no scope %s", head);
+    end = strstr(p + 1, "\n[");
+    out = end ? strndup(p, (size_t)(end - p) + 1) : strdup(p);
+    ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+static void assert_has(const char *text, const char *want)
+{
+    ck_assert_msg(strstr(text, want) != NULL, "'%s' not in:\n%.1500s", want, text);
+}
+
+static void assert_lacks(const char *text, const char *unwanted)
+{
+    ck_assert_msg(strstr(text, unwanted) == NULL, "'%s' in:\n%.1500s", unwanted, text);
+}
+
+/* Both in `text`, `first` earlier: HAProxy applies rules in their order. */
+static void assert_before(const char *text, const char *first, const char *second)
+{
+    const char *a = strstr(text, first), *b = strstr(text, second);
+
+    ck_assert_msg(a != NULL && b != NULL && a < b, "'%s' not before '%s' in:\n%.1500s", first,
+                  second, text);
+}
+
+START_TEST(pinned_group_layout)
+{
+    struct config *cfg = ctu_load_ok(pinned_yaml);
+    char *text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+    char *front = section(text, "frontend fwd_f");
+    char *grp = section(text, "backend grp_g");
+    char *pin_a = section(text, "backend pin_g__a");
+    char *pin_b = section(text, "backend pin_g__b");
+    const char *use = "    use_backend pin_g__%[var(txn.llm.up)] if { var(txn.llm.up) -m found }\n";
+
+    ck_assert(render_group_pinned(&cfg->groups[0]));
+    /* The agent's choice goes straight to its member's backend; anything else (no choice,
+     * the agent down) to the group layer's balance. */
+    assert_has(front, use);
+    assert_has(front, "    default_backend grp_g\n");
+    assert_before(front, use, "    default_backend grp_g\n");
+    assert_before(front, "if { var(txn.llm.v) -m str unavailable }", use);
+    assert_has(front, " %rc %s %b %[var(txn.llm.v)] ");
+    /* Only the group layer's listeners need the id header. */
+    assert_lacks(front, "x-llmproxy-id");
+    assert_has(grp, "    http-request set-header x-llmproxy-id %[unique-id]\n");
+    assert_has(grp, "    retries 0\n");
+
+    /* Each pinned backend: the member's rewrites, then the real server, and no log. */
+    assert_has(pin_a, "    http-request set-header Host \"a.example\"\n");
+    assert_has(pin_a, "    http-request set-path \"/v1%[path]\"");
+    assert_has(pin_a, "    http-request del-header x-llmproxy-id\n");
+    assert_has(pin_a, "    server a \"a.example:443\" ssl verify required ca-file @system-ca "
+                      "sni str(a.example) alpn http/1.1");
+    assert_has(pin_a, "    retries 0\n");
+    assert_lacks(pin_a, "log");
+    assert_lacks(pin_a, "bind");
+    assert_lacks(pin_a, "spoe");
+    assert_before(pin_a, "set-header Host", "    server a ");
+    assert_has(pin_b, "    http-request set-header Host \"b:8080\"\n");
+    assert_has(pin_b, "    server b \"b:8080\" resolvers");
+    assert_lacks(pin_b, "a.example");
+    /* The fail-open path keeps its listeners. */
+    assert_has(text, "\nlisten up_g__a\n");
+    assert_has(text, "\nlisten up_g__b\n");
+    free(front);
+    free(grp);
+    free(pin_a);
+    free(pin_b);
+    free(text);
+
+    text = render_mem(cfg, render_spoe_pick, NULL, NULL);
+    front = spoe_scope(text, "pick_f");
+    /* The agent reads the load of the servers its choices go through. */
+    assert_has(front, " c0=srv_conn(pin_g__a/a) q0=srv_queue(pin_g__a/a) u0=srv_is_up(pin_g__a/a)"
+                      " c1=srv_conn(pin_g__b/b) q1=srv_queue(pin_g__b/b) u1=srv_is_up(pin_g__b/b)"
+                      "\n");
+    assert_lacks(front, "grp_g/");
+    free(front);
+    free(text);
+    config_free(cfg);
+}
+END_TEST
+
+/* A group with retries keeps the two layers only: a retry may go to another member. */
+START_TEST(retry_group_layout)
+{
+    struct config *cfg = ctu_load_ok(pinned_yaml);
+    char *text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+    char *front = section(text, "frontend fwd_fr");
+    char *grp = section(text, "backend grp_r");
+
+    ck_assert(!render_group_pinned(&cfg->groups[1]));
+    assert_lacks(text, "backend pin_r__");
+    assert_lacks(front, "use_backend");
+    assert_lacks(front, "x-llmproxy-id");
+    assert_has(front, "    default_backend grp_r\n");
+    assert_has(grp, "    http-request set-header x-llmproxy-id %[unique-id]\n");
+    assert_has(grp, "    option redispatch 1\n");
+    assert_has(text, "\nlisten up_r__a\n");
+    free(front);
+    free(grp);
+    free(text);
+
+    text = render_mem(cfg, render_spoe_pick, NULL, NULL);
+    front = spoe_scope(text, "pick_fr");
+    assert_has(front, " c0=srv_conn(grp_r/a) q0=srv_queue(grp_r/a) u0=srv_is_up(grp_r/a)"
+                      " c1=srv_conn(grp_r/b) q1=srv_queue(grp_r/b) u1=srv_is_up(grp_r/b)\n");
+    assert_lacks(front, "pin_");
+    free(front);
+    free(text);
+    config_free(cfg);
+}
+END_TEST
+
+/* ---- haproxy.access_log and haproxy.nbthread ---- */
+
+struct global_case {
+    const char *haproxy; /* the haproxy block */
+    bool access_log;
+    const char *nbthread; /* the expected line, NULL for none */
+};
+
+static const struct global_case global_cases[] = {
+    {"{}", false, NULL},
+    {"{access_log: false, nbthread: 0}", false, NULL},
+    {"{access_log: true}", true, NULL},
+    {"{nbthread: 4}", false, "    nbthread 4\n"},
+    {"{access_log: true, nbthread: 4096}", true, "    nbthread 4096\n"},
+};
+
+START_TEST(global_settings)
+{
+    const struct global_case *c = &global_cases[_i];
+    char yaml[512], *text, *global, *defaults;
+    struct config *cfg;
+
+    snprintf(yaml, sizeof(yaml),
+             "upstreams: [{name: u, url: 'http://u'}]\n"
+             "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
+             "http_server: {forwards: [{name: f, upstream_group: g}]}\n"
+             "haproxy: %s\n",
+             c->haproxy);
+    cfg = ctu_load_ok(yaml);
+    text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+    global = section(text, "global");
+    defaults = section(text, "defaults");
+    if (c->access_log) {
+        assert_has(global, "    log stdout format raw local0 info\n");
+        assert_has(defaults, "    log global\n");
+    } else {
+        assert_lacks(text, "log stdout");
+        assert_lacks(text, "log global\n");
+    }
+    if (c->nbthread)
+        assert_has(global, c->nbthread);
+    else
+        assert_lacks(text, "nbthread");
+    /* Either way the agent gets every line from its ring. */
+    assert_has(text, "    log ring@");
+    assert_has(defaults, "    option httplog\n");
+    free(global);
+    free(defaults);
+    free(text);
+    config_free(cfg);
+}
+END_TEST
+
 /* ---- the output folder ---- */
 
 static bool exists(const char *dir, const char *name, mode_t *mode)
@@ -470,6 +705,10 @@ static Suite *render_suite(void)
     tcase_add_test(tc, outbound_proxy_through_tunnel);
     tcase_add_test(tc, outbound_proxy_run_dir_too_long);
     tcase_add_test(tc, weights_scaled_to_haproxy_range);
+    tcase_add_test(tc, pinned_group_layout);
+    tcase_add_test(tc, retry_group_layout);
+    tcase_add_loop_test(tc, global_settings, 0,
+                        (int)(sizeof(global_cases) / sizeof(global_cases[0])));
     tcase_add_test(tc, render_into_folder);
     suite_add_tcase(s, tc);
     return s;

@@ -1,3 +1,4 @@
+#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,4 +51,14 @@ char *ctu_errors_env(const char *yaml, const char *const *env)
 char *ctu_errors(const char *yaml)
 {
     return ctu_errors_env(yaml, NULL);
+}
+
+struct config *ctu_load_ok(const char *yaml)
+{
+    char *diags;
+    struct config *cfg = ctu_load(yaml, NULL, &diags);
+
+    ck_assert_msg(cfg != NULL, "does not load:\n%s", diags);
+    free(diags);
+    return cfg;
 }

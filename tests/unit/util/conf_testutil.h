@@ -20,6 +20,9 @@ const char *ctu_getenv(const char *name, void *ctx);
  */
 struct config *ctu_load(const char *yaml, const char *const *env, char **diags_text);
 
+/* ctu_load() without an environment that must succeed: a Check failure prints why not. */
+struct config *ctu_load_ok(const char *yaml);
+
 /* The printed diagnostics of loading `yaml` (malloc'd); the configuration is freed. */
 char *ctu_errors(const char *yaml);
 char *ctu_errors_env(const char *yaml, const char *const *env);
