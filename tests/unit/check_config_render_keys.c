@@ -30,9 +30,9 @@ START_TEST(given_values)
 {
     struct config *cfg =
         ctu_load_ok("upstreams: [{name: u, url: 'https://u', tls: {ca_file: /etc/ca.pem, verify: "
-                "false}}]\n" G
-                "haproxy: {run_dir: /srv/llm, hard_stop_after: 60, access_log: true, nbthread: "
-                "4}\n");
+                    "false}}]\n" G
+                    "haproxy: {run_dir: /srv/llm, hard_stop_after: 60, access_log: true, nbthread: "
+                    "4}\n");
 
     ck_assert_str_eq(cfg->upstreams[0].tls_ca_file.val, "/etc/ca.pem");
     ck_assert(!cfg->upstreams[0].tls_verify);

@@ -183,8 +183,7 @@ START_TEST(nul_after_head_is_tunnel_data)
     ck_assert_int_eq(parse_n(answer, sizeof(answer) - 1, &resp), CONNECT_PROXY_DONE);
     ck_assert_int_eq(resp.status, 200);
     ck_assert_uint_eq(resp.head_len, 19);
-    ck_assert_int_eq(parse_n(nul_in_head, sizeof(nul_in_head) - 1, &resp),
-                     CONNECT_PROXY_MALFORMED);
+    ck_assert_int_eq(parse_n(nul_in_head, sizeof(nul_in_head) - 1, &resp), CONNECT_PROXY_MALFORMED);
     ck_assert_int_eq(parse_n(nul_in_partial_head, sizeof(nul_in_partial_head) - 1, &resp),
                      CONNECT_PROXY_MALFORMED);
 }
