@@ -28,6 +28,8 @@ static void agent_section(struct render_out *r, const char *engine, const char *
                      "    timeout idle 30s\n");
     render_printf(r, "    timeout processing %ums\n", (unsigned)processing_ms);
     render_printf(r, "    use-backend %s\n", RENDER_AGENT_BACKEND);
+    /* Failures only (timeouts, errors): one line per request would double the log. */
+    render_printf(r, "    option dontlog-normal\n");
     render_printf(r, "    log global\n\n");
 }
 

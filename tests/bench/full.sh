@@ -23,7 +23,9 @@
 # host). Everything runs on 127.0.0.1 and is stopped by PID on exit, failure or Ctrl-C.
 #
 # Environment: BENCH_ROUNDS (3), BENCH_SECONDS (3, per wrk run), BENCH_SSE_STREAMS (40),
-# BENCH_PORTKEY (1; 0 skips Portkey), BENCH_PORTKEY_VERSION (1.15.2), HAPROXY (haproxy).
+# BENCH_PORTKEY (1; 0 skips Portkey), BENCH_PORTKEY_VERSION (1.15.2), HAPROXY (haproxy),
+# BENCH_NBTHREAD (HAProxy's threads, for the plain HAProxy and LLMProxy alike; unset:
+# HAProxy's default, one per CPU).
 # shellcheck disable=SC2154 # the per-stack ports and PIDs are set by name (printf -v)
 set -euo pipefail
 
@@ -42,6 +44,7 @@ SSE_STREAMS=${BENCH_SSE_STREAMS:-40}
 SSE_WARM=5
 PORTKEY_WANTED=${BENCH_PORTKEY:-1}
 PORTKEY_VERSION=${BENCH_PORTKEY_VERSION:-1.15.2}
+NBTHREAD=${BENCH_NBTHREAD:-}
 PORTKEY_DIR=$BUILD/bench-portkey # npm install cache, reused by later runs
 MEMORY_CLIENTS=100000
 AGENT_RSS_TARGET_KB=$((32 * 1024))
@@ -241,6 +244,7 @@ HAPROXY_PORT=$(free_port)
 mkdir -p "$WORK/haproxy"
 cat >"$WORK/haproxy/haproxy.cfg" <<EOF
 global
+${NBTHREAD:+    nbthread $NBTHREAD}
     stats socket "$WORK/haproxy/haproxy.sock" mode 600 level admin
 
 defaults
@@ -307,7 +311,7 @@ upstream_groups:
 agent:
   spop: {address: 127.0.0.1, port: $spop}
   logs: {address: 127.0.0.1, port: $logs}
-haproxy: {run_dir: "$dir"}
+haproxy: {run_dir: "$dir"${NBTHREAD:+, nbthread: $NBTHREAD}}
 EOF
     "$CTL" render -c "$dir/config.yaml" -o "$dir/out" >"$dir/render.log" 2>&1 ||
         { cat "$dir/render.log" >&2; say "$name: llmproxy-ctl render failed"; exit 1; }
