@@ -16,9 +16,19 @@
 
 #define READ_CHUNK (64 * 1024)
 
+/*
+ * After a read, the connection is left alone this long before the next one, so a busy
+ * HAProxy's lines arrive in batches: one wakeup of the agent per batch instead of one per
+ * line, and HAProxy's sends meet no waiting reader to wake. Outcomes reach the breakers
+ * this much later, far below any breaker window; HAProxy's ring and the socket buffer
+ * hold what arrives meanwhile (at 20,000 requests/s, about 8 KiB).
+ */
+#define BATCH_DELAY_S 0.002
+
 /* One HAProxy ring connection. */
 struct feed_conn {
     ev_io io;
+    ev_timer batch; /* while it runs, io is stopped */
     int fd;
     struct logfeed *lf;
     struct feed_conn *prev, *next;
@@ -66,6 +76,7 @@ static void conn_close(struct feed_conn *c)
     struct logfeed *lf = c->lf;
 
     ev_io_stop(lf->loop, &c->io);
+    ev_timer_stop(lf->loop, &c->batch);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -77,6 +88,14 @@ static void conn_close(struct feed_conn *c)
     free(c);
 }
 
+static void conn_batch_over(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct feed_conn *c = w->data;
+
+    (void)revents;
+    ev_io_start(loop, &c->io);
+}
+
 static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct feed_conn *c = (struct feed_conn *)w;
@@ -84,7 +103,6 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
     ssize_t n;
     int rc;
 
-    (void)loop;
     (void)revents;
     n = recv(c->fd, buf, sizeof(buf), 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -102,6 +120,12 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
             c->lf->st.bad_length++;
         log_warn("logfeed: fd %d dropped: bad record (%s)", c->fd, logframe_error_name(rc));
         conn_close(c);
+        return;
+    }
+    /* A full read may have left more behind: read on at once. */
+    if (n < (ssize_t)sizeof(buf)) {
+        ev_io_stop(loop, &c->io);
+        ev_timer_start(loop, &c->batch);
     }
 }
 
@@ -133,6 +157,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         lf->st.accepted++;
         lf->st.open++;
         ev_io_init(&c->io, conn_io, fd, EV_READ);
+        ev_timer_init(&c->batch, conn_batch_over, BATCH_DELAY_S, 0.);
+        c->batch.data = c;
         ev_io_start(loop, &c->io);
         log_info("logfeed: HAProxy connected (fd %d, %llu open)", fd,
                  (unsigned long long)lf->st.open);
