@@ -18,7 +18,6 @@ static void agent_section(struct render_out *r, const char *engine, const char *
     render_printf(r, "    groups %s\n", group);
     render_printf(r, "    option var-prefix llm\n"
                      "    option set-on-error err\n"
-                     "    option set-process-time pt\n"
                      "    option continue-on-error\n"
                      "    option pipelining\n"
                      "    no option async\n"
