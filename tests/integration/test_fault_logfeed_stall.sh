@@ -50,7 +50,7 @@ if ! "$CTL" render -c "$T/config.yaml" -o "$T/out" >"$T/render.log" 2>&1; then
 fi
 CFG=$T/out/haproxy.cfg
 sed -i -e "/^ring llm_logs\$/,/^\$/ s/^    size .*/    size $RING_BYTES/" \
-    -e 's/^    tune\.bufsize .*/&\n    tune.sndbuf.server 16384/' "$CFG"
+    -e 's/^global$/&\n    tune.sndbuf.server 16384/' "$CFG"
 check "the ring is shrunk to $RING_BYTES bytes and the feed's send buffer pinned" \
     test "$(sed -n '/^ring llm_logs$/,/^$/p' "$CFG" | awk '$1 == "size" { print $2 }')" = "$RING_BYTES" \
     -a "$(grep -c '^    tune\.sndbuf\.server 16384$' "$CFG")" = 1

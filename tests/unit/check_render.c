@@ -647,6 +647,31 @@ static bool exists(const char *dir, const char *name, mode_t *mode)
     return true;
 }
 
+/* 64 KiB buffers only where a retried request must fit one; HAProxy's default otherwise. */
+START_TEST(bufsize_only_with_retries)
+{
+    static const char *const yaml[2] = {
+        "upstreams: [{name: u, url: 'http://u'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n",
+        "upstreams: [{name: u, url: 'http://u'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: u}]},\n"
+        "  {name: r, upstreams: [{name: u}], http_client: {retry: {enabled: true}}}]\n",
+    };
+
+    for (size_t i = 0; i < 2; i++) {
+        struct config *cfg = ctu_load_ok(yaml[i]);
+        char *text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+
+        if (i == 0)
+            assert_lacks(text, "tune.bufsize");
+        else
+            assert_has(text, "\n    tune.bufsize 65536\n");
+        free(text);
+        config_free(cfg);
+    }
+}
+END_TEST
+
 START_TEST(render_into_folder)
 {
     static const char no_retry[] = "upstreams: [{name: u, url: 'http://u'}]\n"
@@ -709,6 +734,7 @@ static Suite *render_suite(void)
     tcase_add_test(tc, retry_group_layout);
     tcase_add_loop_test(tc, global_settings, 0,
                         (int)(sizeof(global_cases) / sizeof(global_cases[0])));
+    tcase_add_test(tc, bufsize_only_with_retries);
     tcase_add_test(tc, render_into_folder);
     suite_add_tcase(s, tc);
     return s;
