@@ -17,6 +17,7 @@
 #include "connect_proxy.h"
 #include "log.h"
 #include "promtext.h"
+#include "resolver.h"
 #include "tunnel.h"
 #include "tunnel_path.h"
 
@@ -29,6 +30,7 @@
 #define RESOLVE_TTL_S 30.0
 
 enum conn_state {
+    CONN_RESOLVING,  /* waiting for the tunnel's lookup of the proxy's name */
     CONN_CONNECTING, /* non-blocking connect to the proxy under way */
     CONN_HANDSHAKE,  /* CONNECT sent or being sent, the answer being read */
     CONN_RELAYING,   /* the tunnel is up: bytes flow both ways */
@@ -67,6 +69,7 @@ struct tunnel {
     struct sockaddr_storage proxy_addr;
     socklen_t proxy_addr_len; /* 0: not resolved */
     double resolved_at;
+    struct resolver_lookup *lookup; /* of proxy_host, in flight; NULL when none */
     char request[CONNECT_PROXY_REQUEST_MAX];
     size_t request_len;
     double handshake_s, idle_s;
@@ -76,6 +79,7 @@ struct tunnel {
 
 struct tunnels {
     struct ev_loop *loop;
+    struct resolver *resolver;
     struct tunnel *v;
     size_t n;
 };
@@ -160,6 +164,8 @@ static void conn_update(struct tunnel_conn *c)
     int cev = 0, pev = 0;
 
     switch (c->state) {
+    case CONN_RESOLVING:
+        break;
     case CONN_CONNECTING:
         pev = EV_WRITE;
         break;
@@ -325,6 +331,8 @@ static void on_proxy_io(struct ev_loop *loop, ev_io *w, int revents)
 
     (void)loop;
     switch (c->state) {
+    case CONN_RESOLVING: /* no socket to the proxy yet, so never watched */
+        return;
     case CONN_CONNECTING:
         if (getsockopt(c->pfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
             err = errno;
@@ -369,6 +377,11 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     double idle_for;
 
     (void)revents;
+    if (c->state == CONN_RESOLVING) {
+        conn_fail(c, TUNNEL_FAIL_RESOLVE,
+                  "the proxy's name not resolved within the connect timeout");
+        return;
+    }
     if (c->state != CONN_RELAYING) {
         conn_fail(c, TUNNEL_FAIL_TIMEOUT, "no answer to CONNECT within the connect timeout");
         return;
@@ -386,26 +399,70 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- the proxy's address ---- */
 
-static int resolve_proxy(struct tunnel *t, double now, const char **why)
+/* Open the connection to the proxy's known address; the handshake timer is running. */
+static void conn_connect(struct tunnel_conn *c)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    char port[8];
-    int rc;
+    struct tunnel *t = c->t;
+    int one = 1;
 
-    if (t->proxy_addr_len && now - t->resolved_at < RESOLVE_TTL_S)
-        return 0;
-    snprintf(port, sizeof(port), "%u", (unsigned)t->proxy_port);
-    /* Blocking, but only once per RESOLVE_TTL_S or failure: proxies are few and near. */
-    rc = getaddrinfo(t->proxy_host, port, &hints, &res);
-    if (rc != 0 || !res) {
-        *why = rc ? gai_strerror(rc) : "no address";
-        return -1;
+    c->pfd = socket(t->proxy_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->pfd < 0) {
+        conn_fail(c, TUNNEL_FAIL_RESOURCE, strerror(errno));
+        return;
     }
-    memcpy(&t->proxy_addr, res->ai_addr, res->ai_addrlen);
-    t->proxy_addr_len = res->ai_addrlen;
-    t->resolved_at = now;
-    freeaddrinfo(res);
-    return 0;
+    setsockopt(c->pfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(c->pfd, (struct sockaddr *)&t->proxy_addr, t->proxy_addr_len) < 0 &&
+        errno != EINPROGRESS) {
+        t->proxy_addr_len = 0;
+        conn_fail(c, TUNNEL_FAIL_CONNECT, strerror(errno));
+        return;
+    }
+    c->state = CONN_CONNECTING;
+    conn_update(c);
+}
+
+/* The lookup of the proxy's name ended: every connection waiting for it goes on or fails. */
+static void on_resolved(void *ctx, int err, const struct sockaddr *addr, socklen_t len)
+{
+    struct tunnel *t = ctx;
+    struct tunnel_conn *c, *next;
+
+    t->lookup = NULL;
+    if (!err && len <= sizeof(t->proxy_addr)) {
+        memcpy(&t->proxy_addr, addr, len);
+        t->proxy_addr_len = len;
+        t->resolved_at = ev_now(t->set->loop);
+    }
+    for (c = t->conns; c; c = next) {
+        next = c->next;
+        if (c->state != CONN_RESOLVING)
+            continue;
+        if (t->proxy_addr_len)
+            conn_connect(c);
+        else
+            conn_fail(c, TUNNEL_FAIL_RESOLVE, err ? gai_strerror(err) : "address too long");
+    }
+}
+
+/*
+ * Connect, or wait for the proxy's name to be looked up: at first, every RESOLVE_TTL_S, and
+ * after a failed connect. One lookup per tunnel at a time, off the loop (resolver.h).
+ */
+static void conn_resolve_or_connect(struct tunnel_conn *c)
+{
+    struct tunnel *t = c->t;
+
+    if (t->proxy_addr_len && ev_now(t->set->loop) - t->resolved_at < RESOLVE_TTL_S) {
+        conn_connect(c);
+        return;
+    }
+    c->state = CONN_RESOLVING;
+    if (t->lookup)
+        return;
+    t->proxy_addr_len = 0;
+    t->lookup = resolver_start(t->set->resolver, t->proxy_host, t->proxy_port, on_resolved, t);
+    if (!t->lookup)
+        conn_fail(c, TUNNEL_FAIL_RESOURCE, "cannot start looking up the proxy's name");
 }
 
 /* ---- accepting ---- */
@@ -414,8 +471,6 @@ static void conn_start(struct tunnel *t, int cfd)
 {
     struct ev_loop *loop = t->set->loop;
     struct tunnel_conn *c;
-    const char *why = NULL;
-    int one = 1;
 
     t->st.accepted++;
     if (t->st.active >= TUNNEL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
@@ -439,27 +494,10 @@ static void conn_start(struct tunnel *t, int cfd)
     c->cio.data = c->pio.data = c->timer.data = c;
     memcpy(c->up.data, t->request, t->request_len);
     c->up.len = t->request_len;
-
-    if (resolve_proxy(t, ev_now(loop), &why) < 0) {
-        conn_fail(c, TUNNEL_FAIL_RESOLVE, why);
-        return;
-    }
-    c->pfd = socket(t->proxy_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->pfd < 0) {
-        conn_fail(c, TUNNEL_FAIL_RESOURCE, strerror(errno));
-        return;
-    }
-    setsockopt(c->pfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(c->pfd, (struct sockaddr *)&t->proxy_addr, t->proxy_addr_len) < 0 &&
-        errno != EINPROGRESS) {
-        t->proxy_addr_len = 0;
-        conn_fail(c, TUNNEL_FAIL_CONNECT, strerror(errno));
-        return;
-    }
-    c->state = CONN_CONNECTING;
+    /* The connect timeout covers the name lookup too. */
     ev_timer_set(&c->timer, t->handshake_s, 0.);
     ev_timer_start(loop, &c->timer);
-    conn_update(c);
+    conn_resolve_or_connect(c);
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -578,9 +616,10 @@ struct tunnels *tunnels_start(struct ev_loop *loop, const struct config *cfg)
     for (i = 0; i < cfg->n_groups; i++)
         if (cfg->groups[i].client.proxy_enabled)
             want += cfg->groups[i].n_members;
-    if (want && !(ts->v = calloc(want, sizeof(*ts->v)))) {
+    if (want &&
+        (!(ts->v = calloc(want, sizeof(*ts->v))) || !(ts->resolver = resolver_create(loop)))) {
         log_error("tunnels: out of memory");
-        free(ts);
+        tunnels_free(ts);
         return NULL;
     }
     for (i = 0; i < cfg->n_groups; i++) {
@@ -612,6 +651,8 @@ void tunnels_free(struct tunnels *ts)
 
         while (t->conns)
             conn_close(t->conns);
+        if (t->lookup)
+            resolver_cancel(t->lookup);
         if (t->fd >= 0) {
             ev_io_stop(ts->loop, &t->accept_io);
             close(t->fd);
@@ -621,6 +662,7 @@ void tunnels_free(struct tunnels *ts)
         free(t->upstream);
         free(t->proxy_host);
     }
+    resolver_free(ts->resolver);
     free(ts->v);
     free(ts);
 }

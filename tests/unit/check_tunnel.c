@@ -74,8 +74,10 @@ static int listen_loopback(uint16_t *port)
     return fd;
 }
 
-/* Start a tunnel set whose proxy is the fake one (or a closed port, with_proxy false). */
-static void fixture_start(struct fixture *fx, bool with_proxy, const char *userinfo)
+/* Start a tunnel set whose proxy is `host` at the fake proxy's port (a closed port with
+ * with_proxy false). */
+static void fixture_start_at(struct fixture *fx, bool with_proxy, const char *userinfo,
+                             const char *host)
 {
     char yaml[1024], *diags;
 
@@ -94,9 +96,10 @@ static void fixture_start(struct fixture *fx, bool with_proxy, const char *useri
              "    upstreams: [{name: api}]\n"
              "    http_client:\n"
              "      timeout: {connect: 1}\n"
-             "      proxy: {enabled: true, url: 'http://%s%s127.0.0.1:%u'}\n"
+             "      proxy: {enabled: true, url: 'http://%s%s%s:%u'}\n"
              "haproxy: {run_dir: '%s'}\n",
-             userinfo ? userinfo : "", userinfo ? "@" : "", (unsigned)fx->proxy_port, fx->dir);
+             userinfo ? userinfo : "", userinfo ? "@" : "", host, (unsigned)fx->proxy_port,
+             fx->dir);
     fx->cfg = ctu_load(yaml, NULL, &diags);
     ck_assert_msg(fx->cfg != NULL, "%s", diags);
     free(diags);
@@ -109,6 +112,12 @@ static void fixture_start(struct fixture *fx, bool with_proxy, const char *useri
     ev_async_init(&fx->stop, on_stop);
     ev_async_start(fx->loop, &fx->stop);
     ck_assert_int_eq(pthread_create(&fx->thread, NULL, run_loop, fx), 0);
+}
+
+/* The same with the proxy at 127.0.0.1. */
+static void fixture_start(struct fixture *fx, bool with_proxy, const char *userinfo)
+{
+    fixture_start_at(fx, with_proxy, userinfo, "127.0.0.1");
 }
 
 /* Stop the loop; the counters are then safe to read. */
@@ -364,6 +373,32 @@ START_TEST(unreachable_proxy_is_a_connect_failure)
 }
 END_TEST
 
+/* A proxy name that does not resolve fails the connection (as a lookup failure, whether
+ * the DNS says so or the connect timeout ends the wait) without stopping the loop. */
+START_TEST(unresolvable_proxy_is_a_resolve_failure)
+{
+    struct fixture fx;
+    const struct tunnel_stats *st;
+    int cfd;
+
+    fixture_start_at(&fx, true, NULL, "no-such-proxy.invalid");
+    cfd = client_connect(&fx);
+    expect_eof(cfd);
+    close(cfd);
+    /* The loop still serves: a second connection is accepted and fails the same way. */
+    cfd = client_connect(&fx);
+    expect_eof(cfd);
+    close(cfd);
+    fixture_stop(&fx);
+    st = tunnels_stats(fx.ts, 0);
+    ck_assert_uint_eq(st->accepted, 2);
+    ck_assert_uint_eq(st->failed[TUNNEL_FAIL_RESOLVE], 2);
+    ck_assert_uint_eq(st->failed[TUNNEL_FAIL_CONNECT], 0);
+    ck_assert_uint_eq(st->active, 0);
+    fixture_free(&fx);
+}
+END_TEST
+
 START_TEST(metrics_name_every_reason)
 {
     struct fixture fx;
@@ -447,6 +482,7 @@ static Suite *tunnel_suite(void)
     tcase_add_test(tc, proxy_hanging_up_is_closed);
     tcase_add_test(tc, silent_proxy_times_out);
     tcase_add_test(tc, unreachable_proxy_is_a_connect_failure);
+    tcase_add_test(tc, unresolvable_proxy_is_a_resolve_failure);
     tcase_add_test(tc, metrics_name_every_reason);
     tcase_add_test(tc, no_proxy_no_tunnels);
     tcase_add_test(tc, unbindable_socket_fails_start);
