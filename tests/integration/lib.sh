@@ -10,6 +10,13 @@ BUILD=${LLMPROXY_BUILD:-$LLMPROXY_ROOT/build/san}
 AGENT=$BUILD/llmproxy-agent
 CTL=$BUILD/llmproxy-ctl
 HAPROXY=${HAPROXY:-haproxy}
+# haproxy_at_least MAJOR MINOR: the HAProxy under test ($HAPROXY) is that version or newer.
+haproxy_at_least() {
+    local v major minor
+    v=$("$HAPROXY" -v | sed -n 's/^HA-\{0,1\}Proxy version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p' | head -n 1)
+    read -r major minor <<<"$v"
+    [ -n "$major" ] && { [ "$major" -gt "$1" ] || { [ "$major" -eq "$1" ] && [ "$minor" -ge "$2" ]; }; }
+}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

@@ -127,11 +127,20 @@ check "restarted agent is UP again" wait_until 10 agent_is UP
 res=$(upstream_of)
 check "decisions resume after the restart ($res)" bash -c "[[ '$res' =~ ^200\ [ab]\ $ ]]"
 
-# HAProxy reload (master-worker, USR2): the old worker says HAPROXY-DISCONNECT.
+# HAProxy reload (master-worker, USR2): a 2.6 worker leaving says HAPROXY-DISCONNECT; 3.1
+# and later just close their SPOP connections. Either way the agent sees no fault.
 master=$PID_haproxy
+old_workers=$(pgrep -P "$master" | xargs)
 kill -USR2 "$master"
-check "agent answered HAProxy's DISCONNECT on reload" \
-    wait_until 10 grep -q 'haproxy disconnect' "$T/agent.log"
+if haproxy_at_least 3 1; then
+    gone() { for p in $old_workers; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+    check "the old worker left, closing its SPOP connections (3.1+: no DISCONNECT)" \
+        wait_until 15 gone
+else
+    check "agent answered HAProxy's DISCONNECT on reload" \
+        wait_until 10 grep -q 'haproxy disconnect' "$T/agent.log"
+fi
+check "no SPOP fault across the reload" bash -c "! grep -q 'spop: fd [0-9]* closed after' '$T/agent.log'"
 check "decisions continue through the new worker" \
     wait_until 10 bash -c "[[ \"\$(curl -s -o /dev/null -w '%header{x-llm-upstream}' http://127.0.0.1:$FWD_PORT/x)\" =~ ^[ab]$ ]]"
 check "agent still running after the reload" kill -0 "$PID_agent"
