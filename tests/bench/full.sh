@@ -60,20 +60,10 @@ for bin in "$CTL" "$AGENT" "$MOCK" "$SPOP_BENCH"; do
         exit 1
     fi
 done
-if ! command -v wrk >/dev/null; then
-    if ((EUID == 0)) && command -v apt-get >/dev/null; then
-        say "wrk not found: installing it (apt-get install -y wrk)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null ||
-            { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; } ||
-            { say "could not install wrk"; exit 1; }
-    else
-        say "wrk not found: install it (apt-get install wrk) or run as root"
-        exit 1
-    fi
-fi
-for tool in "$HAPROXY" curl socat ss; do
-    command -v "$tool" >/dev/null || { say "$tool not found: run make deps"; exit 1; }
-done
+# shellcheck source=../lib/loadgen.sh
+source "$HERE/../lib/loadgen.sh"
+need_wrk
+need_tools "$HAPROXY" curl socat ss
 
 # ---- processes we started, stopped by PID only -----------------------------------------
 
@@ -103,20 +93,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# spawn VAR LOG CMD...: start CMD in the background with stderr (and stdout unless LOG is
-# /dev/null) in LOG, and remember its PID in VAR and for cleanup.
-spawn() {
-    local var=$1 log=$2
-    shift 2
-    if [[ $log == /dev/null ]]; then
-        "$@" >/dev/null 2>>"$WORK/stderr.log" &
-    else
-        "$@" >>"$log" 2>&1 &
-    fi
-    PIDS+=("$!")
-    printf -v "$var" '%s' "$!"
-}
-
 # run_fg CMD...: run a measuring client in the background and wait for it, so that a
 # signal reaches the traps at once; returns its status.
 run_fg() {
@@ -127,40 +103,6 @@ run_fg() {
     wait "$CURRENT" || rc=$?
     CURRENT=
     return "$rc"
-}
-
-listening() { [[ -n $(ss -Htln "sport = :$1") ]]; }
-
-# A block of loopback ports nobody listens on, below the ephemeral range so that no client
-# connection of this run takes one of them.
-TAKEN=" "
-free_port() {
-    local p low
-
-    low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    ((low > 12000)) || low=32768
-    while :; do
-        p=$((10000 + RANDOM % (low - 10000)))
-        if [[ $TAKEN != *" $p "* ]] && ! listening "$p"; then
-            TAKEN+="$p "
-            echo "$p"
-            return
-        fi
-    done
-}
-
-# wait_for PID TIMEOUT_S WHAT CMD...: poll CMD every 50 ms until it succeeds; fail when the
-# process PID exits first or the time is up.
-wait_for() {
-    local pid=$1 timeout=$2 what=$3 i
-    shift 3
-    for ((i = 0; i < timeout * 20; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    say "$what: not ready after ${timeout}s"
-    return 1
 }
 
 # answers_chat URL [HEADER]: a non-streaming completion answers 200 with a completion.

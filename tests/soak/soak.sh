@@ -55,20 +55,10 @@ done
 for bin in "$CTL" "$AGENT" "$MOCK"; do
     [[ -x $bin ]] || { say "$bin missing: run 'make O=$BUILD all'"; exit 1; }
 done
-if ! command -v wrk >/dev/null; then
-    if ((EUID == 0)) && command -v apt-get >/dev/null; then
-        say "wrk not found: installing it (apt-get install -y wrk)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null ||
-            { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; } ||
-            { say "could not install wrk"; exit 1; }
-    else
-        say "wrk not found: install it (apt-get install wrk) or run as root"
-        exit 1
-    fi
-fi
-for tool in "$HAPROXY" curl socat ss; do
-    command -v "$tool" >/dev/null || { say "$tool not found: run make deps"; exit 1; }
-done
+# shellcheck source=../lib/loadgen.sh
+source "$HERE/../lib/loadgen.sh"
+need_wrk
+need_tools "$HAPROXY" curl socat ss
 
 # ---- processes we started, stopped by PID only -------------------------------------------
 
@@ -100,21 +90,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# spawn VAR LOG CMD...: start CMD in the background, stdout and stderr to LOG; with LOG
-# /dev/null only stdout is dropped (HAProxy's request log, the mocks' request lines) and
-# stderr goes to WORK/stderr.log.
-spawn() {
-    local var=$1 log=$2
-    shift 2
-    if [[ $log == /dev/null ]]; then
-        "$@" >/dev/null 2>>"$WORK/stderr.log" &
-    else
-        "$@" >>"$log" 2>&1 &
-    fi
-    PIDS+=("$!")
-    printf -v "$var" '%s' "$!"
-}
-
 # forget PID: a stack process that was stopped on purpose.
 forget() {
     local i
@@ -128,38 +103,6 @@ pause() {
     SLEEPER=$!
     wait "$SLEEPER"
     SLEEPER=
-}
-
-listening() { [[ -n $(ss -Htln "sport = :$1") ]]; }
-
-# wait_for PID TIMEOUT_S WHAT CMD...: poll CMD every 50 ms until it succeeds; fail when the
-# process PID exits first or the time is up.
-wait_for() {
-    local pid=$1 timeout=$2 what=$3 i
-    shift 3
-    for ((i = 0; i < timeout * 20; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    say "$what: not ready after ${timeout}s"
-    return 1
-}
-
-TAKEN=" "
-free_port() {
-    local p low
-
-    low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-    ((low > 12000)) || low=32768
-    while :; do
-        p=$((10000 + RANDOM % (low - 10000)))
-        if [[ $TAKEN != *" $p "* ]] && ! listening "$p"; then
-            TAKEN+="$p "
-            echo "$p"
-            return
-        fi
-    done
 }
 
 # ---- the stack -----------------------------------------------------------------------------
