@@ -71,24 +71,9 @@ else
     PINNING="not pinned (needs taskset and 2 CPUs): figures are pessimistic"
 fi
 
-listening() {
-    [[ -n $(ss -Htln "sport = :$1") ]]
-}
-
-# A loopback port nobody listens on and that this run has not taken yet.
-TAKEN=" "
-free_port() {
-    local p
-
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        if [[ $TAKEN != *" $p "* ]] && ! listening "$p"; then
-            TAKEN+="$p "
-            echo "$p"
-            return
-        fi
-    done
-}
+# free_port and listening.
+# shellcheck source=../lib/loadgen.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/loadgen.sh"
 
 FORWARD_PORT=$(free_port)
 ADMIN_PORT=$(free_port)

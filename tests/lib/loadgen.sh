@@ -1,9 +1,10 @@
-# Helpers shared by the load drivers, `make bench` (tests/bench/full.sh) and `make soak`
-# (tests/soak/soak.sh): their tools, their processes (started in the background, known by
-# PID, stopped by the caller's cleanup), and free loopback ports. Sourced, bash.
+# Helpers shared by the load drivers, `make bench` (tests/bench/full.sh, agent.sh) and
+# `make soak` (tests/soak/soak.sh): their tools, their processes (started in the background,
+# known by PID, stopped by the caller's cleanup), and free loopback ports. Sourced, bash.
 #
-# The caller defines say MESSAGE (its own prefix, to stderr), WORK (its scratch folder) and
-# PIDS (an array the caller's cleanup stops, newest first).
+# need_wrk, need_tools and wait_for report through the caller's say MESSAGE (its own
+# prefix, to stderr); spawn needs WORK (the scratch folder) and PIDS (an array the caller's
+# cleanup stops, newest first).
 
 # need_wrk: wrk on PATH, installed with apt-get when missing and running as root.
 need_wrk() {
