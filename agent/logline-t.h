@@ -73,7 +73,9 @@ struct logline {
     uint32_t retries;    /* %rc without the '+' */
     bool redispatched;   /* %rc had a '+' */
     int spoe_error;      /* REQUEST: txn.llm.err (SPOE failure code), 0 when none */
-    bool pinned;         /* REQUEST: served by a pinned backend, so also the only attempt */
+    /* Served by a pinned backend: a REQUEST line that is also the only attempt, or that
+     * attempt (logline_pinned_attempt()). Its client side is the real client. */
+    bool pinned;
 };
 
 #endif /* LLMPROXY_LOGLINE_T_H */

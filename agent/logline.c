@@ -345,7 +345,6 @@ void logline_pinned_attempt(const struct logline *req, struct logline *attempt)
 {
     *attempt = *req;
     attempt->kind = LOGLINE_ATTEMPT;
-    attempt->pinned = false;
 }
 
 const char *logline_error_name(int err)

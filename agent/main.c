@@ -288,6 +288,9 @@ static void on_log_line(void *ctx, const struct logline *line)
         line = &attempt;
     }
     outcome_apply(ag->decider.state, line, monotonic_ms(), &ag->outcomes, &cls);
+    /* A client's fault is a client error of the request metrics, never an upstream's. */
+    if (cls == OUTCOME_CLIENT)
+        return;
     metrics_record_attempt(ag->metrics, line, outcome_is_failure(cls), outcome_class_name(cls));
 }
 

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "decide-t.h"
 #include "metrics.h"
+#include "outcome.h"
 #include "promtext.h"
 #include "ratelimit-t.h"
 #include "registry.h"
@@ -169,25 +170,61 @@ void metrics_status_label(int status, char dst[4])
     dst[3] = '\0';
 }
 
+/* The error kind of a request HAProxy refused as the client's fault, by the status sent. */
+static const char *client_error_kind(const struct logline *ll)
+{
+    switch (ll->termination[0]) {
+    case 'c':
+        return "request_timeout";
+    case 'C':
+        return "client_aborted";
+    default:
+        break;
+    }
+    switch (ll->status) {
+    case 400:
+        return "bad_request";
+    case 405:
+        return "method_not_allowed";
+    case 408:
+        return "request_timeout";
+    case 413:
+        return "body_too_large";
+    case 414:
+    case 431:
+        return "request_too_large";
+    default:
+        return "client_error";
+    }
+}
+
 const char *metrics_request_error(const struct logline *ll)
 {
     if (view_is(&ll->verdict, "limited"))
         return "rate_limit_exceeded";
     if (view_is(&ll->verdict, "unavailable"))
         return "no_upstream_available";
-    /* HAProxy's termination state: who ended the stream (first letter) and in which
-     * phase (second letter, C = while connecting to the server). */
-    switch (ll->termination[0]) {
-    case 'c':
-        return "request_timeout";
-    case 'C':
-        return "client_aborted";
-    case 's':
+    /* Who ended the stream decides, as for the upstreams' breakers (outcome.h). */
+    switch (outcome_classify(ll)) {
+    case OUTCOME_CLIENT:
+        return client_error_kind(ll);
+    case OUTCOME_CONNECT:
+        return "upstream_unreachable";
+    case OUTCOME_TIMEOUT:
         return "upstream_timeout";
+    case OUTCOME_EMPTY_RESPONSE:
+    case OUTCOME_INVALID_RESPONSE:
+        return "bad_upstream_response";
+    default:
+        break;
+    }
+    switch (ll->termination[0]) {
+    case 's':
+        return "upstream_timeout"; /* in the queue */
     case 'S':
-        return ll->termination[1] == 'C' ? "upstream_unreachable" : "bad_upstream_response";
+        return "bad_upstream_response";
     case 'P':
-        return ll->status == 400 ? "bad_request" : "proxy_error";
+        return "proxy_error";
     case 'R':
         return "resource_exhausted";
     case 'I':

@@ -10,6 +10,7 @@
 enum outcome_class {
     OUTCOME_SUCCESS = 0,      /* answered, with a status below 500 (4xx included) */
     OUTCOME_NEUTRAL,          /* the upstream was not asked or not waited for: no evidence */
+    OUTCOME_CLIENT,           /* the client aborted, timed out or sent a request HAProxy refused */
     OUTCOME_CONNECT,          /* connection refused, reset or timed out (SC, sC) */
     OUTCOME_TIMEOUT,          /* timeout server: before the headers (sH) or in a stream (sD) */
     OUTCOME_EMPTY_RESPONSE,   /* closed before the headers (SH) */
@@ -21,7 +22,7 @@ enum outcome_class {
 /* What outcome_apply() did with a line. */
 enum outcome_result {
     OUTCOME_APPLIED = 0,      /* an attempt recorded in the breaker window */
-    OUTCOME_IGNORED,          /* a REQUEST line, or a neutral attempt */
+    OUTCOME_IGNORED,          /* a REQUEST line, or a neutral or client-caused attempt */
     OUTCOME_UNKNOWN_GROUP,    /* dropped: no such group in the running configuration */
     OUTCOME_UNKNOWN_UPSTREAM, /* dropped: no such upstream in that group */
 };

@@ -3,20 +3,27 @@
  * outcome for its upstream's breaker and a response-time sample for its EMA. REQUEST lines
  * change nothing here (they feed the metrics).
  *
- * Judged from the termination state (%tsc, first two letters: who ended the stream, and in
- * which phase), the response time and the status:
- *   SC sC        connect refused / timed out                      failure: connect
- *   sH sD sL     timeout server before the headers or mid-stream   failure: timeout
- *   SH           upstream closed before the headers (empty)        failure: empty_response
- *   SD SL        upstream cut a response short                     failure: invalid_response
- *   PH PD PL     HAProxy refused the upstream's response           failure: invalid_response
- *   other, no response headers (Tr = -1): the client layer gave up first (CH, CC, CR),
- *                the agent's fast-fail or a queue timeout (P?, sQ), an internal error:
- *                the upstream was not asked or not waited for     neutral: not recorded
- *   headers came and the status is 5xx                              failure: status_5xx
- *   anything else (4xx included, client aborts mid-stream)         success
- * A neutral attempt is not a success either: a client giving up on a hanging upstream, or
- * the group layer's timeout firing just before the listener's, must not close a breaker.
+ * Judged by who ended the stream (%tsc's first letter) and in which phase (its second),
+ * then by the response time and the status. The first rule that matches decides:
+ *   C? c?        the client aborted or timed out, in any phase      client: not recorded
+ *   P? L? with a 4xx other than 429 and no response headers: HAProxy or one of our rules
+ *                refused the client's request (syntax, broken chunking after the
+ *                connection was made, too large, method, slow body)  client: not recorded
+ *   SC sC        connect refused / timed out                          failure: connect
+ *   sH sD sL     timeout server before the headers or mid-stream       failure: timeout
+ *   SH           upstream closed before the headers (empty)            failure: empty_response
+ *   SD SL        upstream cut a response short                         failure: invalid_response
+ *   PH with 502  HAProxy refused the upstream's response headers       failure: invalid_response
+ *   PD PL        HAProxy refused a body mid-stream: on a listener, the upstream's (its client
+ *                is our own group layer); on a pinned request, either side's   failure / neutral
+ *   any other letter (P R I D K U L), or no response headers (Tr = -1): the agent's
+ *                fast-fail, a queue timeout, an internal error: the upstream was not asked or
+ *                not waited for                                        neutral: not recorded
+ *   headers came and the status is 5xx                                 failure: status_5xx
+ *   anything else (the upstream's 4xx included)                        success
+ * Neither a neutral nor a client outcome is a success: a client giving up on a hanging
+ * upstream must not close a breaker, and nothing a client sends may open one. A client
+ * outcome is not a response-time sample either, nor an upstream metric.
  */
 #ifndef LLMPROXY_OUTCOME_H
 #define LLMPROXY_OUTCOME_H

@@ -79,8 +79,8 @@ static const struct class_case class_cases[] = {
     {200, 12, "----", OUTCOME_SUCCESS},
     {404, 3, "----", OUTCOME_SUCCESS}, /* 4xx is the client's problem */
     {429, 3, "----", OUTCOME_SUCCESS},
-    {200, 12, "CD--", OUTCOME_SUCCESS}, /* client left mid-stream */
-    {200, 12, "cD--", OUTCOME_SUCCESS},
+    {200, 12, "CD--", OUTCOME_CLIENT},           /* client left mid-stream */
+    {200, 12, "cD--", OUTCOME_CLIENT},           /* client stopped reading a stream */
     {503, -1, "SC--", OUTCOME_CONNECT},          /* refused (captured) */
     {503, -1, "sC--", OUTCOME_CONNECT},          /* connect timeout */
     {504, -1, "sH--", OUTCOME_TIMEOUT},          /* timeout server before headers (captured) */
@@ -88,15 +88,25 @@ static const struct class_case class_cases[] = {
     {502, -1, "SH--", OUTCOME_EMPTY_RESPONSE},   /* closed before headers (captured) */
     {502, -1, "PH--", OUTCOME_INVALID_RESPONSE}, /* invalid response (captured) */
     {200, 40, "SD--", OUTCOME_INVALID_RESPONSE}, /* upstream cut the stream */
-    {200, 40, "PD--", OUTCOME_INVALID_RESPONSE}, /* bad chunk in a stream */
+    {200, 40, "PD--", OUTCOME_INVALID_RESPONSE}, /* bad chunk in a stream (listener only) */
+    {404, 3, "PL--", OUTCOME_INVALID_RESPONSE},  /* ... or in its last block */
     {500, 5, "----", OUTCOME_STATUS_5XX},
     {503, 0, "----", OUTCOME_STATUS_5XX}, /* the upstream's own 503 (captured) */
     {599, 5, "----", OUTCOME_STATUS_5XX},
     {600, 5, "----", OUTCOME_SUCCESS},
-    {-1, -1, "CH--", OUTCOME_NEUTRAL}, /* the group layer gave up first */
-    {-1, -1, "CC--", OUTCOME_NEUTRAL},
-    {-1, -1, "CR--", OUTCOME_NEUTRAL},
+    {-1, -1, "CH--", OUTCOME_CLIENT}, /* the client (or the group layer) gave up first */
+    {-1, -1, "CC--", OUTCOME_CLIENT},
+    {-1, -1, "CR--", OUTCOME_CLIENT},  /* body shorter than its Content-Length (captured) */
+    {-1, -1, "CD--", OUTCOME_CLIENT},  /* client closed mid-body, pinned (captured) */
+    {400, -1, "PH--", OUTCOME_CLIENT}, /* broken chunking after connect, pinned (captured) */
+    {408, -1, "cR--", OUTCOME_CLIENT}, /* body too slow (captured) */
+    {400, -1, "PR--", OUTCOME_CLIENT}, /* bad syntax, head too large (captured) */
+    {405, -1, "LR--", OUTCOME_CLIENT}, /* method refused by a rule */
+    {413, -1, "PR--", OUTCOME_CLIENT}, /* body too large */
+    {431, -1, "PR--", OUTCOME_CLIENT},
+    {429, -1, "PR--", OUTCOME_NEUTRAL}, /* the agent's rate limit: never sent */
     {503, -1, "PR--", OUTCOME_NEUTRAL}, /* the agent's fast-fail: never sent */
+    {500, -1, "PH--", OUTCOME_NEUTRAL}, /* an http-response rule failed: ours */
     {503, -1, "sQ--", OUTCOME_NEUTRAL},
     {500, -1, "IR--", OUTCOME_NEUTRAL},
     {503, -1, "----", OUTCOME_NEUTRAL}, /* HAProxy's own reply, no upstream answer */
@@ -198,7 +208,7 @@ START_TEST(test_request_and_neutral_change_nothing)
     ck_assert_int_eq(logline_parse(req, strlen(req), &l), 0);
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(outcome_apply(st, &l, 0, &stats, NULL), OUTCOME_IGNORED);
-    attempt(&l, buf, sizeof(buf), "g", "a", -1, -1, "CH--");
+    attempt(&l, buf, sizeof(buf), "g", "a", 503, -1, "sQ--");
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(outcome_apply(st, &l, 0, &stats, NULL), OUTCOME_IGNORED);
     ck_assert_uint_eq(stats.requests, 10);
@@ -207,6 +217,57 @@ START_TEST(test_request_and_neutral_change_nothing)
     ck_assert_uint_eq(breaker_counters(&a->breaker)->failure, 0);
     ck_assert_int_eq(breaker_state(&a->breaker, 0), BREAKER_CLOSED);
     ck_assert(!a->measured);
+}
+END_TEST
+
+/*
+ * Every termination state HAProxy 2.6 and 3.x can log (first letter: who ended the stream;
+ * second: the phase), with every kind of status, with and without response headers, seen
+ * from a listener and from the frontend (pinned). The rules that keep a client from
+ * tripping a breaker hold on each combination.
+ */
+START_TEST(test_every_termination_state)
+{
+    static const char who[] = "-CcSsPLRIDKU";
+    static const char phase[] = "-RQCHDLT";
+    static const int statuses[] = {-1,  200, 204, 301, 400, 401, 403, 404, 405, 408, 413,
+                                   414, 429, 431, 499, 500, 501, 502, 503, 504, 599};
+    static const int trs[] = {-1, 0, 7};
+    unsigned combos = 0;
+
+    for (const char *w = who; *w; w++)
+        for (const char *p = phase; *p; p++)
+            for (size_t si = 0; si < sizeof(statuses) / sizeof(statuses[0]); si++)
+                for (size_t ti = 0; ti < sizeof(trs) / sizeof(trs[0]); ti++)
+                    for (int pinned = 0; pinned <= 1; pinned++) {
+                        struct logline l = {.kind = LOGLINE_ATTEMPT,
+                                            .status = statuses[si],
+                                            .t_response = trs[ti],
+                                            .pinned = pinned,
+                                            .termination = {*w, *p, '-', '-', '\0'}};
+                        enum outcome_class cls = outcome_classify(&l);
+                        bool client_refused = (*w == 'P' || *w == 'L') && l.status >= 400 &&
+                                              l.status <= 499 && l.status != 429 &&
+                                              l.t_response < 0;
+                        bool by_client = *w == 'C' || *w == 'c' || client_refused;
+
+                        combos++;
+                        ck_assert_msg((cls == OUTCOME_CLIENT) == by_client, "%s %d Tr %d: %s",
+                                      l.termination, l.status, l.t_response,
+                                      outcome_class_name(cls));
+                        if (!outcome_is_failure(cls))
+                            continue;
+                        /* A failure is only ever the upstream's doing. */
+                        ck_assert_msg(strchr("SsP-", *w), "%s: %s", l.termination,
+                                      outcome_class_name(cls));
+                        if (*w == '-')
+                            ck_assert(l.t_response >= 0 && l.status >= 500 && l.status <= 599);
+                        if (*w == 'P')
+                            ck_assert_msg((*p == 'H' && l.status == 502) ||
+                                              ((*p == 'D' || *p == 'L') && !pinned),
+                                          "%s %d pinned %d", l.termination, l.status, pinned);
+                    }
+    ck_assert_uint_eq(combos, 12 * 8 * 21 * 3 * 2);
 }
 END_TEST
 
@@ -281,7 +342,17 @@ static void request(struct logline *l, char *buf, size_t size, const char *up, c
     ck_assert_msg(logline_parse(buf, (size_t)n, l) == 0, "bad fixture %s", buf);
 }
 
-/* Every row of the table classifies the same from a pinned request line as from an LLMA1. */
+/* What a row means seen from the frontend: a pinned request's PD/PL may be the client's
+ * broken chunk as well as the upstream's, so it proves nothing. */
+static enum outcome_class pinned_want(const struct class_case *cc)
+{
+    bool mid_body = cc->tsc[0] == 'P' && (cc->tsc[1] == 'D' || cc->tsc[1] == 'L');
+
+    return mid_body ? OUTCOME_NEUTRAL : cc->want;
+}
+
+/* Every row of the table classifies the same from a pinned request line as from an LLMA1,
+ * but for a broken body mid-stream (pinned_want()). */
 START_TEST(test_pinned_classify_like_attempt)
 {
     const struct class_case *cc = &class_cases[_i];
@@ -291,9 +362,9 @@ START_TEST(test_pinned_classify_like_attempt)
     request(&req, buf, sizeof(buf), "a", "pin_g__a", cc->status, cc->tr, cc->tsc);
     ck_assert(req.pinned);
     logline_pinned_attempt(&req, &att);
-    ck_assert_msg(outcome_classify(&att) == cc->want, "case %d (%d %d %s): got %s, want %s", _i,
-                  cc->status, cc->tr, cc->tsc, outcome_class_name(outcome_classify(&att)),
-                  outcome_class_name(cc->want));
+    ck_assert_msg(outcome_classify(&att) == pinned_want(cc), "case %d (%d %d %s): got %s, want %s",
+                  _i, cc->status, cc->tr, cc->tsc, outcome_class_name(outcome_classify(&att)),
+                  outcome_class_name(pinned_want(cc)));
 }
 END_TEST
 
@@ -350,7 +421,7 @@ START_TEST(test_pinned_same_state_as_attempt)
     static const struct class_case seq[] = {
         {200, 40, "----", OUTCOME_SUCCESS}, {503, 7, "----", OUTCOME_STATUS_5XX},
         {504, -1, "sH--", OUTCOME_TIMEOUT}, {502, -1, "SH--", OUTCOME_EMPTY_RESPONSE},
-        {-1, -1, "CH--", OUTCOME_NEUTRAL},  {200, 90, "CD--", OUTCOME_SUCCESS},
+        {-1, -1, "sQ--", OUTCOME_NEUTRAL},  {200, 90, "CD--", OUTCOME_CLIENT},
         {503, -1, "SC--", OUTCOME_CONNECT},
     };
     struct agent_state *st2 = new_state();
@@ -388,6 +459,43 @@ START_TEST(test_pinned_same_state_as_attempt)
 }
 END_TEST
 
+/*
+ * Ten of each client fault, as HAProxy 2.6.12 logged them on a pinned backend, against an
+ * upstream whose breaker opens at a 0.5 failure rate: no breaker outcome, no response-time
+ * sample, whatever the count.
+ */
+START_TEST(test_client_faults_change_nothing)
+{
+    static const struct class_case faults[] = {
+        {400, -1, "PH--", OUTCOME_CLIENT}, /* broken chunk after the connection was made */
+        {-1, -1, "CD--", OUTCOME_CLIENT},  /* client closed mid-body */
+        {200, 25, "CD--", OUTCOME_CLIENT}, /* ... or mid-stream */
+        {408, -1, "cR--", OUTCOME_CLIENT}, /* body too slow */
+        {-1, -1, "CR--", OUTCOME_CLIENT},  /* body shorter than announced */
+        {413, -1, "PR--", OUTCOME_CLIENT}, /* too large */
+    };
+    struct outcome_stats stats = {0};
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct logline req, att;
+    char buf[160];
+
+    for (size_t f = 0; f < sizeof(faults) / sizeof(faults[0]); f++)
+        for (int i = 0; i < 10; i++) {
+            request(&req, buf, sizeof(buf), "a", "pin_g__a", faults[f].status, faults[f].tr,
+                    faults[f].tsc);
+            logline_pinned_attempt(&req, &att);
+            ck_assert_int_eq(outcome_apply(st, &att, 1000 + (uint64_t)i, &stats, NULL),
+                             OUTCOME_IGNORED);
+        }
+    ck_assert_uint_eq(stats.by_class[OUTCOME_CLIENT], 60);
+    ck_assert_uint_eq(stats.ema_samples, 0);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->failure, 0);
+    ck_assert_uint_eq(breaker_counters(&a->breaker)->success, 0);
+    ck_assert_int_eq(breaker_state(&a->breaker, 2000), BREAKER_CLOSED);
+    ck_assert(!a->measured);
+}
+END_TEST
+
 /* The attempt's group is the forward's: a server outside it is dropped, not misfiled. */
 START_TEST(test_pinned_unknown_upstream_dropped)
 {
@@ -411,6 +519,7 @@ static Suite *outcome_suite(void)
 
     tcase_add_loop_test(cls, test_classify, 0, (int)(sizeof(class_cases) / sizeof(class_cases[0])));
     tcase_add_test(cls, test_class_names);
+    tcase_add_test(cls, test_every_termination_state);
     tcase_add_checked_fixture(cls, setup, teardown);
     tcase_add_checked_fixture(apply, setup, teardown);
     tcase_add_test(apply, test_ema_from_tr);
@@ -423,6 +532,7 @@ static Suite *outcome_suite(void)
     tcase_add_test(apply, test_pinned_request_trips_and_recovers);
     tcase_add_test(apply, test_pinned_same_state_as_attempt);
     tcase_add_test(apply, test_pinned_unknown_upstream_dropped);
+    tcase_add_test(apply, test_client_faults_change_nothing);
     suite_add_tcase(s, cls);
     suite_add_tcase(s, apply);
     return s;
