@@ -52,10 +52,6 @@ passed_within() {
         awk -v p="$pass" -v s="$seconds" -v n="$2" -v b="$BURST" -v r="$RATE" \
             'BEGIN { exit !(p >= n * b && p <= n * (b + r * (s + 1))) }'
 }
-metric() {
-    curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" |
-        awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "absent" }'
-}
 
 check "agent: 200 sources of one /64 ran" picks one one_net 200 200
 check "one /64 shares one bucket: $(kv one pass) of 200 passed, $(kv one limited) limited (burst $BURST)" \
