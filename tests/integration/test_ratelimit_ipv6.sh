@@ -6,11 +6,14 @@
 #   - 200 addresses in each of two /64s: each network has its own bucket, about 10 pass;
 #   - with ipv6_prefix: 128, each of 200 addresses is its own client: all 200 pass;
 #   - the table holds one bucket per network, not one per address.
+# Then through HAProxy: on a dual-stack listener ([::]) HAProxy sends an IPv4 client as an
+# IPv4-mapped IPv6 src (::ffff:127.0.0.1), which must stay one client per IPv4 address,
+# not be cut to the /64 that every IPv4 client shares.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
 
 BENCH=$BUILD/tools/spop_bench
-read -r FWD1 FWD2 FWD3 SPOP LOGS ADMIN < <(free_ports 6 | xargs)
+read -r UP FWD1 FWD2 FWD3 DUAL SPOP LOGS ADMIN < <(free_ports 8 | xargs)
 RATE=1
 BURST=5
 
@@ -23,18 +26,21 @@ http_server:
        ratelimit: {enabled: true, per_second: $RATE, burst: $BURST, ipv6_prefix: 64}}
     - {name: per_address, address: 127.0.0.1, port: $FWD3, upstream_group: g,
        ratelimit: {enabled: true, per_second: $RATE, burst: $BURST, ipv6_prefix: 128}}
+    - {name: dual_stack, address: "::", port: $DUAL, upstream_group: g,
+       ratelimit: {enabled: true, per_second: $RATE, burst: $BURST}}
   admin: {address: 127.0.0.1, port: $ADMIN}
 upstreams:
-  - {name: a, url: "http://127.0.0.1:1/v1"}
+  - {name: a, url: "http://127.0.0.1:$UP/v1"}
 upstream_groups:
   - {name: g, upstreams: [{name: a}]}
 agent:
   spop: {address: 127.0.0.1, port: $SPOP}
   logs: {address: 127.0.0.1, port: $LOGS}
+haproxy: {run_dir: "$T"}
 YAML
 
-spawn agent "$AGENT" -c "$T/config.yaml"
-wait_port "$SPOP" && wait_port "$ADMIN" || { fail "the agent did not start"; finish; }
+start_mock a "$UP" || finish
+start_stack "$T/config.yaml" || finish
 
 # picks NAME FORWARD SOURCES HOSTS_PER_NET: one IPv6 pick per source, 20 in flight as HAProxy
 # sends them; the key=value report in $T/bench.NAME.
@@ -64,6 +70,19 @@ check "ipv6_prefix 128 keeps one bucket per address: $(kv full pass) of 200 pass
     test "$(kv full pass)" = 200
 n=$(metric llmproxy_ratelimit_clients)
 check "the table holds 1 + 2 + 200 buckets, not 800 ($n)" test "$n" = 203
+
+# burst_from SOURCE N: N requests to the dual-stack forward from 127.0.0.1 to SOURCE, on
+# one connection; their statuses.
+burst_from() {
+    local i urls=()
+    for i in $(seq "$2"); do urls+=(-o /dev/null "http://127.0.0.1:$DUAL/v1/models"); done
+    curl -s -m 10 -w "%{http_code}\n" --interface "$1" "${urls[@]}" | xargs
+}
+want="$(printf '200 %.0s' $(seq $BURST))429"
+got=$(burst_from 127.0.0.1 $((BURST + 1)))
+check "dual-stack listener: 127.0.0.1 gets its burst, then 429 (got: $got)" test "$got" = "$want"
+got=$(burst_from 127.0.0.2 1)
+check "... 127.0.0.2 is another client, not the same IPv4-mapped /64 (got: $got)" test "$got" = 200
 
 stop_pid "$PID_agent"
 check "the agent exits cleanly, without sanitizer reports" sanitizer_clean "$T/agent.log"
