@@ -42,6 +42,18 @@ static uint32_t refuse_group(struct group_rt *grp, const bool *breaker_ok, uint6
     return soonest ? soonest : 1;
 }
 
+/* The rate limit of the forward, on the client's key: its IPv6 network, not its address,
+ * since any IPv6 host can pick among at least 2^64 addresses. */
+static bool client_may_pass(struct decider *d, const struct forward_rt *fwd,
+                            const struct rl_addr *addr, uint64_t now_ms, uint32_t *retry_after_s)
+{
+    struct rl_addr key = *addr;
+
+    rl_addr_client_key(&key, fwd->conf->ratelimit_ipv6_prefix);
+    return ratelimit_check(d->ratelimit, fwd->key, &key, now_ms, fwd->conf->ratelimit_per_second,
+                           fwd->conf->ratelimit_burst, retry_after_s);
+}
+
 void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
                  struct pick_result *out)
 {
@@ -61,9 +73,7 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     }
 
     if (fwd->conf->ratelimit_enabled && req->has_addr &&
-        !ratelimit_check(d->ratelimit, fwd->key, &req->addr, now_ms,
-                         fwd->conf->ratelimit_per_second, fwd->conf->ratelimit_burst,
-                         &out->retry_after_s)) {
+        !client_may_pass(d, fwd, &req->addr, now_ms, &out->retry_after_s)) {
         out->verdict = PICK_LIMITED;
         fwd->limited++;
         d->stats.picks_limited++;

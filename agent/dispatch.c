@@ -60,6 +60,10 @@ static bool decode_pick(struct spop_msg *msg, struct pick_request *req)
         } else if (spop_str_eq(kv.name, "src") && kv.value.type == SPOP_DATA_IPV6) {
             rl_addr_from_ipv6(&req->addr, (const uint8_t *)kv.value.bytes.ptr);
             req->has_addr = true;
+        } else if (spop_str_eq(kv.name, "src") && kv.value.type == SPOP_DATA_STRING) {
+            /* An address sent as text (e.g. by a hand-edited SPOE message); anything that
+             * is not one leaves the request without an address, as an absent src does. */
+            req->has_addr = rl_addr_parse(&req->addr, kv.value.bytes.ptr, kv.value.bytes.len);
         } else {
             /* id and anything a newer renderer adds are not needed to decide */
             decode_member(req, &kv);

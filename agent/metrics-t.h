@@ -8,8 +8,9 @@
  *   - live numbers (breaker counters and state, EMA, success rate, decision, SPOP, rate
  *     limit and log-feed counters), read from their owners at scrape time.
  * Every label value is bounded: forward, group and upstream must name an object of the
- * running configuration, methods outside a fixed set become "OTHER", a forward's paths
- * beyond its first METRICS_PATHS_PER_FORWARD become "other", statuses are three digits.
+ * running configuration, methods outside a fixed set become "OTHER", a path is a label
+ * only if it is a known API path or one an upstream answered with success (else "other"),
+ * at most METRICS_PATHS_PER_FORWARD per forward; statuses are three digits.
  */
 #ifndef LLMPROXY_METRICS_T_H
 #define LLMPROXY_METRICS_T_H
@@ -24,8 +25,12 @@ struct decide_stats;
 struct ratelimit_stats;
 struct spop_server_stats;
 
-/* Distinct `path` label values per forward; later paths are recorded as "other". */
+/* Distinct `path` label values per forward, "other" aside: the known API paths, then
+ * those learned from upstream successes; later paths are recorded as "other". */
 #define METRICS_PATHS_PER_FORWARD 64
+/* The known API paths (metrics.c), labelled from their first request and never learned. */
+#define METRICS_API_PATHS     9
+#define METRICS_LEARNED_PATHS (METRICS_PATHS_PER_FORWARD - METRICS_API_PATHS)
 /* Longest path kept as a label value, in bytes; a longer one is "other". */
 #define METRICS_PATH_MAX 160
 
@@ -43,9 +48,9 @@ enum metrics_family {
     MF_COUNT
 };
 
-/* The paths admitted as label values on one forward (the first ones seen). */
+/* The paths learned as label values on one forward (the first ones upstreams served). */
 struct metrics_paths {
-    char *path[METRICS_PATHS_PER_FORWARD];
+    char *path[METRICS_LEARNED_PATHS];
     unsigned n;
 };
 

@@ -266,20 +266,60 @@ static bool path_is_printable(const struct logline_str *p)
     return true;
 }
 
-/* The path's label on forward number `fi`: itself if admitted (now or before), "other"
- * when the forward already has its share of paths or the path is unfit as a label. */
-static const char *path_label(struct metrics *m, size_t fi, const struct logline_str *p)
+/*
+ * The paths of the OpenAI-compatible API, labelled from their first request whatever its
+ * outcome (an upstream down since the agent started still shows them failing). Their
+ * slots are reserved: no number of other paths takes them.
+ */
+static const char *const api_paths[] = {
+    "/v1/chat/completions", "/v1/completions", "/v1/embeddings",         "/v1/models",
+    "/v1/responses",        "/v1/moderations", "/v1/images/generations", "/v1/audio/transcriptions",
+    "/v1/audio/speech",
+};
+_Static_assert(N_BOUNDS(api_paths) == METRICS_API_PATHS, "METRICS_API_PATHS counts api_paths");
+
+static const char *api_path_label(const struct logline_str *p)
 {
+    for (size_t i = 0; i < METRICS_API_PATHS; i++)
+        if (view_is(p, api_paths[i]))
+            return api_paths[i];
+    return NULL;
+}
+
+/*
+ * Whether an upstream served the request's path: a server was chosen, its response
+ * headers came back and said 2xx or 3xx. Anything a client can get without that (a 429 or
+ * 503 from the agent, a 400 or 408 from HAProxy, an upstream's 404 for a made-up path,
+ * since HAProxy adds the upstream's credentials to any request) teaches no path.
+ */
+static bool upstream_served(const struct logline *ll)
+{
+    return ll->upstream.len > 0 && ll->t_response >= 0 && ll->status >= 200 && ll->status < 400;
+}
+
+/*
+ * The path's label on forward number `fi`: a known API path, or a path already learned,
+ * is itself. Another path is learned, and takes one of the forward's slots, only when an
+ * upstream served it, so that requests a client can make up cannot fill the slots before
+ * the real paths come. Everything else, and any path unfit as a label, is "other".
+ */
+static const char *path_label(struct metrics *m, size_t fi, const struct logline *ll)
+{
+    const struct logline_str *p = &ll->path;
     struct metrics_paths *set;
+    const char *api;
     char *copy;
 
     if (fi >= m->n_paths || !path_is_printable(p))
         return "other";
+    if ((api = api_path_label(p)))
+        return api;
     set = &m->paths[fi];
     for (unsigned i = 0; i < set->n; i++)
         if (strlen(set->path[i]) == p->len && memcmp(set->path[i], p->ptr, p->len) == 0)
             return set->path[i];
-    if (set->n >= METRICS_PATHS_PER_FORWARD || !(copy = strndup(p->ptr, p->len)))
+    if (!upstream_served(ll) || set->n >= METRICS_LEARNED_PATHS ||
+        !(copy = strndup(p->ptr, p->len)))
         return "other";
     set->path[set->n++] = copy;
     return copy;
@@ -310,7 +350,7 @@ void metrics_record_request(struct metrics *m, const struct logline *ll)
     fi = (size_t)(fwd - m->state->forwards);
     labels[0] = fwd->conf->name;
     labels[1] = metrics_method_label(ll->method.ptr, ll->method.len);
-    labels[2] = path_label(m, fi, &ll->path);
+    labels[2] = path_label(m, fi, ll);
     reg_add(&m->fam[MF_HTTP_REQUESTS], labels, 1);
     if (ll->t_total >= 0)
         reg_observe(&m->fam[MF_HTTP_DURATION], labels, ms_to_s(ll->t_total));

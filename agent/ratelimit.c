@@ -5,6 +5,7 @@
  * millisecond refills exactly `per_second` millitokens, so any rate is exact. Products
  * are bounded before they are formed: burst * 1000 < 2^42 and per_second < 2^32.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,17 +95,58 @@ bool token_bucket_take(struct token_bucket *b, uint64_t now_ms, uint32_t per_sec
     return false;
 }
 
+/* IPv4 is held as IPv4-mapped IPv6: this prefix, then the four bytes. */
+static const uint8_t ipv4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
 void rl_addr_from_ipv4(struct rl_addr *a, const uint8_t ip[4])
 {
-    memset(a->b, 0, 10);
-    a->b[10] = 0xff;
-    a->b[11] = 0xff;
+    memcpy(a->b, ipv4_mapped_prefix, sizeof(ipv4_mapped_prefix));
     memcpy(a->b + 12, ip, 4);
 }
 
 void rl_addr_from_ipv6(struct rl_addr *a, const uint8_t ip[16])
 {
     memcpy(a->b, ip, 16);
+}
+
+/* INET6_ADDRSTRLEN - 1: the longest textual form, ffff:...:255.255.255.255. */
+#define ADDR_TEXT_MAX 45
+
+bool rl_addr_parse(struct rl_addr *a, const char *text, size_t len)
+{
+    char buf[ADDR_TEXT_MAX + 1];
+    uint8_t ip[16];
+
+    /* inet_pton wants a C string: copy, and refuse an embedded NUL, which would hide the
+     * bytes after it. */
+    if (len == 0 || len > ADDR_TEXT_MAX || memchr(text, '\0', len))
+        return false;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET, buf, ip) == 1) {
+        rl_addr_from_ipv4(a, ip);
+        return true;
+    }
+    if (inet_pton(AF_INET6, buf, ip) == 1) {
+        rl_addr_from_ipv6(a, ip);
+        return true;
+    }
+    return false;
+}
+
+void rl_addr_client_key(struct rl_addr *a, unsigned ipv6_prefix)
+{
+    unsigned whole, rest;
+
+    /* An IPv4 client has one address; its mapped form must not be cut as IPv6, or every
+     * IPv4 client would share the bucket of ::ffff:0:0/prefix. */
+    if (memcmp(a->b, ipv4_mapped_prefix, sizeof(ipv4_mapped_prefix)) == 0 || ipv6_prefix >= 128)
+        return;
+    whole = ipv6_prefix / 8;
+    rest = ipv6_prefix % 8;
+    if (rest)
+        a->b[whole++] &= (uint8_t)(0xff00u >> rest);
+    memset(a->b + whole, 0, sizeof(a->b) - whole);
 }
 
 /* An evicted bucket that is full again cost nothing; one that is not let a client off. */

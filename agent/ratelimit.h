@@ -10,6 +10,7 @@
 #define LLMPROXY_RATELIMIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ratelimit-t.h"
 
@@ -29,6 +30,20 @@ uint64_t token_bucket_millitokens(const struct token_bucket *b, uint64_t now_ms,
 
 void rl_addr_from_ipv4(struct rl_addr *a, const uint8_t ip[4]);
 void rl_addr_from_ipv6(struct rl_addr *a, const uint8_t ip[16]);
+
+/*
+ * A textual IPv4 or IPv6 address of `len` bytes (not NUL-terminated), as a client source
+ * could arrive as a string. False for anything else: empty, over-long, trailing bytes,
+ * a zone (%eth0), a port or a prefix length.
+ */
+bool rl_addr_parse(struct rl_addr *a, const char *text, size_t len);
+
+/*
+ * The rate-limit key of client `a`: an IPv4 address (or one mapped, ::ffff:a.b.c.d) is
+ * kept whole; an IPv6 address keeps its first `ipv6_prefix` bits (0-128; above 128
+ * counts as 128) and zeroes the rest, so every address of one network shares a bucket.
+ */
+void rl_addr_client_key(struct rl_addr *a, unsigned ipv6_prefix);
 
 /* A limiter for at most `max_clients` buckets; NULL with errno set on failure. */
 struct ratelimit *ratelimit_create(uint32_t max_clients, const struct siphash_key *seed);

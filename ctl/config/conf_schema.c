@@ -110,6 +110,9 @@ static const struct conf_key ratelimit_keys[] = {
     BOOL_KEY("enabled", struct conf_forward, ratelimit_enabled, false),
     INT_KEY("per_second", struct conf_forward, ratelimit_per_second, 1, 1000000, 100),
     INT_KEY("burst", struct conf_forward, ratelimit_burst, 1, 10000000, 200),
+    /* Every IPv6 host holds at least a /64; shorter than a /32 (an ISP's allocation) would
+     * put unrelated networks in one bucket. */
+    INT_KEY("ipv6_prefix", struct conf_forward, ratelimit_ipv6_prefix, 32, 128, 64),
 };
 static const struct conf_schema ratelimit_schema =
     SCHEMA(ratelimit_keys, .finish = ratelimit_finish);

@@ -135,6 +135,7 @@ struct conf_forward {
     bool ratelimit_enabled;
     uint32_t ratelimit_per_second;
     uint32_t ratelimit_burst;
+    uint32_t ratelimit_ipv6_prefix; /* IPv6 clients share a bucket per prefix of this length */
     uint32_t timeout_connect_s;
     struct conf_pos pos;
 };

@@ -144,6 +144,7 @@ struct bench_opts {
     unsigned max_seconds;
     uint64_t distinct_ips; /* source addresses cycle over this many values */
     bool ipv6;
+    uint64_t ipv6_hosts; /* consecutive IPv6 sources per /64 network */
     const char *forward;
     bool kv;
 };
@@ -278,28 +279,38 @@ static size_t build_hello(struct spop_writer *w, unsigned conn_index)
     return spop_frame_end(w);
 }
 
-/* The source address of pick number k: documentation prefixes (10/8, 2001:db8::/32). */
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/*
+ * The source address of pick number k: documentation prefixes (10/8, 2001:db8::/32). The
+ * agent limits an IPv6 client per /64, so IPv6 source number n is host n % ipv6_hosts of
+ * the /64 2001:db8:<n / ipv6_hosts>::/64; its 64 host bits all vary with the host number,
+ * as privacy addresses do, so that no shorter cut than the /64 merges two hosts.
+ */
 static struct spop_data source_of(const struct bench_opts *o, uint64_t k, uint8_t buf[16])
 {
     uint32_t client = (uint32_t)(k % o->distinct_ips);
 
     memset(buf, 0, 16);
     if (o->ipv6) {
+        uint32_t host = (uint32_t)(client % o->ipv6_hosts);
+
         buf[0] = 0x20;
         buf[1] = 0x01;
         buf[2] = 0x0d;
         buf[3] = 0xb8;
-        buf[12] = (uint8_t)(client >> 24);
-        buf[13] = (uint8_t)(client >> 16);
-        buf[14] = (uint8_t)(client >> 8);
-        buf[15] = (uint8_t)client;
+        put_be32(buf + 4, (uint32_t)(client / o->ipv6_hosts));
+        put_be32(buf + 8, (host + 1) * 0x9e3779b1u); /* scrambled, and never 0 for host 0 */
+        put_be32(buf + 12, host);
         return spop_data_ipv6(buf);
     }
-    client += 10u << 24;
-    buf[0] = (uint8_t)(client >> 24);
-    buf[1] = (uint8_t)(client >> 16);
-    buf[2] = (uint8_t)(client >> 8);
-    buf[3] = (uint8_t)client;
+    put_be32(buf, client + (10u << 24));
     return spop_data_ipv4(buf);
 }
 
@@ -861,6 +872,8 @@ static void usage(FILE *out)
             "  -f, --forward NAME     forward name sent as `f` (main)\n"
             "      --distinct-ips N   source addresses cycle over N values (1)\n"
             "      --ipv6             IPv6 source addresses (2001:db8::/32), else 10.0.0.0/8\n"
+            "      --ipv6-hosts N     IPv6 sources per /64 network, which the agent limits as\n"
+            "                         one client (1: every source its own /64)\n"
             "      --kv               one key=value line instead of the report\n"
             "      --table-bytes N    print the bytes of the agent's rate-limit table for N\n"
             "                         clients and exit\n"
@@ -906,6 +919,7 @@ static int print_table_bytes(uint32_t clients)
 enum long_only_opt {
     OPT_DISTINCT = 256,
     OPT_IPV6,
+    OPT_IPV6_HOSTS,
     OPT_KV,
     OPT_TABLE_BYTES,
 };
@@ -923,6 +937,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"forward", required_argument, NULL, 'f'},
         {"distinct-ips", required_argument, NULL, OPT_DISTINCT},
         {"ipv6", no_argument, NULL, OPT_IPV6},
+        {"ipv6-hosts", required_argument, NULL, OPT_IPV6_HOSTS},
         {"kv", no_argument, NULL, OPT_KV},
         {"table-bytes", required_argument, NULL, OPT_TABLE_BYTES},
         {"help", no_argument, NULL, 'h'},
@@ -937,6 +952,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
                              .total = 100000,
                              .max_seconds = 10,
                              .distinct_ips = 1,
+                             .ipv6_hosts = 1,
                              .forward = "main"};
     while ((opt = getopt_long(argc, argv, "H:p:c:d:n:t:f:h", longs, NULL)) != -1) {
         bool ok = true;
@@ -973,6 +989,9 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             break;
         case OPT_IPV6:
             o->ipv6 = true;
+            break;
+        case OPT_IPV6_HOSTS:
+            ok = parse_u64(optarg, 1, UINT32_MAX, &o->ipv6_hosts);
             break;
         case OPT_KV:
             o->kv = true;

@@ -59,6 +59,7 @@ START_TEST(seed_full_loads_with_defaults)
     ck_assert(f->ratelimit_enabled);
     ck_assert_uint_eq(f->ratelimit_per_second, 100);
     ck_assert_uint_eq(f->ratelimit_burst, 200);
+    ck_assert_uint_eq(f->ratelimit_ipv6_prefix, 64);
     ck_assert_uint_eq(f->timeout_connect_s, 10);
     ck_assert_uint_eq(cfg->admin.listen.port, 9000);
     ck_assert_str_eq(cfg->admin.listen.address, "0.0.0.0");

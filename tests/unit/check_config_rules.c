@@ -133,6 +133,16 @@ static const struct rule_case cases[] = {
      "1-1000000\n"
      "t.yaml:3:89: http_server.forwards[0].ratelimit.burst: 10000001 is out of range; allowed: "
      "1-10000000\n"},
+    {"ratelimit ipv6_prefix range",
+     U G "http_server: {forwards: [{name: f, upstream_group: g, ratelimit: {ipv6_prefix: 31}},\n"
+         "  {name: h, upstream_group: g, port: 3001, ratelimit: {ipv6_prefix: 129}},\n"
+         "  {name: i, upstream_group: g, port: 3002, ratelimit: {ipv6_prefix: /64}}]}\n",
+     "t.yaml:3:80: http_server.forwards[0].ratelimit.ipv6_prefix: 31 is out of range; allowed: "
+     "32-128\n"
+     "t.yaml:4:69: http_server.forwards[1].ratelimit.ipv6_prefix: 129 is out of range; allowed: "
+     "32-128\n"
+     "t.yaml:5:69: http_server.forwards[2].ratelimit.ipv6_prefix: found \"/64\"; expected a "
+     "number 32-128\n"},
     {"booleans",
      U G "http_server: {forwards: [{name: f, upstream_group: g, "
          "ratelimit: {enabled: 'yes'}}]}\n"

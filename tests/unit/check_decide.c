@@ -29,6 +29,8 @@ static const char base_yaml[] =
     "    - {name: other, port: 3003, upstream_group: g,\n"
     "       ratelimit: {enabled: true, per_second: 2, burst: 4}}\n"
     "    - {name: wrr, port: 3004, upstream_group: w}\n"
+    "    - {name: per_address, port: 3005, upstream_group: g,\n"
+    "       ratelimit: {enabled: true, per_second: 2, burst: 4, ipv6_prefix: 128}}\n"
     "upstreams:\n"
     "  - {name: a, url: 'http://127.0.0.1:1', breaker: {threshold: 0.5, cooldown: 7}}\n"
     "  - {name: b, url: 'http://127.0.0.1:2', breaker: {threshold: 0.5, cooldown: 3}}\n"
@@ -303,6 +305,91 @@ START_TEST(dispatch_counts_unknown_message)
 }
 END_TEST
 
+/* The verdict of a one-message pick NOTIFY on `forward` from client `src`, at 5 s. */
+static enum pick_verdict dispatch_pick_from(const char *forward, struct spop_data src)
+{
+    uint8_t buf[256];
+    struct spop_writer w;
+    struct answer a;
+    struct dispatch_stats st = {0};
+    struct spop_msg_iter it;
+
+    spop_writer_init(&w, buf, sizeof(buf));
+    spop_put_str(&w, "pick", 4);
+    spop_put_u8(&w, 2);
+    spop_put_kv(&w, "f", spop_data_str(forward, strlen(forward)));
+    spop_put_kv(&w, "src", src);
+    ck_assert(!w.failed);
+    spop_msg_iter_init(&it, buf, spop_writer_len(&w));
+    dispatch_notify(&d, &it, 5000, &a, &st);
+    ck_assert(a.has_pick);
+    ck_assert_uint_eq(st.bad_args, 0);
+    return a.pick;
+}
+
+/* `n` clients of 2001:db8:<net>::/64 (varied low 64 bits) on `forward`: how many pass. */
+static int picks_passed_from_network(const char *forward, uint8_t net, int n)
+{
+    int passed = 0;
+
+    for (int i = 0; i < n; i++) {
+        uint8_t ip[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, net};
+
+        for (int k = 8; k < 16; k++)
+            ip[k] = (uint8_t)(i * 37 + k * 11 + (i >> (k % 4)));
+        ip[15] = (uint8_t)i;
+        passed += dispatch_pick_from(forward, spop_data_ipv6(ip)) == PICK_PASS;
+    }
+    return passed;
+}
+
+START_TEST(dispatch_ipv6_network_shares_a_bucket)
+{
+    /* Burst 4, and the clock does not move: one /64 gets 4 passes in all, not 200. */
+    ck_assert_int_eq(picks_passed_from_network("limited", 1, 200), 4);
+    /* Another /64 has its own bucket. */
+    ck_assert_int_eq(picks_passed_from_network("limited", 2, 200), 4);
+    /* ipv6_prefix: 128 keeps one bucket per address. */
+    ck_assert_int_eq(picks_passed_from_network("per_address", 1, 200), 200);
+}
+END_TEST
+
+START_TEST(dispatch_src_forms_and_malformed_src)
+{
+    static const uint8_t v4[4] = {192, 0, 2, 7};
+    static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7};
+    static const uint8_t net9[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1};
+
+    /* One IPv4 client, as IPv4, as IPv4-mapped IPv6 and as text: one bucket of 4. */
+    ck_assert_int_eq(dispatch_pick_from("limited", spop_data_ipv4(v4)), PICK_PASS);
+    ck_assert_int_eq(dispatch_pick_from("limited", spop_data_ipv6(mapped)), PICK_PASS);
+    ck_assert_int_eq(dispatch_pick_from("limited", spop_data_str("192.0.2.7", 9)), PICK_PASS);
+    ck_assert_int_eq(dispatch_pick_from("limited", spop_data_str("::ffff:192.0.2.7", 16)),
+                     PICK_PASS);
+    ck_assert_int_eq(dispatch_pick_from("limited", spop_data_ipv4(v4)), PICK_LIMITED);
+    /* ... but its IPv4 neighbour is another client: IPv4 is not cut to a prefix. */
+    ck_assert_int_eq(dispatch_pick_from("limited", spop_data_str("192.0.2.8", 9)), PICK_PASS);
+
+    /* An IPv6 address as text is keyed like the typed one. */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(dispatch_pick_from("limited", spop_data_ipv6(net9)), PICK_PASS);
+    ck_assert_int_eq(dispatch_pick_from("limited", spop_data_str("2001:db8:0:9:ffff::", 19)),
+                     PICK_LIMITED);
+
+    /* A src that is no address leaves the pick without one: not limited, not a bad pick. */
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(dispatch_pick_from("limited", spop_data_null()), PICK_PASS);
+        ck_assert_int_eq(dispatch_pick_from("limited", spop_data_int64(7)), PICK_PASS);
+        ck_assert_int_eq(dispatch_pick_from("limited", spop_data_str("", 0)), PICK_PASS);
+        ck_assert_int_eq(dispatch_pick_from("limited", spop_data_str("2001:db8:0:9::/64", 17)),
+                         PICK_PASS);
+        ck_assert_int_eq(dispatch_pick_from("limited", spop_data_str("192.0.2.7\0x", 11)),
+                         PICK_PASS);
+        ck_assert_int_eq(dispatch_pick_from("limited", spop_data_bin(v4, 4)), PICK_PASS);
+    }
+}
+END_TEST
+
 static void make_ready(struct spop_conn *c)
 {
     uint8_t hello[256];
@@ -406,6 +493,8 @@ static Suite *decide_suite(void)
     tcase_add_test(tc, pick_weighted_smooth_sequence);
     tcase_add_test(tc, pick_unknown_forward_fails_open);
     tcase_add_test(tc, pick_rate_limit_per_forward_and_ip);
+    tcase_add_test(tc, dispatch_ipv6_network_shares_a_bucket);
+    tcase_add_test(tc, dispatch_src_forms_and_malformed_src);
     tcase_add_test(tc, pick_fails_over_and_refuses_when_all_open);
     tcase_add_test(tc, reload_keeps_unchanged_upstreams);
     suite_add_tcase(s, tc);

@@ -361,6 +361,19 @@ static struct logline request_line(const char *forward, const char *method, cons
     return ll;
 }
 
+/* A request line whose answer came from upstream `a` of group g after 5 ms. */
+static struct logline served_line(const char *forward, const char *method, const char *path,
+                                  int status)
+{
+    struct logline ll = request_line(forward, method, path, status, 10);
+
+    ll.upstream = view("a");
+    ll.verdict = view("pass");
+    ll.t_connect = 0;
+    ll.t_response = 5;
+    return ll;
+}
+
 static struct logline attempt_line(const char *group, const char *upstream, int status,
                                    int32_t t_connect, int32_t t_response, int32_t t_total)
 {
@@ -478,12 +491,13 @@ START_TEST(request_line_is_recorded)
     ck_assert_uint_eq(m->fam[MF_HTTP_ERRORS].n, 1);
 
     /* A line without a total time counts the request, not a duration. */
-    ll = request_line("main", "GET", "/x", -1, -1);
+    ll = request_line("main", "GET", "/v1/models", -1, -1);
     memcpy(ll.termination, "CR--", 5);
     metrics_record_request(m, &ll);
-    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/x"}), 1);
+    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/v1/models"}),
+                        1);
     ck_assert_ptr_null(
-        reg_series_find(&m->fam[MF_HTTP_DURATION], (const char *[]){"main", "GET", "/x"}));
+        reg_series_find(&m->fam[MF_HTTP_DURATION], (const char *[]){"main", "GET", "/v1/models"}));
     ck_assert_double_eq(counter(MF_HTTP_ERRORS, (const char *[]){"main", "client_aborted", "000"}),
                         1);
 }
@@ -509,36 +523,106 @@ START_TEST(paths_are_capped_per_forward)
     struct logline ll;
     char longpath[METRICS_PATH_MAX + 2];
 
-    for (int i = 0; i < METRICS_PATHS_PER_FORWARD + 10; i++) {
+    char last[32], first_refused[32];
+
+    for (int i = 0; i < METRICS_LEARNED_PATHS + 10; i++) {
         snprintf(path, sizeof(path), "/p%d", i);
-        ll = request_line("main", "GET", path, 200, 1);
+        ll = served_line("main", "GET", path, 200);
         metrics_record_request(m, &ll);
     }
-    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/p63"}), 1);
-    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/p64"}), -1);
+    snprintf(last, sizeof(last), "/p%d", METRICS_LEARNED_PATHS - 1);
+    snprintf(first_refused, sizeof(first_refused), "/p%d", METRICS_LEARNED_PATHS);
+    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", last}), 1);
+    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", first_refused}),
+                        -1);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "other"}), 10);
-    /* An admitted path stays itself after the cap is reached. */
-    ll = request_line("main", "GET", "/p0", 200, 1);
+    /* An admitted path stays itself after the cap is reached, whatever its outcome. */
+    ll = served_line("main", "GET", "/p0", 200);
     metrics_record_request(m, &ll);
-    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/p0"}), 2);
+    ll = request_line("main", "GET", "/p0", 503, 1);
+    metrics_record_request(m, &ll);
+    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/p0"}), 3);
+    /* The known API paths keep their own slots after the cap is reached. */
+    ll = request_line("main", "POST", "/v1/embeddings", 503, 1);
+    metrics_record_request(m, &ll);
+    ck_assert_double_eq(
+        counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "/v1/embeddings"}), 1);
     /* Another forward has its own share. */
-    ll = request_line("side", "GET", "/p70", 200, 1);
+    ll = served_line("side", "GET", "/p70", 200);
     metrics_record_request(m, &ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"side", "GET", "/p70"}), 1);
     /* Unfit paths never take a slot. */
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[0] = '/';
     longpath[sizeof(longpath) - 1] = '\0';
-    ll = request_line("side", "GET", longpath, 200, 1);
+    ll = served_line("side", "GET", longpath, 200);
     metrics_record_request(m, &ll);
-    ll = request_line("side", "GET", "/a b", 200, 1);
+    ll = served_line("side", "GET", "/a b", 200);
     metrics_record_request(m, &ll);
-    ll = request_line("side", "GET", "/caf\xc3\xa9", 200, 1);
+    ll = served_line("side", "GET", "/caf\xc3\xa9", 200);
     metrics_record_request(m, &ll);
-    ll = request_line("side", "GET", "", 200, 1);
+    ll = served_line("side", "GET", "", 200);
     metrics_record_request(m, &ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"side", "GET", "other"}), 4);
     ck_assert_uint_eq(m->paths[1].n, 1);
+}
+END_TEST
+
+/*
+ * A client cannot squat the path slots: 1000 made-up paths that no upstream served (the
+ * agent's 429 and 503, HAProxy's own 400 and 408, an upstream's 404, a client gone before
+ * any answer) all land in "other", and a real path still gets its own label afterwards.
+ */
+START_TEST(paths_no_upstream_served_take_no_slot)
+{
+    static const struct {
+        const char *verdict;
+        const char *term;
+        int status;
+        bool upstream;
+    } fates[] = {
+        {"limited", "PR--", 429, false}, {"unavailable", "PR--", 503, false},
+        {"", "PR--", 400, false},        {"pass", "cR--", 408, false},
+        {"pass", "----", 404, true},     {"pass", "----", 405, true},
+        {"pass", "SC--", 503, true},     {"pass", "CR--", -1, false},
+        {"pass", "sH--", 504, true},     {"pass", "----", 200, false}, /* no server */
+    };
+    const size_t n_fates = sizeof(fates) / sizeof(fates[0]);
+    char path[32];
+    struct logline ll;
+
+    for (int i = 0; i < 1000; i++) {
+        size_t f = (size_t)i % n_fates;
+
+        snprintf(path, sizeof(path), "/junk-%d", i);
+        ll = fates[f].upstream ? served_line("main", "POST", path, fates[f].status)
+                               : request_line("main", "POST", path, fates[f].status, 1);
+        ll.verdict = view(fates[f].verdict);
+        memcpy(ll.termination, fates[f].term, 5);
+        if (f == 8) /* the upstream never answered: no response time */
+            ll.t_response = -1;
+        metrics_record_request(m, &ll);
+    }
+    ck_assert_uint_eq(m->paths[0].n, 0);
+    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "other"}), 1000);
+    ck_assert_uint_eq(m->fam[MF_HTTP_REQUESTS].n, 1);
+
+    /* A real path an upstream served gets its own label, and keeps it when it fails. */
+    ll = served_line("main", "POST", "/v1/rerank", 200);
+    metrics_record_request(m, &ll);
+    ll = request_line("main", "POST", "/v1/rerank", 503, 1);
+    ll.verdict = view("unavailable");
+    metrics_record_request(m, &ll);
+    ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "/v1/rerank"}),
+                        2);
+    /* A known API path is its own label from its first request, even one that failed. */
+    ll = request_line("main", "POST", "/v1/chat/completions", 429, 1);
+    ll.verdict = view("limited");
+    metrics_record_request(m, &ll);
+    ck_assert_double_eq(
+        counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "/v1/chat/completions"}), 1);
+    ck_assert_uint_eq(m->paths[0].n, 1);
+    ck_assert_uint_eq(m->fam[MF_HTTP_REQUESTS].n, 3);
 }
 END_TEST
 
@@ -549,13 +633,13 @@ START_TEST(memory_is_bounded_under_a_path_flood)
 
     for (int i = 0; i < 50000; i++) {
         snprintf(path, sizeof(path), "/flood/%d", i);
-        struct logline ll = request_line(i % 2 ? "main" : "side", methods[i % 5], path, 200, 1);
+        struct logline ll = served_line(i % 2 ? "main" : "side", methods[i % 5], path, 200);
         metrics_record_request(m, &ll);
     }
     /* 2 forwards x 4 method labels (GET POST PUT OTHER) x (64 paths + other). */
     ck_assert_uint_le(m->fam[MF_HTTP_REQUESTS].n, 2 * 4 * (METRICS_PATHS_PER_FORWARD + 1));
-    ck_assert_uint_eq(m->paths[0].n, METRICS_PATHS_PER_FORWARD);
-    ck_assert_uint_eq(m->paths[1].n, METRICS_PATHS_PER_FORWARD);
+    ck_assert_uint_eq(m->paths[0].n, METRICS_LEARNED_PATHS);
+    ck_assert_uint_eq(m->paths[1].n, METRICS_LEARNED_PATHS);
 }
 END_TEST
 
@@ -726,11 +810,11 @@ END_TEST
 
 START_TEST(reload_keeps_unchanged_names)
 {
-    struct logline ll = request_line("main", "GET", "/keep", 200, 1);
+    struct logline ll = served_line("main", "GET", "/keep", 200);
     struct agent_state *st2;
 
     metrics_record_request(m, &ll);
-    ll = request_line("side", "GET", "/gone", 200, 1);
+    ll = served_line("side", "GET", "/gone", 200);
     metrics_record_request(m, &ll);
     ll = attempt_line("g", "a", 200, 1, 1, 1);
     metrics_record_attempt(m, &ll, false, NULL);
@@ -751,7 +835,7 @@ START_TEST(reload_keeps_unchanged_names)
     ck_assert_str_eq(m->paths[0].path[0], "/keep");
 
     /* Counting goes on under the new configuration. */
-    ll = request_line("main", "GET", "/keep", 200, 1);
+    ll = served_line("main", "GET", "/keep", 200);
     metrics_record_request(m, &ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/keep"}), 2);
     ll = attempt_line("g", "c", 200, 1, 1, 1);
@@ -795,6 +879,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, request_line_is_recorded);
     tcase_add_test(tc, rate_limited_requests_are_counted);
     tcase_add_test(tc, paths_are_capped_per_forward);
+    tcase_add_test(tc, paths_no_upstream_served_take_no_slot);
     tcase_add_test(tc, memory_is_bounded_under_a_path_flood);
     tcase_add_test(tc, unknown_names_are_not_labels);
     tcase_add_test(tc, attempt_line_is_recorded);

@@ -188,6 +188,128 @@ START_TEST(bucket_clock_going_back)
 }
 END_TEST
 
+/* ---- the client key ---- */
+
+static struct rl_addr v6(const char *text)
+{
+    struct rl_addr a;
+
+    ck_assert_msg(rl_addr_parse(&a, text, strlen(text)), "%s", text);
+    return a;
+}
+
+/* `text` keyed under `prefix` is `want` (both IPv6 literals). */
+static void assert_key(const char *text, unsigned prefix, const char *want)
+{
+    struct rl_addr got = v6(text), expected = v6(want);
+
+    rl_addr_client_key(&got, prefix);
+    ck_assert_msg(memcmp(got.b, expected.b, 16) == 0, "%s/%u is not %s", text, prefix, want);
+}
+
+START_TEST(ipv6_is_keyed_by_its_prefix)
+{
+    const char *a = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff";
+
+    assert_key(a, 0, "::");
+    assert_key(a, 1, "::");
+    assert_key("8001:db8::1", 1, "8000::");
+    assert_key(a, 32, "2001:db8::");
+    assert_key(a, 63, "2001:db8:aaaa:bbba::");
+    assert_key(a, 64, "2001:db8:aaaa:bbbb::");
+    assert_key(a, 65, "2001:db8:aaaa:bbbb:8000::");
+    assert_key(a, 127, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:fffe");
+    assert_key(a, 128, a);
+    assert_key(a, 129, a); /* above 128 keeps the address whole, never reads past it */
+    assert_key(a, 4096, a);
+}
+END_TEST
+
+/* Two addresses of one /64 share a key; the neighbouring /64s do not. */
+START_TEST(one_network_shares_a_key)
+{
+    struct rl_addr a = v6("2001:db8:1:2::1"), b = v6("2001:db8:1:2:ffff:ffff:ffff:ffff");
+    struct rl_addr below = v6("2001:db8:1:1:ffff:ffff:ffff:ffff"), above = v6("2001:db8:1:3::");
+
+    rl_addr_client_key(&a, 64);
+    rl_addr_client_key(&b, 64);
+    rl_addr_client_key(&below, 64);
+    rl_addr_client_key(&above, 64);
+    ck_assert_mem_eq(a.b, b.b, 16);
+    ck_assert(memcmp(a.b, below.b, 16) != 0);
+    ck_assert(memcmp(a.b, above.b, 16) != 0);
+}
+END_TEST
+
+/* IPv4, native or mapped, stays one client per address whatever the IPv6 prefix. */
+START_TEST(ipv4_keeps_its_whole_address)
+{
+    static const unsigned prefixes[] = {0, 1, 32, 64, 95, 96, 127, 128};
+    static const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 77};
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        struct rl_addr a = v4(192, 0, 2, 77), m, text = v6("::ffff:192.0.2.77");
+
+        rl_addr_from_ipv6(&m, mapped);
+        rl_addr_client_key(&a, prefixes[i]);
+        rl_addr_client_key(&m, prefixes[i]);
+        rl_addr_client_key(&text, prefixes[i]);
+        ck_assert_mem_eq(a.b, mapped, 16);
+        ck_assert_mem_eq(m.b, mapped, 16);
+        ck_assert_mem_eq(text.b, mapped, 16);
+    }
+    /* ::192.0.2.77 (IPv4-compatible, deprecated) is plain IPv6: cut like any other. */
+    assert_key("::192.0.2.77", 64, "::");
+}
+END_TEST
+
+START_TEST(text_addresses_parse)
+{
+    struct rl_addr a;
+    struct rl_addr want = v4(203, 0, 113, 9);
+
+    ck_assert(rl_addr_parse(&a, "203.0.113.9", 11));
+    ck_assert_mem_eq(a.b, want.b, 16);
+    /* Only the first `len` bytes count. */
+    ck_assert(rl_addr_parse(&a, "203.0.113.9xyz", 11));
+    ck_assert_mem_eq(a.b, want.b, 16);
+    ck_assert(rl_addr_parse(&a, "::ffff:203.0.113.9", 18));
+    ck_assert_mem_eq(a.b, want.b, 16);
+    ck_assert(rl_addr_parse(&a, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", 45));
+}
+END_TEST
+
+START_TEST(malformed_text_is_not_an_address)
+{
+    static const char *const bad[] = {
+        "",
+        "1.2.3",
+        "1.2.3.4.5",
+        "256.0.0.1",
+        "1.2.3.4 ",
+        " 1.2.3.4",
+        "1.2.3.4:80",
+        "[2001:db8::1]",
+        "2001:db8::1/64",
+        "fe80::1%eth0",
+        "2001:db8::g",
+        "2001:db8:::1",
+        "::ffff:1.2.3",
+        "localhost",
+        "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2555", /* 46 bytes: over the bound */
+    };
+    struct rl_addr a;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!rl_addr_parse(&a, bad[i], strlen(bad[i])), "accepted \"%s\"", bad[i]);
+    /* An embedded NUL must not let "1.2.3.4" through and hide the rest. */
+    ck_assert(!rl_addr_parse(&a, "1.2.3.4\0junk", 12));
+    ck_assert(!rl_addr_parse(&a, "\0", 1));
+    /* A huge length is refused before anything is copied. */
+    ck_assert(!rl_addr_parse(&a, "1.2.3.4", SIZE_MAX));
+}
+END_TEST
+
 /* ---- the table ---- */
 
 START_TEST(ipv4_is_mapped_into_ipv6)
@@ -389,6 +511,11 @@ static Suite *ratelimit_suite(void)
     suite_add_tcase(s, bucket);
 
     tcase_set_timeout(table, 60);
+    tcase_add_test(table, ipv6_is_keyed_by_its_prefix);
+    tcase_add_test(table, one_network_shares_a_key);
+    tcase_add_test(table, ipv4_keeps_its_whole_address);
+    tcase_add_test(table, text_addresses_parse);
+    tcase_add_test(table, malformed_text_is_not_an_address);
     tcase_add_test(table, ipv4_is_mapped_into_ipv6);
     tcase_add_test(table, forwards_and_clients_are_independent);
     tcase_add_test(table, evictions_tell_busy_from_idle);
