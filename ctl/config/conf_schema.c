@@ -482,12 +482,29 @@ static const struct conf_schema agent_schema = SCHEMA(agent_keys);
 
 /* ---- haproxy ---------------------------------------------------------------------- */
 
+/* A system group name as useradd(8) takes it: the portable characters, no leading '-'. */
+static void group_name_check(struct conf_walk *w, const struct conf_str *s, const char *key)
+{
+    char q[CONF_QUOTE_BUF];
+    size_t n;
+
+    if (!s->val)
+        return;
+    n = strspn(s->val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+    if (n == 0 || s->val[n] || n > 32 || s->val[0] == '-')
+        conf_walk_error(w, &s->pos, key,
+                        "invalid group name %s; allowed: 1-32 letters, digits, '.', '_' or '-', "
+                        "not starting with '-'",
+                        conf_quote(q, sizeof(q), s->val, strlen(s->val)));
+}
+
 static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                            const struct conf_seen *seen)
 {
     (void)map;
     (void)seen;
     path_check(w, &((struct conf_haproxy *)obj)->run_dir, "run_dir");
+    group_name_check(w, &((struct conf_haproxy *)obj)->socket_group, "socket_group");
 }
 
 static const struct conf_key haproxy_keys[] = {
@@ -495,6 +512,7 @@ static const struct conf_key haproxy_keys[] = {
     INT_KEY("hard_stop_after", struct conf_haproxy, hard_stop_after_s, 1, 604800, 3600),
     BOOL_KEY("access_log", struct conf_haproxy, access_log, false),
     INT_KEY("nbthread", struct conf_haproxy, nbthread, 0, 4096, 0),
+    STR_KEY("socket_group", struct conf_haproxy, socket_group, 0, NULL),
 };
 static const struct conf_schema haproxy_schema = SCHEMA(haproxy_keys, .finish = haproxy_finish);
 
