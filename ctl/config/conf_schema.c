@@ -229,11 +229,15 @@ static const struct conf_key header_keys[] = {
 static const struct conf_schema header_schema =
     SCHEMA(header_keys, .item_size = sizeof(struct conf_header_op), .finish = header_finish);
 
-/* RFC 9110 tchar: what a header field name may be made of. */
+/*
+ * RFC 9110 tchar, what a header field name may be made of, less '\'': the rendered
+ * "req.hdr(NAME)" of an insert is a sample argument, where HAProxy reads '\'' as a quote
+ * ("expected ')'").
+ */
 static bool is_tchar(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
+           (c && strchr("!#$%&*+-.^_`|~", c));
 }
 
 /* HAProxy frames messages itself; rewriting these would desynchronise client and server. */
@@ -251,7 +255,7 @@ static void header_key_check(struct conf_walk *w, const struct conf_str *key)
     if (!key->val[0] || key->val[i]) {
         conf_walk_error(w, &key->pos, "key",
                         "invalid header name %s; allowed: letters, digits and "
-                        "!#$%%&'*+-.^_`|~ (an RFC 9110 token)",
+                        "!#$%%&*+-.^_`|~ (an RFC 9110 token without ')",
                         conf_quote(q, sizeof(q), key->val, strlen(key->val)));
         return;
     }

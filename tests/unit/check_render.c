@@ -269,6 +269,19 @@ START_TEST(control_characters_refused)
 }
 END_TEST
 
+/* HTTP allows a tab in a field value; HAProxy's parser reads "\t" inside double quotes. */
+START_TEST(tab_written_escaped)
+{
+    struct conf_str s = {.val = "a\tb"};
+    char err[RENDER_ERR_SIZE];
+    char *text = quote_str(&s, true, NULL, err);
+
+    ck_assert_str_eq(err, "");
+    ck_assert_str_eq(text, "a\\tb");
+    free(text);
+}
+END_TEST
+
 START_TEST(templates)
 {
     static const char *const env[] = {"SET=v", "EMPTY=", "PCT=50%off", NULL};
@@ -724,6 +737,7 @@ static Suite *render_suite(void)
     tcase_add_test(tc, render_is_deterministic);
     tcase_add_loop_test(tc, quoting, 0, (int)(sizeof(quote_cases) / sizeof(quote_cases[0])));
     tcase_add_test(tc, control_characters_refused);
+    tcase_add_test(tc, tab_written_escaped);
     tcase_add_test(tc, templates);
     tcase_add_test(tc, errorfiles_are_complete_responses);
     tcase_add_test(tc, base64_of_literal_basic_auth);
