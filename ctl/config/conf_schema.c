@@ -179,9 +179,9 @@ static void auth_finish(struct conf_walk *w, void *obj, const struct conf_node *
 
 static const struct conf_key auth_keys[] = {
     ENUM_KEY("type", struct conf_upstream, auth, 0, auth_words),
-    STR_KEY("token", struct conf_upstream, token, 0, NULL),
-    STR_KEY("username", struct conf_upstream, username, 0, NULL),
-    STR_KEY("password", struct conf_upstream, password, 0, NULL),
+    STR_KEY("token", struct conf_upstream, token, CONF_K_LOGFMT, NULL),
+    STR_KEY("username", struct conf_upstream, username, CONF_K_LOGFMT, NULL),
+    STR_KEY("password", struct conf_upstream, password, CONF_K_LOGFMT, NULL),
 };
 static const struct conf_schema auth_schema = SCHEMA(auth_keys, .finish = auth_finish);
 
@@ -224,7 +224,7 @@ static void header_finish(struct conf_walk *w, void *obj, const struct conf_node
 static const struct conf_key header_keys[] = {
     ENUM_KEY("op", struct conf_header_op, op, CONF_K_REQUIRED, header_op_words),
     STR_KEY("key", struct conf_header_op, key, CONF_K_REQUIRED, NULL),
-    STR_KEY("value", struct conf_header_op, value, 0, NULL),
+    STR_KEY("value", struct conf_header_op, value, CONF_K_LOGFMT, NULL),
 };
 static const struct conf_schema header_schema =
     SCHEMA(header_keys, .item_size = sizeof(struct conf_header_op), .finish = header_finish);
@@ -439,7 +439,7 @@ static void proxy_finish(struct conf_walk *w, void *obj, const struct conf_node 
 }
 
 static const struct conf_key http_client_keys[] = {
-    STR_KEY("agent", struct conf_http_client, agent, 0, "LLMProxy/1.0"),
+    STR_KEY("agent", struct conf_http_client, agent, CONF_K_LOGFMT, "LLMProxy/1.0"),
     INT_KEY("keepalive", struct conf_http_client, keepalive_s, 0, 600, 60),
     BOOL_KEY("stream", struct conf_http_client, stream, true),
     /* The original LLMProxy's undocumented spelling. */

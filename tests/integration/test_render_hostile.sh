@@ -32,6 +32,7 @@ YAML
 # ---- refused: validate says what is allowed, render refuses as well ------------------
 # Each line: the YAML of one header operation, then the message expected (a regex).
 long=$(head -c 5000 /dev/zero | tr '\0' v)
+export HOSTILE_PCT='50%off'
 refused=(
     '{op: insert, key: X-A, value: "line\nbreak"}' 'value: contains the control character "\\n" at character 5; line breaks, NUL'
     '{op: insert, key: X-A, value: "cr\rlf"}' 'value: contains the control character "\\r"'
@@ -44,6 +45,7 @@ refused=(
     '{op: insert, key: "x:y", value: v}' 'key: invalid header name "x:y"'
     '{op: remove, key: "x(y)"}' 'key: invalid header name "x\(y\)"'
     '{op: insert, key: "", value: v}' 'key: invalid header name ""'
+    '{op: insert, key: X-A, value: "${HOSTILE_PCT}"}' "value: environment variable HOSTILE_PCT holds '%'"
 )
 for ((i = 0; i < ${#refused[@]}; i += 2)); do
     config_with "${refused[i]}" >"$T/refused.yaml"
