@@ -11,6 +11,7 @@
 #include "conf_url.h"
 #include "conf_walk.h"
 #include "config.h"
+#include "tunnel_path.h"
 
 _Static_assert(sizeof(enum balance_strategy) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum auth_type) == sizeof(int), "enum fields are written as int");
@@ -502,12 +503,25 @@ static void group_name_check(struct conf_walk *w, const struct conf_str *s, cons
                         conf_quote(q, sizeof(q), s->val, strlen(s->val)));
 }
 
+/*
+ * Unix sockets live under run_dir (HAProxy's haproxy.sock, the agent's tunnels), and a
+ * socket's path must fit in 108 bytes: the longest name under it is a tunnel's hashed one.
+ */
+#define RUN_DIR_MAX (TUNNEL_PATH_MAX - 1 - sizeof("/tunnel_0123456789abcdef.sock") + 1)
+
 static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                            const struct conf_seen *seen)
 {
+    const struct conf_str *run_dir = &((struct conf_haproxy *)obj)->run_dir;
+
     (void)map;
     (void)seen;
-    path_check(w, &((struct conf_haproxy *)obj)->run_dir, "run_dir");
+    path_check(w, run_dir, "run_dir");
+    if (run_dir->val && strlen(run_dir->val) > RUN_DIR_MAX)
+        conf_walk_error(w, &run_dir->pos, "run_dir",
+                        "is %zu bytes long; at most %zu allowed (the unix sockets under it need "
+                        "paths of at most %d bytes)",
+                        strlen(run_dir->val), RUN_DIR_MAX, TUNNEL_PATH_MAX - 1);
     group_name_check(w, &((struct conf_haproxy *)obj)->socket_group, "socket_group");
 }
 
