@@ -5,7 +5,9 @@
 # files belong to that user, the sockets mode 0600 so that HAProxy running as the same
 # user can connect and other users cannot; both are removed at exit, the pidfile only
 # while it still holds the agent's PID. HAProxy itself runs unprivileged here and serves
-# a group reached through a forward proxy (tinyproxy). Skipped when not run as root.
+# a group reached through a forward proxy (tinyproxy). With haproxy.socket_group the
+# sockets are mode 660 and that group: its members can connect, other users cannot.
+# Skipped when not run as root.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
 
@@ -106,4 +108,20 @@ echo 1 >"$PUB/agent.pid" # as if another agent had been started with the same pi
 stop_pid "$PID_agent2"
 check "a pidfile holding another PID is left at exit" test "$(cat "$PUB/agent.pid" 2>/dev/null)" = 1
 check "... and the agent says why" grep -q "holds another process's PID" "$T/agent2.log"
+
+# ---- HAProxy as another user: haproxy.socket_group -------------------------------------
+# The agent runs as daemon; HAProxy's user (nobody) is in group nogroup.
+RUN2=$T/run2
+mkdir -m 755 "$RUN2" && chown daemon:daemon "$RUN2"
+sed -e "s|run_dir: \"$RUN\"|run_dir: \"$RUN2\", socket_group: nogroup|" "$T/config.yaml" >"$T/group.yaml"
+spawn agent3 "$AGENT" -c "$T/group.yaml" -u daemon
+SOCK2=$RUN2/tunnel_g__api.sock
+check "with socket_group: the socket is daemon's, group nogroup, mode 660" \
+    wait_until 10 bash -c "[ \"\$(stat -c '%U %G %a' '$SOCK2')\" = 'daemon nogroup 660' ]"
+check "... HAProxy's user, in nogroup, can connect" \
+    setpriv --reuid=nobody --regid=nogroup --clear-groups socat -u /dev/null "UNIX-CONNECT:$SOCK2"
+check "... a user outside the group cannot" \
+    bash -c "! setpriv --reuid=bin --regid=bin --clear-groups socat -u /dev/null UNIX-CONNECT:$SOCK2 2>/dev/null"
+stop_pid "$PID_agent3"
+check "... and it is removed at exit" test ! -e "$SOCK2"
 finish
