@@ -75,6 +75,28 @@ static int make_dir(const char *path, char *err, size_t err_size)
     return -1;
 }
 
+/*
+ * The errors folder haproxy.cfg names must be ours: one someone else created (or a link
+ * to theirs) would let them change the pages HAProxy serves after the render.
+ */
+static int own_dir(const char *path, char *err, size_t err_size)
+{
+    struct stat sb;
+
+    if (lstat(path, &sb) != 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & S_IWOTH)) {
+        snprintf(err, err_size,
+                 "%s: not a folder of ours (a link, another user's, or writable by anyone); "
+                 "remove it and render again",
+                 path);
+        return -1;
+    }
+    return 0;
+}
+
 int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size)
 {
     return render_to_dir_as(cfg, dir, NULL, err, err_size);
@@ -96,7 +118,7 @@ int render_to_dir_as(const struct config *cfg, const char *dir, const char *inst
     }
     o.dir = abs;
     snprintf(sub, sizeof(sub), "%s/%s", abs, RENDER_ERRORS_DIR);
-    if (make_dir(sub, err, err_size) < 0)
+    if (make_dir(sub, err, err_size) < 0 || own_dir(sub, err, err_size) < 0)
         return -1;
     for (i = 0; render_errorfiles[i]; i++) {
         snprintf(name, sizeof(name), "%s/%s", RENDER_ERRORS_DIR, render_errorfiles[i]->file);

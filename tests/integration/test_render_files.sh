@@ -3,7 +3,8 @@
 # like /tmp): whatever another user created there beforehand at the names of the
 # temporary files (a link to a file they can read, a file of their own) neither receives
 # the rendered output (haproxy.cfg holds the upstream's API key) nor gives the result its
-# owner or mode. haproxy.cfg is 0600 whatever the umask. Skipped when not run as root.
+# owner or mode. haproxy.cfg is 0600 whatever the umask, and an errors folder another user
+# made is refused. Skipped when not run as root.
 source "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then
@@ -52,6 +53,16 @@ check "spoe-pick.conf is root's, mode 644, not the attacker's ($(owner_mode "$OU
     test "$(owner_mode "$OUT/spoe-pick.conf")" = "root 644"
 check "no temporary file of render is left" \
     bash -c "! ls -a '$OUT' '$OUT/errors' | grep -E '\\.[A-Za-z0-9]{6}\$'"
+
+# An errors folder someone else made (or a link to one) would let them change the pages
+# HAProxy serves: render refuses it.
+OUT2=$T/pub2
+mkdir -m 1777 "$OUT2"
+as_attacker mkdir -m 755 "$OUT2/errors"
+"$CTL" render -c "$T/config.yaml" -o "$OUT2" >"$T/render2.log" 2>&1
+check "render refuses an errors folder another user made" test $? -ne 0
+check "... saying so" grep -q "errors: not a folder of ours" "$T/render2.log"
+check "... and writes no haproxy.cfg naming it" test ! -e "$OUT2/haproxy.cfg"
 
 # A second render replaces the files in place, same owner and modes.
 "$CTL" render -c "$T/config.yaml" -o "$OUT" >>"$T/render.log" 2>&1
