@@ -413,7 +413,7 @@ END_TEST
 
 START_TEST(outbound_proxy_run_dir_too_long)
 {
-    char yaml[512], dir[120], *diags, *text, err[RENDER_ERR_SIZE];
+    char yaml[512], dir[120], *diags;
     struct config *cfg;
 
     memset(dir, 'd', sizeof(dir) - 1);
@@ -426,13 +426,12 @@ START_TEST(outbound_proxy_run_dir_too_long)
              "http_server: {forwards: [{name: f, upstream_group: g}]}\n"
              "haproxy: {run_dir: '%s'}\n",
              dir);
+    /* Refused before render, which could not write the tunnel's address. */
     cfg = ctu_load(yaml, NULL, &diags);
-    ck_assert_msg(cfg != NULL, "%s", diags);
-    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
-    ck_assert_str_eq(err, "haproxy.run_dir is too long for the unix socket of g/u's proxy tunnel");
-    free(text);
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(strstr(diags, "haproxy.run_dir: is 119 bytes long; at most 78 allowed") != NULL,
+                  "%s", diags);
     free(diags);
-    config_free(cfg);
 }
 END_TEST
 
