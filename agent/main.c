@@ -28,6 +28,7 @@
 #include "mirror.h"
 #include "net.h"
 #include "outcome.h"
+#include "pidfile.h"
 #include "ratelimit.h"
 #include "retry.h"
 #include "siphash.h"
@@ -36,6 +37,7 @@
 #include "state.h"
 #include "status_json.h"
 #include "tunnel.h"
+#include "unix_socket.h"
 
 #ifndef LLMPROXY_VERSION
 #define LLMPROXY_VERSION "0.1.0"
@@ -84,18 +86,6 @@ static void usage(FILE *out)
                  "  -V, --version       print the version\n"
                  "\n"
                  "Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop.\n");
-}
-
-/* For `llmproxy-ctl apply --agent-pid` and service managers: our PID, one line. */
-static int write_pidfile(const char *path)
-{
-    FILE *f = fopen(path, "w");
-    int rc;
-
-    if (!f)
-        return -1;
-    rc = fprintf(f, "%ld\n", (long)getpid()) < 0;
-    return fclose(f) != 0 || rc ? -1 : 0;
 }
 
 /* The -u user's ids, looked up before anything is bound so that a typo fails at once. */
@@ -351,10 +341,36 @@ static const struct admin_page admin_pages[] = {
     {"/status", STATUS_JSON_CONTENT_TYPE, render_status},
 };
 
+/*
+ * Who may connect to the agent's unix sockets in run_dir: the user it runs as (HAProxy
+ * running as the same user, as packaged), and haproxy.socket_group when given (HAProxy
+ * running as another user of that group). Nobody else: connecting needs write access.
+ */
+static int socket_owner(const struct agent *ag, const struct config *cfg, struct unix_owner *o)
+{
+    const char *group = cfg->haproxy.socket_group.val;
+    const struct group *gr;
+
+    o->uid = ag->run_as ? ag->run_uid : (uid_t)-1;
+    o->gid = ag->run_as ? ag->run_gid : (gid_t)-1;
+    o->mode = 0600;
+    if (!group)
+        return 0;
+    gr = getgrnam(group);
+    if (!gr) {
+        log_error("haproxy.socket_group %s: no such group", group);
+        return -1;
+    }
+    o->gid = gr->gr_gid;
+    o->mode = 0660;
+    return 0;
+}
+
 static int run(struct agent *ag)
 {
     const struct config *cfg = ag->decider.state->cfg;
     struct siphash_key key = random_key();
+    struct unix_owner owner;
 
     ag->decider.ratelimit = ratelimit_create(cfg->agent.ratelimit_max_clients, &key);
     key = random_key();
@@ -367,7 +383,9 @@ static int run(struct agent *ag)
     }
     ag->loop = ev_default_loop(EVFLAG_AUTO);
     /* Without its tunnel a proxied upstream is unreachable: refuse to start. */
-    ag->tunnels = tunnels_start(ag->loop, cfg);
+    if (socket_owner(ag, cfg, &owner) != 0)
+        return 1;
+    ag->tunnels = tunnels_start(ag->loop, cfg, &owner);
     if (!ag->tunnels)
         return 1;
     ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &ag->decider);
@@ -488,14 +506,14 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (pidfile && write_pidfile(pidfile) != 0) {
+    if (pidfile && pidfile_write(pidfile, ag.run_as ? ag.run_uid : (uid_t)-1, ag.run_gid) != 0) {
         log_error("cannot write the pidfile %s: %s", pidfile, strerror(errno));
         state_free(ag.decider.state);
         return 1;
     }
     rc = run(&ag);
     if (pidfile)
-        unlink(pidfile);
+        pidfile_remove(pidfile);
     state_free(ag.decider.state);
     ratelimit_destroy(ag.decider.ratelimit);
     retry_destroy(ag.decider.attempts);

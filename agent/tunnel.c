@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -20,6 +18,7 @@
 #include "resolver.h"
 #include "tunnel.h"
 #include "tunnel_path.h"
+#include "unix_socket.h"
 
 /* Bytes held per direction: a TLS record and then some, so a full buffer is rare. */
 #define TUNNEL_BUF_SIZE (32 * 1024)
@@ -62,7 +61,7 @@ struct tunnel {
     struct tunnels *set;
     char *group, *upstream;
     char path[TUNNEL_PATH_MAX];
-    int fd;
+    struct unix_socket sock;
     ev_io accept_io;
     char *proxy_host;
     uint16_t proxy_port;
@@ -509,7 +508,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     /* A bounded batch per wakeup keeps one busy tunnel from starving the loop. */
     for (i = 0; i < 64; i++) {
-        fd = accept4(t->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(t->sock.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                 errno != ECONNABORTED) {
@@ -524,42 +523,16 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- the set ---- */
 
-static int listen_unix(const char *path)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    struct stat sb;
-    int fd, saved;
-
-    /* Replace a socket left by an earlier run, never any other kind of file. */
-    if (lstat(path, &sb) == 0) {
-        if (!S_ISSOCK(sb.st_mode)) {
-            errno = EEXIST;
-            return -1;
-        }
-        unlink(path);
-    }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, TUNNEL_BACKLOG) < 0) {
-        saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
-}
-
 static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config *cfg,
-                       const struct conf_group *g, const struct conf_upstream *up)
+                       const struct conf_group *g, const struct conf_upstream *up,
+                       const struct unix_owner *owner)
 {
     const struct conf_http_client *hc = &g->client;
     const char *why = NULL;
     int n;
 
     t->set = ts;
-    t->fd = -1;
+    t->sock.fd = -1;
     t->group = strdup(g->name);
     t->upstream = strdup(up->name);
     t->proxy_host = strdup(hc->proxy.host);
@@ -589,13 +562,12 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
                       t->path, ts->v[i].group, ts->v[i].upstream);
             return -1;
         }
-    t->fd = listen_unix(t->path);
-    if (t->fd < 0) {
+    if (unix_socket_listen(&t->sock, t->path, TUNNEL_BACKLOG, owner) != 0) {
         log_error("tunnel %s/%s: cannot listen on %s: %s", g->name, up->name, t->path,
                   strerror(errno));
         return -1;
     }
-    ev_io_init(&t->accept_io, on_accept, t->fd, EV_READ);
+    ev_io_init(&t->accept_io, on_accept, t->sock.fd, EV_READ);
     t->accept_io.data = t;
     ev_io_start(ts->loop, &t->accept_io);
     log_info("tunnel %s/%s: %s -> proxy %s:%u -> %s:%u", g->name, up->name, t->path, t->proxy_host,
@@ -603,7 +575,8 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
     return 0;
 }
 
-struct tunnels *tunnels_start(struct ev_loop *loop, const struct config *cfg)
+struct tunnels *tunnels_start(struct ev_loop *loop, const struct config *cfg,
+                              const struct unix_owner *owner)
 {
     struct tunnels *ts = calloc(1, sizeof(*ts));
     size_t i, m, want = 0;
@@ -630,8 +603,8 @@ struct tunnels *tunnels_start(struct ev_loop *loop, const struct config *cfg)
         for (m = 0; m < g->n_members; m++) {
             /* Counted before init so that tunnels_free releases a half-built one too. */
             ts->n++;
-            if (tunnel_init(ts, &ts->v[ts->n - 1], cfg, g,
-                            &cfg->upstreams[g->members[m].upstream]) < 0) {
+            if (tunnel_init(ts, &ts->v[ts->n - 1], cfg, g, &cfg->upstreams[g->members[m].upstream],
+                            owner) < 0) {
                 tunnels_free(ts);
                 return NULL;
             }
@@ -653,10 +626,9 @@ void tunnels_free(struct tunnels *ts)
             conn_close(t->conns);
         if (t->lookup)
             resolver_cancel(t->lookup);
-        if (t->fd >= 0) {
+        if (t->sock.fd >= 0) {
             ev_io_stop(ts->loop, &t->accept_io);
-            close(t->fd);
-            unlink(t->path);
+            unix_socket_close(&t->sock, t->path);
         }
         free(t->group);
         free(t->upstream);

@@ -27,16 +27,20 @@
 struct config;
 struct ev_loop;
 struct tunnels;
+struct unix_owner;
 
 /*
- * Listen for every proxied (group, upstream) pair of `cfg` (none is fine: an empty set).
- * The configuration is copied: it may be freed afterwards. A stale socket file at a
- * tunnel's path is replaced. NULL, with the reason logged, when a socket cannot be bound
- * or the credentials cannot be encoded.
+ * Listen for every proxied (group, upstream) pair of `cfg` (none is fine: an empty set),
+ * on sockets with `owner`'s ids and mode (unix_socket.h). The configuration is copied: it
+ * may be freed afterwards. A stale socket file at a tunnel's path is replaced, nothing
+ * else. NULL, with the reason logged, when a socket cannot be bound or the credentials
+ * cannot be encoded.
  */
-struct tunnels *tunnels_start(struct ev_loop *loop, const struct config *cfg);
+struct tunnels *tunnels_start(struct ev_loop *loop, const struct config *cfg,
+                              const struct unix_owner *owner);
 
-/* Close every listener and connection and remove the socket files. NULL is accepted. */
+/* Close every listener and connection and remove the socket files (those still ours).
+ * NULL is accepted. */
 void tunnels_free(struct tunnels *ts);
 
 size_t tunnels_count(const struct tunnels *ts);

@@ -1,8 +1,9 @@
 /*
  * Writing a rendered configuration into its folder.
  *
- * Every file goes to "<name>.tmp" first and is renamed over the old one, so HAProxy (or a
- * reload in progress) reads either the previous file or the new one, never half of one.
+ * Every file goes to a private temporary file first (file_replace.h) and is renamed over
+ * the old one, so HAProxy (or a reload in progress) reads either the previous file or the
+ * new one, never half of one, and nothing planted in the folder is written through.
  * haproxy.cfg may hold literal credentials, so it is readable by its owner only.
  */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_replace.h"
 #include "render.h"
 
 typedef void (*render_file_fn)(const struct config *cfg, struct render_out *r);
@@ -22,44 +24,46 @@ static int write_file(const struct config *cfg, const struct render_opts *o, con
                       mode_t mode, render_file_fn fn, const struct render_error *e, char *err,
                       size_t err_size)
 {
-    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    char path[PATH_MAX];
     struct render_out r = {.opts = o};
+    struct file_replace fr;
     int fd, rc = -1;
 
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", o->dir, name) >= sizeof(path)) {
         snprintf(err, err_size, "%s/%s: path too long", o->dir, name);
         return -1;
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    /* A fresh file of ours, whatever "<name>.tmp"-like names someone else created. */
+    fd = file_replace_begin(&fr, path, mode);
     if (fd < 0 || !(r.f = fdopen(fd, "w"))) {
-        snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0)
+        snprintf(err, err_size, "%s: %s", fd < 0 ? path : fr.tmp, strerror(errno));
+        if (fd >= 0) {
+            file_replace_abort(&fr);
             close(fd);
+        }
         return -1;
     }
-    fchmod(fd, mode); /* the umask does not decide who may read credentials */
     if (e)
         render_errorfile(e, &r);
     else
         fn(cfg, &r);
     if (fflush(r.f) != 0 || ferror(r.f)) {
-        snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+        snprintf(err, err_size, "%s: %s", fr.tmp, strerror(errno));
     } else if (r.failed) {
         snprintf(err, err_size, "%s", r.err);
     } else {
         rc = 0;
     }
     if (fclose(r.f) != 0 && rc == 0) {
-        snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+        snprintf(err, err_size, "%s: %s", fr.tmp, strerror(errno));
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, path) != 0) {
+    if (rc == 0 && file_replace_commit(&fr) != 0) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
         rc = -1;
     }
     if (rc != 0)
-        unlink(tmp);
+        file_replace_abort(&fr);
     return rc;
 }
 
@@ -69,6 +73,28 @@ static int make_dir(const char *path, char *err, size_t err_size)
         return 0;
     snprintf(err, err_size, "%s: %s", path, strerror(errno));
     return -1;
+}
+
+/*
+ * The errors folder haproxy.cfg names must be ours: one someone else created (or a link
+ * to theirs) would let them change the pages HAProxy serves after the render.
+ */
+static int own_dir(const char *path, char *err, size_t err_size)
+{
+    struct stat sb;
+
+    if (lstat(path, &sb) != 0) {
+        snprintf(err, err_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode) || sb.st_uid != geteuid() || (sb.st_mode & S_IWOTH)) {
+        snprintf(err, err_size,
+                 "%s: not a folder of ours (a link, another user's, or writable by anyone); "
+                 "remove it and render again",
+                 path);
+        return -1;
+    }
+    return 0;
 }
 
 int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size)
@@ -92,7 +118,7 @@ int render_to_dir_as(const struct config *cfg, const char *dir, const char *inst
     }
     o.dir = abs;
     snprintf(sub, sizeof(sub), "%s/%s", abs, RENDER_ERRORS_DIR);
-    if (make_dir(sub, err, err_size) < 0)
+    if (make_dir(sub, err, err_size) < 0 || own_dir(sub, err, err_size) < 0)
         return -1;
     for (i = 0; render_errorfiles[i]; i++) {
         snprintf(name, sizeof(name), "%s/%s", RENDER_ERRORS_DIR, render_errorfiles[i]->file);

@@ -4,8 +4,9 @@
  * HAProxy reads a double-quoted word with three special characters: '\' escapes, '"'
  * ends the word, and '$' starts an environment expansion ("$NAME" as well as "${NAME}").
  * Log-format strings (set-header values, for instance) add a fourth, '%', which starts
- * a sample or a tag and is written '%%' for itself. Control characters cannot be carried
- * at all (a newline would end the line), so they are refused.
+ * a sample or a tag and is written '%%' for itself. A tab is written "\t"; other control
+ * characters cannot be carried at all (a newline would end the line), so they are refused
+ * (the configuration's validation refuses them first).
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -34,9 +35,10 @@ void render_fail(struct render_out *r, const char *fmt, ...)
     va_end(ap);
 }
 
+/* What no quoting carries: control characters but the tab, which is written "\t". */
 static bool is_control(char c)
 {
-    return (unsigned char)c < 0x20 || c == 0x7f;
+    return ((unsigned char)c < 0x20 && c != '\t') || c == 0x7f;
 }
 
 /* Write `n` bytes of `s` escaped for a double-quoted word. */
@@ -54,6 +56,10 @@ static void quote_bytes(struct render_out *r, const char *s, size_t n, bool log_
                         "into haproxy.cfg",
                         what, (unsigned char)c);
             return;
+        }
+        if (c == '\t') {
+            fputs("\\t", r->f);
+            continue;
         }
         if (c == '\\' || c == '"' || c == '$')
             fputc('\\', r->f);

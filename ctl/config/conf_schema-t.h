@@ -33,6 +33,9 @@ enum conf_type {
 #define CONF_K_REQUIRED (1u << 0) /* missing is an error */
 #define CONF_K_POS      (1u << 1) /* also store the value's position at pos_off */
 #define CONF_K_FLAG     (1u << 2) /* CONF_T_MAP: set the bool at flag_off when given */
+/* CONF_T_STR that HAProxy reads as a log-format string: its ${VAR}s are rendered as
+ * references, so a variable's value must not hold '%', which would start a sample. */
+#define CONF_K_LOGFMT (1u << 3)
 
 struct conf_schema;
 struct conf_walk;

@@ -11,6 +11,7 @@
 #include "conf_url.h"
 #include "conf_walk.h"
 #include "config.h"
+#include "tunnel_path.h"
 
 _Static_assert(sizeof(enum balance_strategy) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum auth_type) == sizeof(int), "enum fields are written as int");
@@ -182,9 +183,9 @@ static void auth_finish(struct conf_walk *w, void *obj, const struct conf_node *
 
 static const struct conf_key auth_keys[] = {
     ENUM_KEY("type", struct conf_upstream, auth, 0, auth_words),
-    STR_KEY("token", struct conf_upstream, token, 0, NULL),
-    STR_KEY("username", struct conf_upstream, username, 0, NULL),
-    STR_KEY("password", struct conf_upstream, password, 0, NULL),
+    STR_KEY("token", struct conf_upstream, token, CONF_K_LOGFMT, NULL),
+    STR_KEY("username", struct conf_upstream, username, CONF_K_LOGFMT, NULL),
+    STR_KEY("password", struct conf_upstream, password, CONF_K_LOGFMT, NULL),
 };
 static const struct conf_schema auth_schema = SCHEMA(auth_keys, .finish = auth_finish);
 
@@ -227,16 +228,20 @@ static void header_finish(struct conf_walk *w, void *obj, const struct conf_node
 static const struct conf_key header_keys[] = {
     ENUM_KEY("op", struct conf_header_op, op, CONF_K_REQUIRED, header_op_words),
     STR_KEY("key", struct conf_header_op, key, CONF_K_REQUIRED, NULL),
-    STR_KEY("value", struct conf_header_op, value, 0, NULL),
+    STR_KEY("value", struct conf_header_op, value, CONF_K_LOGFMT, NULL),
 };
 static const struct conf_schema header_schema =
     SCHEMA(header_keys, .item_size = sizeof(struct conf_header_op), .finish = header_finish);
 
-/* RFC 9110 tchar: what a header field name may be made of. */
+/*
+ * RFC 9110 tchar, what a header field name may be made of, less '\'': the rendered
+ * "req.hdr(NAME)" of an insert is a sample argument, where HAProxy reads '\'' as a quote
+ * ("expected ')'").
+ */
 static bool is_tchar(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
+           (c && strchr("!#$%&*+-.^_`|~", c));
 }
 
 /* HAProxy frames messages itself; rewriting these would desynchronise client and server. */
@@ -254,7 +259,7 @@ static void header_key_check(struct conf_walk *w, const struct conf_str *key)
     if (!key->val[0] || key->val[i]) {
         conf_walk_error(w, &key->pos, "key",
                         "invalid header name %s; allowed: letters, digits and "
-                        "!#$%%&'*+-.^_`|~ (an RFC 9110 token)",
+                        "!#$%%&*+-.^_`|~ (an RFC 9110 token without ')",
                         conf_quote(q, sizeof(q), key->val, strlen(key->val)));
         return;
     }
@@ -438,7 +443,7 @@ static void proxy_finish(struct conf_walk *w, void *obj, const struct conf_node 
 }
 
 static const struct conf_key http_client_keys[] = {
-    STR_KEY("agent", struct conf_http_client, agent, 0, "LLMProxy/1.0"),
+    STR_KEY("agent", struct conf_http_client, agent, CONF_K_LOGFMT, "LLMProxy/1.0"),
     INT_KEY("keepalive", struct conf_http_client, keepalive_s, 0, 600, 60),
     BOOL_KEY("stream", struct conf_http_client, stream, true),
     /* The original LLMProxy's undocumented spelling. */
@@ -485,12 +490,42 @@ static const struct conf_schema agent_schema = SCHEMA(agent_keys);
 
 /* ---- haproxy ---------------------------------------------------------------------- */
 
+/* A system group name as useradd(8) takes it: the portable characters, no leading '-'. */
+static void group_name_check(struct conf_walk *w, const struct conf_str *s, const char *key)
+{
+    char q[CONF_QUOTE_BUF];
+    size_t n;
+
+    if (!s->val)
+        return;
+    n = strspn(s->val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+    if (n == 0 || s->val[n] || n > 32 || s->val[0] == '-')
+        conf_walk_error(w, &s->pos, key,
+                        "invalid group name %s; allowed: 1-32 letters, digits, '.', '_' or '-', "
+                        "not starting with '-'",
+                        conf_quote(q, sizeof(q), s->val, strlen(s->val)));
+}
+
+/*
+ * Unix sockets live under run_dir (HAProxy's haproxy.sock, the agent's tunnels), and a
+ * socket's path must fit in 108 bytes: the longest name under it is a tunnel's hashed one.
+ */
+#define RUN_DIR_MAX (TUNNEL_PATH_MAX - 1 - sizeof("/tunnel_0123456789abcdef.sock") + 1)
+
 static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                            const struct conf_seen *seen)
 {
+    const struct conf_str *run_dir = &((struct conf_haproxy *)obj)->run_dir;
+
     (void)map;
     (void)seen;
-    path_check(w, &((struct conf_haproxy *)obj)->run_dir, "run_dir");
+    path_check(w, run_dir, "run_dir");
+    if (run_dir->val && strlen(run_dir->val) > RUN_DIR_MAX)
+        conf_walk_error(w, &run_dir->pos, "run_dir",
+                        "is %zu bytes long; at most %zu allowed (the unix sockets under it need "
+                        "paths of at most %d bytes)",
+                        strlen(run_dir->val), RUN_DIR_MAX, TUNNEL_PATH_MAX - 1);
+    group_name_check(w, &((struct conf_haproxy *)obj)->socket_group, "socket_group");
 }
 
 static const struct conf_key haproxy_keys[] = {
@@ -498,6 +533,7 @@ static const struct conf_key haproxy_keys[] = {
     INT_KEY("hard_stop_after", struct conf_haproxy, hard_stop_after_s, 1, 604800, 3600),
     BOOL_KEY("access_log", struct conf_haproxy, access_log, false),
     INT_KEY("nbthread", struct conf_haproxy, nbthread, 0, 4096, 0),
+    STR_KEY("socket_group", struct conf_haproxy, socket_group, 0, NULL),
 };
 static const struct conf_schema haproxy_schema = SCHEMA(haproxy_keys, .finish = haproxy_finish);
 

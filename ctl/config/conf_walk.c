@@ -374,9 +374,27 @@ static long find_control(const char *s, size_t len)
     return -1;
 }
 
+/* A lookup that remembers the first variable whose value holds '%'. */
+struct logfmt_env {
+    conf_getenv_fn getenv_fn;
+    void *getenv_ctx;
+    char percent_in[64]; /* that variable's name (cut short), "" while none */
+};
+
+static const char *logfmt_getenv(const char *name, void *ctx)
+{
+    struct logfmt_env *e = ctx;
+    const char *val = e->getenv_fn(name, e->getenv_ctx);
+
+    if (val && strchr(val, '%') && !e->percent_in[0])
+        snprintf(e->percent_in, sizeof(e->percent_in), "%s", name);
+    return val;
+}
+
 static bool walk_string(struct conf_walk *w, const struct conf_key *k, void *p,
                         const struct conf_node *v)
 {
+    struct logfmt_env env = {w->getenv_fn, w->getenv_ctx, ""};
     char out[CONF_MAX_STRING + 1], err[512], q[CONF_QUOTE_BUF], desc[DESC_MAX];
     struct conf_ip ip;
     bool used_var;
@@ -389,9 +407,17 @@ static bool walk_string(struct conf_walk *w, const struct conf_key *k, void *p,
                    CONF_MAX_STRING);
         return false;
     }
-    if (conf_expand(v->str, v->len, w->getenv_fn, w->getenv_ctx, out, &len, &used_var, err,
-                    sizeof(err)) < 0) {
+    if (conf_expand(v->str, v->len, logfmt_getenv, &env, out, &len, &used_var, err, sizeof(err)) <
+        0) {
         node_error(w, v, "%s", err);
+        return false;
+    }
+    if ((k->flags & CONF_K_LOGFMT) && env.percent_in[0]) {
+        node_error(w, v,
+                   "environment variable %s holds '%%', which HAProxy would read as the start of "
+                   "a sample here; write this value literally (a literal '%%' is fine) or keep "
+                   "'%%' out of the variable",
+                   env.percent_in);
         return false;
     }
     bad = find_control(out, len);

@@ -7,6 +7,9 @@
  * the process environment. Diagnostics are printed (to /dev/null), as llmproxy-ctl does,
  * and a loaded configuration is built into agent state, as the agent does. Everything is
  * freed, so LeakSanitizer reports any leak on any path.
+ *
+ * A loaded configuration is also rendered (to /dev/null): whatever validation accepts,
+ * render must be able to write, so a render failure aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "render.h"
 #include "state.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -30,6 +34,8 @@ static const char *stub_getenv(const char *name, void *ctx)
         {"PORT", "3000"},
         {"EMPTY", ""},
         {"HOME", "/tmp"},
+        {"PCT", "50%off"}, /* refused where HAProxy reads a log-format string */
+        {"TAB", "a\tb"},
     };
 
     (void)ctx;
@@ -49,6 +55,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Every file render writes, each to /dev/null; validation and render must agree. */
+static void render_all(const struct config *cfg)
+{
+    static void (*const files[])(const struct config *, struct render_out *) = {
+        render_haproxy_cfg, render_spoe_pick, render_spoe_attempt};
+    const struct render_opts opts = {.dir = "/fuzz", .getenv_fn = stub_getenv};
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        struct render_out r = {.f = devnull, .opts = &opts};
+
+        files[i](cfg, &r);
+        if (r.failed) {
+            fprintf(stderr, "validated but not renderable: %s\n", r.err);
+            abort();
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct conf_diags diags = {0};
@@ -66,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     conf_diags_free(&diags);
     if (!cfg)
         return 0;
+    render_all(cfg);
     st = state_create(cfg, NULL, 1);
     if (st)
         state_free(st);

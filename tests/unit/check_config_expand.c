@@ -184,6 +184,33 @@ START_TEST(expanded_values_checked)
 }
 END_TEST
 
+/*
+ * Where HAProxy reads a log-format string, a variable is rendered as a reference, so a '%'
+ * in its value would start a sample: validate refuses it as render would. Written in the
+ * file, and in a variable used elsewhere, '%' is fine.
+ */
+START_TEST(percent_in_logformat_variable_refused)
+{
+    static const char *const pct_env[] = {"PCT=50%off", NULL};
+    char *text = ctu_errors_env("upstreams:\n"
+                                "  - name: u\n"
+                                "    url: 'http://u/v1'\n"
+                                "    auth: {type: bearer, token: '${PCT}'}\n"
+                                "    headers: [{op: insert, key: X-A, value: '100% ${PCT:-x}'},\n"
+                                "              {op: insert, key: X-B, value: '100%'}]\n" GROUP,
+                                pct_env);
+
+    ck_assert_str_eq(text,
+                     "t.yaml:4:33: upstreams[0].auth.token: environment variable PCT holds '%', "
+                     "which HAProxy would read as the start of a sample here; write this value "
+                     "literally (a literal '%' is fine) or keep '%' out of the variable\n"
+                     "t.yaml:5:45: upstreams[0].headers[0].value: environment variable PCT holds "
+                     "'%', which HAProxy would read as the start of a sample here; write this "
+                     "value literally (a literal '%' is fine) or keep '%' out of the variable\n");
+    free(text);
+}
+END_TEST
+
 START_TEST(names_expand_too)
 {
     static const char *const names_env[] = {"UP=openai", NULL};
@@ -231,6 +258,7 @@ static Suite *expand_suite(void)
     tcase_add_test(load, errors_at_the_value);
     tcase_add_test(load, expanded_values_checked);
     tcase_add_test(load, names_expand_too);
+    tcase_add_test(load, percent_in_logformat_variable_refused);
     tcase_add_test(load, long_literal_refused);
     suite_add_tcase(s, load);
     return s;

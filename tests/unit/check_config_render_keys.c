@@ -22,6 +22,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(cfg->haproxy.hard_stop_after_s, 3600);
     ck_assert(!cfg->haproxy.access_log);
     ck_assert_uint_eq(cfg->haproxy.nbthread, 0);
+    ck_assert_ptr_null(cfg->haproxy.socket_group.val);
     config_free(cfg);
 }
 END_TEST
@@ -32,7 +33,7 @@ START_TEST(given_values)
         ctu_load_ok("upstreams: [{name: u, url: 'https://u', tls: {ca_file: /etc/ca.pem, verify: "
                     "false}}]\n" G
                     "haproxy: {run_dir: /srv/llm, hard_stop_after: 60, access_log: true, nbthread: "
-                    "4}\n");
+                    "4, socket_group: haproxy}\n");
 
     ck_assert_str_eq(cfg->upstreams[0].tls_ca_file.val, "/etc/ca.pem");
     ck_assert(!cfg->upstreams[0].tls_verify);
@@ -40,6 +41,7 @@ START_TEST(given_values)
     ck_assert_uint_eq(cfg->haproxy.hard_stop_after_s, 60);
     ck_assert(cfg->haproxy.access_log);
     ck_assert_uint_eq(cfg->haproxy.nbthread, 4);
+    ck_assert_str_eq(cfg->haproxy.socket_group.val, "haproxy");
     config_free(cfg);
 }
 END_TEST
@@ -80,7 +82,17 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:21: haproxy.nbthread: found \"many\"; expected a number 0-4096\n"},
     {"haproxy: {nbthreads: 4}\n",
      "t.yaml:1:11: haproxy.nbthreads: unknown key \"nbthreads\"; did you mean \"nbthread\"? "
-     "(allowed: run_dir, hard_stop_after, access_log, nbthread)\n"},
+     "(allowed: run_dir, hard_stop_after, access_log, nbthread, socket_group)\n"},
+    {"haproxy: {run_dir: "
+     "/run/llmproxy/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
+     "t.yaml:1:20: haproxy.run_dir: is 79 bytes long; at most 78 allowed (the unix sockets under "
+     "it need paths of at most 107 bytes)\n"},
+    {"haproxy: {socket_group: \"-wheel\"}\n",
+     "t.yaml:1:25: haproxy.socket_group: invalid group name \"-wheel\"; allowed: 1-32 letters, "
+     "digits, '.', '_' or '-', not starting with '-'\n"},
+    {"haproxy: {socket_group: \"llm proxy\"}\n",
+     "t.yaml:1:25: haproxy.socket_group: invalid group name \"llm proxy\"; allowed: 1-32 "
+     "letters, digits, '.', '_' or '-', not starting with '-'\n"},
 };
 
 START_TEST(refused)

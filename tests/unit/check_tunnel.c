@@ -22,8 +22,12 @@
 #include "buf.h"
 #include "util/conf_testutil.h"
 #include "tunnel.h"
+#include "unix_socket.h"
 
 #define BIG_LEN (1024 * 1024)
+
+/* Sockets for whoever runs the test, as an agent started without -u makes them. */
+static const struct unix_owner self_only = {(uid_t)-1, (gid_t)-1, 0600};
 
 /* One tunnel set on its own loop, run by a thread until stopped. */
 struct fixture {
@@ -104,7 +108,7 @@ static void fixture_start_at(struct fixture *fx, bool with_proxy, const char *us
     ck_assert_msg(fx->cfg != NULL, "%s", diags);
     free(diags);
     fx->loop = ev_loop_new(EVFLAG_AUTO);
-    fx->ts = tunnels_start(fx->loop, fx->cfg);
+    fx->ts = tunnels_start(fx->loop, fx->cfg, &self_only);
     ck_assert_ptr_nonnull(fx->ts);
     /* The tunnel copies what it needs: the configuration may go. */
     config_free(fx->cfg);
@@ -437,7 +441,7 @@ START_TEST(no_proxy_no_tunnels)
 
     ck_assert_msg(cfg != NULL, "%s", diags);
     free(diags);
-    ts = tunnels_start(loop, cfg);
+    ts = tunnels_start(loop, cfg, &self_only);
     ck_assert_ptr_nonnull(ts);
     ck_assert_uint_eq(tunnels_count(ts), 0);
     buf_init(&out, 1024);
@@ -464,7 +468,7 @@ START_TEST(unbindable_socket_fails_start)
 
     ck_assert_msg(cfg != NULL, "%s", diags);
     free(diags);
-    ck_assert_ptr_null(tunnels_start(loop, cfg));
+    ck_assert_ptr_null(tunnels_start(loop, cfg, &self_only));
     config_free(cfg);
     ev_loop_destroy(loop);
 }
