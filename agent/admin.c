@@ -9,7 +9,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "admin.h"
+#include "admin_auth.h"
 #include "admin_http.h"
 #include "buf.h"
 #include "config-t.h"
@@ -31,8 +33,9 @@ struct admin_conn {
     struct admin_server *srv;
     struct admin_conn *prev, *next;
     enum admin_conn_state state;
-    bool close_after; /* close once the response is out */
-    bool served;      /* at least one request answered: an idle timeout is not an error */
+    bool close_after;      /* close once the response is out */
+    bool served;           /* at least one request answered: an idle timeout is not an error */
+    ev_tstamp last_active; /* accepted, or last response sent: for eviction */
     char in[ADMIN_HTTP_MAX_HEAD + 1]; /* one byte more than a head may take, to see it overflow */
     size_t in_len;
     char head[HEAD_MAX];
@@ -45,8 +48,9 @@ struct admin_server {
     struct ev_loop *loop;
     int fd;
     uint16_t port;
-    ev_io accept_io;
+    struct acceptor acceptor;
     double timeout_s;
+    char *token; /* owned copy; NULL: /metrics and /status are open */
     const struct admin_page *pages;
     size_t n_pages;
     void *ctx;
@@ -135,6 +139,16 @@ static void conn_respond_page(struct admin_conn *c, const struct admin_page *pag
     conn_respond(c, 200, page->content_type, "");
 }
 
+static void conn_respond_unauthorized(struct admin_conn *c)
+{
+    c->srv->st.unauthorized++;
+    buf_reset(&c->body);
+    buf_puts(&c->body, "{\"error\":\"unauthorized\",\"message\":\"this page needs "
+                       "Authorization: Bearer <http_server.admin.token>\"}\n");
+    conn_respond(c, 401, "application/json",
+                 "WWW-Authenticate: Bearer realm=\"llmproxy-agent\"\r\n");
+}
+
 static void conn_route(struct admin_conn *c, const struct admin_request *req)
 {
     struct admin_server *srv = c->srv;
@@ -145,7 +159,10 @@ static void conn_route(struct admin_conn *c, const struct admin_request *req)
     }
     for (size_t i = 0; i < srv->n_pages; i++) {
         if (path_is(req, srv->pages[i].path)) {
-            conn_respond_page(c, &srv->pages[i]);
+            if (admin_auth_ok(req->authorization, req->authorization_len, srv->token))
+                conn_respond_page(c, &srv->pages[i]);
+            else
+                conn_respond_unauthorized(c);
             return;
         }
     }
@@ -239,6 +256,7 @@ static void conn_run(struct admin_conn *c)
                 break;
             }
             c->served = true;
+            c->last_active = ev_now(c->srv->loop);
             buf_reset(&c->body);
             if (c->close_after) {
                 /* Hang up our side, then let the client read everything before the
@@ -306,40 +324,60 @@ static void conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     conn_close(c);
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static bool conn_admit(void *ctx, int fd)
 {
-    struct admin_server *srv = w->data;
-    int fd;
+    struct admin_server *srv = ctx;
+    struct admin_conn *c = calloc(1, sizeof(*c));
 
-    (void)revents;
-    while ((fd = net_accept(srv->fd)) >= 0) {
-        struct admin_conn *c = NULL;
-
-        if (srv->st.open < ADMIN_MAX_CONNS)
-            c = calloc(1, sizeof(*c));
-        if (!c) {
-            srv->st.refused++;
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        c->srv = srv;
-        c->state = CONN_READING;
-        buf_init(&c->body, ADMIN_MAX_BODY);
-        c->next = srv->conns;
-        if (srv->conns)
-            srv->conns->prev = c;
-        srv->conns = c;
-        srv->st.accepted++;
-        srv->st.open++;
-        ev_io_init(&c->io, conn_io, fd, EV_READ);
-        ev_io_start(loop, &c->io);
-        ev_timer_init(&c->timer, conn_timeout, srv->timeout_s, 0.);
-        ev_timer_start(loop, &c->timer);
-    }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        log_warn("admin: accept: %s", strerror(errno)); /* EMFILE: retried on next event */
+    if (!c)
+        return false;
+    c->fd = fd;
+    c->srv = srv;
+    c->state = CONN_READING;
+    c->last_active = ev_now(srv->loop);
+    buf_init(&c->body, ADMIN_MAX_BODY);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->st.accepted++;
+    srv->st.open++;
+    ev_io_init(&c->io, conn_io, fd, EV_READ);
+    ev_io_start(srv->loop, &c->io);
+    ev_timer_init(&c->timer, conn_timeout, srv->timeout_s, 0.);
+    ev_timer_start(srv->loop, &c->timer);
+    return true;
 }
+
+/* All slots taken: a connection that never completed a request goes first, then the one
+ * idle the longest; one writing a response is left to finish. */
+static bool conn_evict(void *ctx)
+{
+    struct admin_server *srv = ctx;
+    struct admin_conn *victim = NULL;
+    struct slot_use victim_use = {0};
+
+    for (struct admin_conn *c = srv->conns; c; c = c->next) {
+        struct slot_use use = {
+            .last_active = c->last_active, .proven = c->served, .busy = c->state == CONN_WRITING};
+
+        if (slot_evict_before(&use, victim ? &victim_use : NULL)) {
+            victim = c;
+            victim_use = use;
+        }
+    }
+    if (!victim)
+        return false;
+    conn_close(victim);
+    return true;
+}
+
+static uint64_t conn_count(const void *ctx)
+{
+    return ((const struct admin_server *)ctx)->st.open;
+}
+
+static const struct acceptor_ops conn_ops = {conn_admit, conn_evict, conn_count};
 
 static uint16_t bound_port(int fd)
 {
@@ -373,10 +411,16 @@ struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *
     srv->pages = pages;
     srv->n_pages = n_pages;
     srv->ctx = ctx;
-    ev_io_init(&srv->accept_io, on_accept, srv->fd, EV_READ);
-    srv->accept_io.data = srv;
-    ev_io_start(loop, &srv->accept_io);
-    log_info("admin: listening on %s:%u", conf->listen.address, srv->port);
+    if (!admin_set_token(srv, conf->token.val)) {
+        log_error("admin: out of memory");
+        close(srv->fd);
+        free(srv);
+        return NULL;
+    }
+    acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(ADMIN_MAX_CONNS, 1), "admin",
+                   &conn_ops, srv);
+    log_info("admin: listening on %s:%u%s", conf->listen.address, srv->port,
+             srv->token ? " (/metrics and /status need the bearer token)" : "");
     return srv;
 }
 
@@ -384,16 +428,33 @@ void admin_free(struct admin_server *srv)
 {
     if (!srv)
         return;
-    ev_io_stop(srv->loop, &srv->accept_io);
+    acceptor_stop(&srv->acceptor);
     close(srv->fd);
     while (srv->conns)
         conn_close(srv->conns);
+    admin_set_token(srv, NULL);
     free(srv);
+}
+
+bool admin_set_token(struct admin_server *srv, const char *token)
+{
+    char *copy = NULL;
+
+    if (token && token[0] && !(copy = strdup(token)))
+        return false;
+    if (srv->token) {
+        /* Scrub the secret before giving its memory back. */
+        explicit_bzero(srv->token, strlen(srv->token));
+        free(srv->token);
+    }
+    srv->token = copy;
+    return true;
 }
 
 void admin_stats(const struct admin_server *srv, struct admin_stats *out)
 {
     *out = srv->st;
+    out->admission = srv->acceptor.st;
 }
 
 uint16_t admin_port(const struct admin_server *srv)
