@@ -43,7 +43,8 @@ struct logfeed {
     struct ev_loop *loop;
     int fd;
     struct acceptor acceptor;
-    struct log_every drop_warn;    /* one line per interval for streams dropped as unreadable */
+    struct log_every drop_warn[2]; /* one line per interval for streams dropped: 0 bad length,
+                                      1 oversize */
     struct log_every connect_info; /* and for connections: anyone may open them in a loop */
     logfeed_line_fn *fn;
     void *ctx;
@@ -127,7 +128,7 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
             c->lf->st.oversize++;
         else
             c->lf->st.bad_length++;
-        log_every_msg(&c->lf->drop_warn, monotonic_ms(), LOG_LVL_WARN,
+        log_every_msg(&c->lf->drop_warn[rc == -LOGFRAME_ERR_OVERSIZE], monotonic_ms(), LOG_LVL_WARN,
                       "logfeed: fd %d dropped: bad record (%s)", c->fd, logframe_error_name(rc));
         conn_close(c);
         return;
@@ -232,7 +233,7 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
     lf->loop = loop;
     lf->fn = fn;
     lf->ctx = ctx;
-    lf->drop_warn = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
+    lf->drop_warn[0] = lf->drop_warn[1] = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     lf->connect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     acceptor_start(&lf->acceptor, loop, lf->fd, acceptor_fd_share(LOGFEED_MAX_CONNS, 1), "logfeed",
                    &conn_ops, lf);
