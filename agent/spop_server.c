@@ -41,6 +41,7 @@ struct spop_server {
     struct acceptor acceptor;
     /* One line per interval and fault for connections ended by a fault (and out of memory). */
     struct log_every fault_warn[SPOP_FAULT_COUNT];
+    struct log_every disconnect_info; /* and for HAProxy's own DISCONNECTs: anyone can send one */
     struct decider *decider;
     struct metrics *metrics; /* decision latency, NULL when not measured */
     struct client *clients;
@@ -69,8 +70,9 @@ static void client_close(struct client *c)
         log_every_msg(&srv->fault_warn[c->conn->fault], monotonic_ms(), LOG_LVL_WARN,
                       "spop: fd %d closed after %s", c->fd, spop_fault_name(c->conn->fault));
     else if (c->conn->peer_status >= 0)
-        log_info("spop: haproxy disconnect (status %lld: %s), engine %s",
-                 (long long)c->conn->peer_status, c->conn->peer_message, c->conn->engine_id);
+        log_every_msg(&srv->disconnect_info, monotonic_ms(), LOG_LVL_INFO,
+                      "spop: haproxy disconnect (status %lld: %s), engine %s",
+                      (long long)c->conn->peer_status, c->conn->peer_message, c->conn->engine_id);
     spop_stats_add(&srv->closed, &c->conn->stats);
     spop_conn_free(c->conn);
     if (c->prev)
@@ -318,6 +320,7 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
     srv->decider = decider;
     for (size_t i = 0; i < SPOP_FAULT_COUNT; i++)
         srv->fault_warn[i] = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
+    srv->disconnect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(SPOP_MAX_CONNS, 4), "spop",
                    &client_ops, srv);
     log_info("spop: listening on %s:%u (at most %llu connections)", listen->address, listen->port,
