@@ -44,6 +44,35 @@ static void shed_newcomer(struct acceptor *a)
     a->spare_fd = open_spare();
 }
 
+void *acceptor_victim(const struct acceptor *a)
+{
+    void *victim = NULL;
+    const struct slot_use *victim_use = NULL;
+
+    for (void *c = a->ops->first(a->ctx); c;) {
+        const struct slot_use *use = (const struct slot_use *)((char *)c + a->ops->use_off);
+
+        if (slot_evict_before(use, victim_use)) {
+            victim = c;
+            victim_use = use;
+        }
+        memcpy(&c, (char *)c + a->ops->next_off, sizeof(c)); /* c = c->next */
+    }
+    return victim;
+}
+
+/* Close the connection eviction picks. False when none may go. */
+static bool evict(struct acceptor *a)
+{
+    void *victim = acceptor_victim(a);
+
+    if (!victim)
+        return false;
+    a->ops->close(victim);
+    a->st.evicted++;
+    return true;
+}
+
 /* accept() failed with `err`. True when the accept loop may go on. One eviction per
  * callback at most: if the freed descriptor does not let accept() through (ENFILE, another
  * process took it), evicting more would only empty the listener. */
@@ -57,8 +86,7 @@ static bool accept_failed(struct acceptor *a, int err, bool *evicted)
         return false;
     case EMFILE:
     case ENFILE:
-        if (!*evicted && a->ops.evict(a->ctx)) {
-            a->st.evicted++;
+        if (!*evicted && evict(a)) {
             *evicted = true;
             return true;
         }
@@ -74,8 +102,8 @@ static bool accept_failed(struct acceptor *a, int err, bool *evicted)
     }
     a->st.refused_fds++;
     log_every_msg(&a->warn, monotonic_ms(), LOG_LVL_WARN,
-                  "%s: accept: %s; shedding new connections for %.0f ms (%llu open)", a->name,
-                  strerror(err), ACCEPTOR_PAUSE_S * 1000, (unsigned long long)a->ops.open(a->ctx));
+                  "%s: accept: %s; shedding new connections for %.0f ms (%llu open)", a->ops->name,
+                  strerror(err), ACCEPTOR_PAUSE_S * 1000, (unsigned long long)*a->open);
     pause_accepting(a);
     return false;
 }
@@ -83,15 +111,11 @@ static bool accept_failed(struct acceptor *a, int err, bool *evicted)
 /* At the limit: make room, or refuse the newcomer. True when fd was taken or closed. */
 static bool over_limit(struct acceptor *a, int fd)
 {
-    if (a->ops.open(a->ctx) < a->limit)
+    if (*a->open < a->limit || evict(a))
         return false;
-    if (a->ops.evict(a->ctx)) {
-        a->st.evicted++;
-        return false;
-    }
     a->st.refused_limit++;
     log_every_msg(&a->warn, monotonic_ms(), LOG_LVL_WARN,
-                  "%s: %llu connections open, the limit: refusing new ones", a->name,
+                  "%s: %llu connections open, the limit: refusing new ones", a->ops->name,
                   (unsigned long long)a->limit);
     close(fd);
     return true;
@@ -114,7 +138,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         }
         if (over_limit(a, fd))
             continue;
-        if (!a->ops.admit(a->ctx, fd)) {
+        if (!a->ops->admit(a->ctx, fd)) {
             close(fd);
             a->st.refused_fds++;
             continue;
@@ -124,14 +148,14 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 void acceptor_start(struct acceptor *a, struct ev_loop *loop, int fd, uint64_t limit,
-                    const char *name, const struct acceptor_ops *ops, void *ctx)
+                    const uint64_t *open, const struct acceptor_ops *ops, void *ctx)
 {
     a->loop = loop;
     a->fd = fd;
     a->spare_fd = open_spare();
     a->limit = limit;
-    a->name = name;
-    a->ops = *ops;
+    a->open = open;
+    a->ops = ops;
     a->ctx = ctx;
     a->warn = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     memset(&a->st, 0, sizeof(a->st));

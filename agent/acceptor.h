@@ -18,6 +18,7 @@
 #define LLMPROXY_ACCEPTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <ev.h>
@@ -30,14 +31,18 @@
 /* At most one warning per listener in this interval; the rest are counted in it. */
 #define ACCEPTOR_WARN_INTERVAL_MS 10000
 
-/* What the listener's owner does for the acceptor. */
+/*
+ * A listener's owner: how to admit a connection, and where its connections are, so the
+ * acceptor can pick one to evict (each keeps a struct slot_use, see below) and close it.
+ */
 struct acceptor_ops {
+    const char *name; /* for logs: "spop", "logfeed", "admin" */
     /* Take the new connection; false when it could not (the acceptor closes fd). */
     bool (*admit)(void *ctx, int fd);
-    /* Close the connection that best deserves it to make room; false when none may go. */
-    bool (*evict)(void *ctx);
-    /* Connections open now. */
-    uint64_t (*open)(const void *ctx);
+    void *(*first)(void *ctx); /* the first connection of the owner's list, NULL if none */
+    void (*close)(void *conn); /* close an evicted connection */
+    size_t next_off;           /* offsetof(connection, next pointer) */
+    size_t use_off;            /* offsetof(connection, struct slot_use) */
 };
 
 struct acceptor {
@@ -47,16 +52,17 @@ struct acceptor {
     int fd;       /* the listening socket, owned by the caller */
     int spare_fd; /* /dev/null, given up to shed a connection when out of descriptors */
     uint64_t limit;
-    const char *name; /* for logs: "spop", "logfeed", "admin" */
-    struct acceptor_ops ops;
+    const uint64_t *open; /* the owner's count of open connections */
+    const struct acceptor_ops *ops;
     void *ctx;
     struct log_every warn;
     struct acceptor_stats st;
 };
 
-/* Start accepting on `fd` with at most `limit` connections open. */
+/* Start accepting on `fd` with at most `limit` connections open (`*open` of them now).
+ * `ops` must outlive the acceptor. */
 void acceptor_start(struct acceptor *a, struct ev_loop *loop, int fd, uint64_t limit,
-                    const char *name, const struct acceptor_ops *ops, void *ctx);
+                    const uint64_t *open, const struct acceptor_ops *ops, void *ctx);
 
 /* Stop accepting and release the spare descriptor (the listening socket stays open). */
 void acceptor_stop(struct acceptor *a);
@@ -80,5 +86,8 @@ struct slot_use {
 
 /* True when `a` should be evicted before `b` (b NULL: whether a may be evicted at all). */
 bool slot_evict_before(const struct slot_use *a, const struct slot_use *b);
+
+/* The owner's connection eviction would pick now, NULL when none may go. */
+void *acceptor_victim(const struct acceptor *a);
 
 #endif /* LLMPROXY_ACCEPTOR_H */

@@ -33,9 +33,10 @@ struct admin_conn {
     struct admin_server *srv;
     struct admin_conn *prev, *next;
     enum admin_conn_state state;
-    bool close_after;      /* close once the response is out */
-    bool served;           /* at least one request answered: an idle timeout is not an error */
-    ev_tstamp last_active; /* accepted, or last response sent: for eviction */
+    bool close_after; /* close once the response is out */
+    /* For eviction: proven once a request was answered (then an idle timeout is no error
+     * either), last_active is when, busy while a response is being written. */
+    struct slot_use use;
     char in[ADMIN_HTTP_MAX_HEAD + 1]; /* one byte more than a head may take, to see it overflow */
     size_t in_len;
     char head[HEAD_MAX];
@@ -106,6 +107,7 @@ static void conn_respond(struct admin_conn *c, int status, const char *content_t
     c->head_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
     c->sent = 0;
     c->state = CONN_WRITING;
+    c->use.busy = true;
     if (status >= 400)
         c->srv->st.errors++;
 }
@@ -255,8 +257,7 @@ static void conn_run(struct admin_conn *c)
             case FLUSH_DONE:
                 break;
             }
-            c->served = true;
-            c->last_active = ev_now(c->srv->loop);
+            c->use = (struct slot_use){.last_active = ev_now(c->srv->loop), .proven = true};
             buf_reset(&c->body);
             if (c->close_after) {
                 /* Hang up our side, then let the client read everything before the
@@ -310,7 +311,7 @@ static void conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
     (void)loop;
     (void)revents;
-    if (c->state == CONN_READING && (c->in_len > 0 || !c->served)) {
+    if (c->state == CONN_READING && (c->in_len > 0 || !c->use.proven)) {
         /* No complete request in time (a slowloris, or a silent client): say so. */
         c->srv->st.timeouts++;
         c->close_after = true;
@@ -334,7 +335,7 @@ static bool conn_admit(void *ctx, int fd)
     c->fd = fd;
     c->srv = srv;
     c->state = CONN_READING;
-    c->last_active = ev_now(srv->loop);
+    c->use.last_active = ev_now(srv->loop);
     buf_init(&c->body, ADMIN_MAX_BODY);
     c->next = srv->conns;
     if (srv->conns)
@@ -349,35 +350,24 @@ static bool conn_admit(void *ctx, int fd)
     return true;
 }
 
+static void *first_conn(void *ctx)
+{
+    return ((struct admin_server *)ctx)->conns;
+}
+
+static void evict_conn(void *c)
+{
+    conn_close(c);
+}
+
 /* All slots taken: a connection that never completed a request goes first, then the one
  * idle the longest; one writing a response is left to finish. */
-static bool conn_evict(void *ctx)
-{
-    struct admin_server *srv = ctx;
-    struct admin_conn *victim = NULL;
-    struct slot_use victim_use = {0};
-
-    for (struct admin_conn *c = srv->conns; c; c = c->next) {
-        struct slot_use use = {
-            .last_active = c->last_active, .proven = c->served, .busy = c->state == CONN_WRITING};
-
-        if (slot_evict_before(&use, victim ? &victim_use : NULL)) {
-            victim = c;
-            victim_use = use;
-        }
-    }
-    if (!victim)
-        return false;
-    conn_close(victim);
-    return true;
-}
-
-static uint64_t conn_count(const void *ctx)
-{
-    return ((const struct admin_server *)ctx)->st.open;
-}
-
-static const struct acceptor_ops conn_ops = {conn_admit, conn_evict, conn_count};
+static const struct acceptor_ops conn_ops = {"admin",
+                                             conn_admit,
+                                             first_conn,
+                                             evict_conn,
+                                             offsetof(struct admin_conn, next),
+                                             offsetof(struct admin_conn, use)};
 
 static uint16_t bound_port(int fd)
 {
@@ -417,8 +407,8 @@ struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *
         free(srv);
         return NULL;
     }
-    acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(ADMIN_MAX_CONNS, 1), "admin",
-                   &conn_ops, srv);
+    acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(ADMIN_MAX_CONNS, 1),
+                   &srv->st.open, &conn_ops, srv);
     log_info("admin: listening on %s:%u%s", conf->listen.address, srv->port,
              srv->token ? " (/metrics and /status need the bearer token)" : "");
     return srv;

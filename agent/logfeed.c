@@ -191,28 +191,24 @@ static bool conn_admit(void *ctx, int fd)
     return true;
 }
 
+static void *first_conn(void *ctx)
+{
+    return ((struct logfeed *)ctx)->conns;
+}
+
+static void evict_conn(void *c)
+{
+    conn_close(c);
+}
+
 /* All slots taken: one that never delivered a well-formed line goes first, then the one
  * idle the longest. */
-static bool conn_evict(void *ctx)
-{
-    struct logfeed *lf = ctx;
-    struct feed_conn *victim = NULL;
-
-    for (struct feed_conn *c = lf->conns; c; c = c->next)
-        if (slot_evict_before(&c->use, victim ? &victim->use : NULL))
-            victim = c;
-    if (!victim)
-        return false;
-    conn_close(victim);
-    return true;
-}
-
-static uint64_t conn_count(const void *ctx)
-{
-    return ((const struct logfeed *)ctx)->st.open;
-}
-
-static const struct acceptor_ops conn_ops = {conn_admit, conn_evict, conn_count};
+static const struct acceptor_ops conn_ops = {"logfeed",
+                                             conn_admit,
+                                             first_conn,
+                                             evict_conn,
+                                             offsetof(struct feed_conn, next),
+                                             offsetof(struct feed_conn, use)};
 
 struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *listen,
                               logfeed_line_fn *fn, void *ctx)
@@ -235,8 +231,8 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
     lf->ctx = ctx;
     lf->drop_warn[0] = lf->drop_warn[1] = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     lf->connect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
-    acceptor_start(&lf->acceptor, loop, lf->fd, acceptor_fd_share(LOGFEED_MAX_CONNS, 1), "logfeed",
-                   &conn_ops, lf);
+    acceptor_start(&lf->acceptor, loop, lf->fd, acceptor_fd_share(LOGFEED_MAX_CONNS, 1),
+                   &lf->st.open, &conn_ops, lf);
     log_info("logfeed: listening on %s:%u", listen->address, listen->port);
     return lf;
 }

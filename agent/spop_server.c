@@ -26,8 +26,10 @@ struct held {
 /* One HAProxy connection. */
 struct client {
     ev_io io;
-    ev_timer deadline;     /* HELLO, then idle, then linger: see client_deadline() */
-    ev_tstamp last_active; /* last bytes received */
+    ev_timer deadline; /* HELLO, then idle, then linger: see client_deadline() */
+    /* For eviction and the idle deadline: last_active is when bytes last came in, busy once
+     * past HELLO (HAProxy's connections are never evicted). */
+    struct slot_use use;
     int fd;
     struct spop_conn *conn;
     struct spop_server *srv;
@@ -194,8 +196,9 @@ static void client_io(struct ev_loop *loop, ev_io *w, int revents)
     if (revents & EV_READ) {
         ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
         if (n > 0) {
-            c->last_active = ev_now(loop);
+            c->use.last_active = ev_now(loop);
             spop_conn_feed(c->conn, buf, (size_t)n);
+            c->use.busy = c->conn->state == SPOP_CONN_READY;
         } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             spop_conn_eof(c->conn); /* EOF or RST: a normal close for HAProxy 3.x */
         }
@@ -217,7 +220,7 @@ static void client_deadline(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct client *c = (struct client *)((char *)t - offsetof(struct client, deadline));
     struct spop_server *srv = c->srv;
-    ev_tstamp idle = ev_now(loop) - c->last_active;
+    ev_tstamp idle = ev_now(loop) - c->use.last_active;
 
     (void)revents;
     switch (c->conn->state) {
@@ -263,7 +266,7 @@ static bool client_admit(void *ctx, int fd)
     srv->clients = c;
     srv->st.accepted++;
     srv->st.open++;
-    c->last_active = ev_now(srv->loop);
+    c->use.last_active = ev_now(srv->loop);
     ev_io_init(&c->io, client_io, fd, EV_READ);
     ev_io_start(srv->loop, &c->io);
     ev_timer_init(&c->deadline, client_deadline, SPOP_HELLO_TIMEOUT_S, 0.);
@@ -271,35 +274,23 @@ static bool client_admit(void *ctx, int fd)
     return true;
 }
 
-/* Only a connection still waiting for HELLO may be evicted: HAProxy's never are. */
-static bool client_evict(void *ctx)
+static void *first_client(void *ctx)
 {
-    struct spop_server *srv = ctx;
-    struct client *victim = NULL;
-    struct slot_use victim_use = {0};
-
-    for (struct client *c = srv->clients; c; c = c->next) {
-        struct slot_use use = {.last_active = c->last_active,
-                               .proven = false,
-                               .busy = c->conn->state != SPOP_CONN_WAIT_HELLO};
-
-        if (slot_evict_before(&use, victim ? &victim_use : NULL)) {
-            victim = c;
-            victim_use = use;
-        }
-    }
-    if (!victim)
-        return false;
-    client_close(victim);
-    return true;
+    return ((struct spop_server *)ctx)->clients;
 }
 
-static uint64_t client_count(const void *ctx)
+static void evict_client(void *c)
 {
-    return ((const struct spop_server *)ctx)->st.open;
+    client_close(c);
 }
 
-static const struct acceptor_ops client_ops = {client_admit, client_evict, client_count};
+/* Only a connection still waiting for HELLO (or closing) may be evicted: HAProxy's never are. */
+static const struct acceptor_ops client_ops = {"spop",
+                                               client_admit,
+                                               first_client,
+                                               evict_client,
+                                               offsetof(struct client, next),
+                                               offsetof(struct client, use)};
 
 struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_listen *listen,
                                       struct decider *decider)
@@ -321,8 +312,8 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
     for (size_t i = 0; i < SPOP_FAULT_COUNT; i++)
         srv->fault_warn[i] = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     srv->disconnect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
-    acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(SPOP_MAX_CONNS, 4), "spop",
-                   &client_ops, srv);
+    acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(SPOP_MAX_CONNS, 4),
+                   &srv->st.open, &client_ops, srv);
     log_info("spop: listening on %s:%u (at most %llu connections)", listen->address, listen->port,
              (unsigned long long)srv->acceptor.limit);
     return srv;

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -55,45 +56,64 @@ END_TEST
 
 /* ---- a real listener --------------------------------------------------------------- */
 
-#define MAX_HELD 16
+/* A listener's owner as the agent's listeners are: a list of connections, each with its
+ * slot_use; the first admitted is the oldest. */
+struct held_conn {
+    int fd;
+    struct owner *owner;
+    struct held_conn *next;
+    struct slot_use use;
+};
 
 struct owner {
-    int fds[MAX_HELD];
-    size_t n;
-    bool may_evict;
-    unsigned evictions;
+    struct held_conn *head;
+    uint64_t open;
+    double clock; /* a fake last_active: later admitted, later active */
+    bool busy;    /* connections admitted busy: never evicted */
 };
 
 static bool own_admit(void *ctx, int fd)
 {
     struct owner *o = ctx;
+    struct held_conn *c = calloc(1, sizeof(*c));
 
-    if (o->n == MAX_HELD)
+    if (!c)
         return false;
-    o->fds[o->n++] = fd;
+    *c = (struct held_conn){fd, o, o->head, {.last_active = ++o->clock, .busy = o->busy}};
+    o->head = c;
+    o->open++;
     return true;
 }
 
-static bool own_evict(void *ctx)
+static void *own_first(void *ctx)
 {
-    struct owner *o = ctx;
-
-    if (!o->may_evict || o->n == 0)
-        return false;
-    close(o->fds[0]); /* the oldest */
-    o->n--;
-    for (size_t i = 0; i < o->n; i++)
-        o->fds[i] = o->fds[i + 1];
-    o->evictions++;
-    return true;
+    return ((struct owner *)ctx)->head;
 }
 
-static uint64_t own_open(const void *ctx)
+static void own_close(void *conn)
 {
-    return ((const struct owner *)ctx)->n;
+    struct held_conn *c = conn, **p = &c->owner->head;
+
+    while (*p != c)
+        p = &(*p)->next;
+    *p = c->next;
+    c->owner->open--;
+    close(c->fd);
+    free(c);
 }
 
-static const struct acceptor_ops own_ops = {own_admit, own_evict, own_open};
+static void own_free(struct owner *o)
+{
+    while (o->head)
+        own_close(o->head);
+}
+
+static const struct acceptor_ops own_ops = {"test",
+                                            own_admit,
+                                            own_first,
+                                            own_close,
+                                            offsetof(struct held_conn, next),
+                                            offsetof(struct held_conn, use)};
 
 static int listen_fd;
 static uint16_t listen_port;
@@ -134,12 +154,12 @@ static bool closed_by_peer(int fd)
 START_TEST(limit_then_eviction)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct owner o = {0};
+    struct owner o = {.busy = true};
     struct acceptor a;
     int c[4];
 
     setup_listener();
-    acceptor_start(&a, loop, listen_fd, 2, "test", &own_ops, &o);
+    acceptor_start(&a, loop, listen_fd, 2, &o.open, &own_ops, &o);
     for (int i = 0; i < 3; i++)
         c[i] = dial();
     ev_run(loop, EVRUN_NOWAIT);
@@ -148,7 +168,8 @@ START_TEST(limit_then_eviction)
     ck_assert(closed_by_peer(c[2])); /* the newcomer is told at once */
     ck_assert(!closed_by_peer(c[0]));
 
-    o.may_evict = true;
+    for (struct held_conn *h = o.head; h; h = h->next)
+        h->use.busy = false;
     c[3] = dial();
     ev_run(loop, EVRUN_NOWAIT);
     ck_assert_uint_eq(a.st.accepted, 3);
@@ -159,8 +180,7 @@ START_TEST(limit_then_eviction)
     acceptor_stop(&a);
     for (int i = 0; i < 4; i++)
         close(c[i]);
-    for (size_t i = 0; i < o.n; i++)
-        close(o.fds[i]);
+    own_free(&o);
     close(listen_fd);
     ev_loop_destroy(loop);
 }
@@ -169,13 +189,13 @@ END_TEST
 START_TEST(out_of_descriptors_sheds_and_pauses)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-    struct owner o = {0};
+    struct owner o = {.busy = true}; /* nothing to evict: the newcomer must be shed */
     struct acceptor a;
     struct rlimit saved, rl;
     int c[2], fillers[64], n_fillers = 0, fd;
 
     setup_listener();
-    acceptor_start(&a, loop, listen_fd, 100, "test", &own_ops, &o);
+    acceptor_start(&a, loop, listen_fd, 100, &o.open, &own_ops, &o);
     c[0] = dial();
     c[1] = dial();
     /* Take every descriptor left under a lowered limit. */
@@ -208,8 +228,7 @@ START_TEST(out_of_descriptors_sheds_and_pauses)
     acceptor_stop(&a);
     close(c[0]);
     close(c[1]);
-    for (size_t i = 0; i < o.n; i++)
-        close(o.fds[i]);
+    own_free(&o);
     close(listen_fd);
     ev_loop_destroy(loop);
 }
