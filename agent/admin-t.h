@@ -7,9 +7,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acceptor-t.h"
 #include "buf-t.h"
 
-/* Connections served at once; more are accepted and closed at once. */
+/* Connections served at once (or an eighth of the descriptor limit if lower). When all are
+ * taken, the idle one least likely to be a real client is evicted for the newcomer, so a
+ * liveness probe always gets in; only when every one is busy writing is a newcomer refused. */
 #define ADMIN_MAX_CONNS 256
 /* Largest response body (the /metrics page); a larger page is answered 500. */
 #define ADMIN_MAX_BODY ((size_t)64 * 1024 * 1024)
@@ -29,10 +32,11 @@ struct admin_page {
 struct admin_stats {
     uint64_t accepted;
     uint64_t open;
-    uint64_t refused;  /* connections closed at once: ADMIN_MAX_CONNS reached */
-    uint64_t requests; /* complete request heads */
-    uint64_t errors;   /* responses 400 and up, timeouts included */
-    uint64_t timeouts; /* connections that sent no complete request in time */
+    uint64_t requests;               /* complete request heads */
+    uint64_t unauthorized;           /* requests answered 401: token missing or wrong */
+    uint64_t errors;                 /* responses 400 and up, timeouts included */
+    uint64_t timeouts;               /* connections that sent no complete request in time */
+    struct acceptor_stats admission; /* refused and evicted connections */
 };
 
 #endif /* LLMPROXY_ADMIN_T_H */

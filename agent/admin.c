@@ -9,7 +9,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "admin.h"
+#include "admin_auth.h"
 #include "admin_http.h"
 #include "buf.h"
 #include "config-t.h"
@@ -32,7 +34,9 @@ struct admin_conn {
     struct admin_conn *prev, *next;
     enum admin_conn_state state;
     bool close_after; /* close once the response is out */
-    bool served;      /* at least one request answered: an idle timeout is not an error */
+    /* For eviction: proven once a request was answered (then an idle timeout is no error
+     * either), last_active is when, busy while a response is being written. */
+    struct slot_use use;
     char in[ADMIN_HTTP_MAX_HEAD + 1]; /* one byte more than a head may take, to see it overflow */
     size_t in_len;
     char head[HEAD_MAX];
@@ -45,8 +49,9 @@ struct admin_server {
     struct ev_loop *loop;
     int fd;
     uint16_t port;
-    ev_io accept_io;
+    struct acceptor acceptor;
     double timeout_s;
+    char *token; /* owned copy; NULL: /metrics and /status are open */
     const struct admin_page *pages;
     size_t n_pages;
     void *ctx;
@@ -102,6 +107,7 @@ static void conn_respond(struct admin_conn *c, int status, const char *content_t
     c->head_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
     c->sent = 0;
     c->state = CONN_WRITING;
+    c->use.busy = true;
     if (status >= 400)
         c->srv->st.errors++;
 }
@@ -135,6 +141,16 @@ static void conn_respond_page(struct admin_conn *c, const struct admin_page *pag
     conn_respond(c, 200, page->content_type, "");
 }
 
+static void conn_respond_unauthorized(struct admin_conn *c)
+{
+    c->srv->st.unauthorized++;
+    buf_reset(&c->body);
+    buf_puts(&c->body, "{\"error\":\"unauthorized\",\"message\":\"this page needs "
+                       "Authorization: Bearer <http_server.admin.token>\"}\n");
+    conn_respond(c, 401, "application/json",
+                 "WWW-Authenticate: Bearer realm=\"llmproxy-agent\"\r\n");
+}
+
 static void conn_route(struct admin_conn *c, const struct admin_request *req)
 {
     struct admin_server *srv = c->srv;
@@ -145,7 +161,10 @@ static void conn_route(struct admin_conn *c, const struct admin_request *req)
     }
     for (size_t i = 0; i < srv->n_pages; i++) {
         if (path_is(req, srv->pages[i].path)) {
-            conn_respond_page(c, &srv->pages[i]);
+            if (admin_auth_ok(req->authorization, req->authorization_len, srv->token))
+                conn_respond_page(c, &srv->pages[i]);
+            else
+                conn_respond_unauthorized(c);
             return;
         }
     }
@@ -238,7 +257,7 @@ static void conn_run(struct admin_conn *c)
             case FLUSH_DONE:
                 break;
             }
-            c->served = true;
+            c->use = (struct slot_use){.last_active = ev_now(c->srv->loop), .proven = true};
             buf_reset(&c->body);
             if (c->close_after) {
                 /* Hang up our side, then let the client read everything before the
@@ -292,7 +311,7 @@ static void conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
     (void)loop;
     (void)revents;
-    if (c->state == CONN_READING && (c->in_len > 0 || !c->served)) {
+    if (c->state == CONN_READING && (c->in_len > 0 || !c->use.proven)) {
         /* No complete request in time (a slowloris, or a silent client): say so. */
         c->srv->st.timeouts++;
         c->close_after = true;
@@ -306,40 +325,49 @@ static void conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     conn_close(c);
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static bool conn_admit(void *ctx, int fd)
 {
-    struct admin_server *srv = w->data;
-    int fd;
+    struct admin_server *srv = ctx;
+    struct admin_conn *c = calloc(1, sizeof(*c));
 
-    (void)revents;
-    while ((fd = net_accept(srv->fd)) >= 0) {
-        struct admin_conn *c = NULL;
-
-        if (srv->st.open < ADMIN_MAX_CONNS)
-            c = calloc(1, sizeof(*c));
-        if (!c) {
-            srv->st.refused++;
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        c->srv = srv;
-        c->state = CONN_READING;
-        buf_init(&c->body, ADMIN_MAX_BODY);
-        c->next = srv->conns;
-        if (srv->conns)
-            srv->conns->prev = c;
-        srv->conns = c;
-        srv->st.accepted++;
-        srv->st.open++;
-        ev_io_init(&c->io, conn_io, fd, EV_READ);
-        ev_io_start(loop, &c->io);
-        ev_timer_init(&c->timer, conn_timeout, srv->timeout_s, 0.);
-        ev_timer_start(loop, &c->timer);
-    }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        log_warn("admin: accept: %s", strerror(errno)); /* EMFILE: retried on next event */
+    if (!c)
+        return false;
+    c->fd = fd;
+    c->srv = srv;
+    c->state = CONN_READING;
+    c->use.last_active = ev_now(srv->loop);
+    buf_init(&c->body, ADMIN_MAX_BODY);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->st.accepted++;
+    srv->st.open++;
+    ev_io_init(&c->io, conn_io, fd, EV_READ);
+    ev_io_start(srv->loop, &c->io);
+    ev_timer_init(&c->timer, conn_timeout, srv->timeout_s, 0.);
+    ev_timer_start(srv->loop, &c->timer);
+    return true;
 }
+
+static void *first_conn(void *ctx)
+{
+    return ((struct admin_server *)ctx)->conns;
+}
+
+static void evict_conn(void *c)
+{
+    conn_close(c);
+}
+
+/* All slots taken: a connection that never completed a request goes first, then the one
+ * idle the longest; one writing a response is left to finish. */
+static const struct acceptor_ops conn_ops = {"admin",
+                                             conn_admit,
+                                             first_conn,
+                                             evict_conn,
+                                             offsetof(struct admin_conn, next),
+                                             offsetof(struct admin_conn, use)};
 
 static uint16_t bound_port(int fd)
 {
@@ -373,10 +401,16 @@ struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *
     srv->pages = pages;
     srv->n_pages = n_pages;
     srv->ctx = ctx;
-    ev_io_init(&srv->accept_io, on_accept, srv->fd, EV_READ);
-    srv->accept_io.data = srv;
-    ev_io_start(loop, &srv->accept_io);
-    log_info("admin: listening on %s:%u", conf->listen.address, srv->port);
+    if (!admin_set_token(srv, conf->token.val)) {
+        log_error("admin: out of memory");
+        close(srv->fd);
+        free(srv);
+        return NULL;
+    }
+    acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(ADMIN_MAX_CONNS, 1),
+                   &srv->st.open, &conn_ops, srv);
+    log_info("admin: listening on %s:%u%s", conf->listen.address, srv->port,
+             srv->token ? " (/metrics and /status need the bearer token)" : "");
     return srv;
 }
 
@@ -384,16 +418,33 @@ void admin_free(struct admin_server *srv)
 {
     if (!srv)
         return;
-    ev_io_stop(srv->loop, &srv->accept_io);
+    acceptor_stop(&srv->acceptor);
     close(srv->fd);
     while (srv->conns)
         conn_close(srv->conns);
+    admin_set_token(srv, NULL);
     free(srv);
+}
+
+bool admin_set_token(struct admin_server *srv, const char *token)
+{
+    char *copy = NULL;
+
+    if (token && token[0] && !(copy = strdup(token)))
+        return false;
+    if (srv->token) {
+        /* Scrub the secret before giving its memory back. */
+        explicit_bzero(srv->token, strlen(srv->token));
+        free(srv->token);
+    }
+    srv->token = copy;
+    return true;
 }
 
 void admin_stats(const struct admin_server *srv, struct admin_stats *out)
 {
     *out = srv->st;
+    out->admission = srv->acceptor.st;
 }
 
 uint16_t admin_port(const struct admin_server *srv)

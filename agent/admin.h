@@ -1,7 +1,8 @@
 /*
  * The admin endpoint at http_server.admin (BEHAVIOUR.md §9), on the agent's libev loop:
  *   GET /health  -> 200 "OK\n", text/plain
- *   GET <page>   -> 200, a page from its render callback (/metrics, /status: see main.c)
+ *   GET <page>   -> 200, a page from its render callback (/metrics, /status: see main.c);
+ *                   401 without the bearer token when http_server.admin.token is set
  *   other paths  -> 404; other methods -> 405; malformed or oversized heads -> 4xx
  * A connection must deliver each request head within the admin timeout.connect (else
  * 408 and close); keep-alive and pipelining are honoured; responses of any size are
@@ -10,6 +11,7 @@
 #ifndef LLMPROXY_ADMIN_H
 #define LLMPROXY_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <ev.h>
@@ -28,6 +30,10 @@ struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *
 
 /* Close the listener and every connection. NULL is accepted. */
 void admin_free(struct admin_server *srv);
+
+/* Require `token` (copied) for every page but /health; NULL or "" opens them. False when out
+ * of memory (the previous token is kept). */
+bool admin_set_token(struct admin_server *srv, const char *token);
 
 void admin_stats(const struct admin_server *srv, struct admin_stats *out);
 

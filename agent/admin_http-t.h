@@ -21,8 +21,10 @@ enum admin_http_result {
 struct admin_request {
     const char *path; /* the target up to '?' or '#', a view into the parsed bytes */
     size_t path_len;
-    unsigned minor;  /* HTTP/1.<minor>, 0 or 1 */
-    bool keep_alive; /* the client allows another request on this connection */
+    unsigned minor;            /* HTTP/1.<minor>, 0 or 1 */
+    bool keep_alive;           /* the client allows another request on this connection */
+    const char *authorization; /* the Authorization value, trimmed; NULL when absent */
+    size_t authorization_len;
     size_t head_len; /* bytes of the head, blank line included */
     int status;      /* ADMIN_HTTP_ERROR: 400, 405, 413, 414, 431 or 505 */
     const char *why; /* ADMIN_HTTP_ERROR: a short explanation for the response body */

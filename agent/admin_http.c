@@ -126,6 +126,11 @@ static enum admin_http_result parse_header(const char *p, size_t n, struct admin
         return refuse(req, 413, "request bodies are not accepted");
     } else if (equals_nocase(p, nlen, "connection")) {
         parse_connection(p + vs, ve - vs, flags);
+    } else if (equals_nocase(p, nlen, "authorization")) {
+        if (req->authorization)
+            return refuse(req, 400, "more than one Authorization header");
+        req->authorization = p + vs;
+        req->authorization_len = ve - vs;
     }
     return ADMIN_HTTP_DONE;
 }
@@ -188,6 +193,8 @@ const char *admin_http_reason(int status)
         return "OK";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 404:
         return "Not Found";
     case 405:

@@ -6,7 +6,8 @@
  *   413 a request body (Content-Length > 0, Transfer-Encoding)
  *   414 request line over ADMIN_HTTP_MAX_LINE 431 head over ADMIN_HTTP_MAX_HEAD bytes or
  *   505 HTTP version other than 1.0 / 1.1         over ADMIN_HTTP_MAX_HEADERS headers
- * Lines may end in CRLF or a bare LF.
+ * Lines may end in CRLF or a bare LF. The Authorization header is handed over as it is
+ * (admin_auth.h judges it); two of them are refused (400): which one counts is ambiguous.
  */
 #ifndef LLMPROXY_ADMIN_HTTP_H
 #define LLMPROXY_ADMIN_HTTP_H

@@ -5,6 +5,9 @@
 #ifndef LLMPROXY_LOG_H
 #define LLMPROXY_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 enum log_level {
     LOG_LVL_ERROR = 0,
     LOG_LVL_WARN,
@@ -27,5 +30,29 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
         if (log_get_level() >= LOG_LVL_DEBUG)                                                      \
             log_msg(LOG_LVL_DEBUG, __VA_ARGS__);                                                   \
     } while (0)
+
+/*
+ * At most one line per interval for a message that a peer can make the agent repeat at will
+ * (a connection flood, fd exhaustion): the rest are counted, and the next line says how
+ * many were held back. Initialise with LOG_EVERY(interval_ms); the clock is the caller's.
+ */
+struct log_every {
+    uint64_t interval_ms;
+    uint64_t next_ms;    /* no line before this time */
+    uint64_t suppressed; /* lines held back since the last one written */
+};
+
+#define LOG_EVERY(ms)                                                                              \
+    {                                                                                              \
+        .interval_ms = (ms), .next_ms = 0, .suppressed = 0                                         \
+    }
+
+/* True when a line may be written at now_ms; *suppressed then gets how many were held back
+ * since the last one (and the count restarts). False counts one more held-back line. */
+bool log_every_due(struct log_every *r, uint64_t now_ms, uint64_t *suppressed);
+
+/* log_msg() through `r`: the line ends with "(N similar suppressed)" when N > 0. */
+void log_every_msg(struct log_every *r, uint64_t now_ms, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif /* LLMPROXY_LOG_H */

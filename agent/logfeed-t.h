@@ -8,13 +8,19 @@
 
 #include "logline-t.h"
 
-/* HAProxy opens one connection per process and ring: old and new workers during a reload. */
+/* HAProxy opens one connection per process and ring: old and new workers during a reload.
+ * When all are taken, the slot least likely to be HAProxy's is evicted for the newcomer
+ * (acceptor.h): HAProxy's ring reconnects if it was the one, a squatter stays out. */
 #define LOGFEED_MAX_CONNS 64
+/* A slot that delivers no well-formed line for this long is reclaimed. HAProxy's ring simply
+ * reconnects and resumes where it was, so an idle HAProxy loses nothing; long enough that
+ * a quiet site is not reconnected more than a few times an hour. */
+#define LOGFEED_IDLE_TIMEOUT_S 600.0
 
 struct logfeed_stats {
     uint64_t accepted;  /* connections accepted */
     uint64_t open;      /* connections open now */
-    uint64_t refused;   /* connections closed at once: LOGFEED_MAX_CONNS reached */
+    uint64_t expired;   /* connections closed: no well-formed line for LOGFEED_IDLE_TIMEOUT_S */
     uint64_t lines;     /* records received, well-formed or not */
     uint64_t parsed;    /* lines handed to the consumer */
     uint64_t malformed; /* lines refused by the parser, the sum of by_reason */

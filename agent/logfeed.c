@@ -2,11 +2,13 @@
  * The log-feed listener (see logfeed.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "config-t.h"
 #include "log.h"
 #include "logfeed.h"
@@ -28,7 +30,9 @@
 /* One HAProxy ring connection. */
 struct feed_conn {
     ev_io io;
-    ev_timer batch; /* while it runs, io is stopped */
+    ev_timer batch;      /* while it runs, io is stopped */
+    ev_timer idle;       /* reclaims a slot that delivers nothing (LOGFEED_IDLE_TIMEOUT_S) */
+    struct slot_use use; /* proven and last_active: by well-formed lines only */
     int fd;
     struct logfeed *lf;
     struct feed_conn *prev, *next;
@@ -38,7 +42,10 @@ struct feed_conn {
 struct logfeed {
     struct ev_loop *loop;
     int fd;
-    ev_io accept_io;
+    struct acceptor acceptor;
+    struct log_every drop_warn[2]; /* one line per interval for streams dropped: 0 bad length,
+                                      1 oversize */
+    struct log_every connect_info; /* and for connections: anyone may open them in a loop */
     logfeed_line_fn *fn;
     void *ctx;
     struct feed_conn *conns;
@@ -77,6 +84,7 @@ static void conn_close(struct feed_conn *c)
 
     ev_io_stop(lf->loop, &c->io);
     ev_timer_stop(lf->loop, &c->batch);
+    ev_timer_stop(lf->loop, &c->idle);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -103,6 +111,8 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
     ssize_t n;
     int rc;
 
+    uint64_t parsed = c->lf->st.parsed;
+
     (void)revents;
     n = recv(c->fd, buf, sizeof(buf), 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -118,9 +128,14 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
             c->lf->st.oversize++;
         else
             c->lf->st.bad_length++;
-        log_warn("logfeed: fd %d dropped: bad record (%s)", c->fd, logframe_error_name(rc));
+        log_every_msg(&c->lf->drop_warn[rc == -LOGFRAME_ERR_OVERSIZE], monotonic_ms(), LOG_LVL_WARN,
+                      "logfeed: fd %d dropped: bad record (%s)", c->fd, logframe_error_name(rc));
         conn_close(c);
         return;
+    }
+    if (c->lf->st.parsed != parsed) {
+        c->use.proven = true;
+        c->use.last_active = ev_now(loop);
     }
     /* A full read may have left more behind: read on at once. */
     if (n < (ssize_t)sizeof(buf)) {
@@ -129,43 +144,71 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+/* Lazily re-armed: a line only stamps last_active; the timer checks when it fires. */
+static void conn_idle_check(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct logfeed *lf = w->data;
-    int fd;
+    struct feed_conn *c = (struct feed_conn *)((char *)w - offsetof(struct feed_conn, idle));
+    ev_tstamp idle = ev_now(loop) - c->use.last_active;
 
     (void)revents;
-    while ((fd = net_accept(lf->fd)) >= 0) {
-        struct feed_conn *c = NULL;
-
-        if (lf->st.open < LOGFEED_MAX_CONNS)
-            c = malloc(sizeof(*c));
-        if (!c) {
-            lf->st.refused++;
-            log_warn("logfeed: refusing a connection (%llu open)", (unsigned long long)lf->st.open);
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        c->lf = lf;
-        c->prev = NULL;
-        c->next = lf->conns;
-        if (lf->conns)
-            lf->conns->prev = c;
-        lf->conns = c;
-        logframe_init(&c->frame);
-        lf->st.accepted++;
-        lf->st.open++;
-        ev_io_init(&c->io, conn_io, fd, EV_READ);
-        ev_timer_init(&c->batch, conn_batch_over, BATCH_DELAY_S, 0.);
-        c->batch.data = c;
-        ev_io_start(loop, &c->io);
-        log_info("logfeed: HAProxy connected (fd %d, %llu open)", fd,
-                 (unsigned long long)lf->st.open);
+    if (idle < LOGFEED_IDLE_TIMEOUT_S) {
+        ev_timer_set(w, LOGFEED_IDLE_TIMEOUT_S - idle, 0.);
+        ev_timer_start(loop, w);
+        return;
     }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        log_warn("logfeed: accept: %s", strerror(errno));
+    c->lf->st.expired++;
+    log_debug("logfeed: fd %d delivered nothing for %.0f s: closed", c->fd, idle);
+    conn_close(c);
 }
+
+static bool conn_admit(void *ctx, int fd)
+{
+    struct logfeed *lf = ctx;
+    struct feed_conn *c = malloc(sizeof(*c));
+
+    if (!c)
+        return false;
+    c->fd = fd;
+    c->lf = lf;
+    c->prev = NULL;
+    c->next = lf->conns;
+    if (lf->conns)
+        lf->conns->prev = c;
+    lf->conns = c;
+    logframe_init(&c->frame);
+    c->use = (struct slot_use){.last_active = ev_now(lf->loop)};
+    lf->st.accepted++;
+    lf->st.open++;
+    ev_io_init(&c->io, conn_io, fd, EV_READ);
+    ev_timer_init(&c->batch, conn_batch_over, BATCH_DELAY_S, 0.);
+    c->batch.data = c;
+    ev_timer_init(&c->idle, conn_idle_check, LOGFEED_IDLE_TIMEOUT_S, 0.);
+    ev_io_start(lf->loop, &c->io);
+    ev_timer_start(lf->loop, &c->idle);
+    log_every_msg(&lf->connect_info, monotonic_ms(), LOG_LVL_INFO,
+                  "logfeed: HAProxy connected (fd %d, %llu open)", fd,
+                  (unsigned long long)lf->st.open);
+    return true;
+}
+
+static void *first_conn(void *ctx)
+{
+    return ((struct logfeed *)ctx)->conns;
+}
+
+static void evict_conn(void *c)
+{
+    conn_close(c);
+}
+
+/* All slots taken: one that never delivered a well-formed line goes first, then the one
+ * idle the longest. */
+static const struct acceptor_ops conn_ops = {"logfeed",
+                                             conn_admit,
+                                             first_conn,
+                                             evict_conn,
+                                             offsetof(struct feed_conn, next),
+                                             offsetof(struct feed_conn, use)};
 
 struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *listen,
                               logfeed_line_fn *fn, void *ctx)
@@ -186,9 +229,10 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
     lf->loop = loop;
     lf->fn = fn;
     lf->ctx = ctx;
-    ev_io_init(&lf->accept_io, on_accept, lf->fd, EV_READ);
-    lf->accept_io.data = lf;
-    ev_io_start(loop, &lf->accept_io);
+    lf->drop_warn[0] = lf->drop_warn[1] = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
+    lf->connect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
+    acceptor_start(&lf->acceptor, loop, lf->fd, acceptor_fd_share(LOGFEED_MAX_CONNS, 1),
+                   &lf->st.open, &conn_ops, lf);
     log_info("logfeed: listening on %s:%u", listen->address, listen->port);
     return lf;
 }
@@ -199,7 +243,7 @@ void logfeed_free(struct logfeed *lf)
         return;
     while (lf->conns)
         conn_close(lf->conns);
-    ev_io_stop(lf->loop, &lf->accept_io);
+    acceptor_stop(&lf->acceptor);
     close(lf->fd);
     free(lf);
 }
@@ -207,4 +251,9 @@ void logfeed_free(struct logfeed *lf)
 const struct logfeed_stats *logfeed_stats(const struct logfeed *lf)
 {
     return &lf->st;
+}
+
+const struct acceptor_stats *logfeed_admission(const struct logfeed *lf)
+{
+    return &lf->acceptor.st;
 }

@@ -13,6 +13,7 @@
 #include "logfeed-t.h"
 #include "logline-t.h"
 
+struct acceptor_stats;
 struct conf_listen;
 struct logfeed;
 
@@ -27,6 +28,8 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
 void logfeed_free(struct logfeed *lf);
 
 const struct logfeed_stats *logfeed_stats(const struct logfeed *lf);
+/* Connections refused or evicted by the listener's admission control. */
+const struct acceptor_stats *logfeed_admission(const struct logfeed *lf);
 
 /*
  * One framed record: counted, parsed, handed to `fn` when well-formed. Exposed for tests;

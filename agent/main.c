@@ -249,6 +249,8 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
         log_warn("reload: out of memory for the metrics' path lists; paths reset");
     if (ag->hapi && !mirror_use_state(&ag->mirror, st))
         log_warn("reload: out of memory for the breaker mirror; HAProxy's weights not updated");
+    if (ag->admin && !admin_set_token(ag->admin, cfg->admin.token.val))
+        log_warn("reload: out of memory for the admin token; the previous one still applies");
     state_free(ag->decider.state);
     ag->decider.state = st;
     mirror_push(ag);
@@ -310,16 +312,23 @@ static bool render_metrics(void *ctx, struct buf *out)
     struct spop_server_stats spop;
     struct ratelimit_stats rl;
     struct metrics_log_stats logs;
-    struct metrics_sources src = {
-        .state = ag->decider.state, .decide = &ag->decider.stats, .spop = &spop, .ratelimit = &rl};
+    struct admin_stats admin;
+    struct metrics_sources src = {.state = ag->decider.state,
+                                  .decide = &ag->decider.stats,
+                                  .spop = &spop,
+                                  .ratelimit = &rl,
+                                  .admin = &admin};
 
     spop_server_stats(ag->spop, &spop);
+    admin_stats(ag->admin, &admin);
     ratelimit_stats(ag->decider.ratelimit, &rl);
     if (ag->logfeed) {
         const struct logfeed_stats *ls = logfeed_stats(ag->logfeed);
         logs.received = ls->lines;
         logs.dropped = ls->bad_length + ls->oversize;
         logs.malformed = ls->malformed;
+        logs.expired = ls->expired;
+        logs.admission = *logfeed_admission(ag->logfeed);
         src.logs = &logs;
     }
     if (!metrics_render(ag->metrics, &src, monotonic_ms(), out))

@@ -18,8 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acceptor-t.h"
 #include "registry-t.h"
 
+struct admin_stats;
 struct agent_state;
 struct decide_stats;
 struct ratelimit_stats;
@@ -59,6 +61,8 @@ struct metrics_log_stats {
     uint64_t received;  /* lines read from HAProxy */
     uint64_t dropped;   /* lines lost: over a size bound, or a queue was full */
     uint64_t malformed; /* lines that did not parse */
+    uint64_t expired;   /* feed connections closed for delivering nothing */
+    struct acceptor_stats admission;
 };
 
 /* What a scrape reads live. Any pointer may be NULL: its families are then left out. */
@@ -68,6 +72,7 @@ struct metrics_sources {
     const struct spop_server_stats *spop;
     const struct ratelimit_stats *ratelimit;
     const struct metrics_log_stats *logs;
+    const struct admin_stats *admin;
 };
 
 struct metrics {

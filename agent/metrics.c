@@ -1,7 +1,9 @@
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin-t.h"
 #include "balance.h"
 #include "breaker.h"
 #include "buf.h"
@@ -653,12 +655,36 @@ static void render_decisions(struct buf *out, const struct decide_stats *d)
                "counter", (double)d->attempts_unknown_upstream);
 }
 
+/* A listener's refused and evicted connections, as <prefix>_connections_*_total. */
+static void render_admission(struct buf *out, const char *prefix, const char *what,
+                             const struct acceptor_stats *a)
+{
+    const struct labelled refused[] = {
+        {"fds", (double)a->refused_fds},
+        {"limit", (double)a->refused_limit},
+    };
+    char name[96], help[192];
+
+    snprintf(name, sizeof(name), "%s_connections_refused_total", prefix);
+    snprintf(help, sizeof(help),
+             "%s connections refused: at the connection limit, or out of descriptors or memory.",
+             what);
+    render_labelled(out, name, help, "counter", "reason", refused, N_BOUNDS(refused));
+    snprintf(name, sizeof(name), "%s_connections_evicted_total", prefix);
+    snprintf(help, sizeof(help), "%s connections closed to make room for a new one.", what);
+    render_one(out, name, help, "counter", (double)a->evicted);
+}
+
 static void render_spop(struct buf *out, const struct spop_server_stats *s)
 {
     struct labelled faults[SPOP_FAULT_COUNT];
     const struct labelled bad[] = {
         {"bad_args", (double)s->dispatch.bad_args},
         {"unknown_message", (double)s->dispatch.unknown_messages},
+    };
+    const struct labelled expired[] = {
+        {"hello", (double)s->expired_hello},
+        {"idle", (double)s->expired_idle},
     };
     size_t n = 0;
 
@@ -679,6 +705,10 @@ static void render_spop(struct buf *out, const struct spop_server_stats *s)
                     "counter", "reason", bad, N_BOUNDS(bad));
     render_one(out, "llmproxy_spop_held_answers", "Answers waiting for their retry backoff now.",
                "gauge", (double)s->held);
+    render_labelled(out, "llmproxy_spop_connections_expired_total",
+                    "SPOP connections closed by a deadline: no HELLO in time, or idle too long.",
+                    "counter", "deadline", expired, N_BOUNDS(expired));
+    render_admission(out, "llmproxy_spop", "SPOP", &s->admission);
 }
 
 static void render_ratelimit(struct buf *out, const struct ratelimit_stats *r)
@@ -705,6 +735,18 @@ static void render_logs(struct buf *out, const struct metrics_log_stats *l)
     render_one(out, "llmproxy_log_lines_malformed_total",
                "HAProxy log lines that did not parse, counted and ignored.", "counter",
                (double)l->malformed);
+    render_one(out, "llmproxy_log_connections_expired_total",
+               "Log-feed connections closed after delivering no well-formed line for 10 minutes.",
+               "counter", (double)l->expired);
+    render_admission(out, "llmproxy_log", "Log-feed", &l->admission);
+}
+
+static void render_admin(struct buf *out, const struct admin_stats *a)
+{
+    render_one(out, "llmproxy_admin_unauthorized_total",
+               "Admin requests answered 401: bearer token missing or wrong.", "counter",
+               (double)a->unauthorized);
+    render_admission(out, "llmproxy_admin", "Admin endpoint", &a->admission);
 }
 
 bool metrics_render(struct metrics *m, const struct metrics_sources *src, uint64_t now_ms,
@@ -728,6 +770,8 @@ bool metrics_render(struct metrics *m, const struct metrics_sources *src, uint64
         render_ratelimit(out, src->ratelimit);
     if (src->logs)
         render_logs(out, src->logs);
+    if (src->admin)
+        render_admin(out, src->admin);
     render_one(out, "llmproxy_log_lines_unmatched_total",
                "Log lines naming a forward, group or upstream the configuration lacks.", "counter",
                (double)m->unmatched);

@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "config-t.h"
 #include "decide.h"
 #include "log.h"
@@ -24,6 +26,10 @@ struct held {
 /* One HAProxy connection. */
 struct client {
     ev_io io;
+    ev_timer deadline; /* HELLO, then idle, then linger: see client_deadline() */
+    /* For eviction and the idle deadline: last_active is when bytes last came in, busy once
+     * past HELLO (HAProxy's connections are never evicted). */
+    struct slot_use use;
     int fd;
     struct spop_conn *conn;
     struct spop_server *srv;
@@ -34,7 +40,10 @@ struct client {
 struct spop_server {
     struct ev_loop *loop;
     int fd;
-    ev_io accept_io;
+    struct acceptor acceptor;
+    /* One line per interval and fault for connections ended by a fault (and out of memory). */
+    struct log_every fault_warn[SPOP_FAULT_COUNT];
+    struct log_every disconnect_info; /* and for HAProxy's own DISCONNECTs: anyone can send one */
     struct decider *decider;
     struct metrics *metrics; /* decision latency, NULL when not measured */
     struct client *clients;
@@ -57,12 +66,15 @@ static void client_close(struct client *c)
         srv->st.held_dropped++;
     }
     ev_io_stop(srv->loop, &c->io);
+    ev_timer_stop(srv->loop, &c->deadline);
     close(c->fd);
     if (c->conn->fault != SPOP_FAULT_NONE)
-        log_warn("spop: fd %d closed after %s", c->fd, spop_fault_name(c->conn->fault));
+        log_every_msg(&srv->fault_warn[c->conn->fault], monotonic_ms(), LOG_LVL_WARN,
+                      "spop: fd %d closed after %s", c->fd, spop_fault_name(c->conn->fault));
     else if (c->conn->peer_status >= 0)
-        log_info("spop: haproxy disconnect (status %lld: %s), engine %s",
-                 (long long)c->conn->peer_status, c->conn->peer_message, c->conn->engine_id);
+        log_every_msg(&srv->disconnect_info, monotonic_ms(), LOG_LVL_INFO,
+                      "spop: haproxy disconnect (status %lld: %s), engine %s",
+                      (long long)c->conn->peer_status, c->conn->peer_message, c->conn->engine_id);
     spop_stats_add(&srv->closed, &c->conn->stats);
     spop_conn_free(c->conn);
     if (c->prev)
@@ -181,11 +193,12 @@ static void client_io(struct ev_loop *loop, ev_io *w, int revents)
     struct client *c = (struct client *)w;
     static uint8_t buf[READ_CHUNK];
 
-    (void)loop;
     if (revents & EV_READ) {
         ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
         if (n > 0) {
+            c->use.last_active = ev_now(loop);
             spop_conn_feed(c->conn, buf, (size_t)n);
+            c->use.busy = c->conn->state == SPOP_CONN_READY;
         } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
             spop_conn_eof(c->conn); /* EOF or RST: a normal close for HAProxy 3.x */
         }
@@ -193,37 +206,91 @@ static void client_io(struct ev_loop *loop, ev_io *w, int revents)
     client_flush(c);
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+static void deadline_in(struct client *c, ev_tstamp after_s)
 {
-    struct spop_server *srv = w->data;
-    struct spop_conn_cfg cfg = {.on_notify = on_notify};
-    int fd;
+    ev_timer_set(&c->deadline, after_s, 0.);
+    ev_timer_start(c->srv->loop, &c->deadline);
+}
+
+/*
+ * One timer per connection, checked lazily: receiving only stamps last_active, and the
+ * timer, when it fires, either closes the connection or waits for what is left.
+ */
+static void client_deadline(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct client *c = (struct client *)((char *)t - offsetof(struct client, deadline));
+    struct spop_server *srv = c->srv;
+    ev_tstamp idle = ev_now(loop) - c->use.last_active;
 
     (void)revents;
-    while ((fd = net_accept(srv->fd)) >= 0) {
-        struct client *c = calloc(1, sizeof(*c));
-
-        cfg.user = c;
-        if (!c || !(c->conn = spop_conn_new(&cfg))) {
-            log_error("spop: out of memory, refusing a connection");
-            free(c);
-            close(fd);
-            continue;
+    switch (c->conn->state) {
+    case SPOP_CONN_WAIT_HELLO:
+        srv->st.expired_hello++;
+        client_close(c);
+        return;
+    case SPOP_CONN_READY:
+        if (c->held || idle < SPOP_IDLE_TIMEOUT_S) {
+            deadline_in(c, c->held ? SPOP_IDLE_TIMEOUT_S : SPOP_IDLE_TIMEOUT_S - idle);
+            return;
         }
-        c->fd = fd;
-        c->srv = srv;
-        c->next = srv->clients;
-        if (srv->clients)
-            srv->clients->prev = c;
-        srv->clients = c;
-        srv->st.accepted++;
-        srv->st.open++;
-        ev_io_init(&c->io, client_io, fd, EV_READ);
-        ev_io_start(loop, &c->io);
+        srv->st.expired_idle++;
+        spop_conn_disconnect(c->conn, SPOP_STATUS_NORMAL, "idle timeout");
+        if (client_flush(c))
+            deadline_in(c, SPOP_LINGER_S);
+        return;
+    case SPOP_CONN_CLOSING:
+    case SPOP_CONN_CLOSED:
+        client_close(c); /* its last frame did not go out in time: the peer is not reading */
+        return;
     }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        log_warn("spop: accept: %s", strerror(errno)); /* EMFILE: retried on next event */
 }
+
+static bool client_admit(void *ctx, int fd)
+{
+    struct spop_server *srv = ctx;
+    struct spop_conn_cfg cfg = {.on_notify = on_notify};
+    struct client *c = calloc(1, sizeof(*c));
+
+    cfg.user = c;
+    if (!c || !(c->conn = spop_conn_new(&cfg))) {
+        log_every_msg(&srv->fault_warn[SPOP_FAULT_NONE], monotonic_ms(), LOG_LVL_ERROR,
+                      "spop: out of memory, refusing a connection");
+        free(c);
+        return false;
+    }
+    c->fd = fd;
+    c->srv = srv;
+    c->next = srv->clients;
+    if (srv->clients)
+        srv->clients->prev = c;
+    srv->clients = c;
+    srv->st.accepted++;
+    srv->st.open++;
+    c->use.last_active = ev_now(srv->loop);
+    ev_io_init(&c->io, client_io, fd, EV_READ);
+    ev_io_start(srv->loop, &c->io);
+    ev_timer_init(&c->deadline, client_deadline, SPOP_HELLO_TIMEOUT_S, 0.);
+    ev_timer_start(srv->loop, &c->deadline);
+    return true;
+}
+
+static void *first_client(void *ctx)
+{
+    return ((struct spop_server *)ctx)->clients;
+}
+
+static void evict_client(void *c)
+{
+    client_close(c);
+}
+
+/* Only a connection still waiting for HELLO (or closing) may be evicted: HAProxy's never are. */
+static const struct acceptor_ops client_ops = {"spop",
+                                               client_admit,
+                                               first_client,
+                                               evict_client,
+                                               offsetof(struct client, next),
+                                               offsetof(struct client, use)};
 
 struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_listen *listen,
                                       struct decider *decider)
@@ -242,10 +309,13 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
     }
     srv->loop = loop;
     srv->decider = decider;
-    ev_io_init(&srv->accept_io, on_accept, srv->fd, EV_READ);
-    srv->accept_io.data = srv;
-    ev_io_start(loop, &srv->accept_io);
-    log_info("spop: listening on %s:%u", listen->address, listen->port);
+    for (size_t i = 0; i < SPOP_FAULT_COUNT; i++)
+        srv->fault_warn[i] = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
+    srv->disconnect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
+    acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(SPOP_MAX_CONNS, 4),
+                   &srv->st.open, &client_ops, srv);
+    log_info("spop: listening on %s:%u (at most %llu connections)", listen->address, listen->port,
+             (unsigned long long)srv->acceptor.limit);
     return srv;
 }
 
@@ -254,7 +324,7 @@ void spop_server_shutdown(struct spop_server *srv)
     struct client *c = srv->clients;
 
     if (srv->fd >= 0) {
-        ev_io_stop(srv->loop, &srv->accept_io);
+        acceptor_stop(&srv->acceptor);
         close(srv->fd);
         srv->fd = -1;
     }
@@ -278,6 +348,7 @@ void spop_server_free(struct spop_server *srv)
 void spop_server_stats(const struct spop_server *srv, struct spop_server_stats *out)
 {
     *out = srv->st;
+    out->admission = srv->acceptor.st;
     out->conns = srv->closed;
     for (const struct client *c = srv->clients; c; c = c->next)
         spop_stats_add(&out->conns, &c->conn->stats);

@@ -9,6 +9,7 @@
 
 #include <ev.h>
 
+#include "acceptor-t.h"
 #include "dispatch.h"
 #include "spop_conn-t.h"
 
@@ -19,6 +20,23 @@ struct conf_listen;
 /* Most answers held for backoff at once; beyond it a retry is answered at once. */
 #define SPOP_MAX_HELD 65536
 
+/*
+ * Connections served at once: this, or half the process's descriptor limit if lower, so
+ * that SPOP peers can never take the descriptors the log feed and admin endpoint need. At
+ * the limit a connection that has not completed HELLO is evicted for the newcomer; one
+ * that has (HAProxy's) never is.
+ */
+#define SPOP_MAX_CONNS 4096
+/* HAProxy sends HELLO as soon as it connects and waits 500 ms for ours (the rendered
+ * `timeout hello`): a connection silent this long is not HAProxy. */
+#define SPOP_HELLO_TIMEOUT_S 5.0
+/* HAProxy closes an idle connection itself after 30 s (`timeout idle`, 2.6) or 60 s
+ * (`timeout server`, 3.x): the agent's deadline is well above both, so it only ever
+ * closes what is not HAProxy, or a peer that vanished without a FIN. */
+#define SPOP_IDLE_TIMEOUT_S 120.0
+/* A closing connection whose peer does not read its last frame is dropped after this. */
+#define SPOP_LINGER_S 2.0
+
 struct spop_server_stats {
     uint64_t accepted;
     uint64_t open;
@@ -26,7 +44,10 @@ struct spop_server_stats {
     uint64_t held_total;   /* answers ever held */
     uint64_t held_dropped; /* held answers whose connection closed first */
     uint64_t held_overflow;
-    struct spop_stats conns; /* closed connections plus the open ones, summed on request */
+    uint64_t expired_hello;          /* closed: no HELLO within SPOP_HELLO_TIMEOUT_S */
+    uint64_t expired_idle;           /* closed: no frame within SPOP_IDLE_TIMEOUT_S */
+    struct acceptor_stats admission; /* refused and evicted connections */
+    struct spop_stats conns;         /* closed connections plus the open ones, summed on request */
     struct dispatch_stats dispatch;
 };
 

@@ -246,6 +246,7 @@ static int run_status(const struct ctl_cmd *cmd, int argc, char **argv)
     char err[256], where[128];
     const char *host;
     uint16_t port;
+    bool cfg_token;
     int rc = ctl_parse_options(cmd, argc, argv, "cj", &o);
 
     if (rc != CTL_OPTIONS_OK)
@@ -257,14 +258,21 @@ static int run_status(const struct ctl_cmd *cmd, int argc, char **argv)
     port = cfg->admin.listen.port;
     snprintf(where, sizeof(where), "http://%s%s%s:%u/status", strchr(host, ':') ? "[" : "", host,
              strchr(host, ':') ? "]" : "", port);
-    rc = http_get(host, port, "/status", STATUS_TIMEOUT_MS, STATUS_MAX_ANSWER, &answer, err,
-                  sizeof(err));
+    rc = http_get(host, port, "/status", cfg->admin.token.val, STATUS_TIMEOUT_MS, STATUS_MAX_ANSWER,
+                  &answer, err, sizeof(err));
+    cfg_token = cfg->admin.token.val && cfg->admin.token.val[0];
     config_free(cfg);
     if (rc < 0) {
         fprintf(stderr, "llmproxy-ctl status: the agent does not answer at %s: %s\n", where, err);
         return CTL_EXIT_INVALID;
     }
-    if (answer.status != 200) {
+    if (answer.status == 401) {
+        fprintf(stderr,
+                "llmproxy-ctl status: %s answered HTTP 401: the agent wants a bearer token; "
+                "FILE's http_server.admin.token is %s\n",
+                where, cfg_token ? "not the agent's" : "not set");
+        rc = CTL_EXIT_INVALID;
+    } else if (answer.status != 200) {
         fprintf(stderr, "llmproxy-ctl status: %s answered HTTP %d\n", where, answer.status);
         rc = CTL_EXIT_INVALID;
     } else if (o.json) {
@@ -283,7 +291,8 @@ const struct ctl_cmd ctl_cmd_status = {
     .usage = "usage: llmproxy-ctl status -c FILE [--json]\n"
              "\n"
              "Load FILE to find the agent's admin endpoint (http_server.admin; a wildcard\n"
-             "address is reached on loopback), GET /status from it and print the forwards,\n"
+             "address is reached on loopback), GET /status from it (with FILE's\n"
+             "http_server.admin.token as a bearer token, if set) and print the forwards,\n"
              "groups and upstreams as tables: breaker state, response-time EMA, success rate,\n"
              "in-flight requests, response_aware score, picks and breaker counters. The agent\n"
              "must answer within 3 seconds. Exits 0 on success, 1 when the configuration is\n"

@@ -151,12 +151,13 @@ static int parse_answer(char *raw, size_t len, struct http_answer *out, char *er
     return 0;
 }
 
-int http_get(const char *host, uint16_t port, const char *path, int timeout_ms, size_t max_answer,
-             struct http_answer *out, char *err, size_t err_size)
+int http_get(const char *host, uint16_t port, const char *path, const char *bearer, int timeout_ms,
+             size_t max_answer, struct http_answer *out, char *err, size_t err_size)
 {
     int64_t deadline = now_ms() + timeout_ms;
     bool v6 = strchr(host, ':') != NULL;
-    char request[512];
+    bool auth = bearer && bearer[0];
+    char request[1536];
     char *raw = NULL;
     size_t len = 0;
     int fd, n, rc = -1;
@@ -164,8 +165,9 @@ int http_get(const char *host, uint16_t port, const char *path, int timeout_ms, 
     *out = (struct http_answer){0};
     n = snprintf(request, sizeof(request),
                  "GET %s HTTP/1.0\r\nHost: %s%s%s:%u\r\nUser-Agent: llmproxy-ctl\r\n"
-                 "Accept: */*\r\n\r\n",
-                 path, v6 ? "[" : "", host, v6 ? "]" : "", port);
+                 "Accept: */*\r\n%s%s%s\r\n",
+                 path, v6 ? "[" : "", host, v6 ? "]" : "", port,
+                 auth ? "Authorization: Bearer " : "", auth ? bearer : "", auth ? "\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(request)) {
         snprintf(err, err_size, "request too long");
         return -1;
@@ -189,6 +191,7 @@ int http_get(const char *host, uint16_t port, const char *path, int timeout_ms, 
     }
     free(raw);
     close(fd);
+    explicit_bzero(request, sizeof(request)); /* it may hold the token */
     return rc;
 }
 

@@ -16,12 +16,13 @@ struct http_answer {
 };
 
 /*
- * GET `path` from `host` (an IP literal or a name) on `port`, waiting at most `timeout_ms`
+ * GET `path` from `host` (an IP literal or a name) on `port`, with "Authorization: Bearer
+ * <bearer>" unless `bearer` is NULL or empty, waiting at most `timeout_ms`
  * for the whole exchange and accepting at most `max_answer` bytes of answer. Returns 0, or
  * -1 with a message ("connection refused", "no answer within 3000 ms") in `err`.
  */
-int http_get(const char *host, uint16_t port, const char *path, int timeout_ms, size_t max_answer,
-             struct http_answer *out, char *err, size_t err_size);
+int http_get(const char *host, uint16_t port, const char *path, const char *bearer, int timeout_ms,
+             size_t max_answer, struct http_answer *out, char *err, size_t err_size);
 
 void http_answer_free(struct http_answer *a);
 

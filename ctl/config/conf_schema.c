@@ -159,12 +159,48 @@ static const struct conf_schema forward_schema =
     SCHEMA(forward_keys, .item_size = sizeof(struct conf_forward), .keep_pos = true,
            .pos_off = offsetof(struct conf_forward, pos));
 
+static void admin_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                         const struct conf_seen *seen);
+
 static const struct conf_key admin_keys[] = {
     LISTEN_KEYS(struct conf_admin, listen, "0.0.0.0", 9000),
     MAP_KEY("timeout", offsetof(struct conf_admin, timeout_connect_s), inbound_timeout_schema),
+    STR_KEY("token", struct conf_admin, token, 0, NULL),
 };
 static const struct conf_schema admin_schema =
-    SCHEMA(admin_keys, .keep_pos = true, .pos_off = offsetof(struct conf_admin, listen.pos));
+    SCHEMA(admin_keys, .keep_pos = true, .pos_off = offsetof(struct conf_admin, listen.pos),
+           .finish = admin_finish);
+
+#define ADMIN_TOKEN_MIN 16
+#define ADMIN_TOKEN_MAX 512
+
+/* RFC 6750 b64token: what a bearer token may be made of, so it travels in a header as is. */
+static bool is_b64token(const char *t)
+{
+    size_t i = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/");
+
+    return i > 0 && t[i + strspn(t + i, "=")] == '\0';
+}
+
+/* The admin token is a secret: errors describe it, never quote it. */
+static void admin_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                         const struct conf_seen *seen)
+{
+    const struct conf_str *t = &((const struct conf_admin *)obj)->token;
+    size_t len = t->val ? strlen(t->val) : 0;
+
+    (void)map;
+    if (!t->val || rejected(&admin_schema, seen, "token"))
+        return;
+    if (len < ADMIN_TOKEN_MIN || len > ADMIN_TOKEN_MAX)
+        conf_walk_error(w, &t->pos, "token",
+                        "%zu characters; a token needs %d to %d (e.g. openssl rand -hex 32)", len,
+                        ADMIN_TOKEN_MIN, ADMIN_TOKEN_MAX);
+    else if (!is_b64token(t->val))
+        conf_walk_error(w, &t->pos, "token",
+                        "invalid character; allowed: letters, digits, -._~+/ and trailing = "
+                        "(an RFC 6750 bearer token)");
+}
 
 static const struct conf_key http_server_keys[] = {
     LIST_KEY("forwards", struct config, forwards, n_forwards, 0, 0, CONF_MAX_FORWARDS,

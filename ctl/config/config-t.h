@@ -143,6 +143,7 @@ struct conf_forward {
 struct conf_admin {
     struct conf_listen listen;
     uint32_t timeout_connect_s;
+    struct conf_str token; /* bearer token for /metrics and /status; val NULL: none */
 };
 
 /*

@@ -6,16 +6,21 @@
  * prefix in an exact-size buffer. The first verdict other than INCOMPLETE is final: every
  * longer prefix, the whole input included, must give the same one. A DONE head must lie
  * within the bytes and its path within the head; an ERROR must carry a documented status.
+ * The Authorization value of a DONE head must lie within the head too, and is put through
+ * the bearer-token check as the endpoint would.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_auth.h"
 #include "admin_http.h"
 #include "util/chunks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_TOKEN "fuzz-token-0123456789abcdef"
 
 static bool error_status_ok(int status)
 {
@@ -44,6 +49,16 @@ static void check_request(enum admin_http_result r, const struct admin_request *
         if (req->path_len > 0 &&
             (req->path < start || req->path + req->path_len > start + req->head_len))
             abort();
+        if (req->authorization &&
+            (req->authorization < start ||
+             req->authorization + req->authorization_len > start + req->head_len))
+            abort();
+        /* Only the token's exact bytes may pass; the seeds never hold them. */
+        if (admin_auth_ok(req->authorization, req->authorization_len, FUZZ_TOKEN) &&
+            (req->authorization_len < sizeof(FUZZ_TOKEN) - 1 ||
+             memcmp(req->authorization + req->authorization_len - (sizeof(FUZZ_TOKEN) - 1),
+                    FUZZ_TOKEN, sizeof(FUZZ_TOKEN) - 1) != 0))
+            abort();
     } else if (r == ADMIN_HTTP_ERROR) {
         if (!error_status_ok(req->status) || !req->why || !admin_http_reason(req->status))
             abort();
@@ -61,7 +76,7 @@ static bool same_verdict(enum admin_http_result ra, const struct admin_request *
     if (ra == ADMIN_HTTP_ERROR)
         return a->status == b->status;
     return a->head_len == b->head_len && a->path_len == b->path_len && a->minor == b->minor &&
-           a->keep_alive == b->keep_alive;
+           a->keep_alive == b->keep_alive && a->authorization_len == b->authorization_len;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -20,8 +20,11 @@ static enum admin_http_result parse(const char *text, struct admin_request *req)
     memcpy(copy, text, len);
     r = admin_http_parse(copy, len, req);
     /* Views into the copy are not used after it is freed: keep what the tests read. */
-    if (r == ADMIN_HTTP_DONE)
+    if (r == ADMIN_HTTP_DONE) {
         req->path = text + (req->path - copy);
+        if (req->authorization)
+            req->authorization = text + (req->authorization - copy);
+    }
     free(copy);
     return r;
 }
@@ -274,6 +277,24 @@ START_TEST(reason_phrases)
 }
 END_TEST
 
+START_TEST(authorization_is_handed_over)
+{
+    struct admin_request req;
+
+    ck_assert_int_eq(parse("GET /metrics HTTP/1.1\r\n\r\n", &req), ADMIN_HTTP_DONE);
+    ck_assert_ptr_null(req.authorization);
+    ck_assert_int_eq(parse("GET /metrics HTTP/1.1\r\nAUTHORIZATION: \t Bearer abc  \r\n\r\n", &req),
+                     ADMIN_HTTP_DONE);
+    ck_assert_ptr_nonnull(req.authorization);
+    ck_assert_uint_eq(req.authorization_len, 10);
+    ck_assert_int_eq(memcmp(req.authorization, "Bearer abc", 10), 0);
+    /* Which of two would count is ambiguous: refused. */
+    expect_error("GET / HTTP/1.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+                 400);
+    ck_assert_str_eq(admin_http_reason(401), "Unauthorized");
+}
+END_TEST
+
 static Suite *admin_http_suite(void)
 {
     Suite *s = suite_create("admin_http");
@@ -288,6 +309,7 @@ static Suite *admin_http_suite(void)
     tcase_add_test(tc, zero_content_length_is_fine);
     tcase_add_test(tc, exactly_at_the_bounds);
     tcase_add_test(tc, reason_phrases);
+    tcase_add_test(tc, authorization_is_handed_over);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refuse");

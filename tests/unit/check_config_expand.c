@@ -147,6 +147,32 @@ START_TEST(templates_kept_for_variables_only)
 }
 END_TEST
 
+/* The admin token is a secret like the upstreams': it comes from the environment, and a bad
+ * one is described without being printed. */
+START_TEST(admin_token_from_the_environment)
+{
+    static const char *const token_env[] = {"ADMIN_TOKEN=0123456789abcdef0123456789abcdef",
+                                            "SHORT_TOKEN=s3cr3t", NULL};
+    char *text;
+    struct config *cfg = ctu_load("upstreams: [{name: u, url: 'http://u'}]\n" GROUP
+                                  "http_server: {admin: {token: '${ADMIN_TOKEN}'}}\n",
+                                  token_env, &text);
+
+    ck_assert_msg(cfg != NULL, "%s", text);
+    ck_assert_str_eq(cfg->admin.token.val, "0123456789abcdef0123456789abcdef");
+    ck_assert_str_eq(cfg->admin.token.tmpl, "${ADMIN_TOKEN}");
+    config_free(cfg);
+    free(text);
+
+    text = ctu_errors_env("upstreams: [{name: u, url: 'http://u'}]\n" GROUP
+                          "http_server: {admin: {token: '${SHORT_TOKEN}'}}\n",
+                          token_env);
+    ck_assert_msg(strstr(text, "http_server.admin.token: 6 characters") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "s3cr3t") == NULL, "the secret was printed: %s", text);
+    free(text);
+}
+END_TEST
+
 START_TEST(errors_at_the_value)
 {
     char *text = ctu_errors_env("upstreams:\n"
@@ -256,6 +282,7 @@ static Suite *expand_suite(void)
     suite_add_tcase(s, unit);
     tcase_add_test(load, templates_kept_for_variables_only);
     tcase_add_test(load, errors_at_the_value);
+    tcase_add_test(load, admin_token_from_the_environment);
     tcase_add_test(load, expanded_values_checked);
     tcase_add_test(load, names_expand_too);
     tcase_add_test(load, percent_in_logformat_variable_refused);

@@ -30,7 +30,7 @@ static const struct rule_case cases[] = {
      "t.yaml:2:5: upstreams[0].name: missing; this key is required\n"},
     {"unknown key, transposed letters", "http_server: {admin: {prot: 9000}}\n",
      "t.yaml:1:23: http_server.admin.prot: unknown key \"prot\"; did you mean \"port\"? (allowed: "
-     "port, address, timeout)\n"},
+     "port, address, timeout, token)\n"},
     {"unknown key, nothing close", "agent: {color: blue}\n",
      "t.yaml:1:9: agent.color: unknown key \"color\"; allowed: spop, logs, ratelimit_max_clients, "
      "decision_timeout_ms\n"},
@@ -242,6 +242,16 @@ static const struct rule_case cases[] = {
      U G "http_server: {forwards: [{name: f, upstream_group: g, ratelimit: {per_second: 500}}]}\n",
      "t.yaml:3:79: http_server.forwards[0].ratelimit.per_second: 500 is above burst (200, the "
      "default); burst must be >= per_second, set burst too\n"},
+    /* ---- admin token: described, never quoted (it is a secret) ---- */
+    {"admin token too short", U G "http_server: {admin: {token: 'abc123'}}\n",
+     "t.yaml:3:30: http_server.admin.token: 6 characters; a token needs 16 to 512 (e.g. openssl "
+     "rand -hex 32)\n"},
+    {"admin token with a space", U G "http_server: {admin: {token: 'abcdefgh ijklmnopq'}}\n",
+     "t.yaml:3:30: http_server.admin.token: invalid character; allowed: letters, digits, -._~+/ "
+     "and trailing = (an RFC 6750 bearer token)\n"},
+    {"admin token with = inside", U G "http_server: {admin: {token: 'abcdefgh=ijklmnopq'}}\n",
+     "t.yaml:3:30: http_server.admin.token: invalid character; allowed: letters, digits, -._~+/ "
+     "and trailing = (an RFC 6750 bearer token)\n"},
     /* ---- auth ---- */
     {"bearer without token", "upstreams: [{name: u, url: 'http://u', auth: {type: bearer}}]\n",
      "t.yaml:1:46: upstreams[0].auth.token: missing; auth type bearer requires it\n"},
@@ -374,6 +384,9 @@ static const char *const valid_cases[] = {
       "url: 'http://user:pass@proxy:3128/'}}}]\n"
       "http_server: {forwards: [{name: f, upstream_group: g, ratelimit: {per_second: 300, burst: "
       "300}}]}\n",
+    /* An admin token: hex, or base64 with padding. */
+    U G "http_server: {admin: {token: '0123456789abcdef0123456789abcdef'}}\n",
+    U G "http_server: {admin: {token: 'q83vEjRWeJq8/+3v-._~AAAAA=='}}\n",
 };
 
 START_TEST(valid)

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "util/conf_testutil.h"
 #include "decide-t.h"
+#include "admin-t.h"
 #include "metrics.h"
 #include "promtext.h"
 #include "registry.h"
@@ -734,13 +735,27 @@ START_TEST(render_has_every_family)
         "# TYPE llmproxy_log_lines_dropped_total counter\n",
         "# TYPE llmproxy_log_lines_malformed_total counter\n",
         "# TYPE llmproxy_ratelimit_clients gauge\n",
+        "# TYPE llmproxy_spop_connections_expired_total counter\n",
+        "# TYPE llmproxy_spop_connections_refused_total counter\n",
+        "# TYPE llmproxy_spop_connections_evicted_total counter\n",
+        "# TYPE llmproxy_log_connections_expired_total counter\n",
+        "# TYPE llmproxy_log_connections_refused_total counter\n",
+        "# TYPE llmproxy_log_connections_evicted_total counter\n",
+        "# TYPE llmproxy_admin_unauthorized_total counter\n",
+        "# TYPE llmproxy_admin_connections_refused_total counter\n",
+        "# TYPE llmproxy_admin_connections_evicted_total counter\n",
     };
     struct decide_stats ds = {
         .picks = 10, .picks_pass = 7, .picks_limited = 2, .picks_unavailable = 1};
-    struct spop_server_stats ss = {.accepted = 3, .open = 1};
+    struct spop_server_stats ss = {.accepted = 3,
+                                   .open = 1,
+                                   .expired_hello = 5,
+                                   .admission = {.refused_fds = 6, .evicted = 8}};
     struct ratelimit_stats rs = {.entries = 5, .capacity = 100};
-    struct metrics_log_stats ls = {.received = 9, .dropped = 1, .malformed = 2};
-    struct metrics_sources src = {st, &ds, &ss, &rs, &ls};
+    struct metrics_log_stats ls = {
+        .received = 9, .dropped = 1, .malformed = 2, .admission = {.refused_limit = 3}};
+    struct admin_stats as = {.unauthorized = 4, .admission = {.evicted = 7}};
+    struct metrics_sources src = {st, &ds, &ss, &rs, &ls, &as};
     char *text;
 
     ss.conns.faults[SPOP_FAULT_TOO_BIG] = 4;
@@ -751,6 +766,15 @@ START_TEST(render_has_every_family)
         strstr(text, "llmproxy_agent_pick_decisions_total{verdict=\"pass\"} 7\n"));
     ck_assert_ptr_nonnull(strstr(text, "llmproxy_spop_errors_total{fault=\"frame_too_big\"} 4\n"));
     ck_assert_ptr_nonnull(strstr(text, "llmproxy_log_lines_malformed_total 2\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "llmproxy_spop_connections_expired_total{deadline=\"hello\"} 5\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "llmproxy_spop_connections_refused_total{reason=\"fds\"} 6\n"));
+    ck_assert_ptr_nonnull(strstr(text, "llmproxy_spop_connections_evicted_total 8\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "llmproxy_log_connections_refused_total{reason=\"limit\"} 3\n"));
+    ck_assert_ptr_nonnull(strstr(text, "llmproxy_admin_unauthorized_total 4\n"));
+    ck_assert_ptr_nonnull(strstr(text, "llmproxy_admin_connections_evicted_total 7\n"));
     ck_assert_ptr_nonnull(
         strstr(text, "llmproxy_agent_decision_duration_seconds_bucket{le=\"5e-06\"} 0\n"));
     ck_assert_ptr_nonnull(strstr(text, "llmproxy_upstream_breaker_state{upstream=\"a\"} 0\n"));
