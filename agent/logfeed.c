@@ -38,6 +38,7 @@ struct feed_conn {
 struct logfeed {
     struct ev_loop *loop;
     int fd;
+    struct net_unix sock; /* when listening on a unix socket */
     ev_io accept_io;
     logfeed_line_fn *fn;
     void *ctx;
@@ -176,10 +177,8 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
         log_error("logfeed: out of memory");
         return NULL;
     }
-    lf->fd = net_listen_tcp(listen->address, listen->port, 128);
+    lf->fd = net_listen_conf(listen, 128, "logfeed", &lf->sock);
     if (lf->fd < 0) {
-        log_error("logfeed: cannot listen on %s:%u: %s", listen->address, listen->port,
-                  strerror(errno));
         free(lf);
         return NULL;
     }
@@ -189,7 +188,6 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
     ev_io_init(&lf->accept_io, on_accept, lf->fd, EV_READ);
     lf->accept_io.data = lf;
     ev_io_start(loop, &lf->accept_io);
-    log_info("logfeed: listening on %s:%u", listen->address, listen->port);
     return lf;
 }
 
@@ -201,6 +199,7 @@ void logfeed_free(struct logfeed *lf)
         conn_close(lf->conns);
     ev_io_stop(lf->loop, &lf->accept_io);
     close(lf->fd);
+    net_unix_remove(&lf->sock);
     free(lf);
 }
 

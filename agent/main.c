@@ -113,6 +113,8 @@ static int lookup_user(struct agent *ag)
     }
     ag->run_uid = pw->pw_uid;
     ag->run_gid = pw->pw_gid;
+    /* The SPOP and log-feed sockets, bound as root, must stay reachable by the user's group. */
+    net_set_unix_owner(ag->run_uid, ag->run_gid);
     return 0;
 }
 

@@ -34,6 +34,7 @@ struct client {
 struct spop_server {
     struct ev_loop *loop;
     int fd;
+    struct net_unix sock; /* when listening on a unix socket */
     ev_io accept_io;
     struct decider *decider;
     struct metrics *metrics; /* decision latency, NULL when not measured */
@@ -233,10 +234,8 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
     if (!srv)
         return NULL;
     /* A reloading HAProxy opens a burst of connections at once: keep a deep backlog. */
-    srv->fd = net_listen_tcp(listen->address, listen->port, 4096);
+    srv->fd = net_listen_conf(listen, 4096, "spop", &srv->sock);
     if (srv->fd < 0) {
-        log_error("spop: cannot listen on %s:%u: %s", listen->address, listen->port,
-                  strerror(errno));
         free(srv);
         return NULL;
     }
@@ -245,7 +244,6 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
     ev_io_init(&srv->accept_io, on_accept, srv->fd, EV_READ);
     srv->accept_io.data = srv;
     ev_io_start(loop, &srv->accept_io);
-    log_info("spop: listening on %s:%u", listen->address, listen->port);
     return srv;
 }
 
@@ -257,6 +255,7 @@ void spop_server_shutdown(struct spop_server *srv)
         ev_io_stop(srv->loop, &srv->accept_io);
         close(srv->fd);
         srv->fd = -1;
+        net_unix_remove(&srv->sock);
     }
     while (c) {
         struct client *next = c->next;

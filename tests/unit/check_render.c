@@ -400,9 +400,11 @@ END_TEST
 
 START_TEST(outbound_proxy_run_dir_too_long)
 {
-    char yaml[512], dir[120], *diags, *text, err[RENDER_ERR_SIZE];
+    char yaml[512], dir[120], *diags;
     struct config *cfg;
 
+    /* The internal listeners' sockets need less room than the tunnels': the configuration
+     * refuses such a run_dir before anything is rendered. */
     memset(dir, 'd', sizeof(dir) - 1);
     dir[0] = '/';
     dir[sizeof(dir) - 1] = '\0';
@@ -414,12 +416,10 @@ START_TEST(outbound_proxy_run_dir_too_long)
              "haproxy: {run_dir: '%s'}\n",
              dir);
     cfg = ctu_load(yaml, NULL, &diags);
-    ck_assert_msg(cfg != NULL, "%s", diags);
-    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
-    ck_assert_str_eq(err, "haproxy.run_dir is too long for the unix socket of g/u's proxy tunnel");
-    free(text);
+    ck_assert_ptr_null(cfg);
+    ck_assert_str_eq(diags, "t.yaml:4:20: haproxy.run_dir: 119 bytes long; at most 70, so that the "
+                            "unix sockets under it fit the 107-byte socket address limit\n");
     free(diags);
-    config_free(cfg);
 }
 END_TEST
 
