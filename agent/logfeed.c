@@ -198,8 +198,8 @@ void logfeed_free(struct logfeed *lf)
     while (lf->conns)
         conn_close(lf->conns);
     ev_io_stop(lf->loop, &lf->accept_io);
+    net_unix_remove(&lf->sock); /* before close: the open socket pins its inode */
     close(lf->fd);
-    net_unix_remove(&lf->sock);
     free(lf);
 }
 

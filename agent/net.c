@@ -122,8 +122,8 @@ int net_listen_unix(const char *path, mode_t mode, int backlog, struct net_unix 
     return fd;
 fail:
     saved = errno;
-    close(fd);
     net_unix_remove(u);
+    close(fd);
     errno = saved;
     return -1;
 }

@@ -37,7 +37,10 @@ int net_listen_tcp(const char *address, uint16_t port, int backlog);
  */
 int net_listen_unix(const char *path, mode_t mode, int backlog, struct net_unix *u);
 
-/* Remove the socket `u` names if the file there is still the one we bound. */
+/*
+ * Remove the socket `u` names if the file there is still the one we bound. Call it before
+ * closing the listener: while it is open its inode cannot be reused by another socket.
+ */
 void net_unix_remove(struct net_unix *u);
 
 /*

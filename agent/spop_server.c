@@ -253,9 +253,9 @@ void spop_server_shutdown(struct spop_server *srv)
 
     if (srv->fd >= 0) {
         ev_io_stop(srv->loop, &srv->accept_io);
+        net_unix_remove(&srv->sock); /* before close: the open socket pins its inode */
         close(srv->fd);
         srv->fd = -1;
-        net_unix_remove(&srv->sock);
     }
     while (c) {
         struct client *next = c->next;
