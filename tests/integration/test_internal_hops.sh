@@ -154,4 +154,18 @@ stop_pid "$PID_agent"
 check "the agent removes its sockets when it stops" \
     bash -c "[ ! -e '${spop#unix@}' ] && [ ! -e '${logs#unix@}' ]"
 check "... without sanitizer reports" sanitizer_clean "$T/agent.log"
+
+# Started as root with -u USER, the agent binds, then gives its sockets to USER and USER's
+# group, so that an HAProxy running as USER or in that group still connects after the
+# switch (this HAProxy runs as root; the owner is what is checked).
+check "HAProxy sees the stopped agent DOWN" wait_until 10 agent_is DOWN
+mv "$T/agent.log" "$T/agent-root.log"
+spawn agent "$AGENT" -c "$T/config.yaml" -u daemon
+check "with -u daemon the agent listens again" wait_until 10 test -S "${spop#unix@}"
+owner() { stat -c %U:%G:%a "${1#unix@}"; }
+check "... its sockets owned by daemon's user and group ($(owner "$spop"), $(owner "$logs"))" \
+    test "$(owner "$spop") $(owner "$logs")" = "daemon:daemon:660 daemon:daemon:660"
+check "... HAProxy sees it UP" wait_until 10 agent_is UP
+got=$(attack "$spop" "$T/hello.bin")
+check "... and the attacker is still refused: $got" test "$got" = EACCES
 finish
