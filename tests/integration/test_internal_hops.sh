@@ -168,4 +168,15 @@ check "... its sockets owned by daemon's user and group ($(owner "$spop"), $(own
 check "... HAProxy sees it UP" wait_until 10 agent_is UP
 got=$(attack "$spop" "$T/hello.bin")
 check "... and the attacker is still refused: $got" test "$got" = EACCES
+
+# Killed, the agent leaves its sockets behind; the next one replaces them.
+kill -KILL "$PID_agent"
+wait "$PID_agent" 2>/dev/null
+check "SIGKILL leaves the socket behind" test -S "${spop#unix@}"
+check "HAProxy sees the killed agent DOWN" wait_until 10 agent_is DOWN
+mv "$T/agent.log" "$T/agent-daemon.log"
+spawn agent "$AGENT" -c "$T/config.yaml"
+check "a new agent replaces the stale sockets and HAProxy sees it UP" wait_until 10 agent_is UP
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$F/v1/chat/completions" -d '{}')
+check "... and requests are served again ($code)" test "$code" = 200
 finish
