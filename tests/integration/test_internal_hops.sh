@@ -104,6 +104,15 @@ printf '%d %s' "${#line}" "$line" >"$T/logline.bin"
 
 attack() { "${ATTACKER[@]}" "$PYTHON" "$T/attack.py" "$1" "$2"; }
 
+# Where a hop stays on TCP, validate says when it is not on loopback (and still accepts it).
+printf 'agent:\n  spop: {address: 0.0.0.0, port: 9100}\n  logs: {address: "::1", port: 9101}\n' \
+    >"$T/tcp.yaml"
+"$CTL" validate -c "$T/tcp.yaml" >"$T/validate.out" 2>"$T/validate.err"
+check "validate accepts TCP agent listeners (exit $?)" test $? -eq 0
+check "... warning about agent.spop on 0.0.0.0, at its line and column" \
+    grep -q "^$T/tcp.yaml:2:34: agent.spop: warning: 0.0.0.0 is not a loopback address" "$T/validate.err"
+check "... and not about agent.logs on ::1" test "$(grep -c warning "$T/validate.err")" -eq 1
+
 start_mock a "$A" || finish
 start_stack "$T/config.yaml" || finish
 
