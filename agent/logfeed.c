@@ -46,6 +46,7 @@ struct logfeed {
     struct log_every drop_warn[2]; /* one line per interval for streams dropped: 0 bad length,
                                       1 oversize */
     struct log_every connect_info; /* and for connections: anyone may open them in a loop */
+    struct net_unix sock;          /* when listening on a unix socket */
     logfeed_line_fn *fn;
     void *ctx;
     struct feed_conn *conns;
@@ -219,10 +220,8 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
         log_error("logfeed: out of memory");
         return NULL;
     }
-    lf->fd = net_listen_tcp(listen->address, listen->port, 128);
+    lf->fd = net_listen_conf(listen, 128, "logfeed", &lf->sock);
     if (lf->fd < 0) {
-        log_error("logfeed: cannot listen on %s:%u: %s", listen->address, listen->port,
-                  strerror(errno));
         free(lf);
         return NULL;
     }
@@ -244,6 +243,7 @@ void logfeed_free(struct logfeed *lf)
     while (lf->conns)
         conn_close(lf->conns);
     acceptor_stop(&lf->acceptor);
+    net_unix_remove(&lf->sock); /* before close: the open socket pins its inode */
     close(lf->fd);
     free(lf);
 }

@@ -81,7 +81,8 @@ static void usage(FILE *out)
                  "  -l, --log-level L   error, warn, info (default) or debug\n"
                  "  -p, --pidfile FILE  write the agent's PID there (removed at exit)\n"
                  "  -u, --user USER     once every listener is bound, switch to USER and its\n"
-                 "                      groups (needs root; without it, root is kept)\n"
+                 "                      groups (needs root; without it, root is kept); the\n"
+                 "                      SPOP and log-feed unix sockets are given to USER\n"
                  "  -h, --help          this help\n"
                  "  -V, --version       print the version\n"
                  "\n"
@@ -103,6 +104,8 @@ static int lookup_user(struct agent *ag)
     }
     ag->run_uid = pw->pw_uid;
     ag->run_gid = pw->pw_gid;
+    /* The SPOP and log-feed sockets, bound as root, must stay reachable by the user's group. */
+    net_set_unix_owner(ag->run_uid, ag->run_gid);
     return 0;
 }
 

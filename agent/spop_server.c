@@ -44,6 +44,7 @@ struct spop_server {
     /* One line per interval and fault for connections ended by a fault (and out of memory). */
     struct log_every fault_warn[SPOP_FAULT_COUNT];
     struct log_every disconnect_info; /* and for HAProxy's own DISCONNECTs: anyone can send one */
+    struct net_unix sock;             /* when listening on a unix socket */
     struct decider *decider;
     struct metrics *metrics; /* decision latency, NULL when not measured */
     struct client *clients;
@@ -300,10 +301,8 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
     if (!srv)
         return NULL;
     /* A reloading HAProxy opens a burst of connections at once: keep a deep backlog. */
-    srv->fd = net_listen_tcp(listen->address, listen->port, 4096);
+    srv->fd = net_listen_conf(listen, 4096, "spop", &srv->sock);
     if (srv->fd < 0) {
-        log_error("spop: cannot listen on %s:%u: %s", listen->address, listen->port,
-                  strerror(errno));
         free(srv);
         return NULL;
     }
@@ -325,6 +324,7 @@ void spop_server_shutdown(struct spop_server *srv)
 
     if (srv->fd >= 0) {
         acceptor_stop(&srv->acceptor);
+        net_unix_remove(&srv->sock); /* before close: the open socket pins its inode */
         close(srv->fd);
         srv->fd = -1;
     }

@@ -7,11 +7,11 @@
 #ifndef LLMPROXY_TUNNEL_PATH_H
 #define LLMPROXY_TUNNEL_PATH_H
 
-#include <stdint.h>
 #include <stdio.h>
 
-/* sizeof(sockaddr_un.sun_path) on Linux, NUL included. */
-#define TUNNEL_PATH_MAX 108
+#include "conf_sockets.h"
+
+#define TUNNEL_PATH_MAX CONF_SOCKET_PATH_MAX
 
 /*
  * "<run_dir>/tunnel_<group>__<upstream>.sock", readable for operators; when that does not
@@ -21,22 +21,13 @@
 static inline int tunnel_socket_path(char out[TUNNEL_PATH_MAX], const char *run_dir,
                                      const char *group, const char *upstream)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    const char *names[2] = {group, upstream};
-    const unsigned char *p;
-    int i, n;
+    int n;
 
     n = snprintf(out, TUNNEL_PATH_MAX, "%s/tunnel_%s__%s.sock", run_dir, group, upstream);
     if (n >= 0 && n < TUNNEL_PATH_MAX)
         return 0;
-    /* The NUL between the names keeps ("ab", "c") and ("a", "bc") apart. */
-    for (i = 0; i < 2; i++)
-        for (p = (const unsigned char *)names[i];; p++) {
-            h = (h ^ *p) * 0x100000001b3ull;
-            if (!*p)
-                break;
-        }
-    n = snprintf(out, TUNNEL_PATH_MAX, "%s/tunnel_%016llx.sock", run_dir, (unsigned long long)h);
+    n = snprintf(out, TUNNEL_PATH_MAX, "%s/tunnel_%016llx.sock", run_dir,
+                 (unsigned long long)conf_pair_hash(group, upstream));
     return n >= 0 && n < TUNNEL_PATH_MAX ? 0 : -1;
 }
 

@@ -14,9 +14,9 @@
  * the folder exists. HAProxy's master is started with -f LIVE/haproxy.cfg and re-reads
  * that path on SIGUSR2, through the new link. Workers read nothing from the folder after
  * they start, so the old worker finishing its streams does not need its files; the
- * previous version is kept anyway, to roll back to. The internal listeners' abstract
- * addresses are named after LIVE, not LIVE.<n> (render_to_dir_as), so the new worker takes
- * them over and the old one still reaches them for the requests it is finishing.
+ * previous version is kept anyway, to roll back to. The internal listeners' unix
+ * sockets are named after haproxy.run_dir, not the version's folder, so the new worker
+ * takes them over and the old one still reaches them for the requests it is finishing.
  *
  * The agent is told first: a new HAProxy worker may name an upstream the old agent
  * configuration does not know, while an agent ahead of HAProxy only risks a pick the old
@@ -112,14 +112,13 @@ static int write_copy(const char *dir, const char *buf, size_t len)
 static int build_version(const struct release_dir *rd, unsigned v, const char *file,
                          const char *buf, size_t len, const struct config *cfg)
 {
-    char dir[RELEASE_PATH_SIZE], live[RELEASE_PATH_SIZE];
+    char dir[RELEASE_PATH_SIZE];
     char cfg_path[RELEASE_PATH_SIZE + sizeof(RENDER_HAPROXY_CFG) + 1], err[RENDER_ERR_SIZE];
 
     release_path(rd, v, dir, sizeof(dir));
-    release_live_path(rd, live, sizeof(live));
     if (write_copy(dir, buf, len) < 0)
         return CTL_EXIT_INVALID;
-    if (render_to_dir_as(cfg, dir, live, err, sizeof(err)) < 0) {
+    if (render_to_dir(cfg, dir, err, sizeof(err)) < 0) {
         fprintf(stderr, APPLY_WHO ": %s: %s\n", file, err);
         return CTL_EXIT_INVALID;
     }

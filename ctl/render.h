@@ -28,7 +28,7 @@
 #define RENDER_GROUP_FMT      "grp_%s"    /* group backend */
 #define RENDER_LISTEN_FMT     "up_%s__%s" /* group, upstream: per-member listener */
 #define RENDER_PINNED_FMT     LOGLINE_PINNED_PREFIX "%s__%s" /* group, upstream: one member */
-#define RENDER_PICK_ENGINE    "pick_%s"   /* forward: SPOE engine and scope */
+#define RENDER_PICK_ENGINE    "pick_%s"                      /* forward: SPOE engine and scope */
 #define RENDER_ATTEMPT_ENGINE "attempt"
 #define RENDER_AGENT_BACKEND  "llm_agent"
 
@@ -105,13 +105,5 @@ void render_conf_str(struct render_out *r, const struct conf_str *s, bool log_fo
  * Returns 0, or -1 with a message in `err`.
  */
 int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size);
-
-/*
- * The same for one version of an instance that lives elsewhere (`apply` renders into
- * LIVE.<n> for the instance LIVE): the internal listeners take their names from
- * `instance`, so every version binds the same ones and a reload hands them over.
- */
-int render_to_dir_as(const struct config *cfg, const char *dir, const char *instance, char *err,
-                     size_t err_size);
 
 #endif /* LLMPROXY_RENDER_H */

@@ -99,13 +99,7 @@ static int own_dir(const char *path, char *err, size_t err_size)
 
 int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size)
 {
-    return render_to_dir_as(cfg, dir, NULL, err, err_size);
-}
-
-int render_to_dir_as(const struct config *cfg, const char *dir, const char *instance, char *err,
-                     size_t err_size)
-{
-    struct render_opts o = {.instance = instance};
+    struct render_opts o = {0};
     char abs[PATH_MAX], sub[PATH_MAX + 32], name[64];
     size_t i;
 

@@ -6,7 +6,7 @@
  *                                upstream's rewrites, then the real API, in one layer
  *     -> backend grp_<group>     otherwise: use-server the agent's choice, else HAProxy's
  *                                balance (fail-open); retries and redispatch across members
- *       -> listen up_<g>__<u>    one per group member, bound on an abstract socket:
+ *       -> listen up_<g>__<u>    one per group member, bound on a unix socket (mode 600):
  *                                rewrites Host, path, auth and headers for its upstream
  *                                only, after the choice, then talks to the real API
  *   backend llm_agent            the SPOP agent, health-checked so a dead one costs nothing
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "conf_expand.h"
+#include "conf_sockets.h"
 #include "conf_url.h"
 #include "config.h"
 #include "haproxy_api.h"
@@ -55,22 +56,33 @@
 #define LOG_RING      "llm_logs"
 #define LOG_RING_SIZE (1024 * 1024)
 
-/*
- * The address of a group member's internal listener. Abstract unix sockets are shared by
- * the whole host, so two LLMProxy instances (or tests running side by side) must not pick
- * the same names: a tag derived from the instance's output folder keeps them apart. Every
- * version `apply` renders shares its instance's tag: a reload hands the listeners over to
- * the new worker, which the old one still reaches for the requests it is finishing. The
- * tag is short because the whole name must fit 107 bytes with two 48-byte names in it.
- */
-static void internal_address(struct render_out *r, const char *group, const char *upstream)
+/* A unix socket address, as HAProxy's bind and server lines take it. */
+static void unix_address(struct render_out *r, const char *path, const char *what)
 {
-    const char *instance = r->opts->instance ? r->opts->instance : r->opts->dir;
-    uint32_t h = 2166136261u; /* FNV-1a */
+    render_printf(r, "\"unix@");
+    render_quoted_text(r, path, false, what);
+    render_printf(r, "\"");
+}
 
-    for (const char *p = instance; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    render_printf(r, "\"abns@l%06x_%s__%s\"", (unsigned)(h & 0xffffff), group, upstream);
+/*
+ * The address of a group member's internal listener: a unix socket in haproxy.run_dir,
+ * which HAProxy creates with mode 600, so only HAProxy's own user reaches it (a request
+ * sent there leaves with the upstream's credentials and no decision). Every version
+ * `apply` renders names the same sockets: a reload hands the listeners over to the new
+ * worker, and the old one still reaches them for the requests it is finishing.
+ */
+static void internal_address(const struct config *cfg, struct render_out *r, const char *group,
+                             const char *upstream)
+{
+    char path[CONF_SOCKET_PATH_MAX];
+
+    /* The configuration refuses a run_dir too long for these. */
+    if (conf_listener_socket(path, cfg->haproxy.run_dir.val, group, upstream) < 0) {
+        render_fail(r, "haproxy.run_dir is too long for the unix socket of %s/%s's listener", group,
+                    upstream);
+        return;
+    }
+    unix_address(r, path, "haproxy.run_dir");
 }
 
 /*
@@ -181,6 +193,16 @@ static void host_port(struct render_out *r, const char *host, unsigned port)
         render_printf(r, "\"%s:%u\"", host, port);
 }
 
+/* Where HAProxy reaches the agent (agent.spop, agent.logs): its unix socket, or TCP. */
+static void agent_address(const struct conf_listen *l, struct render_out *r)
+{
+    if (!l->socket.val) {
+        host_port(r, l->address, l->port);
+        return;
+    }
+    unix_address(r, l->socket.val, "the agent's socket");
+}
+
 /*
  * The agent's log feed: HAProxy writes each stream's line into the ring when the stream
  * ends, and the ring's server streams them to the agent, octet-counted. The ring holds
@@ -198,7 +220,7 @@ static void section_log_ring(const struct config *cfg, struct render_out *r)
                   "    timeout server 10s\n"
                   "    server logfeed ",
                   LOG_RING, LOGLINE_MAX_LEN, LOG_RING_SIZE);
-    host_port(r, cfg->agent.logs.address, cfg->agent.logs.port);
+    agent_address(&cfg->agent.logs, r);
     render_printf(r, " log-proto octet-count\n\n");
 }
 
@@ -285,7 +307,7 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
         const char *u = cfg->upstreams[g->members[i].upstream].name;
 
         render_printf(r, "    server %s ", u);
-        internal_address(r, g->name, u);
+        internal_address(cfg, r, g->name, u);
         render_printf(r, " weight %u\n", haproxy_weight(g, i));
     }
     render_printf(r, "\n");
@@ -413,9 +435,7 @@ static void tunnel_address(const struct config *cfg, const struct conf_group *g,
                     g->name, up->name);
         return;
     }
-    render_printf(r, "\"unix@");
-    render_quoted_text(r, path, false, "haproxy.run_dir");
-    render_printf(r, "\"");
+    unix_address(r, path, "haproxy.run_dir");
 }
 
 /* The real upstream: TLS verified against the system store (or ca_file) for its name. */
@@ -501,8 +521,8 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
 
     render_printf(r, "listen " RENDER_LISTEN_FMT "\n", g->name, up->name);
     render_printf(r, "    bind ");
-    internal_address(r, g->name, up->name);
-    render_printf(r, "\n");
+    internal_address(cfg, r, g->name, up->name);
+    render_printf(r, " mode 600\n");
     render_printf(r, "    timeout client %us\n", (unsigned)c->request_timeout_s);
     render_printf(r, "    timeout http-keep-alive %us\n", (unsigned)c->idle_timeout_s);
     upstream_settings(c, r);
@@ -552,7 +572,7 @@ static void section_agent(const struct config *cfg, struct render_out *r)
                   "    timeout server 60s\n"
                   "    server agent ",
                   RENDER_AGENT_BACKEND);
-    host_port(r, cfg->agent.spop.address, cfg->agent.spop.port);
+    agent_address(&cfg->agent.spop, r);
     render_printf(r, " check inter 1s fall 2 rise 2\n");
 }
 

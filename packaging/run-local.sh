@@ -12,13 +12,12 @@
 # Environment (all optional):
 #   LLMPROXY_BUILD       folder holding llmproxy-ctl, llmproxy-agent, tools/mock_upstream
 #                        (default: build)
-#   LLMPROXY_RUN_DIR     scratch folder: configuration, rendered files, logs, HAProxy's
-#                        socket (default: LLMPROXY_BUILD/run); the example config reads it
-#                        as haproxy.run_dir
+#   LLMPROXY_RUN_DIR     scratch folder: configuration, rendered files, logs, and the
+#                        internal unix sockets (HAProxy's, the agent's SPOP and log feed)
+#                        (default: LLMPROXY_BUILD/run; at most 70 bytes once absolute);
+#                        the example config reads it as haproxy.run_dir
 #   LLMPROXY_PORT        the forward clients use            (default 3000)
 #   LLMPROXY_ADMIN_PORT  the admin endpoint                 (default 9000)
-#   LLMPROXY_SPOP_PORT   the agent's SPOP listener          (default 9100)
-#   LLMPROXY_LOGS_PORT   the agent's log receiver           (default 9101)
 #   LLMPROXY_DEMO_A_PORT, LLMPROXY_DEMO_B_PORT  the mock upstreams (default 8001, 8002)
 #   DEMO_A_TOKEN, DEMO_B_TOKEN  bearer tokens sent upstream (default demo-key-a/-b)
 #   HAPROXY              the haproxy binary (default: haproxy on PATH)
@@ -125,8 +124,6 @@ export LLMPROXY_RUN_DIR=$RUN_DIR
 PORT_ROWS=(
     "LLMPROXY_PORT 3000 forward"
     "LLMPROXY_ADMIN_PORT 9000 admin"
-    "LLMPROXY_SPOP_PORT 9100 agent-spop"
-    "LLMPROXY_LOGS_PORT 9101 agent-logs"
     "LLMPROXY_DEMO_A_PORT 8001 demo-a"
     "LLMPROXY_DEMO_B_PORT 8002 demo-b"
 )
@@ -144,7 +141,8 @@ for row in "${PORT_ROWS[@]}"; do
 done
 FWD_PORT=${port_of[forward]}
 ADMIN_PORT=${port_of[admin]}
-SPOP_PORT=${port_of[agent-spop]}
+# Where the agent listens for HAProxy (the example leaves agent.spop to its default).
+SPOP_SOCKET=$RUN_DIR/agent-spop.sock
 
 port_busy() { ss -Htln "sport = :$1" | grep -q .; }
 
@@ -232,7 +230,7 @@ for up in demo-a demo-b; do
 done
 
 spawn agent "$AGENT" -c "$CONFIG"
-wait_ready agent "SPOP on 127.0.0.1:$SPOP_PORT" port_busy "$SPOP_PORT"
+wait_ready agent "SPOP on $SPOP_SOCKET" test -S "$SPOP_SOCKET"
 
 spawn haproxy "$HAPROXY" -W -db -f "$RENDERED/haproxy.cfg"
 wait_ready haproxy "listening on 127.0.0.1:$FWD_PORT" port_busy "$FWD_PORT"
@@ -259,7 +257,7 @@ LLMProxy is running. Files and logs: $RUN_DIR
 
   forward   http://127.0.0.1:$FWD_PORT  ->  group "demo", round robin over
             demo-a (127.0.0.1:${port_of[demo-a]}) and demo-b (127.0.0.1:${port_of[demo-b]}), mock upstreams
-  agent     SPOP on 127.0.0.1:$SPOP_PORT
+  agent     SPOP on $SPOP_SOCKET
   admin     http://127.0.0.1:$ADMIN_PORT/health, /metrics and /status$ADMIN_NOTE
 
 A chat completion (the answer's content names the upstream; run it twice to see both):

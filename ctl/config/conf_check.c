@@ -11,6 +11,7 @@
 #include "conf_check.h"
 #include "conf_diag.h"
 #include "conf_map.h"
+#include "conf_sockets.h"
 #include "conf_suggest.h"
 #include "conf_url.h"
 
@@ -267,6 +268,42 @@ static int check_listeners(struct config *cfg, struct conf_arena *arena, struct 
     return 0;
 }
 
+/* ---- the agent's unix sockets ---------------------------------------------------------- */
+
+/* agent.spop / agent.logs without address, port or socket: a unix socket in run_dir. */
+static int default_agent_socket(const struct config *cfg, struct conf_arena *arena,
+                                struct conf_listen *l, const char *name)
+{
+    const char *run_dir = cfg->haproxy.run_dir.val;
+    char *path;
+    size_t n;
+
+    if (l->address || l->socket.val || !run_dir)
+        return 0;
+    n = strlen(run_dir) + 1 + strlen(name) + 1;
+    if (!(path = conf_arena_alloc(arena, n)))
+        return -1;
+    snprintf(path, n, "%s/%s", run_dir, name);
+    l->socket.val = path;
+    return 0;
+}
+
+static int check_agent_sockets(struct config *cfg, struct conf_arena *arena,
+                               struct conf_diags *diags)
+{
+    struct conf_listen *spop = &cfg->agent.spop, *logs = &cfg->agent.logs;
+
+    if (default_agent_socket(cfg, arena, spop, CONF_SPOP_SOCKET_NAME) < 0 ||
+        default_agent_socket(cfg, arena, logs, CONF_LOGS_SOCKET_NAME) < 0)
+        return -1;
+    if (spop->socket.val && logs->socket.val && strcmp(spop->socket.val, logs->socket.val) == 0)
+        conf_diag_add(diags, logs->socket.pos.line ? &logs->socket.pos : &spop->socket.pos,
+                      logs->socket.pos.line ? "agent.logs.socket" : "agent.spop.socket",
+                      "\"%s\" is both agent.spop's and agent.logs' socket; each needs its own",
+                      logs->socket.val);
+    return 0;
+}
+
 int conf_check(struct config *cfg, struct conf_diags *diags)
 {
     struct named_list forwards = NAMED_LIST("http_server.forwards", "forward", "forwards",
@@ -280,7 +317,7 @@ int conf_check(struct config *cfg, struct conf_diags *diags)
     if (index_names(&forwards, arena, diags) < 0 || index_names(&upstreams, arena, diags) < 0 ||
         index_names(&groups, arena, diags) < 0 ||
         resolve_members(cfg, arena, &upstreams, diags) < 0 ||
-        check_listeners(cfg, arena, diags) < 0) {
+        check_listeners(cfg, arena, diags) < 0 || check_agent_sockets(cfg, arena, diags) < 0) {
         struct conf_pos pos = {cfg->file, 0, 0};
 
         conf_diag_add(diags, &pos, NULL, "the configuration is too large to check (out of memory)");

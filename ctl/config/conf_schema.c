@@ -8,10 +8,10 @@
 
 #include "conf_diag.h"
 #include "conf_schema.h"
+#include "conf_sockets.h"
 #include "conf_url.h"
 #include "conf_walk.h"
 #include "config.h"
-#include "tunnel_path.h"
 
 _Static_assert(sizeof(enum balance_strategy) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum auth_type) == sizeof(int), "enum fields are written as int");
@@ -503,17 +503,72 @@ static const struct conf_schema group_schema =
 
 /* ---- agent ---------------------------------------------------------------------------- */
 
-static const struct conf_key spop_keys[] = {
-    LISTEN_KEYS(struct conf_agent, spop, "127.0.0.1", 9100),
-};
-static const struct conf_schema spop_schema =
-    SCHEMA(spop_keys, .keep_pos = true, .pos_off = offsetof(struct conf_agent, spop.pos));
+/*
+ * agent.spop and agent.logs: a unix socket (`socket`, or by default one in haproxy.run_dir,
+ * filled in by conf_check, which knows run_dir), or TCP when address or port is given, as
+ * configurations written before the unix sockets did. The TCP defaults apply only then.
+ */
+static void agent_listen_finish(struct conf_walk *w, struct conf_listen *l,
+                                const struct conf_schema *s, const struct conf_seen *seen,
+                                uint16_t tcp_port)
+{
+    bool tcp =
+        seen->key[conf_schema_index(s, "address")] || seen->key[conf_schema_index(s, "port")];
+    struct conf_str *sock = &l->socket;
 
-static const struct conf_key logs_keys[] = {
-    LISTEN_KEYS(struct conf_agent, logs, "127.0.0.1", 9101),
-};
+    if (!sock->val) {
+        if (tcp && !l->address)
+            l->address = conf_walk_strdup(w, "127.0.0.1", strlen("127.0.0.1"));
+        if (tcp && !l->port)
+            l->port = tcp_port;
+        return;
+    }
+    if (tcp) {
+        conf_walk_error(w, &sock->pos, "socket",
+                        "given with address or port; give either socket (a unix socket) or "
+                        "address and port (TCP)");
+        return;
+    }
+    path_check(w, sock, "socket");
+    if (strlen(sock->val) >= CONF_SOCKET_PATH_MAX)
+        conf_walk_error(w, &sock->pos, "socket",
+                        "%zu bytes long; a unix socket path has at most %d bytes",
+                        strlen(sock->val), CONF_SOCKET_PATH_MAX - 1);
+}
+
+static void spop_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                        const struct conf_seen *seen);
+static void logs_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                        const struct conf_seen *seen);
+
+/* Without address and port, no TCP defaults: see agent_listen_finish. */
+#define AGENT_LISTEN_KEYS(member)                                                                  \
+    LISTEN_KEYS(struct conf_agent, member, NULL, 0),                                               \
+        STR_KEY("socket", struct conf_agent, member.socket, 0, NULL)
+
+static const struct conf_key spop_keys[] = {AGENT_LISTEN_KEYS(spop)};
+static const struct conf_schema spop_schema =
+    SCHEMA(spop_keys, .keep_pos = true, .pos_off = offsetof(struct conf_agent, spop.pos),
+           .finish = spop_finish);
+
+static const struct conf_key logs_keys[] = {AGENT_LISTEN_KEYS(logs)};
 static const struct conf_schema logs_schema =
-    SCHEMA(logs_keys, .keep_pos = true, .pos_off = offsetof(struct conf_agent, logs.pos));
+    SCHEMA(logs_keys, .keep_pos = true, .pos_off = offsetof(struct conf_agent, logs.pos),
+           .finish = logs_finish);
+
+static void spop_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                        const struct conf_seen *seen)
+{
+    (void)map;
+    agent_listen_finish(w, &((struct conf_agent *)obj)->spop, &spop_schema, seen, 9100);
+}
+
+static void logs_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                        const struct conf_seen *seen)
+{
+    (void)map;
+    agent_listen_finish(w, &((struct conf_agent *)obj)->logs, &logs_schema, seen, 9101);
+}
 
 static const struct conf_key agent_keys[] = {
     MAP_KEY("spop", 0, spop_schema),
@@ -542,12 +597,6 @@ static void group_name_check(struct conf_walk *w, const struct conf_str *s, cons
                         conf_quote(q, sizeof(q), s->val, strlen(s->val)));
 }
 
-/*
- * Unix sockets live under run_dir (HAProxy's haproxy.sock, the agent's tunnels), and a
- * socket's path must fit in 108 bytes: the longest name under it is a tunnel's hashed one.
- */
-#define RUN_DIR_MAX (TUNNEL_PATH_MAX - 1 - sizeof("/tunnel_0123456789abcdef.sock") + 1)
-
 static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                            const struct conf_seen *seen)
 {
@@ -556,11 +605,12 @@ static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_nod
     (void)map;
     (void)seen;
     path_check(w, run_dir, "run_dir");
-    if (run_dir->val && strlen(run_dir->val) > RUN_DIR_MAX)
+    /* HAProxy's listeners and the agent's sockets live there: their paths must fit. */
+    if (run_dir->val && strlen(run_dir->val) > CONF_RUN_DIR_MAX)
         conf_walk_error(w, &run_dir->pos, "run_dir",
-                        "is %zu bytes long; at most %zu allowed (the unix sockets under it need "
-                        "paths of at most %d bytes)",
-                        strlen(run_dir->val), RUN_DIR_MAX, TUNNEL_PATH_MAX - 1);
+                        "%zu bytes long; at most %d, so that the unix sockets under it fit "
+                        "the %d-byte socket address limit",
+                        strlen(run_dir->val), CONF_RUN_DIR_MAX, CONF_SOCKET_PATH_MAX - 1);
     group_name_check(w, &((struct conf_haproxy *)obj)->socket_group, "socket_group");
 }
 

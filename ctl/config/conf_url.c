@@ -248,3 +248,12 @@ bool conf_ip_overlap(const struct conf_ip *a, const struct conf_ip *b)
         return true;
     return memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
 }
+
+bool conf_ip_is_loopback(const struct conf_ip *ip)
+{
+    static const unsigned char v6_loopback[16] = {[15] = 1};
+
+    if (ip->family == AF_INET)
+        return ip->addr[0] == 127;
+    return memcmp(ip->addr, v6_loopback, sizeof(v6_loopback)) == 0;
+}

@@ -35,6 +35,9 @@ struct conf_ip {
 
 bool conf_ip_parse(const char *s, struct conf_ip *out);
 
+/* 127.0.0.0/8 or ::1: reachable from this host only. */
+bool conf_ip_is_loopback(const struct conf_ip *ip);
+
 /* Whether two listeners on the same port would fight for it (wildcards included). */
 bool conf_ip_overlap(const struct conf_ip *a, const struct conf_ip *b);
 

@@ -65,11 +65,12 @@ struct conf_url {
     char *userinfo;     /* "user:pass" as written (proxy URLs), NULL if none */
 };
 
-/* An address:port we listen on. */
+/* An address:port we listen on, or (agent.spop, agent.logs) a unix socket. */
 struct conf_listen {
-    char *address; /* IPv4 or IPv6 literal */
+    char *address; /* IPv4 or IPv6 literal; NULL for a unix socket */
     uint16_t port;
     struct conf_pos pos;
+    struct conf_str socket; /* the unix socket's absolute path; val NULL for TCP */
 };
 
 struct conf_header_op {
@@ -152,7 +153,7 @@ struct conf_admin {
  */
 struct conf_agent {
     struct conf_listen spop;        /* SPOP listener HAProxy connects to */
-    struct conf_listen logs;        /* log-feed listener (HAProxy ring, TCP) */
+    struct conf_listen logs;        /* log-feed listener (HAProxy ring) */
     uint32_t ratelimit_max_clients; /* hard bound of the token-bucket table */
     uint32_t decision_timeout_ms;   /* SPOE `timeout processing` for pick */
 };

@@ -183,14 +183,22 @@ agent_is() {
         awk -F, '$2=="agent"{print $18}')" = "$1" ]
 }
 
-# start_agent CONFIG_YAML: the agent, spawned as `agent`, listening on the SPOP port of the
-# rendered configuration in $T/out.
+# agent_address: where the rendered configuration in $T/out has HAProxy reach the agent's
+# SPOP listener: "unix@PATH" or "HOST:PORT".
+agent_address() {
+    awk '$1=="server" && $2=="agent" {gsub(/"/, "", $3); print $3}' "$T/out/haproxy.cfg"
+}
+
+# start_agent CONFIG_YAML: the agent, spawned as `agent`, listening where the rendered
+# configuration in $T/out has HAProxy reach it (a unix socket, or a TCP port).
 start_agent() {
-    local spop_port
-    spop_port=$(awk '$1=="server" && $2=="agent" {gsub(/"/, "", $3); n=split($3, a, ":"); print a[n]}' \
-        "$T/out/haproxy.cfg")
+    local addr
+    addr=$(agent_address)
     spawn agent "$AGENT" -c "$1"
-    wait_port "$spop_port" && kill -0 "$PID_agent"
+    case $addr in
+    unix@*) wait_until 10 test -S "${addr#unix@}" ;;
+    *) wait_port "${addr##*:}" ;;
+    esac && kill -0 "$PID_agent"
 }
 
 # start_stack CONFIG_YAML: render into $T/out, start the agent and HAProxy (spawned as

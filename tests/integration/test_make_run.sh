@@ -8,9 +8,8 @@
 source "$(dirname "$0")/lib.sh"
 
 SCRIPT=$LLMPROXY_ROOT/packaging/run-local.sh
-read -r FWD_PORT ADMIN_PORT SPOP_PORT LOG_PORT A_PORT B_PORT < <(free_ports 6 | xargs)
+read -r FWD_PORT ADMIN_PORT A_PORT B_PORT < <(free_ports 4 | xargs)
 export LLMPROXY_BUILD=$BUILD LLMPROXY_PORT=$FWD_PORT LLMPROXY_ADMIN_PORT=$ADMIN_PORT
-export LLMPROXY_SPOP_PORT=$SPOP_PORT LLMPROXY_LOGS_PORT=$LOG_PORT
 export LLMPROXY_DEMO_A_PORT=$A_PORT LLMPROXY_DEMO_B_PORT=$B_PORT
 # demo-a keeps the example's default token, demo-b's comes from the environment.
 unset DEMO_A_TOKEN
@@ -110,8 +109,8 @@ check "SIGINT: the script exits 0 (status $run_status)" test "$run_status" -eq 0
 check "SIGINT: the script says it stopped" grep -q 'run-local: stopped' "$T/run1.log"
 # shellcheck disable=SC2086
 check "SIGINT: every process it started is gone ($started)" none_alive $started
-check "SIGINT: its ports are free again" \
-    none_listening "$FWD_PORT" "$SPOP_PORT" "$A_PORT" "$B_PORT"
+check "SIGINT: its ports are free again" none_listening "$FWD_PORT" "$A_PORT" "$B_PORT"
+check "SIGINT: the agent removed its sockets" test ! -e "$T/run1/agent-spop.sock"
 check "no sanitizer report from the agent or the mocks" no_sanitizer_report "$T"/run1/*.log
 
 # ---- a busy port is refused by name, nothing is started ------------------------------------
@@ -123,7 +122,8 @@ check "a busy forward port: exit 1 (status $busy_status)" test "$busy_status" -e
 check "the message names the port and the variable that moves it" \
     bash -c 'grep -q "port $1 (forward) is already in use" "$2" &&
              grep -q "LLMPROXY_PORT=<port> make run" "$2"' _ "$FWD_PORT" "$T/busy.log"
-check "nothing was started" none_listening "$SPOP_PORT" "$A_PORT" "$B_PORT"
+nothing_started() { none_listening "$A_PORT" "$B_PORT" && test ! -e "$T/busy/agent-spop.sock"; }
+check "nothing was started" nothing_started
 stop_pid "$PID_blocker"
 
 # ---- SIGTERM stops it just as well ---------------------------------------------------------
@@ -134,8 +134,8 @@ stop_run run2 TERM
 check "SIGTERM: the script exits 0 (status $run_status)" test "$run_status" -eq 0
 # shellcheck disable=SC2086
 check "SIGTERM: every process it started is gone ($started)" none_alive $started
-check "SIGTERM: its ports are free again" \
-    none_listening "$FWD_PORT" "$SPOP_PORT" "$A_PORT" "$B_PORT"
+check "SIGTERM: its ports are free again" none_listening "$FWD_PORT" "$A_PORT" "$B_PORT"
+check "SIGTERM: the agent removed its sockets" test ! -e "$T/run2/agent-spop.sock"
 check "no sanitizer report in the second run" no_sanitizer_report "$T"/run2/*.log
 
 if [ "$_failures" -gt 0 ]; then

@@ -143,9 +143,11 @@ START_TEST(seed_breaker_loads_with_defaults)
     ck_assert_uint_eq(g->client.request_timeout_s, 300);
     ck_assert(!g->client.retry_enabled);
     ck_assert_uint_eq(g->client.retry_attempts, 3);
-    ck_assert_str_eq(cfg->agent.spop.address, "127.0.0.1");
-    ck_assert_uint_eq(cfg->agent.spop.port, 9100);
-    ck_assert_uint_eq(cfg->agent.logs.port, 9101);
+    /* Without agent.spop / agent.logs: unix sockets in run_dir, no TCP port. */
+    ck_assert_ptr_null(cfg->agent.spop.address);
+    ck_assert_str_eq(cfg->agent.spop.socket.val, "/run/llmproxy/agent-spop.sock");
+    ck_assert_ptr_null(cfg->agent.logs.address);
+    ck_assert_str_eq(cfg->agent.logs.socket.val, "/run/llmproxy/agent-logs.sock");
     ck_assert_uint_eq(cfg->agent.ratelimit_max_clients, 1000000);
     ck_assert_uint_eq(cfg->agent.decision_timeout_ms, 50);
     config_free(cfg);

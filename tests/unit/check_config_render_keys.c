@@ -85,8 +85,8 @@ static const struct bad_case bad_cases[] = {
      "(allowed: run_dir, hard_stop_after, access_log, nbthread, socket_group)\n"},
     {"haproxy: {run_dir: "
      "/run/llmproxy/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
-     "t.yaml:1:20: haproxy.run_dir: is 79 bytes long; at most 78 allowed (the unix sockets under "
-     "it need paths of at most 107 bytes)\n"},
+     "t.yaml:1:20: haproxy.run_dir: 79 bytes long; at most 70, so that the unix sockets under it "
+     "fit the 107-byte socket address limit\n"},
     {"haproxy: {socket_group: \"-wheel\"}\n",
      "t.yaml:1:25: haproxy.socket_group: invalid group name \"-wheel\"; allowed: 1-32 letters, "
      "digits, '.', '_' or '-', not starting with '-'\n"},

@@ -226,9 +226,10 @@ static const struct rule_case cases[] = {
      U G "http_server: {forwards: [{name: a, upstream_group: g, port: 9000}]}\n",
      "t.yaml:3:61: http_server.forwards[0].port: 0.0.0.0:9000 clashes with http_server.admin "
      "(0.0.0.0:9000, by default); every listener needs its own address:port\n"},
-    {"IPv6 wildcard takes every address", "http_server: {admin: {address: '::', port: 9100}}\n",
-     "t.yaml:1:44: http_server.admin.port: [::]:9100 clashes with agent.spop (127.0.0.1:9100, by "
-     "default); every listener needs its own address:port\n"},
+    {"IPv6 wildcard takes every address",
+     "agent: {spop: {port: 9100}}\nhttp_server: {admin: {address: '::', port: 9100}}\n",
+     "t.yaml:2:44: http_server.admin.port: [::]:9100 clashes with agent.spop (127.0.0.1:9100, at "
+     "line 1:22); every listener needs its own address:port\n"},
     {"agent listeners", "agent: {spop: {port: 9300}, logs: {port: 9300, address: 127.0.0.1}}\n",
      "t.yaml:1:42: agent.logs.port: 127.0.0.1:9300 clashes with agent.spop (127.0.0.1:9300, at "
      "line 1:22); every listener needs its own address:port\n"},

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf_sockets.h"
 #include "config.h"
 #include "render.h"
 #include "util/conf_testutil.h"
@@ -387,6 +388,44 @@ START_TEST(outbound_proxy_through_tunnel)
 }
 END_TEST
 
+/* The internal hops: HAProxy's listeners and, by default, the agent on unix sockets in
+ * run_dir (the listeners mode 600); address/port keep the agent on TCP. */
+START_TEST(internal_hops_on_unix_sockets)
+{
+    static const char yaml[] = "upstreams: [{name: u, url: 'http://u'}]\n"
+                               "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
+                               "haproxy: {run_dir: '/run/llm'}\n";
+    char *diags, *text, err[RENDER_ERR_SIZE], listener[CONF_SOCKET_PATH_MAX], want[256];
+    struct config *cfg = ctu_load(yaml, NULL, &diags);
+
+    ck_assert_msg(cfg != NULL, "%s", diags);
+    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
+    ck_assert_str_eq(err, "");
+    ck_assert_int_eq(conf_listener_socket(listener, "/run/llm", "g", "u"), 0);
+    snprintf(want, sizeof(want), "    server u \"unix@%s\" weight 1\n", listener);
+    ck_assert_ptr_nonnull(strstr(text, want));
+    snprintf(want, sizeof(want), "    bind \"unix@%s\" mode 600\n", listener);
+    ck_assert_ptr_nonnull(strstr(text, want));
+    ck_assert_ptr_nonnull(strstr(text, "    server logfeed \"unix@/run/llm/agent-logs.sock\" "
+                                       "log-proto octet-count\n"));
+    ck_assert_ptr_nonnull(strstr(text, "    server agent \"unix@/run/llm/agent-spop.sock\" check"));
+    ck_assert_ptr_null(strstr(text, "abns@"));
+    free(text);
+    free(diags);
+    config_free(cfg);
+
+    cfg =
+        ctu_load("agent: {spop: {address: '::1', port: 9200}, logs: {port: 9201}}\n", NULL, &diags);
+    ck_assert_msg(cfg != NULL, "%s", diags);
+    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
+    ck_assert_ptr_nonnull(strstr(text, "    server logfeed \"127.0.0.1:9201\" log-proto"));
+    ck_assert_ptr_nonnull(strstr(text, "    server agent \"[::1]:9200\" check"));
+    free(text);
+    free(diags);
+    config_free(cfg);
+}
+END_TEST
+
 START_TEST(weights_scaled_to_haproxy_range)
 {
     static const char yaml[] =
@@ -416,6 +455,8 @@ START_TEST(outbound_proxy_run_dir_too_long)
     char yaml[512], dir[120], *diags;
     struct config *cfg;
 
+    /* The internal listeners' sockets need less room than the tunnels': the configuration
+     * refuses such a run_dir before anything is rendered. */
     memset(dir, 'd', sizeof(dir) - 1);
     dir[0] = '/';
     dir[sizeof(dir) - 1] = '\0';
@@ -429,8 +470,8 @@ START_TEST(outbound_proxy_run_dir_too_long)
     /* Refused before render, which could not write the tunnel's address. */
     cfg = ctu_load(yaml, NULL, &diags);
     ck_assert_ptr_null(cfg);
-    ck_assert_msg(strstr(diags, "haproxy.run_dir: is 119 bytes long; at most 78 allowed") != NULL,
-                  "%s", diags);
+    ck_assert_str_eq(diags, "t.yaml:4:20: haproxy.run_dir: 119 bytes long; at most 70, so that the "
+                            "unix sockets under it fit the 107-byte socket address limit\n");
     free(diags);
 }
 END_TEST
@@ -742,6 +783,7 @@ static Suite *render_suite(void)
     tcase_add_test(tc, base64_of_literal_basic_auth);
     tcase_add_test(tc, outbound_proxy_through_tunnel);
     tcase_add_test(tc, outbound_proxy_run_dir_too_long);
+    tcase_add_test(tc, internal_hops_on_unix_sockets);
     tcase_add_test(tc, weights_scaled_to_haproxy_range);
     tcase_add_test(tc, pinned_group_layout);
     tcase_add_test(tc, retry_group_layout);
