@@ -28,7 +28,7 @@
 #define RENDER_GROUP_FMT      "grp_%s"    /* group backend */
 #define RENDER_LISTEN_FMT     "up_%s__%s" /* group, upstream: per-member listener */
 #define RENDER_PINNED_FMT     LOGLINE_PINNED_PREFIX "%s__%s" /* group, upstream: one member */
-#define RENDER_PICK_ENGINE    "pick_%s"   /* forward: SPOE engine and scope */
+#define RENDER_PICK_ENGINE    "pick_%s"                      /* forward: SPOE engine and scope */
 #define RENDER_ATTEMPT_ENGINE "attempt"
 #define RENDER_AGENT_BACKEND  "llm_agent"
 
@@ -55,6 +55,11 @@ void render_base64(const unsigned char *in, size_t n, char *out);
 /* The error responses: each errorfile, and the bodies returned inline (429, 503). */
 extern const struct render_error render_err_bad_request;
 extern const struct render_error render_err_request_timeout;
+extern const struct render_error render_err_invalid_path;
+extern const struct render_error render_err_method_not_allowed;
+extern const struct render_error render_err_too_large;
+extern const struct render_error render_err_internal;
+extern const struct render_error render_err_not_implemented;
 extern const struct render_error render_err_rate_limited;
 extern const struct render_error render_err_bad_response;
 extern const struct render_error render_err_unreachable;
