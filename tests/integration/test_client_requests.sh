@@ -14,6 +14,7 @@
 # Every error a client can get on a forward is JSON (405, 400, 413, 408, 502, 504);
 # except that HAProxy before 3.4 answers a malformed or unfinished request *head* from its
 # HTTP/1 layer with its built-in page (docs/rendering.md), which is checked as such.
+# With npm online, the OpenAI Node SDK shows the 405's and 413's status, code and message.
 source "$(dirname "$0")/lib.sh"
 
 read -r A B F_PIN F_TWO SPOP LOGS ADMIN < <(free_ports 7 | xargs)
@@ -240,5 +241,28 @@ for fwd in pin:$F_PIN:$A two:$F_TWO:$B; do
             test "$(status_of "$T/e408.out")" = 408
     fi
 done
+
+# ---- the OpenAI Node SDK surfaces these errors like the API's own ----------------------
+# Installed into the scratch folder; skipped when npm is missing or has no network.
+if command -v node >/dev/null && command -v npm >/dev/null &&
+    timeout 90 npm install --prefix "$T/sdk" --no-audit --no-fund --silent openai@4 >"$T/npm.log" 2>&1; then
+    cat >"$T/sdk/errors.js" <<'JS'
+const OpenAI = require('openai');
+const client = new OpenAI({ apiKey: 'sk-client', baseURL: process.argv[2], maxRetries: 0 });
+const show = (e) => console.log(`${e.status} ${e.code} ${e.type} ${e.message}`);
+(async () => {
+  await client.files.del('file-1').then(() => console.log('no error'), show);
+  await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(2048) }] })
+    .then(() => console.log('no error'), show);
+})();
+JS
+    node "$T/sdk/errors.js" "http://127.0.0.1:$F_TWO/v1" >"$T/sdk.out" 2>&1
+    check "SDK: DELETE -> APIError 405 method_not_allowed ($(sed -n 1p "$T/sdk.out"))" \
+        test "$(sed -n 1p "$T/sdk.out")" = "405 method_not_allowed invalid_request_error 405 method not allowed"
+    check "SDK: a 2 KiB prompt over max_body -> APIError 413 request_too_large ($(sed -n 2p "$T/sdk.out"))" \
+        test "$(sed -n 2p "$T/sdk.out")" = "413 request_too_large invalid_request_error 413 request body too large"
+else
+    log "skipped: the OpenAI Node SDK could not be installed (npm missing or offline)"
+fi
 
 finish
