@@ -58,6 +58,7 @@ extern const struct render_error render_err_request_timeout;
 extern const struct render_error render_err_invalid_path;
 extern const struct render_error render_err_method_not_allowed;
 extern const struct render_error render_err_too_large;
+extern const struct render_error render_err_bad_encoding;
 extern const struct render_error render_err_internal;
 extern const struct render_error render_err_not_implemented;
 extern const struct render_error render_err_rate_limited;

@@ -43,6 +43,15 @@ const struct render_error render_err_bad_response = {
     "Bad Gateway",  "bad upstream response",
     "server_error", "bad_upstream_response",
 };
+/* HAProxy's HTTP/1 parser refuses a transfer-encoding other than chunked with 422. */
+const struct render_error render_err_bad_encoding = {
+    "422.http",
+    422,
+    "Unprocessable Content",
+    "unsupported transfer-encoding",
+    "invalid_request_error",
+    "unsupported_transfer_encoding",
+};
 /* A header rewrite that did not fit the buffer, among others. */
 const struct render_error render_err_internal = {
     "500.http", 500, "Internal Server Error", "internal error", "server_error", "internal_error",
@@ -70,17 +79,12 @@ const struct render_error render_err_timeout = {
 };
 
 const struct render_error *const render_errorfiles[] = {
-    &render_err_bad_request,
-    &render_err_method_not_allowed,
-    &render_err_request_timeout,
-    &render_err_too_large,
-    &render_err_internal,
-    &render_err_not_implemented,
-    &render_err_bad_response,
-    &render_err_unreachable,
-    &render_err_no_upstream,
-    &render_err_timeout,
-    NULL,
+    &render_err_bad_request,     &render_err_method_not_allowed,
+    &render_err_request_timeout, &render_err_too_large,
+    &render_err_bad_encoding,    &render_err_internal,
+    &render_err_not_implemented, &render_err_bad_response,
+    &render_err_unreachable,     &render_err_no_upstream,
+    &render_err_timeout,         NULL,
 };
 
 int render_error_json(const struct render_error *e, char *buf, size_t size)

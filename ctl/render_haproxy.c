@@ -149,6 +149,7 @@ static void section_errors(struct render_out *r)
     errorfile(&render_err_method_not_allowed, 405, r);
     errorfile(&render_err_request_timeout, 408, r);
     errorfile(&render_err_too_large, 413, r);
+    errorfile(&render_err_bad_encoding, 422, r);
     errorfile(&render_err_internal, 500, r);
     errorfile(&render_err_not_implemented, 501, r);
     errorfile(&render_err_bad_response, 502, r);

@@ -93,8 +93,7 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:64: http_server.forwards[0].methods: the list is empty; at least one is "
      "required\n"},
     {FWD(", methods: GET"),
-     "t.yaml:1:64: http_server.forwards[0].methods: found \"GET\"; expected a list of " LIST
-     "\n"},
+     "t.yaml:1:64: http_server.forwards[0].methods: found \"GET\"; expected a list of " LIST "\n"},
     {FWD(", methods: [[GET]]"),
      "t.yaml:1:65: http_server.forwards[0].methods: found a list; expected one of " LIST "\n"},
     {FWD(", max_body: 0"),

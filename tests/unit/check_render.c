@@ -765,6 +765,7 @@ START_TEST(client_request_rules)
     /* Errors any layer may raise fall back to the frontend's JSON ones. */
     assert_has(front_errors, "    errorfile 405 \"" FIXED_DIR "/errors/405.http\"\n");
     assert_has(front_errors, "    errorfile 413 \"" FIXED_DIR "/errors/413.http\"\n");
+    assert_has(front_errors, "    errorfile 422 \"" FIXED_DIR "/errors/422.http\"\n");
     assert_has(front_errors, "    errorfile 500 \"" FIXED_DIR "/errors/500.http\"\n");
     assert_has(front_errors, "    errorfile 501 \"" FIXED_DIR "/errors/501.http\"\n");
     free(front_errors);
