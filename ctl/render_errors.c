@@ -43,7 +43,7 @@ const struct render_error render_err_bad_response = {
     "Bad Gateway",  "bad upstream response",
     "server_error", "bad_upstream_response",
 };
-/* HAProxy's HTTP/1 parser refuses a transfer-encoding other than chunked with 422. */
+/* HAProxy's HTTP/1 parser refuses a coding before chunked ("gzip, chunked") with 422. */
 const struct render_error render_err_bad_encoding = {
     "422.http",
     422,

@@ -241,10 +241,19 @@ for fwd in pin:$F_PIN:$A two:$F_TWO:$B; do
     # Sent raw: not HTTP at all, and a head that never ends.
     printf 'GARBAGE\x01 / HTTP/1.1\r\n\r\n' | send "$port" "$T/e400.out" >/dev/null
     { printf 'GET /v1/models HTTP/1.1\r\nHost: llm\r\n'; sleep 3; } | send "$port" "$T/e408.out" >/dev/null
+    # A coding before chunked is refused with 422 (a lone "gzip" is a 400).
+    {
+        printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
+        sleep 0.5
+    } | send "$port" "$T/e422.out" >/dev/null
     if haproxy_at_least 3 4; then
         check "$name: a malformed request head -> 400 JSON" json_error "$T/e400.out" 400 bad_request
         check "$name: an unfinished request head -> 408 JSON" json_error "$T/e408.out" 408 request_timeout
+        check "$name: Transfer-Encoding: gzip, chunked -> 422 JSON" \
+            json_error "$T/e422.out" 422 unsupported_transfer_encoding
     else
+        check "$name: Transfer-Encoding: gzip, chunked -> 422 (HAProxy's own page before 3.4)" \
+            test "$(status_of "$T/e422.out")" = 422
         check "$name: a malformed request head -> 400 (HAProxy's own page before 3.4)" \
             test "$(status_of "$T/e400.out")" = 400
         check "$name: an unfinished request head -> 408 (HAProxy's own page before 3.4)" \
