@@ -55,6 +55,12 @@ void render_base64(const unsigned char *in, size_t n, char *out);
 /* The error responses: each errorfile, and the bodies returned inline (429, 503). */
 extern const struct render_error render_err_bad_request;
 extern const struct render_error render_err_request_timeout;
+extern const struct render_error render_err_invalid_path;
+extern const struct render_error render_err_method_not_allowed;
+extern const struct render_error render_err_too_large;
+extern const struct render_error render_err_bad_encoding;
+extern const struct render_error render_err_internal;
+extern const struct render_error render_err_not_implemented;
 extern const struct render_error render_err_rate_limited;
 extern const struct render_error render_err_bad_response;
 extern const struct render_error render_err_unreachable;

@@ -14,6 +14,22 @@ const struct render_error render_err_request_timeout = {
     "408.http",        408, "Request Timeout", "request timeout", "invalid_request_error",
     "request_timeout",
 };
+/* A path that could climb out of the upstream's base path (render_haproxy.c). */
+const struct render_error render_err_invalid_path = {
+    NULL, 400, "Bad Request", "request path not allowed", "invalid_request_error", "invalid_path",
+};
+const struct render_error render_err_method_not_allowed = {
+    "405.http",           405, "Method Not Allowed", "method not allowed", "invalid_request_error",
+    "method_not_allowed",
+};
+const struct render_error render_err_too_large = {
+    "413.http",
+    413,
+    "Payload Too Large",
+    "request body too large",
+    "invalid_request_error",
+    "request_too_large",
+};
 const struct render_error render_err_rate_limited = {
     NULL,
     429,
@@ -26,6 +42,24 @@ const struct render_error render_err_bad_response = {
     "502.http",     502,
     "Bad Gateway",  "bad upstream response",
     "server_error", "bad_upstream_response",
+};
+/* HAProxy's HTTP/1 parser refuses a coding before chunked ("gzip, chunked") with 422. */
+const struct render_error render_err_bad_encoding = {
+    "422.http",
+    422,
+    "Unprocessable Content",
+    "unsupported transfer-encoding",
+    "invalid_request_error",
+    "unsupported_transfer_encoding",
+};
+/* A header rewrite that did not fit the buffer, among others. */
+const struct render_error render_err_internal = {
+    "500.http", 500, "Internal Server Error", "internal error", "server_error", "internal_error",
+};
+/* HAProxy's HTTP/1 parser refuses some framings (e.g. an unknown transfer-encoding). */
+const struct render_error render_err_not_implemented = {
+    "501.http",        501, "Not Implemented", "not implemented", "invalid_request_error",
+    "not_implemented",
 };
 /* HAProxy says 503 when it cannot connect; to the client that is an unreachable upstream. */
 const struct render_error render_err_unreachable = {
@@ -45,13 +79,12 @@ const struct render_error render_err_timeout = {
 };
 
 const struct render_error *const render_errorfiles[] = {
-    &render_err_bad_request,
-    &render_err_request_timeout,
-    &render_err_bad_response,
-    &render_err_unreachable,
-    &render_err_no_upstream,
-    &render_err_timeout,
-    NULL,
+    &render_err_bad_request,     &render_err_method_not_allowed,
+    &render_err_request_timeout, &render_err_too_large,
+    &render_err_bad_encoding,    &render_err_internal,
+    &render_err_not_implemented, &render_err_bad_response,
+    &render_err_unreachable,     &render_err_no_upstream,
+    &render_err_timeout,         NULL,
 };
 
 int render_error_json(const struct render_error *e, char *buf, size_t size)

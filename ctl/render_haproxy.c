@@ -158,30 +158,53 @@ static void section_errors(struct render_out *r)
 {
     render_printf(r, "http-errors %s\n", FRONT_ERRORS);
     errorfile(&render_err_bad_request, 400, r);
+    errorfile(&render_err_method_not_allowed, 405, r);
     errorfile(&render_err_request_timeout, 408, r);
+    errorfile(&render_err_too_large, 413, r);
+    errorfile(&render_err_bad_encoding, 422, r);
+    errorfile(&render_err_internal, 500, r);
+    errorfile(&render_err_not_implemented, 501, r);
     errorfile(&render_err_bad_response, 502, r);
     errorfile(&render_err_no_upstream, 503, r);
     errorfile(&render_err_timeout, 504, r);
     render_printf(r, "\nhttp-errors %s\n", UPSTREAM_ERRORS);
+    errorfile(&render_err_internal, 500, r);
     errorfile(&render_err_bad_response, 502, r);
     errorfile(&render_err_unreachable, 503, r);
     errorfile(&render_err_timeout, 504, r);
     render_printf(r, "\n");
 }
 
-/* `http-request return` of one of our JSON errors when `cond` holds. */
-static void return_error(const struct render_error *e, bool retry_after, const char *cond,
-                         struct render_out *r)
+/*
+ * `http-request <action>` with one of our JSON errors as the response when `cond` holds:
+ * `return status` for answers (429, 503), `deny deny_status` for refused requests, which
+ * HAProxy counts as denied and logs as the proxy's doing (termination state P).
+ */
+static void reply_error(const char *action, const struct render_error *e, const char *hdr,
+                        const char *hdr_value, const char *cond, struct render_out *r)
 {
     char body[256];
 
     render_error_json(e, body, sizeof(body));
-    render_printf(r, "    http-request return status %d content-type application/json string ",
+    render_printf(r, "    http-request %s %d content-type application/json string ", action,
                   e->status);
     render_quoted(r, body, false, "error body");
-    if (retry_after)
-        render_printf(r, " hdr Retry-After \"%%[var(txn.llm.ra)]\"");
+    if (hdr)
+        render_printf(r, " hdr %s \"%s\"", hdr, hdr_value);
     render_printf(r, " if %s\n", cond);
+}
+
+static void return_error(const struct render_error *e, bool retry_after, const char *cond,
+                         struct render_out *r)
+{
+    reply_error("return status", e, retry_after ? "Retry-After" : NULL, "%[var(txn.llm.ra)]", cond,
+                r);
+}
+
+static void deny_error(const struct render_error *e, const char *hdr, const char *hdr_value,
+                       const char *cond, struct render_out *r)
+{
+    reply_error("deny deny_status", e, hdr, hdr_value, cond, r);
 }
 
 /* An address to bind or connect to: IPv6 literals need brackets before the port. */
@@ -231,6 +254,52 @@ static void log_to_agent(struct render_out *r)
     render_printf(r, "    log ring@%s len %d format raw local0 info\n", LOG_RING, LOGLINE_MAX_LEN);
 }
 
+/*
+ * A path that could leave the upstream's base path once joined to it ("/v1" + path):
+ * a "." or ".." segment, also between encoded or back slashes, which some servers take for
+ * "/", and any encoded dot. HAProxy 2.6 resolves none of these itself without its
+ * experimental normalize-uri, so they are refused; an API path never needs them.
+ */
+#define CLIMBING_PATH "'%2e|(^|[/\\\\]|%2f|%5c)\\.{1,2}([/\\\\;]|%2f|%5c|$)'"
+
+/*
+ * What a client request must be before it costs an agent decision or reaches an upstream,
+ * every rule in the frontend, ahead of the pinned and the two-layer paths alike:
+ * - a method of the forward's list (405 with Allow otherwise);
+ * - a path from the root that cannot climb out of the base path; repeated slashes merged;
+ * - a declared body within max_body (413; at most 10 digits, so that no value can wrap
+ *   HAProxy's integer conversion);
+ * - the body received, up to a buffer, within the header timeout: a client that trickles it
+ *   gets a 408 before any upstream connection is opened; a larger body streams on.
+ */
+static void client_request_rules(const struct conf_forward *f, struct render_out *r)
+{
+    char allow[128] = "", methods[128] = "", cond[160], size_cond[128];
+    size_t a = 0, m = 0;
+
+    for (unsigned i = 0; conf_http_methods[i]; i++) {
+        if (!(f->methods & (1u << i)))
+            continue;
+        a += (size_t)snprintf(allow + a, sizeof(allow) - a, "%s%s", a ? ", " : "",
+                              conf_http_methods[i]);
+        m += (size_t)snprintf(methods + m, sizeof(methods) - m, " %s", conf_http_methods[i]);
+    }
+    snprintf(cond, sizeof(cond), "!{ method%s }", methods);
+    deny_error(&render_err_method_not_allowed, "Allow", allow, cond, r);
+    render_printf(r,
+                  "    http-request set-path \"%%[path,regsub(/+,/,g)]\" if { path -m sub // }\n");
+    deny_error(&render_err_invalid_path, NULL, NULL,
+               "!{ path -m beg / } || { path_reg -i " CLIMBING_PATH " }", r);
+    snprintf(size_cond, sizeof(size_cond),
+             "{ req.hdr(content-length) -m int gt %u } || { req.hdr(content-length),length gt 10 }",
+             (unsigned)f->max_body);
+    deny_error(&render_err_too_large, NULL, NULL, size_cond, r);
+    render_printf(r, "    http-request wait-for-body time %us\n", (unsigned)f->timeout_connect_s);
+    /* A chunked body has no length up front: what the buffer holds of it is checked. */
+    snprintf(size_cond, sizeof(size_cond), "{ req.body_len gt %u }", (unsigned)f->max_body);
+    deny_error(&render_err_too_large, NULL, NULL, size_cond, r);
+}
+
 static void section_frontend(const struct config *cfg, const struct conf_forward *f,
                              struct render_out *r)
 {
@@ -250,6 +319,7 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
     render_printf(r, "    filter spoe engine " RENDER_PICK_ENGINE " config \"", f->name);
     render_quoted_text(r, r->opts->dir, false, "the output folder");
     render_printf(r, "/%s\"\n", RENDER_SPOE_PICK);
+    client_request_rules(f, r);
     render_printf(r, "    http-request send-spoe-group " RENDER_PICK_ENGINE " pick\n", f->name);
     return_error(&render_err_rate_limited, true, "{ var(txn.llm.v) -m str limited }", r);
     return_error(&render_err_no_upstream, true, "{ var(txn.llm.v) -m str unavailable }", r);

@@ -19,15 +19,17 @@
 #define CONF_SCHEMA_MAX_KEYS 16
 
 enum conf_type {
-    CONF_T_INT,   /* unquoted integer in [min, max] into an unsigned field of `size` bytes */
-    CONF_T_FLOAT, /* unquoted number in [min, max] into a double */
-    CONF_T_BOOL,  /* true/false, yes/no, on/off (any case, unquoted) into a bool */
-    CONF_T_STR,   /* any scalar, ${VAR}-expanded, into a struct conf_str */
-    CONF_T_NAME,  /* [A-Za-z0-9_.-]{1,48}, expanded, into a char * */
-    CONF_T_ADDR,  /* IPv4 or IPv6 literal, expanded, into a char * */
-    CONF_T_ENUM,  /* one of `words` into an enum (int-sized) field: its index */
-    CONF_T_MAP,   /* a mapping walked with `sub`; `off` moves the object base */
-    CONF_T_LIST,  /* a list of mappings walked with `sub` into an array (pointer at off) */
+    CONF_T_INT,     /* unquoted integer in [min, max] into an unsigned field of `size` bytes */
+    CONF_T_FLOAT,   /* unquoted number in [min, max] into a double */
+    CONF_T_BOOL,    /* true/false, yes/no, on/off (any case, unquoted) into a bool */
+    CONF_T_STR,     /* any scalar, ${VAR}-expanded, into a struct conf_str */
+    CONF_T_NAME,    /* [A-Za-z0-9_.-]{1,48}, expanded, into a char * */
+    CONF_T_ADDR,    /* IPv4 or IPv6 literal, expanded, into a char * */
+    CONF_T_ENUM,    /* one of `words` into an enum (int-sized) field: its index */
+    CONF_T_MAP,     /* a mapping walked with `sub`; `off` moves the object base */
+    CONF_T_LIST,    /* a list of mappings walked with `sub` into an array (pointer at off) */
+    CONF_T_SIZE,    /* bytes, unquoted: 1048576, 512KiB, 32MiB, 1GiB, in [min, max], uint32_t */
+    CONF_T_WORDSET, /* a non-empty list of distinct `words` into a uint32_t bit mask */
 };
 
 #define CONF_K_REQUIRED (1u << 0) /* missing is an error */
@@ -47,9 +49,9 @@ struct conf_key {
     size_t off;
     size_t size;                   /* CONF_T_INT: sizeof the field (2 or 4) */
     double min, max;               /* numbers: range; CONF_T_LIST: number of items */
-    double def;                    /* default of numbers, bools and enums */
+    double def;                    /* default of numbers, bools, enums and word sets */
     const char *def_str;           /* default of strings, names and addresses */
-    const char *const *words;      /* CONF_T_ENUM: NULL-terminated; index = value */
+    const char *const *words;      /* CONF_T_ENUM, _WORDSET: NULL-terminated; index = value/bit */
     const struct conf_schema *sub; /* CONF_T_MAP, CONF_T_LIST */
     size_t count_off;              /* CONF_T_LIST: the size_t item count */
     size_t pos_off;                /* CONF_K_POS: a struct conf_pos */

@@ -146,6 +146,21 @@ static void ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_n
     }
 }
 
+const char *const conf_http_methods[] = {
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", NULL,
+};
+
+/* What an OpenAI-compatible API is called with. */
+#define DEFAULT_METHODS                                                                            \
+    ((1u << HTTP_METHOD_GET) | (1u << HTTP_METHOD_HEAD) | (1u << HTTP_METHOD_POST) |               \
+     (1u << HTTP_METHOD_DELETE) | (1u << HTTP_METHOD_OPTIONS))
+
+/* Requests carry prompts and, for /v1/files, uploads: 32 MiB fits both with room. */
+#define DEFAULT_MAX_BODY (32u * 1024 * 1024)
+
+static void forward_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                           const struct conf_seen *seen);
+
 static const struct conf_key forward_keys[] = {
     NAME_KEY(struct conf_forward),
     LISTEN_KEYS(struct conf_forward, listen, "0.0.0.0", 3000),
@@ -154,10 +169,64 @@ static const struct conf_key forward_keys[] = {
     ALIAS_KEY("default_group", "upstream_group"),
     MAP_KEY("ratelimit", 0, ratelimit_schema),
     MAP_KEY("timeout", offsetof(struct conf_forward, timeout_connect_s), inbound_timeout_schema),
+    {.name = "methods",
+     .type = CONF_T_WORDSET,
+     .off = offsetof(struct conf_forward, methods),
+     .words = conf_http_methods,
+     .def = DEFAULT_METHODS},
+    {.name = "max_body",
+     .type = CONF_T_SIZE,
+     .off = offsetof(struct conf_forward, max_body),
+     .min = 1,
+     .max = UINT32_MAX,
+     .def = DEFAULT_MAX_BODY},
 };
 static const struct conf_schema forward_schema =
     SCHEMA(forward_keys, .item_size = sizeof(struct conf_forward), .keep_pos = true,
-           .pos_off = offsetof(struct conf_forward, pos));
+           .pos_off = offsetof(struct conf_forward, pos), .finish = forward_finish);
+
+/*
+ * Two methods are never forwarded, whatever the list says: CONNECT would turn the
+ * connection into a tunnel to the upstream, past rate limits and metrics, and TRACE would
+ * echo the request back, with the credentials the proxy injected.
+ */
+static void forward_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                           const struct conf_seen *seen)
+{
+    static const struct {
+        enum http_method m;
+        const char *why;
+    } refused[] = {
+        {HTTP_METHOD_CONNECT, "it would open a tunnel to the upstream, past rate limits and "
+                              "metrics"},
+        {HTTP_METHOD_TRACE, "the upstream would echo the request back, with the credentials "
+                            "LLMProxy adds"},
+    };
+    const struct conf_node *list = NULL;
+    struct conf_forward *f = obj;
+
+    /* Looked up as written, so that this is reported along with any other bad entry. */
+    (void)seen;
+    for (const struct conf_item *it = map->items; it; it = it->next)
+        if (it->key->type == CONF_NODE_SCALAR && strcmp(it->key->str, "methods") == 0 &&
+            it->val->type == CONF_NODE_SEQ)
+            list = it->val;
+    if (!list)
+        return;
+    for (const struct conf_item *it = list->items; it; it = it->next) {
+        for (size_t i = 0; i < N_KEYS(refused); i++) {
+            const char *name = conf_http_methods[refused[i].m];
+            struct conf_pos pos;
+
+            if (it->val->type != CONF_NODE_SCALAR || it->val->len != strlen(name) ||
+                memcmp(it->val->str, name, it->val->len) != 0)
+                continue;
+            pos = conf_walk_pos(w, it->val);
+            conf_walk_error(w, &pos, "methods", "%s is never forwarded: %s", name, refused[i].why);
+            f->methods &= ~(1u << refused[i].m);
+        }
+    }
+}
 
 static void admin_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                          const struct conf_seen *seen);

@@ -18,7 +18,8 @@
 #include "conf_walk.h"
 #include "conf_yaml.h"
 
-#define DESC_MAX 256
+#define DESC_MAX   256
+#define N_UNITS(a) (sizeof(a) / sizeof((a)[0]))
 
 static void *field(void *obj, size_t off)
 {
@@ -188,6 +189,13 @@ static const char *describe(char *buf, size_t size, const struct conf_key *k)
     case CONF_T_LIST:
         snprintf(buf, size, "a list");
         break;
+    case CONF_T_SIZE:
+        snprintf(buf, size, "a size in bytes %.0f-%.0f, or with a unit (KiB, MiB, GiB)", k->min,
+                 k->max);
+        break;
+    case CONF_T_WORDSET:
+        snprintf(buf, size, "a list of %s", join_words(words, sizeof(words), k->words));
+        break;
     }
     return buf;
 }
@@ -213,6 +221,10 @@ void conf_walk_defaults(struct conf_walk *w, const struct conf_schema *s, void *
         switch (k->type) {
         case CONF_T_INT:
             set_uint(p, k->size, (uint32_t)k->def);
+            break;
+        case CONF_T_SIZE:
+        case CONF_T_WORDSET:
+            *(uint32_t *)p = (uint32_t)k->def;
             break;
         case CONF_T_FLOAT:
             *(double *)p = k->def;
@@ -360,6 +372,86 @@ static bool walk_enum(struct conf_walk *w, const struct conf_key *k, void *p,
     return false;
 }
 
+/* A size: digits, then optionally a binary unit (the units HAProxy's own sizes use). */
+static bool walk_size(struct conf_walk *w, const struct conf_key *k, void *p,
+                      const struct conf_node *v)
+{
+    static const struct {
+        const char *name;
+        double mult;
+    } units[] = {{"", 1}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+    char q[CONF_QUOTE_BUF], desc[DESC_MAX];
+    size_t digits = strspn(v->str, "0123456789");
+    double n = 0;
+
+    describe(desc, sizeof(desc), k);
+    for (size_t i = 0; i < N_UNITS(units) && v->plain && digits && digits <= 12; i++) {
+        if (strcmp(v->str + digits, units[i].name) != 0 || strlen(v->str) != v->len)
+            continue;
+        n = strtod(v->str, NULL) * units[i].mult;
+        if (n < k->min || n > k->max) {
+            node_error(w, v, "%s is out of range; allowed: %.0f-%.0f bytes", v->str, k->min,
+                       k->max);
+            return false;
+        }
+        *(uint32_t *)p = (uint32_t)n;
+        return true;
+    }
+    node_error(w, v, "found %s%s; expected %s", v->plain ? "" : "the string ",
+               conf_quote(q, sizeof(q), v->str, v->len), desc);
+    return false;
+}
+
+/* A list of distinct words of k->words, each one bit of the mask. */
+static bool walk_wordset(struct conf_walk *w, const struct conf_key *k, void *p,
+                         const struct conf_node *v)
+{
+    char q[CONF_QUOTE_BUF], words[DESC_MAX];
+    const struct conf_item *it;
+    uint32_t mask = 0;
+    bool ok = true;
+    size_t n;
+
+    if (v->n == 0) {
+        node_error(w, v, "the list is empty; at least one is required");
+        return false;
+    }
+    for (n = 0; k->words[n]; n++)
+        ;
+    join_words(words, sizeof(words), k->words);
+    for (it = v->items; it; it = it->next) {
+        const struct conf_node *e = it->val;
+        const char *hint;
+        size_t i;
+
+        if (e->type != CONF_NODE_SCALAR || conf_node_is_null(e)) {
+            node_error(w, e, "found %s; expected one of %s", conf_node_kind(e), words);
+            ok = false;
+            continue;
+        }
+        for (i = 0; i < n; i++)
+            if (strlen(k->words[i]) == e->len && memcmp(k->words[i], e->str, e->len) == 0)
+                break;
+        conf_quote(q, sizeof(q), e->str, e->len);
+        if (i == n) {
+            hint = conf_suggest(e->str, e->len, k->words, n);
+            if (hint)
+                node_error(w, e, "unknown %s; did you mean \"%s\"? (allowed: %s)", q, hint, words);
+            else
+                node_error(w, e, "unknown %s; allowed: %s", q, words);
+            ok = false;
+        } else if (mask & (1u << i)) {
+            node_error(w, e, "%s is listed twice", q);
+            ok = false;
+        }
+        if (i < n)
+            mask |= 1u << i;
+    }
+    if (ok)
+        *(uint32_t *)p = mask;
+    return ok;
+}
+
 /* The first control character of s, or -1. Tabs are text; CR, LF, NUL and the rest are not. */
 static long find_control(const char *s, size_t len)
 {
@@ -493,6 +585,8 @@ static bool walk_scalar(struct conf_walk *w, const struct conf_key *k, void *p,
         return walk_bool(w, p, v);
     case CONF_T_ENUM:
         return walk_enum(w, k, p, v);
+    case CONF_T_SIZE:
+        return walk_size(w, k, p, v);
     default:
         return walk_string(w, k, p, v);
     }
@@ -509,6 +603,8 @@ static size_t scalar_size(const struct conf_key *k)
         return sizeof(bool);
     case CONF_T_ENUM:
         return sizeof(int);
+    case CONF_T_SIZE:
+        return sizeof(uint32_t);
     case CONF_T_STR:
         return sizeof(struct conf_str);
     default:
@@ -524,6 +620,13 @@ static bool walk_value(struct conf_walk *w, const struct conf_key *k, void *obj,
     char desc[DESC_MAX], q[CONF_QUOTE_BUF];
 
     describe(desc, sizeof(desc), k);
+    if (k->type == CONF_T_WORDSET) {
+        if (v->type != CONF_NODE_SEQ) {
+            node_error(w, v, "found %s; expected %s", found(q, sizeof(q), v), desc);
+            return false;
+        }
+        return walk_wordset(w, k, p, v);
+    }
     if (k->type == CONF_T_MAP || k->type == CONF_T_LIST) {
         enum conf_node_type want = k->type == CONF_T_MAP ? CONF_NODE_MAP : CONF_NODE_SEQ;
 

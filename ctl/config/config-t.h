@@ -128,6 +128,22 @@ struct conf_group {
     struct conf_pos pos;
 };
 
+/*
+ * The HTTP methods a forward may let through (`methods`), as bits of a mask; the names are
+ * conf_http_methods[]. CONNECT and TRACE are known so that they can be refused by name.
+ */
+enum http_method {
+    HTTP_METHOD_GET = 0,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_POST,
+    HTTP_METHOD_PUT,
+    HTTP_METHOD_PATCH,
+    HTTP_METHOD_DELETE,
+    HTTP_METHOD_OPTIONS,
+    HTTP_METHOD_CONNECT,
+    HTTP_METHOD_TRACE,
+};
+
 struct conf_forward {
     char *name;
     struct conf_listen listen;
@@ -138,6 +154,8 @@ struct conf_forward {
     uint32_t ratelimit_burst;
     uint32_t ratelimit_ipv6_prefix; /* IPv6 clients share a bucket per prefix of this length */
     uint32_t timeout_connect_s;
+    uint32_t methods;  /* bits 1 << enum http_method: what reaches the upstreams */
+    uint32_t max_body; /* bytes; a larger Content-Length is refused with 413 */
     struct conf_pos pos;
 };
 

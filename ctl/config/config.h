@@ -31,4 +31,7 @@ void conf_diags_free(struct conf_diags *diags);
 
 const char *balance_strategy_name(enum balance_strategy s);
 
+/* The names of enum http_method, in its order, NULL-terminated. */
+extern const char *const conf_http_methods[];
+
 #endif /* LLMPROXY_CONFIG_H */

@@ -766,6 +766,69 @@ START_TEST(render_into_folder)
 }
 END_TEST
 
+/*
+ * What the frontend refuses before the agent is asked (rules above send-spoe-group), for
+ * both paths into a group: methods with Allow, climbing paths, bodies over max_body, and a
+ * bounded wait for the body; the errorfiles every layer can fall back to.
+ */
+START_TEST(client_request_rules)
+{
+    struct config *cfg = ctu_load_ok(
+        "upstreams: [{name: a, url: 'http://a/v1'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: a}]}]\n"
+        "http_server: {forwards: [{name: f, upstream_group: g, timeout: {connect: 7}}, {name: "
+        "m, port: 3001, upstream_group: g, methods: [POST, PUT], max_body: 1KiB}]}\n");
+    char *text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+    char *f = section(text, "frontend fwd_f"), *m = section(text, "frontend fwd_m");
+    char *front_errors = section(text, "http-errors llm_front");
+    const char *spoe = "    http-request send-spoe-group pick_f pick\n";
+    const char *methods = "string \"{\\\"error\\\":{\\\"message\\\":\\\"method not allowed\\\","
+                          "\\\"type\\\":\\\"invalid_request_error\\\",\\\"code\\\":"
+                          "\\\"method_not_allowed\\\"}}\" hdr Allow \"GET, HEAD, POST, DELETE, "
+                          "OPTIONS\" if !{ method GET HEAD POST DELETE OPTIONS }\n";
+    const char *merge =
+        "    http-request set-path \"%[path,regsub(/+,/,g)]\" if { path -m sub // }\n";
+    const char *climb = "if !{ path -m beg / } || { path_reg -i "
+                        "'%2e|(^|[/\\\\]|%2f|%5c)\\.{1,2}([/\\\\;]|%2f|%5c|$)' }\n";
+    const char *size = "if { req.hdr(content-length) -m int gt 33554432 } || "
+                       "{ req.hdr(content-length),length gt 10 }\n";
+    const char *wait = "    http-request wait-for-body time 7s\n";
+
+    assert_has(f, "    http-request deny deny_status 405 content-type application/json ");
+    assert_has(f, methods);
+    assert_has(f, merge);
+    assert_has(f, climb);
+    assert_has(f, size);
+    assert_has(f, wait);
+    assert_has(f, "    http-request deny deny_status 413 content-type application/json string "
+                  "\"{\\\"error\\\":{\\\"message\\\":\\\"request body too large\\\"");
+    assert_has(f, " if { req.body_len gt 33554432 }\n");
+    /* In this order, and all before the agent is asked: nothing refused costs a decision. */
+    assert_before(f, methods, merge);
+    assert_before(f, merge, climb);
+    assert_before(f, climb, size);
+    assert_before(f, size, wait);
+    assert_before(f, wait, " if { req.body_len gt 33554432 }\n");
+    assert_before(f, " if { req.body_len gt 33554432 }\n", spoe);
+    /* Per forward: its own list and limit. */
+    assert_has(m, "hdr Allow \"POST, PUT\" if !{ method POST PUT }\n");
+    assert_has(m, "{ req.hdr(content-length) -m int gt 1024 }");
+    assert_has(m, " if { req.body_len gt 1024 }\n");
+    assert_has(m, "    http-request wait-for-body time 10s\n");
+    /* Errors any layer may raise fall back to the frontend's JSON ones. */
+    assert_has(front_errors, "    errorfile 405 \"" FIXED_DIR "/errors/405.http\"\n");
+    assert_has(front_errors, "    errorfile 413 \"" FIXED_DIR "/errors/413.http\"\n");
+    assert_has(front_errors, "    errorfile 422 \"" FIXED_DIR "/errors/422.http\"\n");
+    assert_has(front_errors, "    errorfile 500 \"" FIXED_DIR "/errors/500.http\"\n");
+    assert_has(front_errors, "    errorfile 501 \"" FIXED_DIR "/errors/501.http\"\n");
+    free(front_errors);
+    free(m);
+    free(f);
+    free(text);
+    config_free(cfg);
+}
+END_TEST
+
 static Suite *render_suite(void)
 {
     Suite *s = suite_create("render");
@@ -790,6 +853,7 @@ static Suite *render_suite(void)
     tcase_add_loop_test(tc, global_settings, 0,
                         (int)(sizeof(global_cases) / sizeof(global_cases[0])));
     tcase_add_test(tc, bufsize_only_with_retries);
+    tcase_add_test(tc, client_request_rules);
     tcase_add_test(tc, render_into_folder);
     suite_add_tcase(s, tc);
     return s;

@@ -53,6 +53,14 @@ char *ctu_errors(const char *yaml)
     return ctu_errors_env(yaml, NULL);
 }
 
+void ctu_assert_errors(const char *yaml, const char *expected)
+{
+    char *got = ctu_errors(yaml);
+
+    ck_assert_msg(strcmp(got, expected) == 0, "\n got: %s\nwant: %s", got, expected);
+    free(got);
+}
+
 struct config *ctu_load_ok(const char *yaml)
 {
     char *diags;

@@ -27,6 +27,10 @@ struct config *ctu_load_ok(const char *yaml);
 char *ctu_errors(const char *yaml);
 char *ctu_errors_env(const char *yaml, const char *const *env);
 
+/* The load of `yaml` fails with exactly the diagnostics `expected` (a Check failure shows
+ * both otherwise). */
+void ctu_assert_errors(const char *yaml, const char *expected);
+
 /* Print diagnostics into a malloc'd string. */
 char *ctu_diags_text(const struct conf_diags *diags);
 
