@@ -191,7 +191,6 @@ static const char *client_error_kind(const struct logline *ll)
     case 408:
         return "request_timeout";
     case 413:
-        return "body_too_large";
     case 414:
     case 431:
         return "request_too_large";

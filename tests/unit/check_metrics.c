@@ -446,7 +446,7 @@ START_TEST(request_errors_are_classified)
         {"pass", "PR--", 503, "proxy_error"},
         {"pass", "PH--", 400, "bad_request"}, /* broken chunking after connect */
         {"pass", "LR--", 405, "method_not_allowed"},
-        {"pass", "PR--", 413, "body_too_large"},
+        {"pass", "PR--", 413, "request_too_large"},
         {"pass", "PH--", 502, "bad_upstream_response"},
         {"pass", "RC--", 500, "resource_exhausted"},
         {"pass", "IH--", 500, "internal_error"},
