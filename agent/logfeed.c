@@ -233,7 +233,6 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
     lf->connect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     acceptor_start(&lf->acceptor, loop, lf->fd, acceptor_fd_share(LOGFEED_MAX_CONNS, 1),
                    &lf->st.open, &conn_ops, lf);
-    log_info("logfeed: listening on %s:%u", listen->address, listen->port);
     return lf;
 }
 

@@ -314,8 +314,8 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
     srv->disconnect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(SPOP_MAX_CONNS, 4),
                    &srv->st.open, &client_ops, srv);
-    log_info("spop: listening on %s:%u (at most %llu connections)", listen->address, listen->port,
-             (unsigned long long)srv->acceptor.limit);
+    /* net_listen_conf() said where: a unix socket has no address nor port to print. */
+    log_info("spop: at most %llu connections", (unsigned long long)srv->acceptor.limit);
     return srv;
 }
 
