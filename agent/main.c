@@ -394,9 +394,10 @@ static int run(struct agent *ag)
         return 1;
     }
     ag->loop = ev_default_loop(EVFLAG_AUTO);
-    /* Without its tunnel a proxied upstream is unreachable: refuse to start. */
+    /* One owner for every unix socket: tunnels, SPOP and log feed. */
     if (socket_owner(ag, cfg, &owner) != 0)
         return 1;
+    /* Without its tunnel a proxied upstream is unreachable: refuse to start. */
     ag->tunnels = tunnels_start(ag->loop, cfg, &owner);
     if (!ag->tunnels)
         return 1;
