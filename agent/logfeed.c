@@ -15,6 +15,7 @@
 #include "logframe.h"
 #include "logline.h"
 #include "net.h"
+#include "unix_socket.h"
 
 #define READ_CHUNK (64 * 1024)
 
@@ -46,7 +47,7 @@ struct logfeed {
     struct log_every drop_warn[2]; /* one line per interval for streams dropped: 0 bad length,
                                       1 oversize */
     struct log_every connect_info; /* and for connections: anyone may open them in a loop */
-    struct net_unix sock;          /* when listening on a unix socket */
+    struct unix_socket sock;       /* when listening on a unix socket */
     logfeed_line_fn *fn;
     void *ctx;
     struct feed_conn *conns;
@@ -212,7 +213,7 @@ static const struct acceptor_ops conn_ops = {"logfeed",
                                              offsetof(struct feed_conn, use)};
 
 struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *listen,
-                              logfeed_line_fn *fn, void *ctx)
+                              const struct unix_owner *owner, logfeed_line_fn *fn, void *ctx)
 {
     struct logfeed *lf = calloc(1, sizeof(*lf));
 
@@ -220,7 +221,7 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
         log_error("logfeed: out of memory");
         return NULL;
     }
-    lf->fd = net_listen_conf(listen, 128, "logfeed", &lf->sock);
+    lf->fd = net_listen_conf(listen, 128, "logfeed", owner, &lf->sock);
     if (lf->fd < 0) {
         free(lf);
         return NULL;
@@ -232,7 +233,6 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
     lf->connect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     acceptor_start(&lf->acceptor, loop, lf->fd, acceptor_fd_share(LOGFEED_MAX_CONNS, 1),
                    &lf->st.open, &conn_ops, lf);
-    log_info("logfeed: listening on %s:%u", listen->address, listen->port);
     return lf;
 }
 
@@ -243,7 +243,7 @@ void logfeed_free(struct logfeed *lf)
     while (lf->conns)
         conn_close(lf->conns);
     acceptor_stop(&lf->acceptor);
-    net_unix_remove(&lf->sock); /* before close: the open socket pins its inode */
+    unix_socket_unlink(&lf->sock); /* before close: the open socket pins its inode */
     close(lf->fd);
     free(lf);
 }

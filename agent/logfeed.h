@@ -16,13 +16,15 @@
 struct acceptor_stats;
 struct conf_listen;
 struct logfeed;
+struct unix_owner;
 
 /* A well-formed line; its strings are valid only during the call. */
 typedef void logfeed_line_fn(void *ctx, const struct logline *line);
 
-/* Bind and listen on `listen`; NULL (with a message logged) on failure. */
+/* Bind and listen on `listen` (a unix socket with `owner`'s ids and mode, unix_socket.h);
+ * NULL (with a message logged) on failure. */
 struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *listen,
-                              logfeed_line_fn *fn, void *ctx);
+                              const struct unix_owner *owner, logfeed_line_fn *fn, void *ctx);
 
 /* Close every connection and the listener. NULL is a no-op. */
 void logfeed_free(struct logfeed *lf);

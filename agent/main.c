@@ -82,7 +82,9 @@ static void usage(FILE *out)
                  "  -p, --pidfile FILE  write the agent's PID there (removed at exit)\n"
                  "  -u, --user USER     once every listener is bound, switch to USER and its\n"
                  "                      groups (needs root; without it, root is kept); the\n"
-                 "                      SPOP and log-feed unix sockets are given to USER\n"
+                 "                      agent's unix sockets (SPOP, log feed, tunnels) are\n"
+                 "                      given to USER, mode 0600 (0660 with the group\n"
+                 "                      haproxy.socket_group when set)\n"
                  "  -h, --help          this help\n"
                  "  -V, --version       print the version\n"
                  "\n"
@@ -104,8 +106,6 @@ static int lookup_user(struct agent *ag)
     }
     ag->run_uid = pw->pw_uid;
     ag->run_gid = pw->pw_gid;
-    /* The SPOP and log-feed sockets, bound as root, must stay reachable by the user's group. */
-    net_set_unix_owner(ag->run_uid, ag->run_gid);
     return 0;
 }
 
@@ -394,18 +394,19 @@ static int run(struct agent *ag)
         return 1;
     }
     ag->loop = ev_default_loop(EVFLAG_AUTO);
-    /* Without its tunnel a proxied upstream is unreachable: refuse to start. */
+    /* One owner for every unix socket: tunnels, SPOP and log feed. */
     if (socket_owner(ag, cfg, &owner) != 0)
         return 1;
+    /* Without its tunnel a proxied upstream is unreachable: refuse to start. */
     ag->tunnels = tunnels_start(ag->loop, cfg, &owner);
     if (!ag->tunnels)
         return 1;
-    ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &ag->decider);
+    ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &owner, &ag->decider);
     if (!ag->spop)
         return 1;
     spop_server_set_metrics(ag->spop, ag->metrics);
     /* Decisions matter more than feedback: without the feed the agent still answers. */
-    ag->logfeed = logfeed_start(ag->loop, &cfg->agent.logs, on_log_line, ag);
+    ag->logfeed = logfeed_start(ag->loop, &cfg->agent.logs, &owner, on_log_line, ag);
     if (!ag->logfeed)
         log_error("running without the log feed: breakers and response times will not learn");
     ag->admin = admin_start(ag->loop, &cfg->admin, admin_pages,

@@ -13,6 +13,7 @@
 #include "net.h"
 #include "spop_conn.h"
 #include "spop_server.h"
+#include "unix_socket.h"
 
 /* An answer waiting for its retry backoff. */
 struct held {
@@ -44,7 +45,7 @@ struct spop_server {
     /* One line per interval and fault for connections ended by a fault (and out of memory). */
     struct log_every fault_warn[SPOP_FAULT_COUNT];
     struct log_every disconnect_info; /* and for HAProxy's own DISCONNECTs: anyone can send one */
-    struct net_unix sock;             /* when listening on a unix socket */
+    struct unix_socket sock;          /* when listening on a unix socket */
     struct decider *decider;
     struct metrics *metrics; /* decision latency, NULL when not measured */
     struct client *clients;
@@ -294,14 +295,14 @@ static const struct acceptor_ops client_ops = {"spop",
                                                offsetof(struct client, use)};
 
 struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_listen *listen,
-                                      struct decider *decider)
+                                      const struct unix_owner *owner, struct decider *decider)
 {
     struct spop_server *srv = calloc(1, sizeof(*srv));
 
     if (!srv)
         return NULL;
     /* A reloading HAProxy opens a burst of connections at once: keep a deep backlog. */
-    srv->fd = net_listen_conf(listen, 4096, "spop", &srv->sock);
+    srv->fd = net_listen_conf(listen, 4096, "spop", owner, &srv->sock);
     if (srv->fd < 0) {
         free(srv);
         return NULL;
@@ -313,8 +314,8 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
     srv->disconnect_info = (struct log_every)LOG_EVERY(ACCEPTOR_WARN_INTERVAL_MS);
     acceptor_start(&srv->acceptor, loop, srv->fd, acceptor_fd_share(SPOP_MAX_CONNS, 4),
                    &srv->st.open, &client_ops, srv);
-    log_info("spop: listening on %s:%u (at most %llu connections)", listen->address, listen->port,
-             (unsigned long long)srv->acceptor.limit);
+    /* net_listen_conf() said where: a unix socket has no address nor port to print. */
+    log_info("spop: at most %llu connections", (unsigned long long)srv->acceptor.limit);
     return srv;
 }
 
@@ -324,7 +325,7 @@ void spop_server_shutdown(struct spop_server *srv)
 
     if (srv->fd >= 0) {
         acceptor_stop(&srv->acceptor);
-        net_unix_remove(&srv->sock); /* before close: the open socket pins its inode */
+        unix_socket_unlink(&srv->sock); /* before close: the open socket pins its inode */
         close(srv->fd);
         srv->fd = -1;
     }

@@ -16,6 +16,7 @@
 struct decider;
 struct metrics;
 struct conf_listen;
+struct unix_owner;
 
 /* Most answers held for backoff at once; beyond it a retry is answered at once. */
 #define SPOP_MAX_HELD 65536
@@ -53,9 +54,10 @@ struct spop_server_stats {
 
 struct spop_server;
 
-/* Bind and listen on `listen`; NULL (with errno set, and a message logged) on failure. */
+/* Bind and listen on `listen` (a unix socket with `owner`'s ids and mode, unix_socket.h);
+ * NULL (with errno set, and a message logged) on failure. */
 struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_listen *listen,
-                                      struct decider *decider);
+                                      const struct unix_owner *owner, struct decider *decider);
 
 /* Tell every connection goodbye (AGENT-DISCONNECT) and stop accepting. */
 void spop_server_shutdown(struct spop_server *srv);

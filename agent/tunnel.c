@@ -60,7 +60,6 @@ struct tunnel_conn {
 struct tunnel {
     struct tunnels *set;
     char *group, *upstream;
-    char path[TUNNEL_PATH_MAX];
     struct unix_socket sock;
     ev_io accept_io;
     char *proxy_host;
@@ -528,6 +527,7 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
                        const struct unix_owner *owner)
 {
     const struct conf_http_client *hc = &g->client;
+    char path[TUNNEL_PATH_MAX];
     const char *why = NULL;
     int n;
 
@@ -551,26 +551,26 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
         return -1;
     }
     t->request_len = (size_t)n;
-    if (tunnel_socket_path(t->path, cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
+    if (tunnel_socket_path(path, cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
         log_error("tunnel %s/%s: haproxy.run_dir %s is too long for a unix socket path", g->name,
                   up->name, cfg->haproxy.run_dir.val);
         return -1;
     }
     for (size_t i = 0; i < ts->n; i++)
-        if (&ts->v[i] != t && strcmp(ts->v[i].path, t->path) == 0) {
+        if (&ts->v[i] != t && strcmp(ts->v[i].sock.path, path) == 0) {
             log_error("tunnel %s/%s: socket %s is also %s/%s's; rename one", g->name, up->name,
-                      t->path, ts->v[i].group, ts->v[i].upstream);
+                      path, ts->v[i].group, ts->v[i].upstream);
             return -1;
         }
-    if (unix_socket_listen(&t->sock, t->path, TUNNEL_BACKLOG, owner) != 0) {
-        log_error("tunnel %s/%s: cannot listen on %s: %s", g->name, up->name, t->path,
+    if (unix_socket_listen(&t->sock, path, TUNNEL_BACKLOG, owner) != 0) {
+        log_error("tunnel %s/%s: cannot listen on %s: %s", g->name, up->name, path,
                   strerror(errno));
         return -1;
     }
     ev_io_init(&t->accept_io, on_accept, t->sock.fd, EV_READ);
     t->accept_io.data = t;
     ev_io_start(ts->loop, &t->accept_io);
-    log_info("tunnel %s/%s: %s -> proxy %s:%u -> %s:%u", g->name, up->name, t->path, t->proxy_host,
+    log_info("tunnel %s/%s: %s -> proxy %s:%u -> %s:%u", g->name, up->name, path, t->proxy_host,
              (unsigned)t->proxy_port, up->parsed.host, (unsigned)up->parsed.port);
     return 0;
 }
@@ -628,7 +628,7 @@ void tunnels_free(struct tunnels *ts)
             resolver_cancel(t->lookup);
         if (t->sock.fd >= 0) {
             ev_io_stop(ts->loop, &t->accept_io);
-            unix_socket_close(&t->sock, t->path);
+            unix_socket_close(&t->sock);
         }
         free(t->group);
         free(t->upstream);
@@ -656,7 +656,7 @@ const char *tunnels_upstream(const struct tunnels *ts, size_t i)
 
 const char *tunnels_path(const struct tunnels *ts, size_t i)
 {
-    return ts->v[i].path;
+    return ts->v[i].sock.path;
 }
 
 const struct tunnel_stats *tunnels_stats(const struct tunnels *ts, size_t i)

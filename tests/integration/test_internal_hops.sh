@@ -8,7 +8,9 @@
 #   (c) the agent's log feed, with a forged attempt line (forged outcomes open breakers);
 # every one is refused with EACCES, while requests through the forward still work and the
 # agent still gets HAProxy's log lines. The folder holding the sockets is open to all
-# here, so the sockets' own modes are what refuses. Skipped when not run as root.
+# here, so the sockets' own modes are what refuses: 600 for the agent's user (HAProxy
+# runs as the same user), 660 and the group with haproxy.socket_group (HAProxy runs as
+# another user of that group). Skipped when not run as root.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
 
@@ -139,8 +141,8 @@ got=$(attack "$logs" "$T/logline.bin")
 check "(c) the attacker's forged log line to $logs is refused: $got" test "$got" = EACCES
 
 mode() { stat -c %a "${1#unix@}"; }
-check "the agent's sockets are 660 ($(mode "$spop"), $(mode "$logs"))" \
-    test "$(mode "$spop") $(mode "$logs")" = "660 660"
+check "the agent's sockets are 600 ($(mode "$spop"), $(mode "$logs"))" \
+    test "$(mode "$spop") $(mode "$logs")" = "600 600"
 for l in $listeners; do
     check "listener $l is 600 ($(mode "$l"))" test "$(mode "$l")" = 600
 done
@@ -164,26 +166,52 @@ check "the agent removes its sockets when it stops" \
     bash -c "[ ! -e '${spop#unix@}' ] && [ ! -e '${logs#unix@}' ]"
 check "... without sanitizer reports" sanitizer_clean "$T/agent.log"
 
-# Started as root with -u USER, the agent binds, then gives its sockets to USER and USER's
-# group, so that an HAProxy running as USER or in that group still connects after the
-# switch (this HAProxy runs as root; the owner is what is checked).
+# Started as root with -u USER, the agent binds, then gives its sockets to USER, so that an
+# HAProxy running as USER still connects after the switch (this HAProxy runs as root; the
+# owner is what is checked).
 check "HAProxy sees the stopped agent DOWN" wait_until 10 agent_is DOWN
 mv "$T/agent.log" "$T/agent-root.log"
 spawn agent "$AGENT" -c "$T/config.yaml" -u daemon
 check "with -u daemon the agent listens again" wait_until 10 test -S "${spop#unix@}"
 owner() { stat -c %U:%G:%a "${1#unix@}"; }
-check "... its sockets owned by daemon's user and group ($(owner "$spop"), $(owner "$logs"))" \
-    test "$(owner "$spop") $(owner "$logs")" = "daemon:daemon:660 daemon:daemon:660"
+check "... its sockets owned by daemon, mode 600 ($(owner "$spop"), $(owner "$logs"))" \
+    test "$(owner "$spop") $(owner "$logs")" = "daemon:daemon:600 daemon:daemon:600"
 check "... HAProxy sees it UP" wait_until 10 agent_is UP
 got=$(attack "$spop" "$T/hello.bin")
 check "... and the attacker is still refused: $got" test "$got" = EACCES
+
+stop_pid "$PID_agent"
+check "HAProxy sees the stopped agent DOWN again" wait_until 10 agent_is DOWN
+mv "$T/agent.log" "$T/agent-daemon.log"
+
+# With haproxy.socket_group, HAProxy may run as another user of that group: the sockets are
+# group-writable and that group's, and a member connects; the attacker outside it still
+# cannot.
+sed -e "s|run_dir: \"$RUN\"|run_dir: \"$RUN\", socket_group: nogroup|" "$T/config.yaml" >"$T/group.yaml"
+check "the configuration now sets socket_group" grep -q "socket_group: nogroup" "$T/group.yaml"
+spawn agent "$AGENT" -c "$T/group.yaml" -u daemon
+# The stopped agent, as daemon, could not remove its sockets from this root-owned folder:
+# wait for the new ones rather than for any socket.
+both() { echo "$(owner "$spop") $(owner "$logs")"; }
+group_sockets() { [ "$(both)" = "daemon:nogroup:660 daemon:nogroup:660" ]; }
+wait_until 10 group_sockets
+check "with socket_group: nogroup, the agent's sockets are daemon's, group nogroup, mode 660 ($(both))" \
+    group_sockets
+check "... HAProxy sees it UP" wait_until 10 agent_is UP
+got=$("${ATTACKER[@]}" "$PYTHON" "$T/attack.py" "$spop" "$T/hello.bin")
+check "... a member of nogroup (nobody) connects over SPOP and is answered: $got" \
+    bash -c "[[ '$got' == connected,* && '$got' != 'connected, 0 bytes back' ]]"
+for sock in "$spop" "$logs"; do
+    got=$(setpriv --reuid=bin --regid=bin --clear-groups "$PYTHON" "$T/attack.py" "$sock" "$T/hello.bin")
+    check "... a user outside the group (bin) is refused at $sock: $got" test "$got" = EACCES
+done
 
 # Killed, the agent leaves its sockets behind; the next one replaces them.
 kill -KILL "$PID_agent"
 wait "$PID_agent" 2>/dev/null
 check "SIGKILL leaves the socket behind" test -S "${spop#unix@}"
 check "HAProxy sees the killed agent DOWN" wait_until 10 agent_is DOWN
-mv "$T/agent.log" "$T/agent-daemon.log"
+mv "$T/agent.log" "$T/agent-group.log"
 spawn agent "$AGENT" -c "$T/config.yaml"
 check "a new agent replaces the stale sockets and HAProxy sees it UP" wait_until 10 agent_is UP
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$F/v1/chat/completions" -d '{}')

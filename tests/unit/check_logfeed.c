@@ -17,6 +17,7 @@
 #include "logframe.h"
 #include "logline.h"
 #include "net.h"
+#include "unix_socket.h"
 
 #define MAX_MSGS 16
 
@@ -283,13 +284,16 @@ static void send_str(int fd, const char *s)
         ck_assert(cond);                                                                           \
     } while (0)
 
+/* TCP here: the owner only matters to a unix socket listener. */
+static const struct unix_owner self_only = {(uid_t)-1, (gid_t)-1, 0600};
+
 START_TEST(test_listener_two_connections)
 {
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     char addr[] = "127.0.0.1";
     struct conf_listen listen = {.address = addr, .port = free_port()};
     struct lines ls = {0};
-    struct logfeed *lf = logfeed_start(loop, &listen, count_line, &ls);
+    struct logfeed *lf = logfeed_start(loop, &listen, &self_only, count_line, &ls);
     const struct logfeed_stats *st;
     int old_worker, new_worker;
 
@@ -329,7 +333,7 @@ START_TEST(test_listener_closes_on_eof)
     char addr[] = "127.0.0.1";
     struct conf_listen listen = {.address = addr, .port = free_port()};
     struct lines ls = {0};
-    struct logfeed *lf = logfeed_start(loop, &listen, count_line, &ls);
+    struct logfeed *lf = logfeed_start(loop, &listen, &self_only, count_line, &ls);
     const struct logfeed_stats *st = logfeed_stats(lf);
     int fd = connect_to(listen.port);
 
