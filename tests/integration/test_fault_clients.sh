@@ -132,15 +132,21 @@ good
 wait "$bad_pid"
 summary() { cat "$T"/bad."$1".* | awk '{ print $1 }' | sort | uniq -c | awk '{ print $2"x"$1 }' | xargs; }
 slowest() { cat "$T"/bad."$1".* | awk '$2 > m { m = $2 } END { printf "%.2f\n", m }'; }
+# Within the 1 s timeout plus scheduling slack: 200 bash clients on two cores take seconds
+# to be served their answers (3.1-3.8 s seen on a quiet machine), while a slowloris that
+# got its way would hold its connection to the 5 s limit of raw() and get no 408.
+in_time() { awk -v t="$(slowest "$1")" 'BEGIN { exit !(t < 4.9) }'; }
 check "200 at once, forward slowloris: 80 x 408 ($(summary fs), slowest $(slowest fs) s)" \
-    test "$(summary fs)" = 408x80 -a "$(awk -v t="$(slowest fs)" 'BEGIN { print (t <= 3) }')" = 1
+    eval '[ "$(summary fs)" = 408x80 ] && in_time fs'
 check "... forward trickled: 20 x 408 ($(summary ft), slowest $(slowest ft) s)" \
-    test "$(summary ft)" = 408x20 -a "$(awk -v t="$(slowest ft)" 'BEGIN { print (t <= 3) }')" = 1
+    eval '[ "$(summary ft)" = 408x20 ] && in_time ft'
 check "... forward oversized: 20 x 400 (414 from 3.2) ($(summary fb))" \
     bash -c "[[ '$(summary fb)' =~ ^(400|414)x20$ ]]"
-check "... forward garbage: 20 x 400 ($(summary fg))" test "$(summary fg)" = 400x20
+# One alone gets 400 (above); in the crowd a client may only write after the 1 s timeout.
+check "... forward garbage: 20 x 400, or 408 when written too late ($(summary fg))" \
+    bash -c "[[ '$(summary fg)' =~ ^(400x[0-9]+ ?)?(408x[0-9]+)?$ ]] && [ $(cat "$T"/bad.fg.* | wc -l) -eq 20 ]"
 check "... admin slowloris: 40 x 408 ($(summary as), slowest $(slowest as) s)" \
-    test "$(summary as)" = 408x40 -a "$(awk -v t="$(slowest as)" 'BEGIN { print (t <= 3) }')" = 1
+    eval '[ "$(summary as)" = 408x40 ] && in_time as'
 check "... admin oversized: 20 x 431 ($(summary ab))" test "$(summary ab)" = 431x20
 good_codes=$(grep -c '^200$' "$T/good")
 health=$(grep -c '^health 200$' "$T/good")
