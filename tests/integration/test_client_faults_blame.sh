@@ -94,8 +94,9 @@ for port in $FP $FR; do
 done
 log "pinned: $(for k in $faults; do printf '%s=%s ' "$k" "$(sort -u "$T/answers.$FP.$k" | xargs | tr ' ' ,)"; done)"
 log "retry:  $(for k in $faults; do printf '%s=%s ' "$k" "$(sort -u "$T/answers.$FR.$k" | xargs | tr ' ' ,)"; done)"
-check "the broken chunk was refused with 400 on the pinned path" \
-    grep -qx 400 "$T/answers.$FP.badchunk"
+# 2.6 answers 400; from 3.x HAProxy's parser may close the connection instead.
+check "the broken chunk was refused on the pinned path ($(sort -u "$T/answers.$FP.badchunk" | xargs))" \
+    eval '! grep -qv -e "^400$" -e "^closed$" "$T/answers.$FP.badchunk"'
 
 # Every request above has ended and HAProxy has logged it: wait until the agent has them all
 # (2 forwards x 7 faults x 10), then judge.

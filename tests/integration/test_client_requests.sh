@@ -147,9 +147,11 @@ for fwd in pin:$F_PIN two:$F_TWO; do
     log "$name: ${#climbing[@]} climbing paths sent with curl --path-as-is, each refused unless a FAIL says so"
     # A path that is not from the root, and a back slash, over a raw socket.
     req GET '*' | send "$port" "$T/p.out" >/dev/null
-    # (3.4's parser refuses "GET *" itself, with the errorfile's bad_request.)
-    check "$name: GET * -> 400 JSON ($(body_of "$T/p.out" | jq -r .error.code))" \
-        json_error_any "$T/p.out" 400 invalid_path bad_request
+    # (From 3.x HAProxy's parser refuses "GET *" itself: with the errorfile's bad_request
+    # on 3.4, with its built-in page before, see docs/configuration.md.)
+    check "$name: GET * -> 400 ($(status_of "$T/p.out") $(body_of "$T/p.out" | jq -r .error.code 2>/dev/null))" \
+        eval 'json_error_any "$T/p.out" 400 invalid_path bad_request ||
+            { haproxy_at_least 3 0 && [ "$(status_of "$T/p.out")" = 400 ]; }'
     # (HAProxy refuses one whose authority is not the Host, and sets it with the Host.)
     req GET 'http://llm/v1/../../admin' | send "$port" "$T/p.out" >/dev/null
     check "$name: an absolute-form target that climbs -> 400 invalid_path" \
