@@ -270,21 +270,27 @@ static void on_log_line(void *ctx, const struct logline *line)
 {
     struct agent *ag = ctx;
     enum outcome_class cls = OUTCOME_NEUTRAL;
+    enum outcome_result res;
     struct logline attempt;
 
-    if (line->kind == LOGLINE_REQUEST) {
+    if (line->kind != LOGLINE_REQUEST) {
+        res = outcome_apply(ag->decider.state, line, monotonic_ms(), &ag->outcomes, &cls);
+    } else {
         /* The request is over: its attempts need no more remembering. Without this every
          * request of a group with retries held a slot for the entry's whole lifetime. */
         retry_forget(ag->decider.attempts, line->id.ptr, line->id.len);
-        metrics_record_request(ag->metrics, line);
-        if (!line->pinned)
+        if (!line->pinned) {
+            metrics_record_request(ag->metrics, line, outcome_classify(line));
             return;
+        }
+        /* Its only attempt too: judged once, for the upstream and for the request. */
         logline_pinned_attempt(line, &attempt);
+        res = outcome_apply(ag->decider.state, &attempt, monotonic_ms(), &ag->outcomes, &cls);
+        metrics_record_request(ag->metrics, line, cls);
         line = &attempt;
     }
-    outcome_apply(ag->decider.state, line, monotonic_ms(), &ag->outcomes, &cls);
     /* A client's fault is a client error of the request metrics, never an upstream's. */
-    if (cls == OUTCOME_CLIENT)
+    if (cls == OUTCOME_CLIENT && res == OUTCOME_IGNORED)
         return;
     metrics_record_attempt(ag->metrics, line, outcome_is_failure(cls), outcome_class_name(cls));
 }

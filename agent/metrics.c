@@ -199,14 +199,14 @@ static const char *client_error_kind(const struct logline *ll)
     }
 }
 
-const char *metrics_request_error(const struct logline *ll)
+const char *metrics_request_error(const struct logline *ll, enum outcome_class cls)
 {
     if (view_is(&ll->verdict, "limited"))
         return "rate_limit_exceeded";
     if (view_is(&ll->verdict, "unavailable"))
         return "no_upstream_available";
     /* Who ended the stream decides, as for the upstreams' breakers (outcome.h). */
-    switch (outcome_classify(ll)) {
+    switch (cls) {
     case OUTCOME_CLIENT:
         return client_error_kind(ll);
     case OUTCOME_CONNECT:
@@ -333,7 +333,7 @@ static double ms_to_s(int32_t ms)
     return (double)ms / 1000.0;
 }
 
-void metrics_record_request(struct metrics *m, const struct logline *ll)
+void metrics_record_request(struct metrics *m, const struct logline *ll, enum outcome_class cls)
 {
     struct forward_rt *fwd;
     const char *labels[3];
@@ -356,7 +356,7 @@ void metrics_record_request(struct metrics *m, const struct logline *ll)
     if (ll->t_total >= 0)
         reg_observe(&m->fam[MF_HTTP_DURATION], labels, ms_to_s(ll->t_total));
 
-    error = metrics_request_error(ll);
+    error = metrics_request_error(ll, cls);
     if (error) {
         metrics_status_label(ll->status, status);
         reg_add(&m->fam[MF_HTTP_ERRORS], (const char *[]){fwd->conf->name, error, status}, 1);

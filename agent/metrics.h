@@ -11,6 +11,7 @@
 #include "buf-t.h"
 #include "logline-t.h"
 #include "metrics-t.h"
+#include "outcome-t.h"
 
 /* Histogram bounds of request and upstream durations: 5 ms to 5 minutes. */
 extern const double metrics_duration_bounds[];
@@ -27,8 +28,9 @@ void metrics_free(struct metrics *m);
  */
 bool metrics_use_state(struct metrics *m, struct agent_state *st);
 
-/* A REQUEST log line: http_requests, duration, errors, rate limiting. */
-void metrics_record_request(struct metrics *m, const struct logline *ll);
+/* A REQUEST log line: http_requests, duration, errors, rate limiting. `cls` is the line
+ * judged by outcome_classify(), which says whose fault an error was. */
+void metrics_record_request(struct metrics *m, const struct logline *ll, enum outcome_class cls);
 
 /*
  * An ATTEMPT log line: upstream requests, duration, time to first byte, and when
@@ -50,7 +52,7 @@ bool metrics_render(struct metrics *m, const struct metrics_sources *src, uint64
 /* Label helpers, exposed for tests. */
 const char *metrics_method_label(const char *method, size_t len);
 void metrics_status_label(int status, char dst[4]);
-/* The error label of a REQUEST line, NULL when the request did not fail. */
-const char *metrics_request_error(const struct logline *ll);
+/* The error label of a REQUEST line judged `cls`, NULL when the request did not fail. */
+const char *metrics_request_error(const struct logline *ll, enum outcome_class cls);
 
 #endif /* LLMPROXY_METRICS_H */

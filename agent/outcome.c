@@ -97,6 +97,9 @@ enum outcome_result outcome_apply(struct agent_state *st, const struct logline *
         stats->requests++;
         return OUTCOME_IGNORED;
     }
+    cls = outcome_classify(line);
+    if (cls_out)
+        *cls_out = cls;
     grp = state_group(st, line->group.ptr, line->group.len);
     if (!grp) {
         stats->unknown_group++;
@@ -107,9 +110,6 @@ enum outcome_result outcome_apply(struct agent_state *st, const struct logline *
         stats->unknown_upstream++;
         return OUTCOME_UNKNOWN_UPSTREAM;
     }
-    cls = outcome_classify(line);
-    if (cls_out)
-        *cls_out = cls;
     stats->attempts++;
     stats->by_class[cls]++;
     /* What the client did says nothing of the upstream: no sample, no breaker outcome. */

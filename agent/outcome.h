@@ -44,8 +44,8 @@ const char *outcome_class_name(enum outcome_class cls);
 
 /*
  * Apply one parsed line to `st` at `now_ms`: breaker_record() and ema_update() of the
- * attempt's upstream. `cls` (may be NULL) receives the attempt's class. Pure but for `st`
- * and `stats`.
+ * attempt's upstream. `cls` (may be NULL) receives the attempt's class, also when its
+ * group or upstream is unknown. Pure but for `st` and `stats`.
  */
 enum outcome_result outcome_apply(struct agent_state *st, const struct logline *line,
                                   uint64_t now_ms, struct outcome_stats *stats,

@@ -104,6 +104,11 @@ void rl_addr_from_ipv4(struct rl_addr *a, const uint8_t ip[4])
     memcpy(a->b + 12, ip, 4);
 }
 
+bool rl_addr_is_ipv4(const struct rl_addr *a)
+{
+    return memcmp(a->b, ipv4_mapped_prefix, sizeof(ipv4_mapped_prefix)) == 0;
+}
+
 void rl_addr_from_ipv6(struct rl_addr *a, const uint8_t ip[16])
 {
     memcpy(a->b, ip, 16);
@@ -140,7 +145,7 @@ void rl_addr_client_key(struct rl_addr *a, unsigned ipv6_prefix)
 
     /* An IPv4 client has one address; its mapped form must not be cut as IPv6, or every
      * IPv4 client would share the bucket of ::ffff:0:0/prefix. */
-    if (memcmp(a->b, ipv4_mapped_prefix, sizeof(ipv4_mapped_prefix)) == 0 || ipv6_prefix >= 128)
+    if (rl_addr_is_ipv4(a) || ipv6_prefix >= 128)
         return;
     whole = ipv6_prefix / 8;
     rest = ipv6_prefix % 8;

@@ -38,6 +38,9 @@ void rl_addr_from_ipv6(struct rl_addr *a, const uint8_t ip[16]);
  */
 bool rl_addr_parse(struct rl_addr *a, const char *text, size_t len);
 
+/* True when `a` holds an IPv4 address (kept as IPv4-mapped IPv6, ::ffff:a.b.c.d). */
+bool rl_addr_is_ipv4(const struct rl_addr *a);
+
 /*
  * The rate-limit key of client `a`: an IPv4 address (or one mapped, ::ffff:a.b.c.d) is
  * kept whole; an IPv6 address keeps its first `ipv6_prefix` bits (0-128; above 128
