@@ -527,7 +527,7 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
                        const struct unix_owner *owner)
 {
     const struct conf_http_client *hc = &g->client;
-    char path[TUNNEL_PATH_MAX];
+    char path[CONF_SOCKET_PATH_MAX];
     const char *why = NULL;
     int n;
 

@@ -11,24 +11,22 @@
 
 #include "conf_sockets.h"
 
-#define TUNNEL_PATH_MAX CONF_SOCKET_PATH_MAX
-
 /*
  * "<run_dir>/tunnel_<group>__<upstream>.sock", readable for operators; when that does not
  * fit a socket address, "<run_dir>/tunnel_<16 hex digits>.sock", a 64-bit FNV-1a hash of
  * both names. Returns 0, or -1 when even the short name does not fit (run_dir too long).
  */
-static inline int tunnel_socket_path(char out[TUNNEL_PATH_MAX], const char *run_dir,
+static inline int tunnel_socket_path(char out[CONF_SOCKET_PATH_MAX], const char *run_dir,
                                      const char *group, const char *upstream)
 {
     int n;
 
-    n = snprintf(out, TUNNEL_PATH_MAX, "%s/tunnel_%s__%s.sock", run_dir, group, upstream);
-    if (n >= 0 && n < TUNNEL_PATH_MAX)
+    n = snprintf(out, CONF_SOCKET_PATH_MAX, "%s/tunnel_%s__%s.sock", run_dir, group, upstream);
+    if (n >= 0 && n < CONF_SOCKET_PATH_MAX)
         return 0;
-    n = snprintf(out, TUNNEL_PATH_MAX, "%s/tunnel_%016llx.sock", run_dir,
+    n = snprintf(out, CONF_SOCKET_PATH_MAX, "%s/tunnel_%016llx.sock", run_dir,
                  (unsigned long long)conf_pair_hash(group, upstream));
-    return n >= 0 && n < TUNNEL_PATH_MAX ? 0 : -1;
+    return n >= 0 && n < CONF_SOCKET_PATH_MAX ? 0 : -1;
 }
 
 #endif /* LLMPROXY_TUNNEL_PATH_H */

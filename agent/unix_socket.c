@@ -10,8 +10,8 @@
 
 #include "unix_socket.h"
 
-_Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) == UNIX_SOCKET_PATH_MAX,
-               "UNIX_SOCKET_PATH_MAX is not the size of sun_path");
+_Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) == CONF_SOCKET_PATH_MAX,
+               "CONF_SOCKET_PATH_MAX is not the size of sun_path");
 
 /*
  * Clear the way for bind(): nothing at the path, or a socket nobody listens on (a run

@@ -13,8 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* sizeof(sockaddr_un.sun_path) on Linux, checked in unix_socket.c. */
-#define UNIX_SOCKET_PATH_MAX 108
+#include "conf_sockets.h"
 
 /* Who may connect: the owner always, the group when mode is 0660. */
 struct unix_owner {
@@ -26,7 +25,7 @@ struct unix_owner {
 /* A socket file bound, to remove it at exit only if it is still the same file. */
 struct unix_socket {
     int fd; /* -1 when not listening */
-    char path[UNIX_SOCKET_PATH_MAX];
+    char path[CONF_SOCKET_PATH_MAX];
     dev_t dev;
     ino_t ino;
     bool bound; /* the file at `path` is ours to remove */

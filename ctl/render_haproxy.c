@@ -498,7 +498,7 @@ static void header_rules(const struct conf_upstream *up, struct render_out *r)
 static void tunnel_address(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
-    char path[TUNNEL_PATH_MAX];
+    char path[CONF_SOCKET_PATH_MAX];
 
     if (tunnel_socket_path(path, cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
         render_fail(r, "haproxy.run_dir is too long for the unix socket of %s/%s's proxy tunnel",

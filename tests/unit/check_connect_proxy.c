@@ -292,7 +292,7 @@ END_TEST
 
 START_TEST(path_is_readable_when_it_fits)
 {
-    char path[TUNNEL_PATH_MAX];
+    char path[CONF_SOCKET_PATH_MAX];
 
     ck_assert_int_eq(tunnel_socket_path(path, "/run/llmproxy", "cloud", "openai"), 0);
     ck_assert_str_eq(path, "/run/llmproxy/tunnel_cloud__openai.sock");
@@ -301,7 +301,7 @@ END_TEST
 
 START_TEST(long_path_falls_back_to_a_hash)
 {
-    char a[TUNNEL_PATH_MAX], b[TUNNEL_PATH_MAX], c[TUNNEL_PATH_MAX], dir[70];
+    char a[CONF_SOCKET_PATH_MAX], b[CONF_SOCKET_PATH_MAX], c[CONF_SOCKET_PATH_MAX], dir[70];
     char name[64];
 
     memset(dir, 'd', sizeof(dir) - 1);
@@ -313,7 +313,7 @@ START_TEST(long_path_falls_back_to_a_hash)
     ck_assert_int_eq(tunnel_socket_path(b, dir, name, "u2"), 0);
     ck_assert_int_eq(tunnel_socket_path(c, dir, name, "u1"), 0);
     ck_assert_uint_eq(strlen(a), strlen(dir) + strlen("/tunnel_") + 16 + strlen(".sock"));
-    ck_assert_uint_lt(strlen(a), TUNNEL_PATH_MAX);
+    ck_assert_uint_lt(strlen(a), CONF_SOCKET_PATH_MAX);
     ck_assert_str_ne(a, b);
     ck_assert_str_eq(a, c);
     /* The names are hashed apart: ("ab", "c") is not ("a", "bc"). */
@@ -325,7 +325,7 @@ END_TEST
 
 START_TEST(run_dir_too_long_is_refused)
 {
-    char path[TUNNEL_PATH_MAX], dir[TUNNEL_PATH_MAX];
+    char path[CONF_SOCKET_PATH_MAX], dir[CONF_SOCKET_PATH_MAX];
 
     memset(dir, 'd', sizeof(dir) - 1);
     dir[0] = '/';

@@ -197,13 +197,13 @@ END_TEST
 
 START_TEST(too_long_path_is_refused)
 {
-    char longp[UNIX_SOCKET_PATH_MAX + 1];
+    char longp[CONF_SOCKET_PATH_MAX + 1];
     struct unix_socket s;
 
     /* One byte too many: sun_path has no room left for its NUL. */
-    memset(longp, 'a', UNIX_SOCKET_PATH_MAX);
+    memset(longp, 'a', CONF_SOCKET_PATH_MAX);
     longp[0] = '/';
-    longp[UNIX_SOCKET_PATH_MAX] = '\0';
+    longp[CONF_SOCKET_PATH_MAX] = '\0';
     ck_assert_int_eq(unix_socket_listen(&s, longp, 4, &self_only), -1);
     ck_assert_int_eq(errno, ENAMETOOLONG);
     ck_assert_int_eq(s.fd, -1);
