@@ -48,15 +48,16 @@ void *acceptor_victim(const struct acceptor *a)
 {
     void *victim = NULL;
     const struct slot_use *victim_use = NULL;
+    const struct list *head = a->ops->conns(a->ctx), *link;
 
-    for (void *c = a->ops->first(a->ctx); c;) {
-        const struct slot_use *use = (const struct slot_use *)((char *)c + a->ops->use_off);
+    list_for_each (link, head) {
+        char *c = (char *)link - a->ops->link_off;
+        const struct slot_use *use = (const struct slot_use *)(void *)(c + a->ops->use_off);
 
         if (slot_evict_before(use, victim_use)) {
             victim = c;
             victim_use = use;
         }
-        memcpy(&c, (char *)c + a->ops->next_off, sizeof(c)); /* c = c->next */
     }
     return victim;
 }

@@ -24,6 +24,7 @@
 #include <ev.h>
 
 #include "acceptor-t.h"
+#include "list.h"
 #include "log.h"
 
 /* How long accepting stops after the process ran out of descriptors or memory. */
@@ -34,15 +35,18 @@
 /*
  * A listener's owner: how to admit a connection, and where its connections are, so the
  * acceptor can pick one to evict (each keeps a struct slot_use, see below) and close it.
+ * The owner's connections are one struct list; the acceptor only walks it. The offsets say
+ * where, inside the owner's connection type, its link in that list and its slot_use are:
+ * the acceptor serves owners of different connection types.
  */
 struct acceptor_ops {
     const char *name; /* for logs: "spop", "logfeed", "admin" */
     /* Take the new connection; false when it could not (the acceptor closes fd). */
     bool (*admit)(void *ctx, int fd);
-    void *(*first)(void *ctx); /* the first connection of the owner's list, NULL if none */
-    void (*close)(void *conn); /* close an evicted connection */
-    size_t next_off;           /* offsetof(connection, next pointer) */
-    size_t use_off;            /* offsetof(connection, struct slot_use) */
+    struct list *(*conns)(void *ctx); /* the head of the owner's list of connections */
+    void (*close)(void *conn);        /* close an evicted connection */
+    size_t link_off;                  /* offsetof(connection, struct list link in that list) */
+    size_t use_off;                   /* offsetof(connection, struct slot_use) */
 };
 
 struct acceptor {

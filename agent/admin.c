@@ -15,6 +15,7 @@
 #include "admin_http.h"
 #include "buf.h"
 #include "config-t.h"
+#include "list.h"
 #include "log.h"
 #include "net.h"
 
@@ -31,7 +32,7 @@ struct admin_conn {
     ev_timer timer;
     int fd;
     struct admin_server *srv;
-    struct admin_conn *prev, *next;
+    struct list link; /* in srv->conns */
     enum admin_conn_state state;
     bool close_after; /* close once the response is out */
     /* For eviction: proven once a request was answered (then an idle timeout is no error
@@ -55,7 +56,7 @@ struct admin_server {
     const struct admin_page *pages;
     size_t n_pages;
     void *ctx;
-    struct admin_conn *conns;
+    struct list conns; /* of struct admin_conn, newest first */
     struct admin_stats st;
 };
 
@@ -67,12 +68,7 @@ static void conn_close(struct admin_conn *c)
     ev_timer_stop(srv->loop, &c->timer);
     close(c->fd);
     buf_free(&c->body);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_delete(&c->link);
     srv->st.open--;
     free(c);
 }
@@ -337,10 +333,7 @@ static bool conn_admit(void *ctx, int fd)
     c->state = CONN_READING;
     c->use.last_active = ev_now(srv->loop);
     buf_init(&c->body, ADMIN_MAX_BODY);
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+    list_insert(&srv->conns, &c->link);
     srv->st.accepted++;
     srv->st.open++;
     ev_io_init(&c->io, conn_io, fd, EV_READ);
@@ -350,9 +343,9 @@ static bool conn_admit(void *ctx, int fd)
     return true;
 }
 
-static void *first_conn(void *ctx)
+static struct list *conn_list(void *ctx)
 {
-    return ((struct admin_server *)ctx)->conns;
+    return &((struct admin_server *)ctx)->conns;
 }
 
 static void evict_conn(void *c)
@@ -364,9 +357,9 @@ static void evict_conn(void *c)
  * idle the longest; one writing a response is left to finish. */
 static const struct acceptor_ops conn_ops = {"admin",
                                              conn_admit,
-                                             first_conn,
+                                             conn_list,
                                              evict_conn,
-                                             offsetof(struct admin_conn, next),
+                                             offsetof(struct admin_conn, link),
                                              offsetof(struct admin_conn, use)};
 
 static uint16_t bound_port(int fd)
@@ -388,6 +381,7 @@ struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *
 
     if (!srv)
         return NULL;
+    list_init(&srv->conns);
     srv->fd = net_listen_tcp(conf->listen.address, conf->listen.port, 128);
     if (srv->fd < 0) {
         log_error("admin: cannot listen on %s:%u: %s", conf->listen.address, conf->listen.port,
@@ -420,8 +414,8 @@ void admin_free(struct admin_server *srv)
         return;
     acceptor_stop(&srv->acceptor);
     close(srv->fd);
-    while (srv->conns)
-        conn_close(srv->conns);
+    while (!list_empty(&srv->conns))
+        conn_close(list_first_entry(&srv->conns, struct admin_conn, link));
     admin_set_token(srv, NULL);
     free(srv);
 }

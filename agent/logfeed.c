@@ -10,6 +10,7 @@
 
 #include "acceptor.h"
 #include "config-t.h"
+#include "list.h"
 #include "log.h"
 #include "logfeed.h"
 #include "logframe.h"
@@ -36,7 +37,7 @@ struct feed_conn {
     struct slot_use use; /* proven and last_active: by well-formed lines only */
     int fd;
     struct logfeed *lf;
-    struct feed_conn *prev, *next;
+    struct list link; /* in lf->conns */
     struct logframe frame;
 };
 
@@ -50,7 +51,7 @@ struct logfeed {
     struct unix_socket sock;       /* when listening on a unix socket */
     logfeed_line_fn *fn;
     void *ctx;
-    struct feed_conn *conns;
+    struct list conns; /* of struct feed_conn, newest first */
     struct logfeed_stats st;
 };
 
@@ -88,12 +89,7 @@ static void conn_close(struct feed_conn *c)
     ev_timer_stop(lf->loop, &c->batch);
     ev_timer_stop(lf->loop, &c->idle);
     close(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        lf->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_delete(&c->link);
     lf->st.open--;
     free(c);
 }
@@ -172,11 +168,7 @@ static bool conn_admit(void *ctx, int fd)
         return false;
     c->fd = fd;
     c->lf = lf;
-    c->prev = NULL;
-    c->next = lf->conns;
-    if (lf->conns)
-        lf->conns->prev = c;
-    lf->conns = c;
+    list_insert(&lf->conns, &c->link);
     logframe_init(&c->frame);
     c->use = (struct slot_use){.last_active = ev_now(lf->loop)};
     lf->st.accepted++;
@@ -193,9 +185,9 @@ static bool conn_admit(void *ctx, int fd)
     return true;
 }
 
-static void *first_conn(void *ctx)
+static struct list *conn_list(void *ctx)
 {
-    return ((struct logfeed *)ctx)->conns;
+    return &((struct logfeed *)ctx)->conns;
 }
 
 static void evict_conn(void *c)
@@ -207,9 +199,9 @@ static void evict_conn(void *c)
  * idle the longest. */
 static const struct acceptor_ops conn_ops = {"logfeed",
                                              conn_admit,
-                                             first_conn,
+                                             conn_list,
                                              evict_conn,
-                                             offsetof(struct feed_conn, next),
+                                             offsetof(struct feed_conn, link),
                                              offsetof(struct feed_conn, use)};
 
 struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *listen,
@@ -221,6 +213,7 @@ struct logfeed *logfeed_start(struct ev_loop *loop, const struct conf_listen *li
         log_error("logfeed: out of memory");
         return NULL;
     }
+    list_init(&lf->conns);
     lf->fd = net_listen_conf(listen, 128, "logfeed", owner, &lf->sock);
     if (lf->fd < 0) {
         free(lf);
@@ -240,8 +233,8 @@ void logfeed_free(struct logfeed *lf)
 {
     if (!lf)
         return;
-    while (lf->conns)
-        conn_close(lf->conns);
+    while (!list_empty(&lf->conns))
+        conn_close(list_first_entry(&lf->conns, struct feed_conn, link));
     acceptor_stop(&lf->acceptor);
     unix_socket_unlink(&lf->sock); /* before close: the open socket pins its inode */
     close(lf->fd);

@@ -8,6 +8,7 @@
 #include "acceptor.h"
 #include "config-t.h"
 #include "decide.h"
+#include "list.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
@@ -19,7 +20,7 @@
 struct held {
     ev_timer timer;
     struct client *client;
-    struct held *prev, *next; /* the client's list */
+    struct list link; /* in the client's held list */
     uint64_t stream_id, frame_id;
     struct answer answer;
 };
@@ -34,8 +35,8 @@ struct client {
     int fd;
     struct spop_conn *conn;
     struct spop_server *srv;
-    struct client *prev, *next;
-    struct held *held;
+    struct list link; /* in srv->clients */
+    struct list held; /* of struct held: answers waiting for their backoff */
 };
 
 struct spop_server {
@@ -48,7 +49,8 @@ struct spop_server {
     struct unix_socket sock;          /* when listening on a unix socket */
     struct decider *decider;
     struct metrics *metrics; /* decision latency, NULL when not measured */
-    struct client *clients;
+    /* Of struct client, newest first. */
+    struct list clients;
     struct spop_stats closed; /* counters of connections already freed */
     struct spop_server_stats st;
 };
@@ -59,10 +61,10 @@ static void client_close(struct client *c)
 {
     struct spop_server *srv = c->srv;
 
-    while (c->held) {
-        struct held *h = c->held;
+    while (!list_empty(&c->held)) {
+        struct held *h = list_first_entry(&c->held, struct held, link);
         ev_timer_stop(srv->loop, &h->timer);
-        c->held = h->next;
+        list_delete(&h->link);
         free(h);
         srv->st.held--;
         srv->st.held_dropped++;
@@ -79,12 +81,7 @@ static void client_close(struct client *c)
                       (long long)c->conn->peer_status, c->conn->peer_message, c->conn->engine_id);
     spop_stats_add(&srv->closed, &c->conn->stats);
     spop_conn_free(c->conn);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_delete(&c->link);
     srv->st.open--;
     free(c);
 }
@@ -133,12 +130,7 @@ static void held_fire(struct ev_loop *loop, ev_timer *t, int revents)
 
     (void)loop;
     (void)revents;
-    if (h->prev)
-        h->prev->next = h->next;
-    else
-        c->held = h->next;
-    if (h->next)
-        h->next->prev = h->prev;
+    list_delete(&h->link);
     c->srv->st.held--;
     answer_write(c->conn, h->stream_id, h->frame_id, &h->answer);
     free(h);
@@ -163,11 +155,7 @@ static void hold_answer(struct client *c, uint64_t sid, uint64_t fid, const stru
     h->stream_id = sid;
     h->frame_id = fid;
     h->answer = *a;
-    h->prev = NULL;
-    h->next = c->held;
-    if (c->held)
-        c->held->prev = h;
-    c->held = h;
+    list_insert(&c->held, &h->link);
     ev_timer_init(&h->timer, held_fire, delay_ms / 1000.0, 0.);
     ev_timer_start(srv->loop, &h->timer);
     srv->st.held++;
@@ -223,6 +211,7 @@ static void client_deadline(struct ev_loop *loop, ev_timer *t, int revents)
     struct client *c = (struct client *)((char *)t - offsetof(struct client, deadline));
     struct spop_server *srv = c->srv;
     ev_tstamp idle = ev_now(loop) - c->use.last_active;
+    bool holding = !list_empty(&c->held);
 
     (void)revents;
     switch (c->conn->state) {
@@ -231,8 +220,8 @@ static void client_deadline(struct ev_loop *loop, ev_timer *t, int revents)
         client_close(c);
         return;
     case SPOP_CONN_READY:
-        if (c->held || idle < SPOP_IDLE_TIMEOUT_S) {
-            deadline_in(c, c->held ? SPOP_IDLE_TIMEOUT_S : SPOP_IDLE_TIMEOUT_S - idle);
+        if (holding || idle < SPOP_IDLE_TIMEOUT_S) {
+            deadline_in(c, holding ? SPOP_IDLE_TIMEOUT_S : SPOP_IDLE_TIMEOUT_S - idle);
             return;
         }
         srv->st.expired_idle++;
@@ -262,10 +251,8 @@ static bool client_admit(void *ctx, int fd)
     }
     c->fd = fd;
     c->srv = srv;
-    c->next = srv->clients;
-    if (srv->clients)
-        srv->clients->prev = c;
-    srv->clients = c;
+    list_init(&c->held);
+    list_insert(&srv->clients, &c->link);
     srv->st.accepted++;
     srv->st.open++;
     c->use.last_active = ev_now(srv->loop);
@@ -276,9 +263,9 @@ static bool client_admit(void *ctx, int fd)
     return true;
 }
 
-static void *first_client(void *ctx)
+static struct list *client_list(void *ctx)
 {
-    return ((struct spop_server *)ctx)->clients;
+    return &((struct spop_server *)ctx)->clients;
 }
 
 static void evict_client(void *c)
@@ -289,9 +276,9 @@ static void evict_client(void *c)
 /* Only a connection still waiting for HELLO (or closing) may be evicted: HAProxy's never are. */
 static const struct acceptor_ops client_ops = {"spop",
                                                client_admit,
-                                               first_client,
+                                               client_list,
                                                evict_client,
-                                               offsetof(struct client, next),
+                                               offsetof(struct client, link),
                                                offsetof(struct client, use)};
 
 struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_listen *listen,
@@ -301,6 +288,7 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
 
     if (!srv)
         return NULL;
+    list_init(&srv->clients);
     /* A reloading HAProxy opens a burst of connections at once: keep a deep backlog. */
     srv->fd = net_listen_conf(listen, 4096, "spop", owner, &srv->sock);
     if (srv->fd < 0) {
@@ -321,7 +309,7 @@ struct spop_server *spop_server_start(struct ev_loop *loop, const struct conf_li
 
 void spop_server_shutdown(struct spop_server *srv)
 {
-    struct client *c = srv->clients;
+    struct list *link, *next;
 
     if (srv->fd >= 0) {
         acceptor_stop(&srv->acceptor);
@@ -329,12 +317,12 @@ void spop_server_shutdown(struct spop_server *srv)
         close(srv->fd);
         srv->fd = -1;
     }
-    while (c) {
-        struct client *next = c->next;
+    list_for_each_safe (link, next, &srv->clients) {
+        struct client *c = list_entry(link, struct client, link);
+
         spop_conn_disconnect(c->conn, SPOP_STATUS_NORMAL, "agent stopping");
         if (client_flush(c))
             client_close(c);
-        c = next;
     }
 }
 
@@ -348,11 +336,13 @@ void spop_server_free(struct spop_server *srv)
 
 void spop_server_stats(const struct spop_server *srv, struct spop_server_stats *out)
 {
+    const struct list *link;
+
     *out = srv->st;
     out->admission = srv->acceptor.st;
     out->conns = srv->closed;
-    for (const struct client *c = srv->clients; c; c = c->next)
-        spop_stats_add(&out->conns, &c->conn->stats);
+    list_for_each (link, &srv->clients)
+        spop_stats_add(&out->conns, &list_entry(link, const struct client, link)->conn->stats);
 }
 
 void spop_server_set_metrics(struct spop_server *srv, struct metrics *m)

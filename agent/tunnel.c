@@ -13,6 +13,7 @@
 
 #include "config-t.h"
 #include "connect_proxy.h"
+#include "list.h"
 #include "log.h"
 #include "promtext.h"
 #include "resolver.h"
@@ -47,7 +48,7 @@ struct tunnel;
 
 struct tunnel_conn {
     struct tunnel *t;
-    struct tunnel_conn *prev, *next;
+    struct list link; /* in t->conns */
     enum conn_state state;
     int cfd, pfd; /* HAProxy's side, the proxy's side */
     ev_io cio, pio;
@@ -71,7 +72,7 @@ struct tunnel {
     char request[CONNECT_PROXY_REQUEST_MAX];
     size_t request_len;
     double handshake_s, idle_s;
-    struct tunnel_conn *conns;
+    struct list conns; /* of struct tunnel_conn, newest first */
     struct tunnel_stats st;
 };
 
@@ -107,12 +108,7 @@ static void conn_close(struct tunnel_conn *c)
     close(c->cfd);
     if (c->pfd >= 0)
         close(c->pfd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        t->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_delete(&c->link);
     t->st.active--;
     free(c);
 }
@@ -423,7 +419,7 @@ static void conn_connect(struct tunnel_conn *c)
 static void on_resolved(void *ctx, int err, const struct sockaddr *addr, socklen_t len)
 {
     struct tunnel *t = ctx;
-    struct tunnel_conn *c, *next;
+    struct list *link, *next;
 
     t->lookup = NULL;
     if (!err && len <= sizeof(t->proxy_addr)) {
@@ -431,8 +427,9 @@ static void on_resolved(void *ctx, int err, const struct sockaddr *addr, socklen
         t->proxy_addr_len = len;
         t->resolved_at = ev_now(t->set->loop);
     }
-    for (c = t->conns; c; c = next) {
-        next = c->next;
+    list_for_each_safe (link, next, &t->conns) {
+        struct tunnel_conn *c = list_entry(link, struct tunnel_conn, link);
+
         if (c->state != CONN_RESOLVING)
             continue;
         if (t->proxy_addr_len)
@@ -481,10 +478,7 @@ static void conn_start(struct tunnel *t, int cfd)
     c->t = t;
     c->cfd = cfd;
     c->pfd = -1;
-    c->next = t->conns;
-    if (t->conns)
-        t->conns->prev = c;
-    t->conns = c;
+    list_insert(&t->conns, &c->link);
     t->st.active++;
     ev_init(&c->cio, on_client_io);
     ev_init(&c->pio, on_proxy_io);
@@ -533,6 +527,7 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
 
     t->set = ts;
     t->sock.fd = -1;
+    list_init(&t->conns);
     t->group = strdup(g->name);
     t->upstream = strdup(up->name);
     t->proxy_host = strdup(hc->proxy.host);
@@ -622,8 +617,8 @@ void tunnels_free(struct tunnels *ts)
     for (i = 0; i < ts->n; i++) {
         struct tunnel *t = &ts->v[i];
 
-        while (t->conns)
-            conn_close(t->conns);
+        while (!list_empty(&t->conns))
+            conn_close(list_first_entry(&t->conns, struct tunnel_conn, link));
         if (t->lookup)
             resolver_cancel(t->lookup);
         if (t->sock.fd >= 0) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "list.h"
 #include "net.h"
 
 START_TEST(eviction_order)
@@ -61,12 +62,12 @@ END_TEST
 struct held_conn {
     int fd;
     struct owner *owner;
-    struct held_conn *next;
+    struct list link;
     struct slot_use use;
 };
 
 struct owner {
-    struct held_conn *head;
+    struct list conns; /* newest first */
     uint64_t open;
     double clock; /* a fake last_active: later admitted, later active */
     bool busy;    /* connections admitted busy: never evicted */
@@ -79,24 +80,22 @@ static bool own_admit(void *ctx, int fd)
 
     if (!c)
         return false;
-    *c = (struct held_conn){fd, o, o->head, {.last_active = ++o->clock, .busy = o->busy}};
-    o->head = c;
+    *c = (struct held_conn){fd, o, {NULL, NULL}, {.last_active = ++o->clock, .busy = o->busy}};
+    list_insert(&o->conns, &c->link);
     o->open++;
     return true;
 }
 
-static void *own_first(void *ctx)
+static struct list *own_conns(void *ctx)
 {
-    return ((struct owner *)ctx)->head;
+    return &((struct owner *)ctx)->conns;
 }
 
 static void own_close(void *conn)
 {
-    struct held_conn *c = conn, **p = &c->owner->head;
+    struct held_conn *c = conn;
 
-    while (*p != c)
-        p = &(*p)->next;
-    *p = c->next;
+    list_delete(&c->link);
     c->owner->open--;
     close(c->fd);
     free(c);
@@ -104,15 +103,15 @@ static void own_close(void *conn)
 
 static void own_free(struct owner *o)
 {
-    while (o->head)
-        own_close(o->head);
+    while (!list_empty(&o->conns))
+        own_close(list_first_entry(&o->conns, struct held_conn, link));
 }
 
 static const struct acceptor_ops own_ops = {"test",
                                             own_admit,
-                                            own_first,
+                                            own_conns,
                                             own_close,
-                                            offsetof(struct held_conn, next),
+                                            offsetof(struct held_conn, link),
                                             offsetof(struct held_conn, use)};
 
 static int listen_fd;
@@ -156,8 +155,10 @@ START_TEST(limit_then_eviction)
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct owner o = {.busy = true};
     struct acceptor a;
+    struct list *link;
     int c[4];
 
+    list_init(&o.conns);
     setup_listener();
     acceptor_start(&a, loop, listen_fd, 2, &o.open, &own_ops, &o);
     for (int i = 0; i < 3; i++)
@@ -168,8 +169,8 @@ START_TEST(limit_then_eviction)
     ck_assert(closed_by_peer(c[2])); /* the newcomer is told at once */
     ck_assert(!closed_by_peer(c[0]));
 
-    for (struct held_conn *h = o.head; h; h = h->next)
-        h->use.busy = false;
+    list_for_each (link, &o.conns)
+        list_entry(link, struct held_conn, link)->use.busy = false;
     c[3] = dial();
     ev_run(loop, EVRUN_NOWAIT);
     ck_assert_uint_eq(a.st.accepted, 3);
@@ -194,6 +195,7 @@ START_TEST(out_of_descriptors_sheds_and_pauses)
     struct rlimit saved, rl;
     int c[2], fillers[64], n_fillers = 0, fd;
 
+    list_init(&o.conns);
     setup_listener();
     acceptor_start(&a, loop, listen_fd, 100, &o.open, &own_ops, &o);
     c[0] = dial();
