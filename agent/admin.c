@@ -15,6 +15,7 @@
 #include "admin_http.h"
 #include "buf.h"
 #include "config-t.h"
+#include "io_watch.h"
 #include "list.h"
 #include "log.h"
 #include "net.h"
@@ -75,11 +76,7 @@ static void conn_close(struct admin_conn *c)
 
 static void conn_events(struct admin_conn *c, int events)
 {
-    if (c->io.events == events)
-        return;
-    ev_io_stop(c->srv->loop, &c->io);
-    ev_io_set(&c->io, c->fd, events);
-    ev_io_start(c->srv->loop, &c->io);
+    io_watch(c->srv->loop, &c->io, c->fd, events);
 }
 
 /* (Re)start the connection's one deadline. */

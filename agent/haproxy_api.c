@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "haproxy_api.h"
+#include "io_watch.h"
 #include "log.h"
 
 static void start_batch(struct haproxy_api *h);
@@ -238,9 +239,7 @@ static void send_line(struct haproxy_api *h)
         }
     }
     h->phase = HAPI_RECEIVING;
-    ev_io_stop(h->loop, &h->io);
-    ev_io_set(&h->io, h->fd, EV_READ);
-    ev_io_start(h->loop, &h->io);
+    io_watch(h->loop, &h->io, h->fd, EV_READ);
 }
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)

@@ -8,6 +8,7 @@
 #include "acceptor.h"
 #include "config-t.h"
 #include "decide.h"
+#include "io_watch.h"
 #include "list.h"
 #include "log.h"
 #include "metrics.h"
@@ -88,11 +89,7 @@ static void client_close(struct client *c)
 
 static void client_watch(struct client *c, int events)
 {
-    if (c->io.events == events)
-        return;
-    ev_io_stop(c->srv->loop, &c->io);
-    ev_io_set(&c->io, c->fd, events);
-    ev_io_start(c->srv->loop, &c->io);
+    io_watch(c->srv->loop, &c->io, c->fd, events);
 }
 
 /* Send what is queued. Returns false when the client was closed (do not touch it). */

@@ -13,6 +13,7 @@
 
 #include "config-t.h"
 #include "connect_proxy.h"
+#include "io_watch.h"
 #include "list.h"
 #include "log.h"
 #include "promtext.h"
@@ -125,18 +126,6 @@ static void conn_fail(struct tunnel_conn *c, enum tunnel_fail why, const char *d
     conn_close(c);
 }
 
-static void watch(struct ev_loop *loop, ev_io *w, int fd, int events)
-{
-    /* libev keeps private flags in `events`: compare only the ones we set. */
-    if ((w->events & (EV_READ | EV_WRITE)) == events && !!ev_is_active(w) == (events != 0))
-        return;
-    ev_io_stop(loop, w);
-    if (!events)
-        return;
-    ev_io_set(w, fd, events);
-    ev_io_start(loop, w);
-}
-
 static size_t dir_pending(const struct pipe_dir *d)
 {
     return d->len - d->off;
@@ -177,8 +166,8 @@ static void conn_update(struct tunnel_conn *c)
             pev |= EV_WRITE;
         break;
     }
-    watch(loop, &c->cio, c->cfd, cev);
-    watch(loop, &c->pio, c->pfd, pev);
+    io_watch(loop, &c->cio, c->cfd, cev);
+    io_watch(loop, &c->pio, c->pfd, pev);
 }
 
 /* Read what `fd` has into `d`. 1 on bytes, 0 when nothing now, -1 on error; end of
