@@ -41,6 +41,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "io_watch.h"
+#include "list.h"
+
 #define LISTEN_ADDR       "127.0.0.1"
 #define HEAD_MAX          16384       /* request line + headers, HAProxy's default bufsize */
 #define HEADERS_MAX       100         /* header fields per request */
@@ -63,9 +66,8 @@
 #define LENGTH_UNKNOWN    UINT64_MAX
 #define DEFAULT_MODEL     "mock-model"
 
-#define ARRAY_LEN(a)               (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b)                  ((a) < (b) ? (a) : (b))
-#define container_of(p, type, mbr) ((type *)(void *)((char *)(p)-offsetof(type, mbr)))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)    ((a) < (b) ? (a) : (b))
 
 /* ------------------------------------------------------------------------------------ */
 /* Growable byte buffer with a hard ceiling                                             */
@@ -1215,7 +1217,7 @@ struct server;
 
 struct conn {
     struct server *srv;
-    struct conn *prev, *next;
+    struct list link; /* in srv->conns */
     int fd;
     SSL *ssl;
     ev_io io;
@@ -1243,7 +1245,7 @@ struct server {
     ev_io accept_io;
     ev_timer accept_pause;
     ev_signal sigterm, sigint;
-    struct conn *conns;
+    struct list conns; /* of struct conn */
     unsigned nconns;
     uint64_t seq; /* last sequence number given to an API request */
     struct record_log log;
@@ -1948,12 +1950,7 @@ static void conn_update_events(struct conn *c)
         if (buf_pending(&c->out) > 0)
             events |= c->tls_write_wants_read ? EV_READ : EV_WRITE;
     }
-    if (ev_is_active(&c->io) && (c->io.events & (EV_READ | EV_WRITE)) == events)
-        return;
-    ev_io_stop(loop, &c->io);
-    ev_io_set(&c->io, c->fd, events);
-    if (events)
-        ev_io_start(loop, &c->io);
+    io_watch(loop, &c->io, c->fd, events);
 }
 
 static void conn_destroy(struct conn *c)
@@ -1971,12 +1968,7 @@ static void conn_destroy(struct conn *c)
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
     close(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    list_delete(&c->link);
     srv->nconns--;
     free(c);
 }
@@ -2068,10 +2060,7 @@ static bool conn_new(struct server *srv, int fd)
     ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
     ev_init(&c->timer, conn_timer_cb);
     ev_io_start(srv->loop, &c->io);
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+    list_insert(&srv->conns, &c->link);
     srv->nconns++;
     return true;
 }
@@ -2175,8 +2164,8 @@ static void raise_fd_limit(void)
 
 static void server_free(struct server *srv)
 {
-    while (srv->conns)
-        conn_destroy(srv->conns);
+    while (!list_empty(&srv->conns))
+        conn_destroy(list_first_entry(&srv->conns, struct conn, link));
     records_clear(&srv->log);
     if (srv->loop) {
         ev_io_stop(srv->loop, &srv->accept_io);
@@ -2234,6 +2223,7 @@ int main(int argc, char **argv)
 
     if (!srv)
         return 1;
+    list_init(&srv->conns);
     srv->listen_fd = -1;
     srv->cfg = config_defaults;
     srv->log.first = 1;
