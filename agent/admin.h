@@ -1,5 +1,5 @@
 /*
- * The admin endpoint at http_server.admin (BEHAVIOUR.md §9), on the agent's libev loop:
+ * The admin endpoint at http_server.admin (docs/metrics.md), on the agent's libev loop:
  *   GET /health  -> 200 "OK\n", text/plain
  *   GET <page>   -> 200, a page from its render callback (/metrics, /status: see main.c);
  *                   401 without the bearer token when http_server.admin.token is set

@@ -31,7 +31,7 @@ int connect_proxy_request(const char *host, uint16_t port, const char *userinfo,
 enum connect_proxy_head connect_proxy_parse(const char *buf, size_t len,
                                             struct connect_proxy_response *out);
 
-/* Whether a parsed status opens the tunnel (any 2xx, as RFC 9110 §9.3.6 says). */
+/* Whether a parsed status opens the tunnel (any 2xx, as RFC 9110 section 9.3.6 says). */
 static inline bool connect_proxy_established(const struct connect_proxy_response *r)
 {
     return r->status >= 200 && r->status <= 299;

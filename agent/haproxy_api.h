@@ -1,6 +1,6 @@
 /*
- * A non-blocking client of HAProxy's runtime API (the `stats socket`, management.txt §9.3)
- * on the agent's libev loop.
+ * A non-blocking client of HAProxy's runtime API (the `stats socket`, described in the
+ * "Unix Socket commands" chapter of HAProxy's management guide) on the agent's libev loop.
  *
  * Commands are queued (bounded) and sent in batches: one connection per batch, its
  * commands joined by ';' on one line. Without `prompt`, HAProxy 2.6 answers each command

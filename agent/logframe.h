@@ -1,5 +1,5 @@
 /*
- * Decoder of the octet-counted framing (RFC 6587 §3.4.1) HAProxy's ring uses with
+ * Decoder of the octet-counted framing (RFC 6587, section 3.4.1) HAProxy's ring uses with
  * `log-proto octet-count`: records "LEN SP MSG", back to back, where LEN is the decimal
  * byte count of MSG. With `format raw` the message is the bare log line (no syslog
  * header, no newline), as observed on 2.6.12.

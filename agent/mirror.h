@@ -1,5 +1,6 @@
 /*
- * Mirrors open breakers into HAProxy's own balancing (ARCHITECTURE §6).
+ * Mirrors open breakers into HAProxy's own balancing (docs/operations.md, "Breakers and
+ * HAProxy's own balancing").
  *
  * When the agent does not answer (fail-open) or a retry is redispatched, HAProxy picks a
  * server by itself and knows nothing of the agent's breakers. The mirror gives the server

@@ -1,5 +1,6 @@
 /*
- * Token-bucket rate limiting per (forward, client address), BEHAVIOUR.md §6.
+ * Token-bucket rate limiting per (forward, client address): http_server.forwards[].ratelimit
+ * in docs/configuration.md.
  *
  * A bucket holds up to `burst` tokens, refills continuously at `per_second` tokens per
  * second and pays one token per request; a new client starts full. Buckets live in a

@@ -1,7 +1,7 @@
 /*
- * Retries (BEHAVIOUR.md §5): the backoff schedule, and the table that recognises a
- * repeated attempt of the same request by its unique id (ARCHITECTURE.md §4, the
- * `attempt` message), so the agent knows which retry it is answering.
+ * Retries (http_client.retry, docs/configuration.md): the backoff schedule, and the table
+ * that recognises a repeated attempt of the same request by its unique id (the `attempt`
+ * message, docs/spop-contract.md), so the agent knows which retry it is answering.
  */
 #ifndef LLMPROXY_RETRY_H
 #define LLMPROXY_RETRY_H
