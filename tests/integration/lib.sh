@@ -60,6 +60,26 @@ finish() {
     exit 0
 }
 
+# What a test cannot do here (an optional tool missing, not root, an older HAProxy) is
+# skipped, never passed in silence. run.sh counts a skipped test apart from passes and
+# failures by its exit status, and lists the skipped parts of tests that did run.
+SKIP_STATUS=77
+
+# skip REASON: the whole test cannot run here. Checks that failed before still fail it.
+skip() {
+    [ "$_failures" -eq 0 ] || finish
+    printf '  skipped: %s\n' "$*"
+    exit "$SKIP_STATUS"
+}
+
+# skip_part WHAT REASON: part of the test cannot run here; the rest goes on.
+skip_part() {
+    printf '  skipped: %s: %s\n' "$1" "$2"
+    if [ -n "${LLMPROXY_SKIPPED_PARTS:-}" ]; then
+        printf '%s: %s: %s\n' "$(basename "$0" .sh)" "$1" "$2" >>"$LLMPROXY_SKIPPED_PARTS"
+    fi
+}
+
 # free_ports N: print N free TCP ports on 127.0.0.1, from a random block with no socket on
 # it, below the kernel's ephemeral range so that no client connection takes one of them
 # between this check and the bind.

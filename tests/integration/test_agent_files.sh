@@ -11,10 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-    log "skipped: needs root to switch users"
-    exit 0
-fi
+[ "$(id -u)" = 0 ] || skip "needs root to switch users"
 TINYPROXY=${TINYPROXY:-tinyproxy}
 command -v "$TINYPROXY" >/dev/null || { echo "  tinyproxy is missing (make deps)"; exit 1; }
 RUN_AS=nobody

@@ -6,10 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-    log "skipped: needs root to switch users"
-    exit 0
-fi
+[ "$(id -u)" = 0 ] || skip "needs root to switch users"
 RUN_AS=nobody
 uid=$(id -u "$RUN_AS") gid=$(id -g "$RUN_AS")
 

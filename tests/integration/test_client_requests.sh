@@ -283,7 +283,7 @@ JS
     check "SDK: a 2 KiB prompt over max_body -> APIError 413 request_too_large ($(sed -n 2p "$T/sdk.out"))" \
         test "$(sed -n 2p "$T/sdk.out")" = "413 request_too_large invalid_request_error 413 request body too large"
 else
-    log "skipped: the OpenAI Node SDK could not be installed (npm missing or offline)"
+    skip_part "the OpenAI Node SDK's errors" "the SDK could not be installed (npm missing or offline)"
 fi
 
 finish

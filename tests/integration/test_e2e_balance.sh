@@ -98,5 +98,5 @@ start_mock a "$A" || finish
 got=$(names "$F_FO" 2)
 check "failover, a back: traffic returns to a (got: $got)" test "$got" = "a a"
 
-log "response_aware: skipped, its EMA comes from HAProxy's log feed, which is not wired yet"
+# response_aware learns from the log feed: test_e2e_response_aware.sh.
 finish

@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
 # The libFuzzer harnesses (tests/fuzz, docs/reliability.md) build with clang under
 # ASan+UBSan and each runs FUZZ_SMOKE_SECONDS (8) on its seed corpus without a crash.
-# Skipped, with a note, where clang is not installed (make deps installs it).
+# Skipped where clang is not installed (make deps installs it).
 source "$(dirname "$0")/lib.sh"
 
 secs=${FUZZ_SMOKE_SECONDS:-8}
 fuzz_o=${FUZZ_O:-build/fuzz}
 
-if ! command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
-    log "SKIP: ${FUZZ_CC:-clang} not found; install clang and libclang-rt-14-dev (make deps)"
-    finish
-fi
+command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1 ||
+    skip "${FUZZ_CC:-clang} not found; install clang and libclang-rt-14-dev (make deps)"
 
 build() {
     make -C "$LLMPROXY_ROOT" -j"$(nproc)" FUZZ_O="$fuzz_o" fuzz-build >"$T/build.log" 2>&1 ||

@@ -14,16 +14,10 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-    log "skipped: needs root to run the attacker as another user"
-    exit 0
-fi
+[ "$(id -u)" = 0 ] || skip "needs root to run the attacker as another user"
 # The system's python: one installed for root alone (pyenv) is not the attacker's.
 PYTHON=/usr/bin/python3
-if [ ! -x "$PYTHON" ]; then
-    log "skipped: $PYTHON is needed for the attacker's tool"
-    exit 0
-fi
+[ -x "$PYTHON" ] || skip "$PYTHON is needed for the attacker's tool"
 ATTACKER=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
 read -r A F ADMIN < <(free_ports 3 | xargs)

@@ -16,10 +16,7 @@ PKG=llmproxy
 ETC=/etc/llmproxy
 UNITS=/lib/systemd/system
 
-if [ "$(id -u)" != 0 ]; then
-    log "skipped: installing a package needs root"
-    exit 0
-fi
+[ "$(id -u)" = 0 ] || skip "installing a package needs root"
 "$ROOT/packaging/install-deps.sh" >"$T/deps.log" 2>&1 || { fail "packaging/install-deps.sh"; finish; }
 
 # list_has TEXT WORD...: the comma/space separated list TEXT names every WORD (a regex).
@@ -66,7 +63,7 @@ if command -v lintian >/dev/null; then
     grep -v 'running with root privileges' "$T/lintian.log" | sed 's/^/  lintian: /'
     check "lintian reports no error" test "$rc" -eq 0
 else
-    log "lintian not installed: not run"
+    skip_part "lintian" "lintian is not installed"
 fi
 
 # ---- install -----------------------------------------------------------------------------
@@ -118,6 +115,8 @@ check "man llmproxy-ctl renders" eval 'man -P cat llmproxy-ctl 2>/dev/null | gre
 if command -v systemd-analyze >/dev/null; then
     check "systemd-analyze verify accepts both units" \
         systemd-analyze verify --man=no $UNITS/llmproxy-agent.service $UNITS/llmproxy-haproxy.service
+else
+    skip_part "systemd-analyze verify" "systemd-analyze is not installed"
 fi
 
 # As the units' user, as systemd runs them after reading the env file. An array, not a
@@ -353,7 +352,7 @@ for f in "$K8S"/*.yaml; do
         python3 -c 'import sys, yaml; list(yaml.safe_load_all(open(sys.argv[1])))' "$f" ;;
     ruby) check "$(basename "$f") parses (ruby yaml)" \
         ruby -ryaml -e 'YAML.load_stream(File.read(ARGV[0]))' "$f" ;;
-    *) log "no YAML parser (python3 yaml, ruby): $(basename "$f") not parsed" ;;
+    *) skip_part "$(basename "$f") parses" "no YAML parser (python3 yaml, ruby)" ;;
     esac
 done
 # The ConfigMap's config.yaml block: the lines indented under `config.yaml: |`.
