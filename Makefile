@@ -18,6 +18,7 @@
 #   make rpm             build the llmproxy .rpm (rpmbuild, packaging/rpm/llmproxy.spec) likewise
 #   make fuzz            build the libFuzzer harnesses (clang) and run each FUZZ_SECONDS (60)
 #   make fuzz-smoke      the same, 10 s each (docs/reliability.md)
+#   make -s print-version   print VERSION (the packaging scripts read it from here)
 #
 # Source files are discovered by folder, so adding a module needs no Makefile change:
 #   ctl/config/*.c   the configuration library, linked by both binaries
@@ -26,6 +27,10 @@
 #   tests/unit/check_*.c       one Check test program each (+ tests/unit/util/*.c)
 #   tests/tools/*.c            one helper program each (mock upstream, load generator, ...)
 #   tests/fuzz/fuzz_*.c        one libFuzzer harness each (+ tests/fuzz/util/*.c)
+
+# The one place the release number lives: both programs' --version, and the packages
+# (packaging/debian/changelog and the RPM spec must carry the same, their scripts check).
+VERSION  := 0.1.0
 
 CC       ?= cc
 O        ?= build
@@ -45,6 +50,7 @@ endif
 INCS     := -Ictl/config -Ictl -Iagent
 CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INCS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
+VERSION_FLAG := -DLLMPROXY_VERSION='"$(VERSION)"'
 
 LIBS_CONF  := -lyaml
 LIBS_AGENT := -lev -lssl -lcrypto -lm
@@ -70,7 +76,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps test unit integration bench-agent bench soak run format deb rpm clean fuzz fuzz-build \
-        fuzz-smoke
+        fuzz-smoke print-version
 # Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -83,6 +89,13 @@ deps:
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Only the entry points print the version; they are rebuilt when it changes.
+$(call obj,$(CTL_MAIN) $(AGENT_MAIN)): CFLAGS += $(VERSION_FLAG)
+$(call obj,$(CTL_MAIN) $(AGENT_MAIN)): Makefile
+
+print-version:
+	@echo $(VERSION)
 
 $(LIBCONF): $(call obj,$(CONF_SRCS))
 	@mkdir -p $(dir $@)

@@ -39,10 +39,6 @@
 #include "tunnel.h"
 #include "unix_socket.h"
 
-#ifndef LLMPROXY_VERSION
-#define LLMPROXY_VERSION "0.1.0"
-#endif
-
 /* Retry bookkeeping: ids are forgotten after the longest request could have lasted. */
 #define ATTEMPTS_MAX    262144
 #define ATTEMPTS_TTL_MS (3600u * 1000)

@@ -8,8 +8,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define CTL_VERSION "0.1.0"
-
 /* Exit statuses shared by every subcommand. */
 enum ctl_exit {
     CTL_EXIT_OK = 0,

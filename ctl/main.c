@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         return CTL_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("llmproxy-ctl %s\n", CTL_VERSION);
+        printf("llmproxy-ctl %s\n", LLMPROXY_VERSION); /* the Makefile's VERSION */
         return CTL_EXIT_OK;
     }
     if (strcmp(argv[1], "help") == 0)

@@ -16,6 +16,13 @@ OUT=$(cd "$OUT" && pwd)
 
 VERSION=$(dpkg-parsechangelog -l "$ROOT/packaging/debian/changelog" -S Version)
 UPSTREAM=${VERSION%-*}
+# The release number lives in the Makefile; the changelog adds the Debian revision.
+MAKE_VERSION=$(make -s --no-print-directory -C "$ROOT" print-version)
+if [ "$UPSTREAM" != "$MAKE_VERSION" ]; then
+    echo "build-deb: packaging/debian/changelog is at $VERSION but the Makefile's VERSION is" \
+        "$MAKE_VERSION: add a changelog entry" >&2
+    exit 1
+fi
 
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/llmproxy-deb.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT

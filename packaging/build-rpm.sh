@@ -17,6 +17,13 @@ OUT=$(cd "$OUT" && pwd)
 
 VERSION=$(rpmspec -q --srpm --qf '%{VERSION}' "$SPEC" 2>/dev/null ||
     awk '$1 == "Version:" { print $2; exit }' "$SPEC")
+# The release number lives in the Makefile; the spec keeps its own copy for rpmbuild.
+MAKE_VERSION=$(make -s --no-print-directory -C "$ROOT" print-version)
+if [ "$VERSION" != "$MAKE_VERSION" ]; then
+    echo "build-rpm: packaging/rpm/llmproxy.spec has Version $VERSION but the Makefile's" \
+        "VERSION is $MAKE_VERSION: update the spec (Version and %changelog)" >&2
+    exit 1
+fi
 
 TOP=$(mktemp -d "${TMPDIR:-/tmp}/llmproxy-rpm.XXXXXX")
 trap 'rm -rf "$TOP"' EXIT
