@@ -3,21 +3,9 @@
 #include <string.h>
 
 #include "breaker-t.h"
+#include "conf_walk.h"
 #include "mirror.h"
 #include "render.h"
-
-/* Names the renderer accepts ([A-Za-z0-9_.-]) need no quoting on the runtime API, whose
- * parser splits on spaces and ';'. Anything else is never sent. */
-static bool name_is_safe(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '.' || *s == '-'))
-            return false;
-    return true;
-}
 
 static bool breaker_is_closed(const struct upstream_rt *up)
 {
@@ -86,7 +74,12 @@ bool mirror_use_state(struct mirror *m, const struct agent_state *st)
             p->up = grp->members[i];
             p->group_first = first;
             p->group_len = grp->conf->n_members;
-            p->unsafe = !name_is_safe(p->group) || !name_is_safe(p->up->conf->name);
+            /* The runtime API splits a command on spaces and ';' and has no quoting: only
+             * names of the configuration's own alphabet ([A-Za-z0-9_.-]) may be sent. A
+             * loaded configuration has no other (conf_valid_name() checked every name);
+             * asking the same validator again costs nothing and keeps a hand-made state
+             * from ever splitting a command. */
+            p->unsafe = !conf_valid_name(p->group) || !conf_valid_name(p->up->conf->name);
             prev = find_pair(m, p->group, p->up->conf->name);
             if (prev && prev->sync == MIRROR_CONFIRMED) {
                 /* An answer still on its way is the old pair's: send again instead. */
