@@ -388,7 +388,7 @@ struct admin_server *admin_start(struct ev_loop *loop, const struct conf_admin *
     }
     srv->loop = loop;
     srv->port = bound_port(srv->fd);
-    srv->timeout_s = conf->timeout_connect_s ? conf->timeout_connect_s : 10;
+    srv->timeout_s = conf->timeout_connect_s; /* the schema's default when not set */
     srv->pages = pages;
     srv->n_pages = n_pages;
     srv->ctx = ctx;

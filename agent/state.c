@@ -15,7 +15,7 @@ static bool name_is(const char *name, const char *s, size_t len)
 static uint64_t probe_timeout_ms(const struct config *cfg, const struct conf_upstream *u)
 {
     /* A probe is silent at most as long as the longest request timeout of a group
-     * the upstream serves in. */
+     * the upstream serves in (the default one when it serves in none). */
     uint32_t longest = 0;
 
     for (size_t g = 0; g < cfg->n_groups; g++)
@@ -23,7 +23,7 @@ static uint64_t probe_timeout_ms(const struct config *cfg, const struct conf_ups
             if (&cfg->upstreams[cfg->groups[g].members[m].upstream] == u &&
                 cfg->groups[g].client.request_timeout_s > longest)
                 longest = cfg->groups[g].client.request_timeout_s;
-    return (uint64_t)(longest ? longest : 300) * 1000;
+    return (uint64_t)(longest ? longest : CONF_REQUEST_TIMEOUT_DEFAULT_S) * 1000;
 }
 
 static const struct upstream_rt *old_upstream(const struct agent_state *old,

@@ -525,7 +525,7 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
         return -1;
     }
     t->proxy_port = hc->proxy.port;
-    t->handshake_s = hc->connect_timeout_s ? hc->connect_timeout_s : 1;
+    t->handshake_s = hc->connect_timeout_s; /* the schema's default when not set */
     /* HAProxy ends idle connections itself; this only reaps tunnels both peers forgot. */
     t->idle_s = (double)hc->request_timeout_s + hc->idle_timeout_s + 60;
     n = connect_proxy_request(up->parsed.host, up->parsed.port, hc->proxy.userinfo, t->request,

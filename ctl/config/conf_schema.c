@@ -507,7 +507,8 @@ static const struct conf_schema balance_schema = SCHEMA(balance_keys);
 
 static const struct conf_key client_timeout_keys[] = {
     INT_KEY("connect", struct conf_http_client, connect_timeout_s, 1, 120, 10),
-    INT_KEY("request", struct conf_http_client, request_timeout_s, 1, 3600, 300),
+    INT_KEY("request", struct conf_http_client, request_timeout_s, 1, 3600,
+            CONF_REQUEST_TIMEOUT_DEFAULT_S),
     INT_KEY("idle", struct conf_http_client, idle_timeout_s, 1, 3600, 60),
 };
 static const struct conf_schema client_timeout_schema = SCHEMA(client_timeout_keys);

@@ -104,6 +104,10 @@ struct conf_member {
     struct conf_pos pos;
 };
 
+/* http_client.timeout.request when not set: the schema's default, and how long the agent
+ * lets a breaker's probe run for an upstream that serves in no group. */
+#define CONF_REQUEST_TIMEOUT_DEFAULT_S 300
+
 struct conf_http_client {
     struct conf_str agent; /* User-Agent sent upstream */
     uint32_t keepalive_s;  /* 0 disables TCP keepalive */
