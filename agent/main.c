@@ -133,7 +133,9 @@ static struct config *load_config(const char *path)
     struct conf_diags diags = {0};
     struct config *cfg = config_load(path, &diags);
 
-    if (!cfg) {
+    if (cfg)
+        conf_diags_print(&cfg->warnings, stderr);
+    else {
         conf_diags_print(&diags, stderr);
         log_error("%s: %zu error%s", path, diags.n, diags.n == 1 ? "" : "s");
     }
@@ -228,6 +230,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     struct agent *ag = w->data;
     struct config *cfg;
     struct agent_state *st;
+    char summary[CONF_SUMMARY_MAX];
 
     (void)loop;
     (void)revents;
@@ -253,8 +256,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
     state_free(ag->decider.state);
     ag->decider.state = st;
     mirror_push(ag);
-    log_info("reloaded: %zu forwards, %zu groups, %zu upstreams", cfg->n_forwards, cfg->n_groups,
-             cfg->n_upstreams);
+    log_info("reloaded: %s", config_summary(cfg, summary));
 }
 
 /*
@@ -385,6 +387,7 @@ static int run(struct agent *ag)
     const struct config *cfg = ag->decider.state->cfg;
     struct siphash_key key = random_key();
     struct unix_owner owner;
+    char summary[CONF_SUMMARY_MAX];
 
     ag->decider.ratelimit = ratelimit_create(cfg->agent.ratelimit_max_clients, &key);
     key = random_key();
@@ -433,8 +436,7 @@ static int run(struct agent *ag)
     ag->housekeeping.data = ag;
     ev_timer_start(ag->loop, &ag->housekeeping);
 
-    log_info("llmproxy-agent %s running: %zu forwards, %zu groups, %zu upstreams", LLMPROXY_VERSION,
-             cfg->n_forwards, cfg->n_groups, cfg->n_upstreams);
+    log_info("llmproxy-agent %s running: %s", LLMPROXY_VERSION, config_summary(cfg, summary));
     ev_run(ag->loop, 0);
 
     spop_server_free(ag->spop);
@@ -461,6 +463,7 @@ int main(int argc, char **argv)
         {"user", required_argument, NULL, 'u'},      {NULL, 0, NULL, 0},
     };
     struct agent ag = {0};
+    char summary[CONF_SUMMARY_MAX];
     bool test_only = false;
     const char *pidfile = NULL;
     struct config *cfg;
@@ -509,8 +512,7 @@ int main(int argc, char **argv)
     if (!cfg)
         return 1;
     if (test_only) {
-        printf("%s: ok: %zu forwards, %zu groups, %zu upstreams\n", ag.config_path, cfg->n_forwards,
-               cfg->n_groups, cfg->n_upstreams);
+        printf("%s: ok: %s\n", ag.config_path, config_summary(cfg, summary));
         config_free(cfg);
         return 0;
     }

@@ -58,6 +58,17 @@ struct spop_server {
 
 #define READ_CHUNK (64 * 1024)
 
+/*
+ * HAProxy closes idle SPOP connections (status 2, its `timeout idle`) and says goodbye on
+ * reloads (status 0) all day long: routine, so debug. Any other status means HAProxy found
+ * something wrong with us.
+ */
+static enum log_level disconnect_level(int64_t status)
+{
+    return status == SPOP_STATUS_NORMAL || status == SPOP_STATUS_TIMEOUT ? LOG_LVL_DEBUG
+                                                                         : LOG_LVL_WARN;
+}
+
 static void client_close(struct client *c)
 {
     struct spop_server *srv = c->srv;
@@ -77,7 +88,7 @@ static void client_close(struct client *c)
         log_every_msg(&srv->fault_warn[c->conn->fault], monotonic_ms(), LOG_LVL_WARN,
                       "spop: fd %d closed after %s", c->fd, spop_fault_name(c->conn->fault));
     else if (c->conn->peer_status >= 0)
-        log_every_msg(&srv->disconnect_info, monotonic_ms(), LOG_LVL_INFO,
+        log_every_msg(&srv->disconnect_info, monotonic_ms(), disconnect_level(c->conn->peer_status),
                       "spop: haproxy disconnect (status %lld: %s), engine %s",
                       (long long)c->conn->peer_status, c->conn->peer_message, c->conn->engine_id);
     spop_stats_add(&srv->closed, &c->conn->stats);

@@ -2,10 +2,36 @@
  * llmproxy-ctl render: write HAProxy's configuration for a configuration file.
  */
 #include <stdio.h>
+#include <sys/stat.h>
 
+#include "conf_diag.h"
 #include "config.h"
 #include "ctl.h"
 #include "render.h"
+
+/*
+ * HAProxy creates its stats socket, and the agent its sockets, in haproxy.run_dir but not
+ * the folder itself: without it `haproxy -f` stops at startup. The packaged service
+ * creates it when it starts, so its absence here is only a warning (this may be a build
+ * machine), written where someone trying the rendered files by hand will see it.
+ */
+static void warn_missing_run_dir(const struct config *cfg)
+{
+    const struct conf_str *run_dir = &cfg->haproxy.run_dir;
+    struct conf_pos pos = run_dir->pos.line ? run_dir->pos : (struct conf_pos){cfg->file, 0, 0};
+    struct conf_diags warning = {0};
+    struct stat st;
+
+    if (stat(run_dir->val, &st) == 0 && S_ISDIR(st.st_mode))
+        return;
+    conf_diag_add(&warning, &pos, "haproxy.run_dir",
+                  "warning: %s does not exist on this machine: HAProxy and the agent create "
+                  "their sockets there and stop without it; create it (mkdir -p -m 750 \"%s\"; the "
+                  "packaged service creates it when it starts) or set haproxy.run_dir",
+                  run_dir->val, run_dir->val);
+    conf_diags_print(&warning, stderr);
+    conf_diags_free(&warning);
+}
 
 int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir)
 {
@@ -15,6 +41,7 @@ int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char 
 
     if (!cfg)
         return CTL_EXIT_INVALID;
+    warn_missing_run_dir(cfg);
     rc = render_to_dir(cfg, dir, err, sizeof(err));
     config_free(cfg);
     if (rc < 0) {

@@ -7,11 +7,14 @@
 #include "config.h"
 #include "ctl.h"
 
-/* Print the problems of a failed load (cfg NULL) and release the list. */
+/* Print the problems of a failed load (cfg NULL), or the warnings of a good one, and
+ * release the list. */
 static struct config *report(const char *file, struct config *cfg, struct conf_diags *diags)
 {
     size_t n;
 
+    if (cfg)
+        conf_diags_print(&cfg->warnings, stderr);
     if (!cfg) {
         conf_diags_print(diags, stderr);
         n = diags->n + diags->dropped;

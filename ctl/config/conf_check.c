@@ -304,6 +304,24 @@ static int check_agent_sockets(struct config *cfg, struct conf_arena *arena,
     return 0;
 }
 
+/*
+ * The agent trusts whatever reaches its SPOP and log-feed listeners (forged picks and log
+ * lines steer rate limits and breakers). A unix socket is reachable by its group only; TCP
+ * on anything but loopback is reachable by the network, so say so.
+ */
+static void warn_exposed(struct config *cfg, const struct conf_listen *l, const char *key)
+{
+    struct conf_ip ip;
+
+    if (l->socket.val || !l->address || !conf_ip_parse(l->address, &ip) || conf_ip_is_loopback(&ip))
+        return;
+    conf_diag_add(&cfg->warnings, &l->pos, key,
+                  "warning: %s is not a loopback address; whoever reaches this port can forge "
+                  "the agent's input: prefer the unix socket (leave address and port out), or "
+                  "firewall it to HAProxy's host",
+                  l->address);
+}
+
 int conf_check(struct config *cfg, struct conf_diags *diags)
 {
     struct named_list forwards = NAMED_LIST("http_server.forwards", "forward", "forwards",
@@ -324,5 +342,7 @@ int conf_check(struct config *cfg, struct conf_diags *diags)
         return -1;
     }
     resolve_forwards(cfg, &groups, diags);
+    warn_exposed(cfg, &cfg->agent.spop, "agent.spop");
+    warn_exposed(cfg, &cfg->agent.logs, "agent.logs");
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * Rules across the whole configuration, run after the walk: unique names, forward ->
- * group and group -> upstream references (resolved to indexes), listener clashes.
+ * group and group -> upstream references (resolved to indexes), listener clashes; and the
+ * warnings that need the whole configuration (an agent listener off loopback).
  */
 #ifndef LLMPROXY_CONF_CHECK_H
 #define LLMPROXY_CONF_CHECK_H

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,6 +98,7 @@ static void config_build(struct config *cfg, const struct conf_node *root, conf_
     memset(&w, 0, sizeof(w));
     w.arena = cfg->arena;
     w.diags = diags;
+    w.warnings = &cfg->warnings;
     w.file = cfg->file;
     w.getenv_fn = getenv_fn ? getenv_fn : process_getenv;
     w.getenv_ctx = getenv_ctx;
@@ -130,8 +132,10 @@ struct config *config_load_buf(const char *name, const char *buf, size_t len,
         config_build(cfg, root, getenv_fn, getenv_ctx, diags);
     }
     conf_arena_free(tree);
-    if (conf_diags_count(diags) == before)
+    if (conf_diags_count(diags) == before) {
+        conf_diags_sort(&cfg->warnings);
         return cfg;
+    }
     conf_diags_sort(diags);
     config_free(cfg);
     return NULL;
@@ -229,8 +233,23 @@ struct config *config_load(const char *path, struct conf_diags *diags)
 
 void config_free(struct config *cfg)
 {
-    if (cfg)
+    if (cfg) {
+        conf_diags_free(&cfg->warnings);
         conf_arena_free(cfg->arena);
+    }
+}
+
+static const char *plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+const char *config_summary(const struct config *cfg, char buf[CONF_SUMMARY_MAX])
+{
+    snprintf(buf, CONF_SUMMARY_MAX, "%zu forward%s, %zu group%s, %zu upstream%s", cfg->n_forwards,
+             plural(cfg->n_forwards), cfg->n_groups, plural(cfg->n_groups), cfg->n_upstreams,
+             plural(cfg->n_upstreams));
+    return buf;
 }
 
 const char *balance_strategy_name(enum balance_strategy s)

@@ -90,6 +90,12 @@ static const struct conf_node *given(const struct conf_schema *s, const struct c
     return seen->val[conf_schema_index(s, name)];
 }
 
+/* Whether key `name` was written, whatever its value. */
+static bool written(const struct conf_schema *s, const struct conf_seen *seen, const char *name)
+{
+    return seen->key[conf_schema_index(s, name)] != NULL;
+}
+
 static bool rejected(const struct conf_schema *s, const struct conf_seen *seen, const char *name)
 {
     size_t i = conf_schema_index(s, name);
@@ -118,7 +124,11 @@ static const struct conf_key ratelimit_keys[] = {
 static const struct conf_schema ratelimit_schema =
     SCHEMA(ratelimit_keys, .finish = ratelimit_finish);
 
-/* A bucket smaller than its refill rate could never hold one second's worth. */
+/*
+ * A bucket smaller than its refill rate could never hold one second's worth. A rate given
+ * without `enabled` limits nothing (the original format's default, kept), which is rarely
+ * what was meant, so say so.
+ */
 static void ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                              const struct conf_seen *seen)
 {
@@ -127,7 +137,15 @@ static void ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_n
     const struct conf_node *rate = given(&ratelimit_schema, seen, "per_second");
     struct conf_pos pos;
 
-    (void)map;
+    if ((burst || rate) && !written(&ratelimit_schema, seen, "enabled")) {
+        pos = conf_walk_pos(w, map);
+        conf_walk_warn(w, &pos, NULL,
+                       "warning: %s set but enabled is not: this forward is not rate limited; "
+                       "add enabled: true (or enabled: false to say so)",
+                       burst && rate ? "per_second and burst are"
+                       : rate        ? "per_second is"
+                                     : "burst is");
+    }
     if (f->ratelimit_burst >= f->ratelimit_per_second ||
         rejected(&ratelimit_schema, seen, "burst") ||
         rejected(&ratelimit_schema, seen, "per_second"))

@@ -46,18 +46,35 @@ void conf_walk_pop(struct conf_walk *w, size_t saved)
     w->path[saved] = '\0';
 }
 
-void conf_walk_error(struct conf_walk *w, const struct conf_pos *pos, const char *key,
-                     const char *fmt, ...)
+static void walk_vadd(struct conf_walk *w, struct conf_diags *to, const struct conf_pos *pos,
+                      const char *key, const char *fmt, va_list ap)
 {
     size_t saved = w->path_len;
-    va_list ap;
 
     if (key)
         conf_walk_push(w, key, 0);
-    va_start(ap, fmt);
-    conf_diag_vadd(w->diags, pos, w->path, fmt, ap);
-    va_end(ap);
+    conf_diag_vadd(to, pos, w->path, fmt, ap);
     conf_walk_pop(w, saved);
+}
+
+void conf_walk_error(struct conf_walk *w, const struct conf_pos *pos, const char *key,
+                     const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    walk_vadd(w, w->diags, pos, key, fmt, ap);
+    va_end(ap);
+}
+
+void conf_walk_warn(struct conf_walk *w, const struct conf_pos *pos, const char *key,
+                    const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    walk_vadd(w, w->warnings, pos, key, fmt, ap);
+    va_end(ap);
 }
 
 struct conf_pos conf_walk_pos(const struct conf_walk *w, const struct conf_node *n)

@@ -25,7 +25,8 @@ struct conf_arena;
 struct conf_walk {
     struct conf_arena *arena; /* the configuration's: every value is copied there */
     struct conf_diags *diags;
-    const char *file; /* positions point to this copy */
+    struct conf_diags *warnings; /* what loads but is probably a mistake */
+    const char *file;            /* positions point to this copy */
     conf_getenv_fn getenv_fn;
     void *getenv_ctx;
     bool out_of_memory; /* the arena is full: stop walking, one error was reported */
@@ -47,6 +48,10 @@ void conf_walk_pop(struct conf_walk *w, size_t saved);
 /* Report a problem at `pos` for the current path, extended by ".key" when key is set. */
 void conf_walk_error(struct conf_walk *w, const struct conf_pos *pos, const char *key,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Likewise for something that loads but is probably not what the operator meant. */
+void conf_walk_warn(struct conf_walk *w, const struct conf_pos *pos, const char *key,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 struct conf_pos conf_walk_pos(const struct conf_walk *w, const struct conf_node *n);
 

@@ -191,20 +191,6 @@ struct conf_haproxy {
     struct conf_str socket_group;
 };
 
-struct config {
-    char *file; /* path it was loaded from */
-    struct conf_forward *forwards;
-    size_t n_forwards;
-    struct conf_admin admin;
-    struct conf_upstream *upstreams;
-    size_t n_upstreams;
-    struct conf_group *groups;
-    size_t n_groups;
-    struct conf_agent agent;
-    struct conf_haproxy haproxy;
-    struct conf_arena *arena; /* owns every allocation above */
-};
-
 /* One problem found while loading: "file:line:col: path: message". */
 struct conf_diag {
     struct conf_pos pos;
@@ -217,6 +203,23 @@ struct conf_diags {
     size_t n;
     size_t cap;
     size_t dropped; /* problems beyond CONF_MAX_DIAGS, counted but not kept */
+};
+
+struct config {
+    char *file; /* path it was loaded from */
+    struct conf_forward *forwards;
+    size_t n_forwards;
+    struct conf_admin admin;
+    struct conf_upstream *upstreams;
+    size_t n_upstreams;
+    struct conf_group *groups;
+    size_t n_groups;
+    struct conf_agent agent;
+    struct conf_haproxy haproxy;
+    struct conf_arena *arena; /* owns every allocation above */
+    /* What loads but is probably not what the operator meant (a rate limit configured but
+     * not enabled, an agent listener off loopback); shown by every command that loads. */
+    struct conf_diags warnings;
 };
 
 /* Environment lookup, injectable so tests need not touch the process environment. */

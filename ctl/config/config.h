@@ -29,6 +29,10 @@ void config_free(struct config *cfg);
 void conf_diags_print(const struct conf_diags *diags, FILE *out);
 void conf_diags_free(struct conf_diags *diags);
 
+/* "1 forward, 2 groups, 3 upstreams": what a configuration holds, for one-line reports. */
+#define CONF_SUMMARY_MAX 96
+const char *config_summary(const struct config *cfg, char buf[CONF_SUMMARY_MAX]);
+
 const char *balance_strategy_name(enum balance_strategy s);
 
 /* The names of enum http_method, in its order, NULL-terminated. */

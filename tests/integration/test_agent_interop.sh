@@ -36,8 +36,8 @@ agent:
   logs: {address: 127.0.0.1, port: $LOG_PORT}
 YAML
 
-start_agent() {
-    spawn agent "$AGENT" -c "$T/config.yaml"
+start_agent() { # at debug level: a routine DISCONNECT is logged only there
+    spawn agent "$AGENT" -c "$T/config.yaml" -l debug
     wait_port "$SPOP_PORT"
 }
 
@@ -139,6 +139,8 @@ if haproxy_at_least 3 1; then
 else
     check "agent answered HAProxy's DISCONNECT on reload" \
         wait_until 10 grep -q 'haproxy disconnect' "$T/agent.log"
+    check "... a routine goodbye, logged at debug level, not info" \
+        bash -c "! grep 'haproxy disconnect (status 0' '$T/agent.log' | grep -vq '^debug: '"
 fi
 check "no SPOP fault across the reload" bash -c "! grep -q 'spop: fd [0-9]* closed after' '$T/agent.log'"
 check "decisions continue through the new worker" \

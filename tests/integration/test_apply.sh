@@ -106,7 +106,7 @@ check "the SSE stream open across the reload ends complete ($events events, then
 check "HAProxy runs a new worker ($old_worker -> $(worker_pid))" \
     test -n "$old_worker" -a "$(worker_pid)" != "$old_worker"
 check "the agent reloaded the new version" \
-    grep -q 'reloaded: 1 forwards, 1 groups, 3 upstreams' "$T/agent.log"
+    grep -q 'reloaded: 1 forward, 1 group, 3 upstreams' "$T/agent.log"
 nc=$(mock_count "$C")
 check "c receives traffic after the apply ($nc requests)" test "$nc" -gt 0
 check "a's breaker is still open after the agent's reload" breaker_open

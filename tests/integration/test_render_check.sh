@@ -24,6 +24,25 @@ check "check reports HAProxy's own refusal (exit 1)" \
     bash -c 'HAPROXY=false "$1" check -c "$2" >/dev/null 2>&1; [ $? -eq 1 ]' _ "$CTL" \
     "$LLMPROXY_ROOT/tests/data/config/seed-full.yaml"
 
+# haproxy.run_dir missing here: HAProxy would stop at startup, so render and check say so,
+# at the key's position, and still succeed (the packaged service creates the folder).
+cat >"$T/no-run-dir.yaml" <<YAML
+upstreams:
+  - {name: a, url: "http://127.0.0.1:1/v1"}
+haproxy:
+  run_dir: $T/not-there
+YAML
+"$CTL" check -c "$T/no-run-dir.yaml" >"$T/no-run-dir.out" 2>"$T/no-run-dir.err"
+check "check with a missing run_dir still passes (exit $?)" test $? -eq 0
+check "... and warns where run_dir is written" \
+    grep -q "^$T/no-run-dir.yaml:4:12: haproxy.run_dir: warning: $T/not-there does not exist" \
+    "$T/no-run-dir.err"
+"$CTL" render -c "$T/no-run-dir.yaml" -o "$T/no-run-dir" >/dev/null 2>"$T/no-run-dir-render.err"
+check "render warns about it too" grep -q 'haproxy.run_dir: warning:' "$T/no-run-dir-render.err"
+mkdir "$T/not-there"
+"$CTL" render -c "$T/no-run-dir.yaml" -o "$T/no-run-dir" >/dev/null 2>"$T/run-dir-render.err"
+check "... and is quiet once it exists" test ! -s "$T/run-dir-render.err"
+
 "$CTL" render -c "$LLMPROXY_ROOT/tests/data/render/rich.yaml" -o "$T/rich" >/dev/null
 check "rendered files hold no secret from the environment" \
     bash -c '! grep -rqE "it-secret|it-user" "$1"' _ "$T/rich"
