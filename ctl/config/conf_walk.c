@@ -48,6 +48,10 @@ void conf_walk_pop(struct conf_walk *w, size_t saved)
 
 static void walk_vadd(struct conf_walk *w, struct conf_diags *to, const struct conf_pos *pos,
                       const char *key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static void walk_vadd(struct conf_walk *w, struct conf_diags *to, const struct conf_pos *pos,
+                      const char *key, const char *fmt, va_list ap)
 {
     size_t saved = w->path_len;
 
