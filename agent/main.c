@@ -21,6 +21,7 @@
 #include "config.h"
 #include "decide.h"
 #include "haproxy_api.h"
+#include "judge.h"
 #include "log.h"
 #include "logline.h"
 #include "logfeed.h"
@@ -55,7 +56,6 @@ struct agent {
     struct decider decider;
     struct spop_server *spop;
     struct logfeed *logfeed;
-    struct outcome_stats outcomes;
     struct metrics *metrics;
     struct admin_server *admin;
     struct haproxy_api *hapi; /* NULL: breakers are not mirrored into HAProxy */
@@ -260,37 +260,23 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 /*
- * One line of HAProxy's log feed. A request line is an HTTP metric; an attempt line is
- * also an outcome for its upstream's breaker and response-time EMA (breaker changes are
- * logged by the state's transition callback). A pinned request line is both.
+ * One line of HAProxy's log feed, judged once (judge.h): an attempt is an outcome for its
+ * upstream's breaker and response-time EMA (breaker changes are logged by the state's
+ * transition callback), and the whole line feeds the metrics.
  */
 static void on_log_line(void *ctx, const struct logline *line)
 {
     struct agent *ag = ctx;
-    enum outcome_class cls = OUTCOME_NEUTRAL;
-    enum outcome_result res;
-    struct logline attempt;
+    struct judged_line judged;
 
-    if (line->kind != LOGLINE_REQUEST) {
-        res = outcome_apply(ag->decider.state, line, monotonic_ms(), &ag->outcomes, &cls);
-    } else {
-        /* The request is over: its attempts need no more remembering. Without this every
-         * request of a group with retries held a slot for the entry's whole lifetime. */
+    judge_line(ag->decider.state, line, &judged);
+    /* The request is over: its attempts need no more remembering. Without this every
+     * request of a group with retries held a slot for the entry's whole lifetime. */
+    if (judged.is_request)
         retry_forget(ag->decider.attempts, line->id.ptr, line->id.len);
-        if (!line->pinned) {
-            metrics_record_request(ag->metrics, line, outcome_classify(line));
-            return;
-        }
-        /* Its only attempt too: judged once, for the upstream and for the request. */
-        logline_pinned_attempt(line, &attempt);
-        res = outcome_apply(ag->decider.state, &attempt, monotonic_ms(), &ag->outcomes, &cls);
-        metrics_record_request(ag->metrics, line, cls);
-        line = &attempt;
-    }
-    /* A client's fault is a client error of the request metrics, never an upstream's. */
-    if (cls == OUTCOME_CLIENT && res == OUTCOME_IGNORED)
-        return;
-    metrics_record_attempt(ag->metrics, line, outcome_is_failure(cls), outcome_class_name(cls));
+    if (judged.has_attempt)
+        outcome_apply(&judged.attempt, monotonic_ms());
+    metrics_record_line(ag->metrics, &judged);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)

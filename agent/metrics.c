@@ -21,7 +21,6 @@
  * for upstreams. Generous for any real configuration, small enough to bound memory. */
 #define HTTP_MAX_SERIES     16384
 #define UPSTREAM_MAX_SERIES 4096
-#define ERROR_KIND_MAX      32
 
 const double metrics_duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                           2.5,   5,    10,    20,   30,  60,   120, 300};
@@ -172,17 +171,13 @@ void metrics_status_label(int status, char dst[4])
     dst[3] = '\0';
 }
 
-/* The error kind of a request HAProxy refused as the client's fault, by the status sent. */
-static const char *client_error_kind(const struct logline *ll)
+/* The error kind of a request the client caused, by who ended it, then by the status sent. */
+static const char *client_error_kind(const struct logline *ll, enum outcome_ender by)
 {
-    switch (ll->termination[0]) {
-    case 'c':
+    if (by == OUTCOME_BY_CLIENT_TIMEOUT)
         return "request_timeout";
-    case 'C':
+    if (by == OUTCOME_BY_CLIENT)
         return "client_aborted";
-    default:
-        break;
-    }
     switch (ll->status) {
     case 400:
         return "bad_request";
@@ -199,16 +194,16 @@ static const char *client_error_kind(const struct logline *ll)
     }
 }
 
-const char *metrics_request_error(const struct logline *ll, enum outcome_class cls)
+const char *metrics_request_error(const struct logline *ll, struct outcome o)
 {
     if (view_is(&ll->verdict, "limited"))
         return "rate_limit_exceeded";
     if (view_is(&ll->verdict, "unavailable"))
         return "no_upstream_available";
     /* Who ended the stream decides, as for the upstreams' breakers (outcome.h). */
-    switch (cls) {
+    switch (o.cls) {
     case OUTCOME_CLIENT:
-        return client_error_kind(ll);
+        return client_error_kind(ll, o.by);
     case OUTCOME_CONNECT:
         return "upstream_unreachable";
     case OUTCOME_TIMEOUT:
@@ -219,42 +214,25 @@ const char *metrics_request_error(const struct logline *ll, enum outcome_class c
     default:
         break;
     }
-    switch (ll->termination[0]) {
-    case 's':
+    switch (o.by) {
+    case OUTCOME_BY_SERVER_TIMEOUT:
         return "upstream_timeout"; /* in the queue */
-    case 'S':
+    case OUTCOME_BY_SERVER:
         return "bad_upstream_response";
-    case 'P':
+    case OUTCOME_BY_PROXY:
         return "proxy_error";
-    case 'R':
+    case OUTCOME_BY_RESOURCE:
         return "resource_exhausted";
-    case 'I':
+    case OUTCOME_BY_INTERNAL:
         return "internal_error";
-    case '-':
-    case '\0':
+    case OUTCOME_BY_NONE:
         break;
     default:
-        return "aborted"; /* D, K, L, U: killed or cut by HAProxy or an operator */
+        return "aborted"; /* killed or cut by HAProxy, a rule or an operator */
     }
     if (ll->status >= 400 || ll->status < 0)
         return "upstream_error"; /* an upstream's own error, relayed unchanged */
     return NULL;
-}
-
-/* An error kind from the caller, if it is a plain identifier; "other" otherwise. */
-static const char *error_kind_label(const char *kind)
-{
-    size_t len = 0;
-
-    if (!kind)
-        return "unknown";
-    for (; kind[len]; len++) {
-        char c = kind[len];
-        if (len >= ERROR_KIND_MAX ||
-            !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-            return "other";
-    }
-    return len ? kind : "other";
 }
 
 static bool path_is_printable(const struct logline_str *p)
@@ -333,66 +311,64 @@ static double ms_to_s(int32_t ms)
     return (double)ms / 1000.0;
 }
 
-void metrics_record_request(struct metrics *m, const struct logline *ll, enum outcome_class cls)
+static void record_request(struct metrics *m, const struct judged_request *r)
 {
-    struct forward_rt *fwd;
+    const struct logline *ll = r->line;
     const char *labels[3];
     const char *error;
     char status[4];
-    size_t fi;
 
-    if (ll->kind != LOGLINE_REQUEST)
-        return;
-    fwd = m->state ? state_forward(m->state, ll->forward.ptr, ll->forward.len) : NULL;
-    if (!fwd) {
+    if (!r->forward || !m->state) {
         m->unmatched++;
         return;
     }
-    fi = (size_t)(fwd - m->state->forwards);
-    labels[0] = fwd->conf->name;
+    labels[0] = r->forward->conf->name;
     labels[1] = metrics_method_label(ll->method.ptr, ll->method.len);
-    labels[2] = path_label(m, fi, ll);
+    labels[2] = path_label(m, (size_t)(r->forward - m->state->forwards), ll);
     reg_add(&m->fam[MF_HTTP_REQUESTS], labels, 1);
     if (ll->t_total >= 0)
         reg_observe(&m->fam[MF_HTTP_DURATION], labels, ms_to_s(ll->t_total));
 
-    error = metrics_request_error(ll, cls);
+    error = metrics_request_error(ll, r->outcome);
     if (error) {
         metrics_status_label(ll->status, status);
-        reg_add(&m->fam[MF_HTTP_ERRORS], (const char *[]){fwd->conf->name, error, status}, 1);
+        reg_add(&m->fam[MF_HTTP_ERRORS], (const char *[]){labels[0], error, status}, 1);
     }
     if (view_is(&ll->verdict, "limited"))
         reg_add(&m->fam[MF_RATELIMIT], labels, 1);
 }
 
-void metrics_record_attempt(struct metrics *m, const struct logline *ll, bool failure,
-                            const char *error_kind)
+static void record_attempt(struct metrics *m, const struct judged_attempt *a)
 {
-    struct group_rt *grp = NULL;
-    struct upstream_rt *up = NULL;
+    const struct logline *ll = &a->line;
     const char *labels[2];
 
-    if (ll->kind != LOGLINE_ATTEMPT)
-        return;
-    if (m->state) {
-        grp = state_group(m->state, ll->group.ptr, ll->group.len);
-        up = state_upstream(m->state, ll->upstream.ptr, ll->upstream.len);
-    }
-    if (!grp || !up) {
+    if (!a->group || !a->upstream) {
         m->unmatched++;
         return;
     }
-    labels[0] = grp->conf->name;
-    labels[1] = up->conf->name;
+    /* A client's fault is a client error of the request metrics, never an upstream's. */
+    if (a->outcome.cls == OUTCOME_CLIENT)
+        return;
+    labels[0] = a->group->conf->name;
+    labels[1] = a->upstream->conf->name;
     reg_add(&m->fam[MF_UPSTREAM_REQUESTS], labels, 1);
     if (ll->t_total >= 0)
         reg_observe(&m->fam[MF_UPSTREAM_DURATION], labels, ms_to_s(ll->t_total));
     if (ll->t_response >= 0)
         reg_observe(&m->fam[MF_UPSTREAM_TTFB], labels,
                     ms_to_s(ll->t_response) + (ll->t_connect > 0 ? ms_to_s(ll->t_connect) : 0));
-    if (failure)
+    if (outcome_is_failure(a->outcome.cls))
         reg_add(&m->fam[MF_UPSTREAM_ERRORS],
-                (const char *[]){error_kind_label(error_kind), labels[0], labels[1]}, 1);
+                (const char *[]){outcome_class_name(a->outcome.cls), labels[0], labels[1]}, 1);
+}
+
+void metrics_record_line(struct metrics *m, const struct judged_line *j)
+{
+    if (j->is_request)
+        record_request(m, &j->request);
+    if (j->has_attempt)
+        record_attempt(m, &j->attempt);
 }
 
 void metrics_observe_decision(struct metrics *m, uint64_t elapsed_ns)

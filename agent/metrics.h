@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "buf-t.h"
+#include "judge-t.h"
 #include "logline-t.h"
 #include "metrics-t.h"
 #include "outcome-t.h"
@@ -28,16 +29,13 @@ void metrics_free(struct metrics *m);
  */
 bool metrics_use_state(struct metrics *m, struct agent_state *st);
 
-/* A REQUEST log line: http_requests, duration, errors, rate limiting. `cls` is the line
- * judged by outcome_classify(), which says whose fault an error was. */
-void metrics_record_request(struct metrics *m, const struct logline *ll, enum outcome_class cls);
-
 /*
- * An ATTEMPT log line: upstream requests, duration, time to first byte, and when
- * `failure`, an upstream error of kind `error_kind` ([a-z0-9_]{1,32}, else "other").
+ * One log line as judge_line() judged it against the state of metrics_use_state(): a
+ * request feeds http_requests, duration, errors and rate limiting; an attempt feeds the
+ * upstream requests, duration, time to first byte and, when it failed, errors by class.
+ * A line naming what the configuration lacks is only counted as unmatched.
  */
-void metrics_record_attempt(struct metrics *m, const struct logline *ll, bool failure,
-                            const char *error_kind);
+void metrics_record_line(struct metrics *m, const struct judged_line *j);
 
 /* One SPOP NOTIFY decided in `elapsed_ns`. `m` may be NULL (not measured). */
 void metrics_observe_decision(struct metrics *m, uint64_t elapsed_ns);
@@ -52,7 +50,7 @@ bool metrics_render(struct metrics *m, const struct metrics_sources *src, uint64
 /* Label helpers, exposed for tests. */
 const char *metrics_method_label(const char *method, size_t len);
 void metrics_status_label(int status, char dst[4]);
-/* The error label of a REQUEST line judged `cls`, NULL when the request did not fail. */
-const char *metrics_request_error(const struct logline *ll, enum outcome_class cls);
+/* The error label of a REQUEST line judged `o`, NULL when the request did not fail. */
+const char *metrics_request_error(const struct logline *ll, struct outcome o);
 
 #endif /* LLMPROXY_METRICS_H */
