@@ -26,6 +26,7 @@
 #include "logline.h"
 #include "logfeed.h"
 #include "metrics.h"
+#include "metrics_page.h"
 #include "mirror.h"
 #include "net.h"
 #include "outcome.h"
@@ -279,6 +280,14 @@ static void on_log_line(void *ctx, const struct logline *line)
     metrics_record_line(ag->metrics, &judged);
 }
 
+/* Every SPOP decision's latency, into its histogram. */
+static void on_decided(void *ctx, uint64_t elapsed_ns)
+{
+    struct agent *ag = ctx;
+
+    metrics_observe_decision(ag->metrics, elapsed_ns);
+}
+
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)revents;
@@ -298,36 +307,29 @@ static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
     mirror_housekeeping(ag);
 }
 
-/* The /metrics page: the registry plus every live counter, read now. */
+/* The /metrics page: the recorded series plus every part's live numbers, read now. */
 static bool render_metrics(void *ctx, struct buf *out)
 {
     struct agent *ag = ctx;
     struct spop_server_stats spop;
     struct ratelimit_stats rl;
-    struct metrics_log_stats logs;
     struct admin_stats admin;
-    struct metrics_sources src = {.state = ag->decider.state,
-                                  .decide = &ag->decider.stats,
-                                  .spop = &spop,
-                                  .ratelimit = &rl,
-                                  .admin = &admin};
+    struct metrics_page_sources src = {.recorded = ag->metrics,
+                                       .state = ag->decider.state,
+                                       .decide = &ag->decider.stats,
+                                       .spop = &spop,
+                                       .ratelimit = &rl,
+                                       .admin = &admin,
+                                       .tunnels = ag->tunnels};
 
     spop_server_stats(ag->spop, &spop);
     admin_stats(ag->admin, &admin);
     ratelimit_stats(ag->decider.ratelimit, &rl);
     if (ag->logfeed) {
-        const struct logfeed_stats *ls = logfeed_stats(ag->logfeed);
-        logs.received = ls->lines;
-        logs.dropped = ls->bad_length + ls->oversize;
-        logs.malformed = ls->malformed;
-        logs.expired = ls->expired;
-        logs.admission = *logfeed_admission(ag->logfeed);
-        src.logs = &logs;
+        src.logs = logfeed_stats(ag->logfeed);
+        src.log_admission = *logfeed_admission(ag->logfeed);
     }
-    if (!metrics_render(ag->metrics, &src, monotonic_ms(), out))
-        return false;
-    tunnels_metrics(ag->tunnels, out);
-    return !out->overflow;
+    return metrics_page_render(&src, monotonic_ms(), out);
 }
 
 /* The /status document: forwards, groups and upstreams as the decisions see them now. */
@@ -395,7 +397,7 @@ static int run(struct agent *ag)
     ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &owner, &ag->decider);
     if (!ag->spop)
         return 1;
-    spop_server_set_metrics(ag->spop, ag->metrics);
+    spop_server_on_decided(ag->spop, on_decided, ag);
     /* Decisions matter more than feedback: without the feed the agent still answers. */
     ag->logfeed = logfeed_start(ag->loop, &cfg->agent.logs, &owner, on_log_line, ag);
     if (!ag->logfeed)

@@ -1,14 +1,15 @@
 /*
- * The agent's Prometheus metrics: recording (log lines, decisions) and the scrape page.
- * Metric names, labels and meanings are listed in docs/metrics.md.
+ * The agent's recorded metrics: the series fed by HAProxy's log lines and by decisions,
+ * with bounded labels. The /metrics page renders them (metrics_page.h). Metric names,
+ * labels and meanings are listed in docs/metrics.md.
  */
 #ifndef LLMPROXY_METRICS_H
 #define LLMPROXY_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "buf-t.h"
 #include "judge-t.h"
 #include "logline-t.h"
 #include "metrics-t.h"
@@ -39,13 +40,6 @@ void metrics_record_line(struct metrics *m, const struct judged_line *j);
 
 /* One SPOP NOTIFY decided in `elapsed_ns`. `m` may be NULL (not measured). */
 void metrics_observe_decision(struct metrics *m, uint64_t elapsed_ns);
-
-/*
- * The whole scrape page into `out` (appended). Live numbers are read from `src` at
- * `now_ms`. False when `out` overflowed its bound.
- */
-bool metrics_render(struct metrics *m, const struct metrics_sources *src, uint64_t now_ms,
-                    struct buf *out);
 
 /* Label helpers, exposed for tests. */
 const char *metrics_method_label(const char *method, size_t len);

@@ -14,7 +14,6 @@
 #include "spop_conn-t.h"
 
 struct decider;
-struct metrics;
 struct conf_listen;
 struct unix_owner;
 
@@ -65,7 +64,10 @@ void spop_server_free(struct spop_server *srv);
 
 void spop_server_stats(const struct spop_server *srv, struct spop_server_stats *out);
 
-/* Record how long each NOTIFY takes to decide into `m` (NULL: stop measuring). */
-void spop_server_set_metrics(struct spop_server *srv, struct metrics *m);
+/* Told how long one NOTIFY took to decide, in nanoseconds. */
+typedef void spop_decided_fn(void *ctx, uint64_t elapsed_ns);
+
+/* Call `fn` after every decision from now on (NULL: stop measuring). */
+void spop_server_on_decided(struct spop_server *srv, spop_decided_fn *fn, void *ctx);
 
 #endif /* LLMPROXY_SPOP_SERVER_H */

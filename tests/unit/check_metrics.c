@@ -15,7 +15,9 @@
 #include "decide-t.h"
 #include "judge.h"
 #include "admin-t.h"
+#include "logfeed-t.h"
 #include "metrics.h"
+#include "metrics_page.h"
 #include "outcome.h"
 #include "promtext.h"
 #include "registry.h"
@@ -407,12 +409,13 @@ static double counter(enum metrics_family f, const char *const *values)
     return s ? s->value : -1;
 }
 
-static char *render_all(struct metrics_sources *src)
+static char *render_all(struct metrics_page_sources *src)
 {
     struct buf b;
 
+    src->recorded = m;
     buf_init(&b, 1 << 22);
-    ck_assert(metrics_render(m, src, 1000, &b));
+    ck_assert(metrics_page_render(src, 1000, &b));
     return b.data;
 }
 
@@ -772,10 +775,15 @@ START_TEST(render_has_every_family)
                                    .expired_hello = 5,
                                    .admission = {.refused_fds = 6, .evicted = 8}};
     struct ratelimit_stats rs = {.entries = 5, .capacity = 100};
-    struct metrics_log_stats ls = {
-        .received = 9, .dropped = 1, .malformed = 2, .admission = {.refused_limit = 3}};
+    struct logfeed_stats ls = {.lines = 9, .oversize = 1, .malformed = 2};
     struct admin_stats as = {.unauthorized = 4, .admission = {.evicted = 7}};
-    struct metrics_sources src = {st, &ds, &ss, &rs, &ls, &as};
+    struct metrics_page_sources src = {.state = st,
+                                       .decide = &ds,
+                                       .spop = &ss,
+                                       .ratelimit = &rs,
+                                       .logs = &ls,
+                                       .log_admission = {.refused_limit = 3},
+                                       .admin = &as};
     char *text;
 
     ss.conns.faults[SPOP_FAULT_TOO_BIG] = 4;
@@ -803,7 +811,7 @@ START_TEST(render_has_every_family)
     free(text);
 
     /* Without optional sources their families are left out, the rest still renders. */
-    src = (struct metrics_sources){.state = st};
+    src = (struct metrics_page_sources){.state = st};
     text = render_all(&src);
     ck_assert_ptr_null(strstr(text, "llmproxy_spop_connections_total"));
     ck_assert_ptr_nonnull(strstr(text, "# TYPE llmproxy_http_requests_total counter\n"));
@@ -813,7 +821,7 @@ END_TEST
 
 START_TEST(render_reads_breakers_and_gauges_live)
 {
-    struct metrics_sources src = {.state = st};
+    struct metrics_page_sources src = {.state = st};
     struct upstream_rt *a = state_upstream(st, "a", 1);
     char *text;
 
@@ -843,11 +851,12 @@ END_TEST
 
 START_TEST(render_reports_overflow)
 {
-    struct metrics_sources src = {.state = st};
+    struct metrics_page_sources src = {.state = st};
     struct buf b;
 
     buf_init(&b, 100);
-    ck_assert(!metrics_render(m, &src, 0, &b));
+    src.recorded = m;
+    ck_assert(!metrics_page_render(&src, 0, &b));
     buf_free(&b);
 }
 END_TEST
