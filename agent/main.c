@@ -313,10 +313,13 @@ static bool render_metrics(void *ctx, struct buf *out)
     struct agent *ag = ctx;
     struct spop_server_stats spop;
     struct ratelimit_stats rl;
+    struct retry_stats retry;
     struct admin_stats admin;
     struct metrics_page_sources src = {.recorded = ag->metrics,
                                        .state = ag->decider.state,
                                        .decide = &ag->decider.stats,
+                                       .retry = &retry,
+                                       .mirror = ag->hapi ? &ag->mirror.stats : NULL,
                                        .spop = &spop,
                                        .ratelimit = &rl,
                                        .admin = &admin,
@@ -325,6 +328,7 @@ static bool render_metrics(void *ctx, struct buf *out)
     spop_server_stats(ag->spop, &spop);
     admin_stats(ag->admin, &admin);
     ratelimit_stats(ag->decider.ratelimit, &rl);
+    retry_stats(ag->decider.attempts, &retry);
     if (ag->logfeed) {
         src.logs = logfeed_stats(ag->logfeed);
         src.log_admission = *logfeed_admission(ag->logfeed);

@@ -11,7 +11,9 @@ struct agent_state;
 struct decide_stats;
 struct logfeed_stats;
 struct metrics;
+struct mirror_stats;
 struct ratelimit_stats;
+struct retry_stats;
 struct spop_server_stats;
 struct tunnels;
 
@@ -24,6 +26,8 @@ struct metrics_page_sources {
     const struct metrics *recorded; /* the series fed by log lines and decisions */
     struct agent_state *state;      /* breakers and upstream gauges, read live */
     const struct decide_stats *decide;
+    const struct retry_stats *retry;
+    const struct mirror_stats *mirror; /* NULL when breakers are not mirrored into HAProxy */
     const struct spop_server_stats *spop;
     const struct ratelimit_stats *ratelimit;
     const struct logfeed_stats *logs;

@@ -13,9 +13,11 @@
 #include "logfeed-t.h"
 #include "metrics-t.h"
 #include "metrics_page.h"
+#include "mirror-t.h"
 #include "promtext.h"
 #include "ratelimit-t.h"
 #include "registry.h"
+#include "retry-t.h"
 #include "spop_conn.h"
 #include "spop_server.h"
 #include "state.h"
@@ -230,6 +232,27 @@ static void render_decisions(struct buf *out, const struct decide_stats *d)
                "counter", (double)d->attempts_unknown_upstream);
 }
 
+static void render_retry(struct buf *out, const struct retry_stats *r)
+{
+    render_one(out, "llmproxy_agent_retry_evictions_total",
+               "Requests whose attempt count was forgotten early because the retry table was "
+               "full: their next retry is taken for a first attempt, sent without its backoff.",
+               "counter", (double)r->evictions);
+}
+
+static void render_mirror(struct buf *out, const struct mirror_stats *mi)
+{
+    const struct labelled results[] = {
+        {"applied", (double)mi->confirmed},
+        {"failed", (double)mi->failed},
+    };
+
+    render_labelled(out, "llmproxy_agent_breaker_mirror_commands_total",
+                    "Weight commands mirroring breakers into HAProxy's runtime API: applied, or "
+                    "failed (refused by HAProxy, or the socket unreachable) and sent again.",
+                    "counter", "result", results, N_BOUNDS(results));
+}
+
 /* A listener's refused and evicted connections, as <prefix>_connections_*_total. */
 static void render_admission(struct buf *out, const char *prefix, const char *what,
                              const struct acceptor_stats *a)
@@ -280,6 +303,14 @@ static void render_spop(struct buf *out, const struct spop_server_stats *s)
                     "counter", "reason", bad, N_BOUNDS(bad));
     render_one(out, "llmproxy_spop_held_answers", "Answers waiting for their retry backoff now.",
                "gauge", (double)s->held);
+    render_one(
+        out, "llmproxy_spop_held_answers_overflow_total",
+        "Retry answers sent at once, without their backoff: too many were already waiting, or "
+        "memory was short.",
+        "counter", (double)s->held_overflow);
+    render_one(out, "llmproxy_spop_held_answers_dropped_total",
+               "Retry answers never sent: their SPOP connection closed during the backoff.",
+               "counter", (double)s->held_dropped);
     render_labelled(out, "llmproxy_spop_connections_expired_total",
                     "SPOP connections closed by a deadline: no HELLO in time, or idle too long.",
                     "counter", "deadline", expired, N_BOUNDS(expired));
@@ -400,6 +431,10 @@ bool metrics_page_render(const struct metrics_page_sources *src, uint64_t now_ms
     }
     if (src->decide)
         render_decisions(out, src->decide);
+    if (src->retry)
+        render_retry(out, src->retry);
+    if (src->mirror)
+        render_mirror(out, src->mirror);
     if (src->spop)
         render_spop(out, src->spop);
     if (src->ratelimit)

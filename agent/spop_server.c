@@ -167,7 +167,6 @@ static void hold_answer(struct client *c, uint64_t sid, uint64_t fid, const stru
     ev_timer_init(&h->timer, held_fire, delay_ms / 1000.0, 0.);
     ev_timer_start(srv->loop, &h->timer);
     srv->st.held++;
-    srv->st.held_total++;
 }
 
 static void on_notify(struct spop_conn *conn, uint64_t sid, uint64_t fid,

@@ -40,12 +40,11 @@ struct unix_owner;
 struct spop_server_stats {
     uint64_t accepted;
     uint64_t open;
-    uint64_t held;         /* answers currently waiting for their backoff */
-    uint64_t held_total;   /* answers ever held */
-    uint64_t held_dropped; /* held answers whose connection closed first */
-    uint64_t held_overflow;
-    uint64_t expired_hello;          /* closed: no HELLO within SPOP_HELLO_TIMEOUT_S */
-    uint64_t expired_idle;           /* closed: no frame within SPOP_IDLE_TIMEOUT_S */
+    uint64_t held;          /* answers currently waiting for their backoff */
+    uint64_t held_dropped;  /* held answers whose connection closed first: never sent */
+    uint64_t held_overflow; /* answers sent at once, without their backoff: SPOP_MAX_HELD */
+    uint64_t expired_hello; /* closed: no HELLO within SPOP_HELLO_TIMEOUT_S */
+    uint64_t expired_idle;  /* closed: no frame within SPOP_IDLE_TIMEOUT_S */
     struct acceptor_stats admission; /* refused and evicted connections */
     struct spop_stats conns;         /* closed connections plus the open ones, summed on request */
     struct dispatch_stats dispatch;

@@ -18,9 +18,11 @@
 #include "logfeed-t.h"
 #include "metrics.h"
 #include "metrics_page.h"
+#include "mirror-t.h"
 #include "outcome.h"
 #include "promtext.h"
 #include "registry.h"
+#include "retry-t.h"
 #include "spop_server.h"
 #include "state.h"
 
@@ -819,6 +821,38 @@ START_TEST(render_has_every_family)
 }
 END_TEST
 
+/* The counters an operator needs to see a retry lose its backoff or a breaker mirror fail. */
+START_TEST(render_exports_lost_backoffs_and_mirror_failures)
+{
+    static const char *const lines[] = {
+        "# TYPE llmproxy_spop_held_answers_overflow_total counter\n",
+        "llmproxy_spop_held_answers_overflow_total 3\n",
+        "# TYPE llmproxy_spop_held_answers_dropped_total counter\n",
+        "llmproxy_spop_held_answers_dropped_total 2\n",
+        "# TYPE llmproxy_agent_retry_evictions_total counter\n",
+        "llmproxy_agent_retry_evictions_total 11\n",
+        "# TYPE llmproxy_agent_breaker_mirror_commands_total counter\n",
+        "llmproxy_agent_breaker_mirror_commands_total{result=\"applied\"} 5\n",
+        "llmproxy_agent_breaker_mirror_commands_total{result=\"failed\"} 4\n",
+    };
+    struct spop_server_stats ss = {.held = 1, .held_overflow = 3, .held_dropped = 2};
+    struct retry_stats rs = {.evictions = 11};
+    struct mirror_stats ms = {.confirmed = 5, .failed = 4};
+    struct metrics_page_sources src = {.state = st, .spop = &ss, .retry = &rs, .mirror = &ms};
+    char *text = render_all(&src);
+
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        ck_assert_msg(strstr(text, lines[i]) != NULL, "missing %s", lines[i]);
+    free(text);
+    /* Without a mirror (the runtime API client could not start) its family is left out. */
+    src.mirror = NULL;
+    text = render_all(&src);
+    ck_assert_ptr_null(strstr(text, "llmproxy_agent_breaker_mirror_commands_total"));
+    ck_assert_ptr_nonnull(strstr(text, "llmproxy_agent_retry_evictions_total 11\n"));
+    free(text);
+}
+END_TEST
+
 START_TEST(render_reads_breakers_and_gauges_live)
 {
     struct metrics_page_sources src = {.state = st};
@@ -938,6 +972,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, attempt_line_is_recorded);
     tcase_add_test(tc, decision_latency_histogram);
     tcase_add_test(tc, render_has_every_family);
+    tcase_add_test(tc, render_exports_lost_backoffs_and_mirror_failures);
     tcase_add_test(tc, render_reads_breakers_and_gauges_live);
     tcase_add_test(tc, render_reports_overflow);
     tcase_add_test(tc, reload_keeps_unchanged_names);
