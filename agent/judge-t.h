@@ -10,8 +10,6 @@
 #include "outcome-t.h"
 
 struct forward_rt;
-struct group_rt;
-struct upstream_rt;
 
 /* A client request, from the frontend's REQUEST line. */
 struct judged_request {
@@ -20,19 +18,11 @@ struct judged_request {
     struct outcome outcome;     /* a pinned request's is its attempt's */
 };
 
-/* One try on an upstream: an ATTEMPT line, or the attempt a pinned request stands for. */
-struct judged_attempt {
-    struct logline line;          /* a copy: a pinned request's attempt is made up from it */
-    struct group_rt *group;       /* NULL: no such group */
-    struct upstream_rt *upstream; /* NULL: no such group, or no such member of it */
-    struct outcome outcome;
-};
-
 struct judged_line {
     bool is_request;  /* `request` is set */
     bool has_attempt; /* `attempt` is set: an ATTEMPT line, or a pinned request */
     struct judged_request request;
-    struct judged_attempt attempt;
+    struct outcome_attempt attempt;
 };
 
 #endif /* LLMPROXY_JUDGE_T_H */

@@ -18,7 +18,7 @@ static struct upstream_rt *group_member(struct agent_state *st, const struct gro
     return NULL;
 }
 
-static void judge_attempt(struct agent_state *st, struct judged_attempt *a)
+static void judge_attempt(struct agent_state *st, struct outcome_attempt *a)
 {
     a->group = state_group(st, a->line.group.ptr, a->line.group.len);
     a->upstream = a->group ? group_member(st, a->group, &a->line.upstream) : NULL;

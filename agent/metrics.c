@@ -331,7 +331,7 @@ static void record_request(struct metrics *m, const struct judged_request *r)
         reg_add(&m->fam[MF_RATELIMIT], labels, 1);
 }
 
-static void record_attempt(struct metrics *m, const struct judged_attempt *a)
+static void record_attempt(struct metrics *m, const struct outcome_attempt *a)
 {
     const struct logline *ll = &a->line;
     const char *labels[2];

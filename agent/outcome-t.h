@@ -6,6 +6,11 @@
 
 #include <stdint.h>
 
+#include "logline-t.h"
+
+struct group_rt;
+struct upstream_rt;
+
 /* How one attempt on an upstream ended, judged from its ATTEMPT line. */
 enum outcome_class {
     OUTCOME_SUCCESS = 0,      /* answered, with a status below 500 (4xx included) */
@@ -41,6 +46,17 @@ enum outcome_ender {
 struct outcome {
     enum outcome_class cls;
     enum outcome_ender by;
+};
+
+/*
+ * One try on an upstream as judge_line() made it out: an ATTEMPT line, or the attempt a
+ * pinned request stands for, with its names looked up. What outcome_apply() consumes.
+ */
+struct outcome_attempt {
+    struct logline line;          /* a copy: a pinned request's attempt is made up from it */
+    struct group_rt *group;       /* NULL: no such group */
+    struct upstream_rt *upstream; /* NULL: no such group, or no such member of it */
+    struct outcome outcome;
 };
 
 /* What outcome_apply() did with an attempt. */

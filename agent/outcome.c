@@ -110,7 +110,7 @@ const char *outcome_class_name(enum outcome_class cls)
     return (unsigned)cls < OUTCOME_N_CLASSES ? names[cls] : "unknown";
 }
 
-enum outcome_result outcome_apply(const struct judged_attempt *attempt, uint64_t now_ms)
+enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_t now_ms)
 {
     const struct logline *line = &attempt->line;
     enum outcome_class cls = attempt->outcome.cls;

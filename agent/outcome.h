@@ -31,7 +31,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "judge-t.h"
 #include "logline-t.h"
 #include "outcome-t.h"
 
@@ -48,6 +47,6 @@ const char *outcome_class_name(enum outcome_class cls);
  * Apply one judged attempt at `now_ms`: breaker_record() and ema_update() of its upstream.
  * Pure but for that upstream's state.
  */
-enum outcome_result outcome_apply(const struct judged_attempt *attempt, uint64_t now_ms);
+enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_t now_ms);
 
 #endif /* LLMPROXY_OUTCOME_H */
