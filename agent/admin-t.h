@@ -30,12 +30,8 @@ struct admin_page {
 };
 
 struct admin_stats {
-    uint64_t accepted;
-    uint64_t open;
-    uint64_t requests;               /* complete request heads */
+    uint64_t open;                   /* connections open now (the acceptor's count) */
     uint64_t unauthorized;           /* requests answered 401: token missing or wrong */
-    uint64_t errors;                 /* responses 400 and up, timeouts included */
-    uint64_t timeouts;               /* connections that sent no complete request in time */
     struct acceptor_stats admission; /* refused and evicted connections */
 };
 

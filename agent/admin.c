@@ -101,8 +101,6 @@ static void conn_respond(struct admin_conn *c, int status, const char *content_t
     c->sent = 0;
     c->state = CONN_WRITING;
     c->use.busy = true;
-    if (status >= 400)
-        c->srv->st.errors++;
 }
 
 static void conn_respond_text(struct admin_conn *c, int status, const char *text,
@@ -180,7 +178,6 @@ static bool conn_take_request(struct admin_conn *c)
     case ADMIN_HTTP_DONE:
         break;
     }
-    c->srv->st.requests++;
     c->close_after = !req.keep_alive;
     conn_route(c, &req);
     /* Keep what the client pipelined after this head. */
@@ -306,15 +303,12 @@ static void conn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     if (c->state == CONN_READING && (c->in_len > 0 || !c->use.proven)) {
         /* No complete request in time (a slowloris, or a silent client): say so. */
-        c->srv->st.timeouts++;
         c->close_after = true;
         conn_respond_text(c, 408, "request not received in time", "");
         conn_run(c);
         return;
     }
     /* An idle keep-alive connection, a lingering close, or a client not reading. */
-    if (c->state == CONN_WRITING)
-        c->srv->st.timeouts++;
     conn_close(c);
 }
 
@@ -331,7 +325,6 @@ static bool conn_admit(void *ctx, int fd)
     c->use.last_active = ev_now(srv->loop);
     buf_init(&c->body, ADMIN_MAX_BODY);
     list_insert(&srv->conns, &c->link);
-    srv->st.accepted++;
     srv->st.open++;
     ev_io_init(&c->io, conn_io, fd, EV_READ);
     ev_io_start(srv->loop, &c->io);

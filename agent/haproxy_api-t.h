@@ -44,15 +44,6 @@ struct hapi_cmd {
     char text[HAPI_CMD_MAX];
 };
 
-struct hapi_stats {
-    uint64_t sent;        /* commands HAProxy applied */
-    uint64_t failed;      /* commands HAProxy refused, or that got no answer */
-    uint64_t refused;     /* commands not queued: queue full, empty, too long, bad bytes */
-    uint64_t batches;     /* connections attempted */
-    uint64_t conn_errors; /* of which failed: socket absent, refused, reset, timed out */
-    uint64_t timeouts;    /* of which timed out */
-};
-
 /* One answer inside HAProxy's reply: empty (len 0) when the command succeeded. */
 struct hapi_answer {
     const char *text;
@@ -78,8 +69,6 @@ struct haproxy_api {
     size_t line_len, line_sent;
     char reply[HAPI_REPLY_MAX];
     size_t reply_len;
-
-    struct hapi_stats stats;
 };
 
 #endif /* LLMPROXY_HAPROXY_API_T_H */

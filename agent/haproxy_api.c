@@ -86,11 +86,6 @@ size_t hapi_pending(const struct haproxy_api *h)
     return h->n;
 }
 
-const struct hapi_stats *hapi_stats(const struct haproxy_api *h)
-{
-    return &h->stats;
-}
-
 static bool command_is_valid(const char *cmd, size_t len)
 {
     if (len == 0 || len >= HAPI_CMD_MAX)
@@ -106,10 +101,8 @@ bool hapi_submit(struct haproxy_api *h, const char *cmd, uint64_t cookie)
     size_t len = strnlen(cmd, HAPI_CMD_MAX);
     struct hapi_cmd *c;
 
-    if (h->n == h->cap || !command_is_valid(cmd, len)) {
-        h->stats.refused++;
+    if (h->n == h->cap || !command_is_valid(cmd, len))
         return false;
-    }
     c = &h->queue[(h->head + h->n) % h->cap];
     c->cookie = cookie;
     c->len = (uint16_t)len;
@@ -131,14 +124,9 @@ static void complete_one(struct haproxy_api *h, bool ok, const struct hapi_answe
     struct hapi_cmd *c = &h->queue[h->head];
     uint64_t cookie = c->cookie;
 
-    if (ok) {
-        h->stats.sent++;
-    } else {
-        h->stats.failed++;
-        if (a)
-            log_warn("runtime API: '%.*s' refused: %.*s", (int)c->len, c->text,
-                     (int)(a->len > 200 ? 200 : a->len), a->text);
-    }
+    if (!ok && a)
+        log_warn("runtime API: '%.*s' refused: %.*s", (int)c->len, c->text,
+                 (int)(a->len > 200 ? 200 : a->len), a->text);
     h->head = (h->head + 1) % h->cap;
     h->n--;
     h->in_batch--;
@@ -159,7 +147,6 @@ static void on_start(struct ev_loop *loop, ev_timer *w, int revents)
 static void fail_batch(struct haproxy_api *h, const char *why)
 {
     close_conn(h);
-    h->stats.conn_errors++;
     if (!h->failing)
         log_warn("runtime API %s: %s; retrying every %u ms", h->path, why, HAPI_RETRY_MS);
     h->failing = true;
@@ -194,7 +181,6 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
     (void)loop;
     (void)revents;
-    h->stats.timeouts++;
     fail_batch(h, "no complete answer in time");
 }
 
@@ -304,7 +290,6 @@ static void start_batch(struct haproxy_api *h)
     if (h->n == 0)
         return;
     build_line(h);
-    h->stats.batches++;
     h->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (h->fd < 0) {
         fail_batch(h, strerror(errno));

@@ -30,16 +30,14 @@ struct haproxy_api *hapi_create(struct ev_loop *loop, const char *path, size_t q
 void hapi_free(struct haproxy_api *h);
 
 /*
- * Queue one command (no newline, no ';': one command only). Returns false, counted as
- * refused and without a callback, when the queue is full or the command is empty, longer
- * than HAPI_CMD_MAX - 1 bytes or holds a control byte or ';'.
+ * Queue one command (no newline, no ';': one command only). Returns false, without a
+ * callback, when the queue is full or the command is empty, longer than HAPI_CMD_MAX - 1
+ * bytes or holds a control byte or ';'.
  */
 bool hapi_submit(struct haproxy_api *h, const char *cmd, uint64_t cookie);
 
 /* Commands queued or on the wire. */
 size_t hapi_pending(const struct haproxy_api *h);
-
-const struct hapi_stats *hapi_stats(const struct haproxy_api *h);
 
 /*
  * Split HAProxy's reply to `n` ';'-separated commands into `out` (n entries). Returns how

@@ -21,10 +21,12 @@
 #include "config.h"
 #include "decide.h"
 #include "haproxy_api.h"
+#include "judge.h"
 #include "log.h"
 #include "logline.h"
 #include "logfeed.h"
 #include "metrics.h"
+#include "metrics_page.h"
 #include "mirror.h"
 #include "net.h"
 #include "outcome.h"
@@ -55,7 +57,6 @@ struct agent {
     struct decider decider;
     struct spop_server *spop;
     struct logfeed *logfeed;
-    struct outcome_stats outcomes;
     struct metrics *metrics;
     struct admin_server *admin;
     struct haproxy_api *hapi; /* NULL: breakers are not mirrored into HAProxy */
@@ -260,37 +261,31 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 /*
- * One line of HAProxy's log feed. A request line is an HTTP metric; an attempt line is
- * also an outcome for its upstream's breaker and response-time EMA (breaker changes are
- * logged by the state's transition callback). A pinned request line is both.
+ * One line of HAProxy's log feed, judged once (judge.h): an attempt is an outcome for its
+ * upstream's breaker and response-time EMA (breaker changes are logged by the state's
+ * transition callback), and the whole line feeds the metrics.
  */
 static void on_log_line(void *ctx, const struct logline *line)
 {
     struct agent *ag = ctx;
-    enum outcome_class cls = OUTCOME_NEUTRAL;
-    enum outcome_result res;
-    struct logline attempt;
+    struct judged_line judged;
 
-    if (line->kind != LOGLINE_REQUEST) {
-        res = outcome_apply(ag->decider.state, line, monotonic_ms(), &ag->outcomes, &cls);
-    } else {
-        /* The request is over: its attempts need no more remembering. Without this every
-         * request of a group with retries held a slot for the entry's whole lifetime. */
+    judge_line(ag->decider.state, line, &judged);
+    /* The request is over: its attempts need no more remembering. Without this every
+     * request of a group with retries held a slot for the entry's whole lifetime. */
+    if (judged.is_request)
         retry_forget(ag->decider.attempts, line->id.ptr, line->id.len);
-        if (!line->pinned) {
-            metrics_record_request(ag->metrics, line, outcome_classify(line));
-            return;
-        }
-        /* Its only attempt too: judged once, for the upstream and for the request. */
-        logline_pinned_attempt(line, &attempt);
-        res = outcome_apply(ag->decider.state, &attempt, monotonic_ms(), &ag->outcomes, &cls);
-        metrics_record_request(ag->metrics, line, cls);
-        line = &attempt;
-    }
-    /* A client's fault is a client error of the request metrics, never an upstream's. */
-    if (cls == OUTCOME_CLIENT && res == OUTCOME_IGNORED)
-        return;
-    metrics_record_attempt(ag->metrics, line, outcome_is_failure(cls), outcome_class_name(cls));
+    if (judged.has_attempt)
+        outcome_apply(&judged.attempt, monotonic_ms());
+    metrics_record_line(ag->metrics, &judged);
+}
+
+/* Every SPOP decision's latency, into its histogram. */
+static void on_decided(void *ctx, uint64_t elapsed_ns)
+{
+    struct agent *ag = ctx;
+
+    metrics_observe_decision(ag->metrics, elapsed_ns);
 }
 
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -312,36 +307,33 @@ static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
     mirror_housekeeping(ag);
 }
 
-/* The /metrics page: the registry plus every live counter, read now. */
+/* The /metrics page: the recorded series plus every part's live numbers, read now. */
 static bool render_metrics(void *ctx, struct buf *out)
 {
     struct agent *ag = ctx;
     struct spop_server_stats spop;
     struct ratelimit_stats rl;
-    struct metrics_log_stats logs;
+    struct retry_stats retry;
     struct admin_stats admin;
-    struct metrics_sources src = {.state = ag->decider.state,
-                                  .decide = &ag->decider.stats,
-                                  .spop = &spop,
-                                  .ratelimit = &rl,
-                                  .admin = &admin};
+    struct metrics_page_sources src = {.recorded = ag->metrics,
+                                       .state = ag->decider.state,
+                                       .decide = &ag->decider.stats,
+                                       .retry = &retry,
+                                       .mirror = ag->hapi ? &ag->mirror.stats : NULL,
+                                       .spop = &spop,
+                                       .ratelimit = &rl,
+                                       .admin = &admin,
+                                       .tunnels = ag->tunnels};
 
     spop_server_stats(ag->spop, &spop);
     admin_stats(ag->admin, &admin);
     ratelimit_stats(ag->decider.ratelimit, &rl);
+    retry_stats(ag->decider.attempts, &retry);
     if (ag->logfeed) {
-        const struct logfeed_stats *ls = logfeed_stats(ag->logfeed);
-        logs.received = ls->lines;
-        logs.dropped = ls->bad_length + ls->oversize;
-        logs.malformed = ls->malformed;
-        logs.expired = ls->expired;
-        logs.admission = *logfeed_admission(ag->logfeed);
-        src.logs = &logs;
+        src.logs = logfeed_stats(ag->logfeed);
+        src.log_admission = *logfeed_admission(ag->logfeed);
     }
-    if (!metrics_render(ag->metrics, &src, monotonic_ms(), out))
-        return false;
-    tunnels_metrics(ag->tunnels, out);
-    return !out->overflow;
+    return metrics_page_render(&src, monotonic_ms(), out);
 }
 
 /* The /status document: forwards, groups and upstreams as the decisions see them now. */
@@ -409,7 +401,7 @@ static int run(struct agent *ag)
     ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &owner, &ag->decider);
     if (!ag->spop)
         return 1;
-    spop_server_set_metrics(ag->spop, ag->metrics);
+    spop_server_on_decided(ag->spop, on_decided, ag);
     /* Decisions matter more than feedback: without the feed the agent still answers. */
     ag->logfeed = logfeed_start(ag->loop, &cfg->agent.logs, &owner, on_log_line, ag);
     if (!ag->logfeed)

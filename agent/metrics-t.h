@@ -1,12 +1,12 @@
 /*
- * The agent's Prometheus metrics (types only; functions are in metrics.h).
+ * The agent's recorded metrics (types only; functions are in metrics.h).
  *
- * Two kinds of numbers reach the /metrics page:
- *   - event metrics, recorded as log lines and decisions arrive, kept in registry
+ * Two kinds of numbers reach the /metrics page (metrics_page.h):
+ *   - event metrics, recorded here as log lines and decisions arrive, kept in registry
  *     families (registry-t.h) whose series are keyed by label *names*, so a reload that
  *     keeps a forward, group or upstream keeps its counters;
  *   - live numbers (breaker counters and state, EMA, success rate, decision, SPOP, rate
- *     limit and log-feed counters), read from their owners at scrape time.
+ *     limit and log-feed counters), which the page reads from their owners at scrape time.
  * Every label value is bounded: forward, group and upstream must name an object of the
  * running configuration, methods outside a fixed set become "OTHER", a path is a label
  * only if it is a known API path or one an upstream answered with success (else "other"),
@@ -18,14 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "acceptor-t.h"
 #include "registry-t.h"
 
-struct admin_stats;
 struct agent_state;
-struct decide_stats;
-struct ratelimit_stats;
-struct spop_server_stats;
 
 /* Distinct `path` label values per forward, "other" aside: the known API paths, then
  * those learned from upstream successes; later paths are recorded as "other". */
@@ -54,25 +49,6 @@ enum metrics_family {
 struct metrics_paths {
     char *path[METRICS_LEARNED_PATHS];
     unsigned n;
-};
-
-/* Counters of the log feed, filled by its receiver. */
-struct metrics_log_stats {
-    uint64_t received;  /* lines read from HAProxy */
-    uint64_t dropped;   /* lines lost: over a size bound, or a queue was full */
-    uint64_t malformed; /* lines that did not parse */
-    uint64_t expired;   /* feed connections closed for delivering nothing */
-    struct acceptor_stats admission;
-};
-
-/* What a scrape reads live. Any pointer may be NULL: its families are then left out. */
-struct metrics_sources {
-    struct agent_state *state;
-    const struct decide_stats *decide;
-    const struct spop_server_stats *spop;
-    const struct ratelimit_stats *ratelimit;
-    const struct metrics_log_stats *logs;
-    const struct admin_stats *admin;
 };
 
 struct metrics {

@@ -1,14 +1,16 @@
 /*
- * The agent's Prometheus metrics: recording (log lines, decisions) and the scrape page.
- * Metric names, labels and meanings are listed in docs/metrics.md.
+ * The agent's recorded metrics: the series fed by HAProxy's log lines and by decisions,
+ * with bounded labels. The /metrics page renders them (metrics_page.h). Metric names,
+ * labels and meanings are listed in docs/metrics.md.
  */
 #ifndef LLMPROXY_METRICS_H
 #define LLMPROXY_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "buf-t.h"
+#include "judge-t.h"
 #include "logline-t.h"
 #include "metrics-t.h"
 #include "outcome-t.h"
@@ -28,31 +30,21 @@ void metrics_free(struct metrics *m);
  */
 bool metrics_use_state(struct metrics *m, struct agent_state *st);
 
-/* A REQUEST log line: http_requests, duration, errors, rate limiting. `cls` is the line
- * judged by outcome_classify(), which says whose fault an error was. */
-void metrics_record_request(struct metrics *m, const struct logline *ll, enum outcome_class cls);
-
 /*
- * An ATTEMPT log line: upstream requests, duration, time to first byte, and when
- * `failure`, an upstream error of kind `error_kind` ([a-z0-9_]{1,32}, else "other").
+ * One log line as judge_line() judged it against the state of metrics_use_state(): a
+ * request feeds http_requests, duration, errors and rate limiting; an attempt feeds the
+ * upstream requests, duration, time to first byte and, when it failed, errors by class.
+ * A line naming what the configuration lacks is only counted as unmatched.
  */
-void metrics_record_attempt(struct metrics *m, const struct logline *ll, bool failure,
-                            const char *error_kind);
+void metrics_record_line(struct metrics *m, const struct judged_line *j);
 
 /* One SPOP NOTIFY decided in `elapsed_ns`. `m` may be NULL (not measured). */
 void metrics_observe_decision(struct metrics *m, uint64_t elapsed_ns);
 
-/*
- * The whole scrape page into `out` (appended). Live numbers are read from `src` at
- * `now_ms`. False when `out` overflowed its bound.
- */
-bool metrics_render(struct metrics *m, const struct metrics_sources *src, uint64_t now_ms,
-                    struct buf *out);
-
 /* Label helpers, exposed for tests. */
 const char *metrics_method_label(const char *method, size_t len);
 void metrics_status_label(int status, char dst[4]);
-/* The error label of a REQUEST line judged `cls`, NULL when the request did not fail. */
-const char *metrics_request_error(const struct logline *ll, enum outcome_class cls);
+/* The error label of a REQUEST line judged `o`, NULL when the request did not fail. */
+const char *metrics_request_error(const struct logline *ll, struct outcome o);
 
 #endif /* LLMPROXY_METRICS_H */

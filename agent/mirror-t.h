@@ -40,12 +40,8 @@ struct mirror_pair {
 };
 
 struct mirror_stats {
-    uint64_t commands;   /* handed to the emitter and accepted by it */
-    uint64_t confirmed;  /* applied by HAProxy */
-    uint64_t failed;     /* refused by HAProxy, or never delivered */
-    uint64_t refused;    /* not accepted by the emitter (its queue full): sent again later */
-    uint64_t reconciles; /* periodic re-assertions */
-    uint64_t forgotten;  /* times a new HAProxy process made every pair unknown */
+    uint64_t confirmed; /* applied by HAProxy */
+    uint64_t failed;    /* refused by HAProxy, or never delivered: sent again later */
 };
 
 struct mirror {

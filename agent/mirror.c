@@ -100,7 +100,6 @@ void mirror_forget(struct mirror *m)
         m->pairs[i].sync = MIRROR_UNKNOWN;
         m->pairs[i].seq = 0; /* an answer on its way may be the old process's */
     }
-    m->stats.forgotten++;
 }
 
 static uint64_t cookie_of(size_t index, uint32_t seq)
@@ -131,10 +130,8 @@ static bool send_pair(struct mirror *m, size_t index, bool drained, mirror_emit_
             p->sync = MIRROR_UNKNOWN;
             p->seq = 0;
         }
-        m->stats.refused++;
         return false;
     }
-    m->stats.commands++;
     return true;
 }
 
@@ -143,10 +140,8 @@ size_t mirror_sync(struct mirror *m, uint64_t now_ms, mirror_emit_fn *emit, void
     bool reconcile = now_ms >= m->next_reconcile_ms;
     size_t sent = 0;
 
-    if (reconcile) {
+    if (reconcile)
         m->next_reconcile_ms = now_ms + MIRROR_RECONCILE_MS;
-        m->stats.reconciles++;
-    }
     for (size_t i = 0; i < m->n; i++) {
         const struct mirror_pair *p = &m->pairs[i];
         bool want = wants_drained(m, p);

@@ -6,6 +6,11 @@
 
 #include <stdint.h>
 
+#include "logline-t.h"
+
+struct group_rt;
+struct upstream_rt;
+
 /* How one attempt on an upstream ended, judged from its ATTEMPT line. */
 enum outcome_class {
     OUTCOME_SUCCESS = 0,      /* answered, with a status below 500 (4xx included) */
@@ -19,21 +24,47 @@ enum outcome_class {
     OUTCOME_N_CLASSES,
 };
 
-/* What outcome_apply() did with a line. */
-enum outcome_result {
-    OUTCOME_APPLIED = 0,      /* an attempt recorded in the breaker window */
-    OUTCOME_IGNORED,          /* a REQUEST line, or a neutral or client-caused attempt */
-    OUTCOME_UNKNOWN_GROUP,    /* dropped: no such group in the running configuration */
-    OUTCOME_UNKNOWN_UPSTREAM, /* dropped: no such upstream in that group */
+/*
+ * Who ended the stream, from the first letter of HAProxy's termination state (%tsc). The
+ * only place that letter is read is outcome_classify(); the request metrics name their
+ * error kinds from this and the class.
+ */
+enum outcome_ender {
+    OUTCOME_BY_NONE = 0,       /* '-': the stream ended normally */
+    OUTCOME_BY_CLIENT,         /* 'C': the client aborted */
+    OUTCOME_BY_CLIENT_TIMEOUT, /* 'c': the client timed out */
+    OUTCOME_BY_SERVER,         /* 'S': the server aborted or refused */
+    OUTCOME_BY_SERVER_TIMEOUT, /* 's': timeout server, or in the queue */
+    OUTCOME_BY_PROXY,          /* 'P': HAProxy refused or cut the stream */
+    OUTCOME_BY_RULE,           /* 'L': one of the rendered rules answered locally */
+    OUTCOME_BY_RESOURCE,       /* 'R': HAProxy ran out of a resource */
+    OUTCOME_BY_INTERNAL,       /* 'I': HAProxy's internal error */
+    OUTCOME_BY_KILLED,         /* 'D', 'K', 'U' and the rest: killed by HAProxy or an operator */
 };
 
-struct outcome_stats {
-    uint64_t requests; /* REQUEST lines seen (they change no decision state) */
-    uint64_t attempts; /* ATTEMPT lines of a known upstream */
-    uint64_t by_class[OUTCOME_N_CLASSES];
-    uint64_t ema_samples;      /* response times folded into an upstream's EMA */
-    uint64_t unknown_group;    /* ATTEMPT lines dropped */
-    uint64_t unknown_upstream; /* ATTEMPT lines dropped */
+/* What one log line says happened: the class, and who ended the stream. */
+struct outcome {
+    enum outcome_class cls;
+    enum outcome_ender by;
+};
+
+/*
+ * One try on an upstream as judge_line() made it out: an ATTEMPT line, or the attempt a
+ * pinned request stands for, with its names looked up. What outcome_apply() consumes.
+ */
+struct outcome_attempt {
+    struct logline line;          /* a copy: a pinned request's attempt is made up from it */
+    struct group_rt *group;       /* NULL: no such group */
+    struct upstream_rt *upstream; /* NULL: no such group, or no such member of it */
+    struct outcome outcome;
+};
+
+/* What outcome_apply() did with an attempt. */
+enum outcome_result {
+    OUTCOME_APPLIED = 0,      /* an attempt recorded in the breaker window */
+    OUTCOME_IGNORED,          /* a neutral or client-caused attempt */
+    OUTCOME_UNKNOWN_GROUP,    /* dropped: no such group in the running configuration */
+    OUTCOME_UNKNOWN_UPSTREAM, /* dropped: no such upstream in that group */
 };
 
 #endif /* LLMPROXY_OUTCOME_T_H */

@@ -4,7 +4,7 @@
 #include "breaker.h"
 #include "ema.h"
 #include "outcome.h"
-#include "state.h"
+#include "state-t.h"
 
 /* A status HAProxy sends when it refuses the client's own request (bad syntax or framing,
  * a body or head too large, a method not allowed, a request too slow): never the upstream's
@@ -14,42 +14,79 @@ static bool refused_request_status(int status)
     return status >= 400 && status <= 499 && status != 429;
 }
 
-enum outcome_class outcome_classify(const struct logline *line)
+/* The first letter of %tsc. Only '-' is a normal end; a letter HAProxy may add later is
+ * taken as a kill, which proves nothing about the upstream. */
+static enum outcome_ender ender_of(char who)
 {
-    char who = line->termination[0], phase = line->termination[1];
+    switch (who) {
+    case '-':
+        return OUTCOME_BY_NONE;
+    case 'C':
+        return OUTCOME_BY_CLIENT;
+    case 'c':
+        return OUTCOME_BY_CLIENT_TIMEOUT;
+    case 'S':
+        return OUTCOME_BY_SERVER;
+    case 's':
+        return OUTCOME_BY_SERVER_TIMEOUT;
+    case 'P':
+        return OUTCOME_BY_PROXY;
+    case 'L':
+        return OUTCOME_BY_RULE;
+    case 'R':
+        return OUTCOME_BY_RESOURCE;
+    case 'I':
+        return OUTCOME_BY_INTERNAL;
+    default:
+        return OUTCOME_BY_KILLED;
+    }
+}
+
+static enum outcome_class classify(const struct logline *line, enum outcome_ender by)
+{
+    char phase = line->termination[1];
     bool after_connect = phase == 'H' || phase == 'D' || phase == 'L';
+    bool by_server = by == OUTCOME_BY_SERVER, by_timeout = by == OUTCOME_BY_SERVER_TIMEOUT;
 
     /* The client aborted or timed out, whatever the phase. On the listener layer the
      * "client" is HAProxy's group layer, which only leaves because the real client did,
      * or because its own timeout fired first: no evidence about the upstream either way. */
-    if (who == 'C' || who == 'c')
+    if (by == OUTCOME_BY_CLIENT || by == OUTCOME_BY_CLIENT_TIMEOUT)
         return OUTCOME_CLIENT;
     /* HAProxy (P) or one of our rules (L) refused the request with a client error: bad
      * syntax or chunking (PH 400 when the body broke after the connection was made), a
      * head or body too large, a method or path refused. */
-    if ((who == 'P' || who == 'L') && refused_request_status(line->status) && line->t_response < 0)
+    if ((by == OUTCOME_BY_PROXY || by == OUTCOME_BY_RULE) && refused_request_status(line->status) &&
+        line->t_response < 0)
         return OUTCOME_CLIENT;
-    if ((who == 'S' || who == 's') && phase == 'C')
+    if ((by_server || by_timeout) && phase == 'C')
         return OUTCOME_CONNECT;
-    if (who == 's' && after_connect)
+    if (by_timeout && after_connect)
         return OUTCOME_TIMEOUT;
-    if (who == 'S' && phase == 'H')
+    if (by_server && phase == 'H')
         return OUTCOME_EMPTY_RESPONSE;
-    if (who == 'S' && after_connect)
+    if (by_server && after_connect)
         return OUTCOME_INVALID_RESPONSE;
-    if (who == 'P' && phase == 'H' && line->status == 502)
+    if (by == OUTCOME_BY_PROXY && phase == 'H' && line->status == 502)
         return OUTCOME_INVALID_RESPONSE;
     /* Mid-body, HAProxy logs PD/PL with the upstream's status whichever side broke the
      * framing. A listener's client is HAProxy itself, which only sends well-framed data,
      * so there it is the upstream; seen from the frontend (a pinned request) the client's
      * broken chunk looks the same, so it proves nothing. */
-    if (who == 'P' && (phase == 'D' || phase == 'L'))
+    if (by == OUTCOME_BY_PROXY && (phase == 'D' || phase == 'L'))
         return line->pinned ? OUTCOME_NEUTRAL : OUTCOME_INVALID_RESPONSE;
-    if (who != '-' || line->t_response < 0)
+    if (by != OUTCOME_BY_NONE || line->t_response < 0)
         return OUTCOME_NEUTRAL;
     if (line->status >= 500 && line->status <= 599)
         return OUTCOME_STATUS_5XX;
     return OUTCOME_SUCCESS;
+}
+
+struct outcome outcome_classify(const struct logline *line)
+{
+    enum outcome_ender by = ender_of(line->termination[0]);
+
+    return (struct outcome){classify(line, by), by};
 }
 
 bool outcome_is_failure(enum outcome_class cls)
@@ -73,51 +110,22 @@ const char *outcome_class_name(enum outcome_class cls)
     return (unsigned)cls < OUTCOME_N_CLASSES ? names[cls] : "unknown";
 }
 
-/* The member of `grp` named like the line's upstream, NULL if there is none. */
-static struct upstream_rt *group_member(struct agent_state *st, const struct group_rt *grp,
-                                        const struct logline_str *name)
+enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_t now_ms)
 {
-    struct upstream_rt *up = state_upstream(st, name->ptr, name->len);
+    const struct logline *line = &attempt->line;
+    enum outcome_class cls = attempt->outcome.cls;
+    struct upstream_rt *up = attempt->upstream;
 
-    for (size_t i = 0; up && i < grp->conf->n_members; i++)
-        if (grp->members[i] == up)
-            return up;
-    return NULL;
-}
-
-enum outcome_result outcome_apply(struct agent_state *st, const struct logline *line,
-                                  uint64_t now_ms, struct outcome_stats *stats,
-                                  enum outcome_class *cls_out)
-{
-    struct group_rt *grp;
-    struct upstream_rt *up;
-    enum outcome_class cls;
-
-    if (line->kind != LOGLINE_ATTEMPT) {
-        stats->requests++;
-        return OUTCOME_IGNORED;
-    }
-    cls = outcome_classify(line);
-    if (cls_out)
-        *cls_out = cls;
-    grp = state_group(st, line->group.ptr, line->group.len);
-    if (!grp) {
-        stats->unknown_group++;
+    if (!attempt->group)
         return OUTCOME_UNKNOWN_GROUP;
-    }
-    up = group_member(st, grp, &line->upstream);
-    if (!up) {
-        stats->unknown_upstream++;
+    if (!up)
         return OUTCOME_UNKNOWN_UPSTREAM;
-    }
-    stats->attempts++;
-    stats->by_class[cls]++;
     /* What the client did says nothing of the upstream: no sample, no breaker outcome. */
     if (cls == OUTCOME_CLIENT)
         return OUTCOME_IGNORED;
     /* Time to the response headers, whatever the status: a sample whenever they came. */
-    if (line->t_response >= 0 && ema_update(&up->ema_ms, &up->measured, line->t_response))
-        stats->ema_samples++;
+    if (line->t_response >= 0)
+        ema_update(&up->ema_ms, &up->measured, line->t_response);
     if (cls == OUTCOME_NEUTRAL)
         return OUTCOME_IGNORED;
     breaker_record(&up->breaker, now_ms, !outcome_is_failure(cls));

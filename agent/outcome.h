@@ -1,7 +1,7 @@
 /*
- * Feedback from HAProxy's log lines into the decision state: every ATTEMPT line is one
- * outcome for its upstream's breaker and a response-time sample for its EMA. REQUEST lines
- * change nothing here (they feed the metrics).
+ * How a stream ended, and the feedback of an attempt into the decision state: every
+ * attempt (judge.h) is one outcome for its upstream's breaker and a response-time sample
+ * for its EMA. A request changes nothing here (it feeds the metrics).
  *
  * Judged by who ended the stream (%tsc's first letter) and in which phase (its second),
  * then by the response time and the status. The first rule that matches decides:
@@ -33,9 +33,10 @@
 
 #include "logline-t.h"
 #include "outcome-t.h"
-#include "state-t.h"
 
-enum outcome_class outcome_classify(const struct logline *line);
+/* The line's class by the table above, and who ended its stream: the only reading of
+ * HAProxy's termination state. */
+struct outcome outcome_classify(const struct logline *line);
 
 bool outcome_is_failure(enum outcome_class cls);
 
@@ -43,12 +44,9 @@ bool outcome_is_failure(enum outcome_class cls);
 const char *outcome_class_name(enum outcome_class cls);
 
 /*
- * Apply one parsed line to `st` at `now_ms`: breaker_record() and ema_update() of the
- * attempt's upstream. `cls` (may be NULL) receives the attempt's class, also when its
- * group or upstream is unknown. Pure but for `st` and `stats`.
+ * Apply one judged attempt at `now_ms`: breaker_record() and ema_update() of its upstream.
+ * Pure but for that upstream's state.
  */
-enum outcome_result outcome_apply(struct agent_state *st, const struct logline *line,
-                                  uint64_t now_ms, struct outcome_stats *stats,
-                                  enum outcome_class *cls);
+enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_t now_ms);
 
 #endif /* LLMPROXY_OUTCOME_H */

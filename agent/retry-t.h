@@ -22,10 +22,7 @@ struct retry_table {
 };
 
 struct retry_stats {
-    uint32_t entries;
-    uint32_t capacity;
     uint64_t evictions; /* requests forgotten early because the table was full */
-    size_t memory_bytes;
 };
 
 #endif /* LLMPROXY_RETRY_T_H */

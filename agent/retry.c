@@ -75,8 +75,5 @@ size_t retry_expire(struct retry_table *rt, uint64_t now_ms, size_t max_work)
 
 void retry_stats(const struct retry_table *rt, struct retry_stats *out)
 {
-    out->entries = lrutab_count(rt->attempts);
-    out->capacity = lrutab_capacity(rt->attempts);
     out->evictions = lrutab_evictions(rt->attempts);
-    out->memory_bytes = lrutab_memory_bytes(rt->attempts);
 }

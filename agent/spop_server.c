@@ -11,7 +11,6 @@
 #include "io_watch.h"
 #include "list.h"
 #include "log.h"
-#include "metrics.h"
 #include "net.h"
 #include "spop_conn.h"
 #include "spop_server.h"
@@ -49,7 +48,8 @@ struct spop_server {
     struct log_every disconnect_info; /* and for HAProxy's own DISCONNECTs: anyone can send one */
     struct unix_socket sock;          /* when listening on a unix socket */
     struct decider *decider;
-    struct metrics *metrics; /* decision latency, NULL when not measured */
+    spop_decided_fn *on_decided; /* told each decision's latency, NULL when not measured */
+    void *decided_ctx;
     /* Of struct client, newest first. */
     struct list clients;
     struct spop_stats closed; /* counters of connections already freed */
@@ -167,7 +167,6 @@ static void hold_answer(struct client *c, uint64_t sid, uint64_t fid, const stru
     ev_timer_init(&h->timer, held_fire, delay_ms / 1000.0, 0.);
     ev_timer_start(srv->loop, &h->timer);
     srv->st.held++;
-    srv->st.held_total++;
 }
 
 static void on_notify(struct spop_conn *conn, uint64_t sid, uint64_t fid,
@@ -179,7 +178,8 @@ static void on_notify(struct spop_conn *conn, uint64_t sid, uint64_t fid,
     uint64_t start_ns = monotonic_ns();
 
     delay_ms = dispatch_notify(c->srv->decider, msgs, start_ns / 1000000, &a, &c->srv->st.dispatch);
-    metrics_observe_decision(c->srv->metrics, monotonic_ns() - start_ns);
+    if (c->srv->on_decided)
+        c->srv->on_decided(c->srv->decided_ctx, monotonic_ns() - start_ns);
     if (delay_ms == 0)
         answer_write(conn, sid, fid, &a);
     else
@@ -353,7 +353,8 @@ void spop_server_stats(const struct spop_server *srv, struct spop_server_stats *
         spop_stats_add(&out->conns, &list_entry(link, const struct client, link)->conn->stats);
 }
 
-void spop_server_set_metrics(struct spop_server *srv, struct metrics *m)
+void spop_server_on_decided(struct spop_server *srv, spop_decided_fn *fn, void *ctx)
 {
-    srv->metrics = m;
+    srv->on_decided = fn;
+    srv->decided_ctx = ctx;
 }

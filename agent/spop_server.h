@@ -14,7 +14,6 @@
 #include "spop_conn-t.h"
 
 struct decider;
-struct metrics;
 struct conf_listen;
 struct unix_owner;
 
@@ -41,12 +40,11 @@ struct unix_owner;
 struct spop_server_stats {
     uint64_t accepted;
     uint64_t open;
-    uint64_t held;         /* answers currently waiting for their backoff */
-    uint64_t held_total;   /* answers ever held */
-    uint64_t held_dropped; /* held answers whose connection closed first */
-    uint64_t held_overflow;
-    uint64_t expired_hello;          /* closed: no HELLO within SPOP_HELLO_TIMEOUT_S */
-    uint64_t expired_idle;           /* closed: no frame within SPOP_IDLE_TIMEOUT_S */
+    uint64_t held;          /* answers currently waiting for their backoff */
+    uint64_t held_dropped;  /* held answers whose connection closed first: never sent */
+    uint64_t held_overflow; /* answers sent at once, without their backoff: SPOP_MAX_HELD */
+    uint64_t expired_hello; /* closed: no HELLO within SPOP_HELLO_TIMEOUT_S */
+    uint64_t expired_idle;  /* closed: no frame within SPOP_IDLE_TIMEOUT_S */
     struct acceptor_stats admission; /* refused and evicted connections */
     struct spop_stats conns;         /* closed connections plus the open ones, summed on request */
     struct dispatch_stats dispatch;
@@ -65,7 +63,10 @@ void spop_server_free(struct spop_server *srv);
 
 void spop_server_stats(const struct spop_server *srv, struct spop_server_stats *out);
 
-/* Record how long each NOTIFY takes to decide into `m` (NULL: stop measuring). */
-void spop_server_set_metrics(struct spop_server *srv, struct metrics *m);
+/* Told how long one NOTIFY took to decide, in nanoseconds. */
+typedef void spop_decided_fn(void *ctx, uint64_t elapsed_ns);
+
+/* Call `fn` after every decision from now on (NULL: stop measuring). */
+void spop_server_on_decided(struct spop_server *srv, spop_decided_fn *fn, void *ctx);
 
 #endif /* LLMPROXY_SPOP_SERVER_H */

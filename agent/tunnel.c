@@ -16,7 +16,6 @@
 #include "io_watch.h"
 #include "list.h"
 #include "log.h"
-#include "promtext.h"
 #include "resolver.h"
 #include "tunnel.h"
 #include "tunnel_path.h"
@@ -646,62 +645,4 @@ const char *tunnels_path(const struct tunnels *ts, size_t i)
 const struct tunnel_stats *tunnels_stats(const struct tunnels *ts, size_t i)
 {
     return &ts->v[i].st;
-}
-
-/* ---- metrics ---- */
-
-/* One sample of tunnel `t`, labelled by its pair and, when `extra` is set, one label more. */
-static void tunnel_sample(struct buf *out, const struct tunnel *t, const char *name,
-                          const char *extra, const char *extra_value, uint64_t value)
-{
-    const char *names[] = {"group", "upstream", extra};
-    const char *values[] = {t->group, t->upstream, extra_value};
-    struct prom_labels l = {names, values, extra ? 3 : 2};
-
-    prom_sample(out, name, "", &l, NULL, (double)value);
-}
-
-void tunnels_metrics(const struct tunnels *ts, struct buf *out)
-{
-    /* The families labelled by the pair only, each one counter of tunnel_stats. */
-    static const struct {
-        const char *name, *help, *type;
-        size_t offset;
-    } plain[] = {
-        {"llmproxy_tunnel_connections_total", "Connections HAProxy opened to a CONNECT tunnel.",
-         "counter", offsetof(struct tunnel_stats, accepted)},
-        {"llmproxy_tunnel_established_total",
-         "Tunnel connections the forward proxy accepted (2xx to CONNECT).", "counter",
-         offsetof(struct tunnel_stats, established)},
-        {"llmproxy_tunnel_active", "Tunnel connections open now.", "gauge",
-         offsetof(struct tunnel_stats, active)},
-    };
-    static const char failures[] = "llmproxy_tunnel_failures_total";
-    static const char bytes[] = "llmproxy_tunnel_bytes_total";
-    size_t k, i, f;
-
-    if (!tunnels_count(ts))
-        return;
-    for (k = 0; k < sizeof(plain) / sizeof(plain[0]); k++) {
-        prom_family(out, plain[k].name, plain[k].help, plain[k].type);
-        for (i = 0; i < ts->n; i++) {
-            const char *st = (const char *)&ts->v[i].st;
-            uint64_t v;
-
-            memcpy(&v, st + plain[k].offset, sizeof(v));
-            tunnel_sample(out, &ts->v[i], plain[k].name, NULL, NULL, v);
-        }
-    }
-    prom_family(out, failures, "Tunnel connections that never reached the upstream, by reason.",
-                "counter");
-    for (i = 0; i < ts->n; i++)
-        for (f = 0; f < TUNNEL_FAIL_COUNT; f++)
-            tunnel_sample(out, &ts->v[i], failures, "reason", fail_names[f], ts->v[i].st.failed[f]);
-    prom_family(out, bytes,
-                "Bytes relayed through a tunnel: up is HAProxy to proxy, down the reverse.",
-                "counter");
-    for (i = 0; i < ts->n; i++) {
-        tunnel_sample(out, &ts->v[i], bytes, "direction", "up", ts->v[i].st.bytes_up);
-        tunnel_sample(out, &ts->v[i], bytes, "direction", "down", ts->v[i].st.bytes_down);
-    }
 }

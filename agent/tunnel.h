@@ -21,7 +21,6 @@
 
 #include <stddef.h>
 
-#include "buf-t.h"
 #include "tunnel-t.h"
 
 struct config;
@@ -53,8 +52,5 @@ const struct tunnel_stats *tunnels_stats(const struct tunnels *ts, size_t i);
 
 /* The reason's label in metrics and logs ("connect", "refused", ...). */
 const char *tunnel_fail_name(enum tunnel_fail f);
-
-/* Append the tunnels' Prometheus families to a /metrics page (nothing when empty). */
-void tunnels_metrics(const struct tunnels *ts, struct buf *out);
 
 #endif /* LLMPROXY_TUNNEL_H */

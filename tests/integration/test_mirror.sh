@@ -53,6 +53,15 @@ check "a's server went to weight 0 in HAProxy" wait_until 3 weight_is mirror_a 0
 check "show stat agrees (weight $(stat_weight mirror_a))" test "$(stat_weight mirror_a)" = 0
 check "b keeps its weight ($(weight mirror_b))" weight_is mirror_b 2
 check "no command was refused by HAProxy" bash -c "! grep -q 'runtime API.*refused' '$T/agent.log'"
+# mirror_commands RESULT: the page's count of the mirror's commands with that result.
+mirror_commands() {
+    local series="llmproxy_agent_breaker_mirror_commands_total{result=\"$1\"}"
+    curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" |
+        awk -v s="$series" '$1 == s { print $2; found = 1 } END { if (!found) print "absent" }'
+}
+applied=$(mirror_commands applied)
+check "/metrics counts the weights HAProxy applied ($applied) and the failed ones ($(mirror_commands failed))" \
+    bash -c "[ '$applied' != absent ] && [ '$applied' -gt 0 ] && [ '$(mirror_commands failed)' != absent ]"
 
 # While open, HAProxy's own choice (what redispatch and fail-open use) avoids a as well.
 mock_reset "$A" "$B"

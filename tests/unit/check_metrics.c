@@ -13,11 +13,16 @@
 #include "buf.h"
 #include "util/conf_testutil.h"
 #include "decide-t.h"
+#include "judge.h"
 #include "admin-t.h"
+#include "logfeed-t.h"
 #include "metrics.h"
+#include "metrics_page.h"
+#include "mirror-t.h"
 #include "outcome.h"
 #include "promtext.h"
 #include "registry.h"
+#include "retry-t.h"
 #include "spop_server.h"
 #include "state.h"
 
@@ -341,6 +346,15 @@ static void teardown(void)
     state_free(st);
 }
 
+/* A line as the agent records it: judged against the state once, then recorded. */
+static void record(const struct logline *ll)
+{
+    struct judged_line j;
+
+    judge_line(st, ll, &j);
+    metrics_record_line(m, &j);
+}
+
 static struct logline_str view(const char *s)
 {
     return (struct logline_str){s, s ? strlen(s) : 0};
@@ -397,12 +411,13 @@ static double counter(enum metrics_family f, const char *const *values)
     return s ? s->value : -1;
 }
 
-static char *render_all(struct metrics_sources *src)
+static char *render_all(struct metrics_page_sources *src)
 {
     struct buf b;
 
+    src->recorded = m;
     buf_init(&b, 1 << 22);
-    ck_assert(metrics_render(m, src, 1000, &b));
+    ck_assert(metrics_page_render(src, 1000, &b));
     return b.data;
 }
 
@@ -476,9 +491,9 @@ START_TEST(request_line_is_recorded)
     struct logline ll = request_line("main", "POST", "/v1/chat/completions", 200, 1500);
     const struct reg_series *h;
 
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = request_line("main", "BREW", "/v1/chat/completions", 503, 20);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(
         counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "/v1/chat/completions"}), 1);
     ck_assert_double_eq(
@@ -495,7 +510,7 @@ START_TEST(request_line_is_recorded)
     /* A line without a total time counts the request, not a duration. */
     ll = request_line("main", "GET", "/v1/models", -1, -1);
     memcpy(ll.termination, "CR--", 5);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/v1/models"}),
                         1);
     ck_assert_ptr_null(
@@ -511,8 +526,8 @@ START_TEST(rate_limited_requests_are_counted)
 
     ll.verdict = view("limited");
     memcpy(ll.termination, "PR--", 5);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
+    record(&ll);
     ck_assert_double_eq(counter(MF_RATELIMIT, (const char *[]){"side"}), 2);
     ck_assert_double_eq(
         counter(MF_HTTP_ERRORS, (const char *[]){"side", "rate_limit_exceeded", "429"}), 2);
@@ -530,7 +545,7 @@ START_TEST(paths_are_capped_per_forward)
     for (int i = 0; i < METRICS_LEARNED_PATHS + 10; i++) {
         snprintf(path, sizeof(path), "/p%d", i);
         ll = served_line("main", "GET", path, 200);
-        metrics_record_request(m, &ll, outcome_classify(&ll));
+        record(&ll);
     }
     snprintf(last, sizeof(last), "/p%d", METRICS_LEARNED_PATHS - 1);
     snprintf(first_refused, sizeof(first_refused), "/p%d", METRICS_LEARNED_PATHS);
@@ -540,31 +555,31 @@ START_TEST(paths_are_capped_per_forward)
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "other"}), 10);
     /* An admitted path stays itself after the cap is reached, whatever its outcome. */
     ll = served_line("main", "GET", "/p0", 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = request_line("main", "GET", "/p0", 503, 1);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/p0"}), 3);
     /* The known API paths keep their own slots after the cap is reached. */
     ll = request_line("main", "POST", "/v1/embeddings", 503, 1);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(
         counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "/v1/embeddings"}), 1);
     /* Another forward has its own share. */
     ll = served_line("side", "GET", "/p70", 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"side", "GET", "/p70"}), 1);
     /* Unfit paths never take a slot. */
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[0] = '/';
     longpath[sizeof(longpath) - 1] = '\0';
     ll = served_line("side", "GET", longpath, 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = served_line("side", "GET", "/a b", 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = served_line("side", "GET", "/caf\xc3\xa9", 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = served_line("side", "GET", "", 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"side", "GET", "other"}), 4);
     ck_assert_uint_eq(m->paths[1].n, 1);
 }
@@ -603,7 +618,7 @@ START_TEST(paths_no_upstream_served_take_no_slot)
         memcpy(ll.termination, fates[f].term, 5);
         if (f == 8) /* the upstream never answered: no response time */
             ll.t_response = -1;
-        metrics_record_request(m, &ll, outcome_classify(&ll));
+        record(&ll);
     }
     ck_assert_uint_eq(m->paths[0].n, 0);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "other"}), 1000);
@@ -611,16 +626,16 @@ START_TEST(paths_no_upstream_served_take_no_slot)
 
     /* A real path an upstream served gets its own label, and keeps it when it fails. */
     ll = served_line("main", "POST", "/v1/rerank", 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = request_line("main", "POST", "/v1/rerank", 503, 1);
     ll.verdict = view("unavailable");
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "/v1/rerank"}),
                         2);
     /* A known API path is its own label from its first request, even one that failed. */
     ll = request_line("main", "POST", "/v1/chat/completions", 429, 1);
     ll.verdict = view("limited");
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(
         counter(MF_HTTP_REQUESTS, (const char *[]){"main", "POST", "/v1/chat/completions"}), 1);
     ck_assert_uint_eq(m->paths[0].n, 1);
@@ -636,7 +651,7 @@ START_TEST(memory_is_bounded_under_a_path_flood)
     for (int i = 0; i < 50000; i++) {
         snprintf(path, sizeof(path), "/flood/%d", i);
         struct logline ll = served_line(i % 2 ? "main" : "side", methods[i % 5], path, 200);
-        metrics_record_request(m, &ll, outcome_classify(&ll));
+        record(&ll);
     }
     /* 2 forwards x 4 method labels (GET POST PUT OTHER) x (64 paths + other). */
     ck_assert_uint_le(m->fam[MF_HTTP_REQUESTS].n, 2 * 4 * (METRICS_PATHS_PER_FORWARD + 1));
@@ -649,17 +664,17 @@ START_TEST(unknown_names_are_not_labels)
 {
     struct logline ll = request_line("nosuch", "GET", "/", 200, 1);
 
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = attempt_line("g", "zz", 200, 1, 2, 3);
-    metrics_record_attempt(m, &ll, false, NULL);
+    record(&ll);
     ll = attempt_line("nogroup", "a", 200, 1, 2, 3);
-    metrics_record_attempt(m, &ll, false, NULL);
+    record(&ll);
     ck_assert_uint_eq(m->unmatched, 3);
     ck_assert_uint_eq(m->fam[MF_HTTP_REQUESTS].n, 0);
     ck_assert_uint_eq(m->fam[MF_UPSTREAM_REQUESTS].n, 0);
-    /* A line of the other kind is ignored by each recorder. */
+    /* An attempt line is no request. */
     ll = attempt_line("g", "a", 200, 1, 2, 3);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_uint_eq(m->fam[MF_HTTP_REQUESTS].n, 0);
 }
 END_TEST
@@ -669,19 +684,28 @@ START_TEST(attempt_line_is_recorded)
     struct logline ll = attempt_line("g", "a", 200, 5, 245, 4000);
     const struct reg_series *ttfb, *dur;
 
-    metrics_record_attempt(m, &ll, false, NULL);
+    record(&ll);
     ll = attempt_line("g", "a", 503, 1, 10, 11);
-    metrics_record_attempt(m, &ll, true, "http_5xx");
+    record(&ll);
+    /* b never answered: refused, then timed out twice, its error kind the breaker's class. */
     ll = attempt_line("g", "b", -1, -1, -1, 3000);
-    metrics_record_attempt(m, &ll, true, "connect");
-    metrics_record_attempt(m, &ll, true, "Bad Kind!");
-    metrics_record_attempt(m, &ll, true, NULL);
+    memcpy(ll.termination, "SC--", 5);
+    record(&ll);
+    memcpy(ll.termination, "sH--", 5);
+    record(&ll);
+    memcpy(ll.termination, "SH--", 5);
+    record(&ll);
     ck_assert_double_eq(counter(MF_UPSTREAM_REQUESTS, (const char *[]){"g", "a"}), 2);
     ck_assert_double_eq(counter(MF_UPSTREAM_REQUESTS, (const char *[]){"g", "b"}), 3);
-    ck_assert_double_eq(counter(MF_UPSTREAM_ERRORS, (const char *[]){"http_5xx", "g", "a"}), 1);
+    ck_assert_double_eq(counter(MF_UPSTREAM_ERRORS, (const char *[]){"status_5xx", "g", "a"}), 1);
     ck_assert_double_eq(counter(MF_UPSTREAM_ERRORS, (const char *[]){"connect", "g", "b"}), 1);
-    ck_assert_double_eq(counter(MF_UPSTREAM_ERRORS, (const char *[]){"other", "g", "b"}), 1);
-    ck_assert_double_eq(counter(MF_UPSTREAM_ERRORS, (const char *[]){"unknown", "g", "b"}), 1);
+    ck_assert_double_eq(counter(MF_UPSTREAM_ERRORS, (const char *[]){"timeout", "g", "b"}), 1);
+    ck_assert_double_eq(counter(MF_UPSTREAM_ERRORS, (const char *[]){"empty_response", "g", "b"}),
+                        1);
+    /* A client's fault is no upstream attempt at all. */
+    memcpy(ll.termination, "CD--", 5);
+    record(&ll);
+    ck_assert_double_eq(counter(MF_UPSTREAM_REQUESTS, (const char *[]){"g", "b"}), 3);
     ttfb = reg_series_find(&m->fam[MF_UPSTREAM_TTFB], (const char *[]){"g", "a"});
     ck_assert_uint_eq(ttfb->count, 2);
     ck_assert_double_eq_tol(ttfb->sum, 0.25 + 0.011, 1e-9);
@@ -753,10 +777,15 @@ START_TEST(render_has_every_family)
                                    .expired_hello = 5,
                                    .admission = {.refused_fds = 6, .evicted = 8}};
     struct ratelimit_stats rs = {.entries = 5, .capacity = 100};
-    struct metrics_log_stats ls = {
-        .received = 9, .dropped = 1, .malformed = 2, .admission = {.refused_limit = 3}};
+    struct logfeed_stats ls = {.lines = 9, .oversize = 1, .malformed = 2};
     struct admin_stats as = {.unauthorized = 4, .admission = {.evicted = 7}};
-    struct metrics_sources src = {st, &ds, &ss, &rs, &ls, &as};
+    struct metrics_page_sources src = {.state = st,
+                                       .decide = &ds,
+                                       .spop = &ss,
+                                       .ratelimit = &rs,
+                                       .logs = &ls,
+                                       .log_admission = {.refused_limit = 3},
+                                       .admin = &as};
     char *text;
 
     ss.conns.faults[SPOP_FAULT_TOO_BIG] = 4;
@@ -784,7 +813,7 @@ START_TEST(render_has_every_family)
     free(text);
 
     /* Without optional sources their families are left out, the rest still renders. */
-    src = (struct metrics_sources){.state = st};
+    src = (struct metrics_page_sources){.state = st};
     text = render_all(&src);
     ck_assert_ptr_null(strstr(text, "llmproxy_spop_connections_total"));
     ck_assert_ptr_nonnull(strstr(text, "# TYPE llmproxy_http_requests_total counter\n"));
@@ -792,9 +821,41 @@ START_TEST(render_has_every_family)
 }
 END_TEST
 
+/* The counters an operator needs to see a retry lose its backoff or a breaker mirror fail. */
+START_TEST(render_exports_lost_backoffs_and_mirror_failures)
+{
+    static const char *const lines[] = {
+        "# TYPE llmproxy_spop_held_answers_overflow_total counter\n",
+        "llmproxy_spop_held_answers_overflow_total 3\n",
+        "# TYPE llmproxy_spop_held_answers_dropped_total counter\n",
+        "llmproxy_spop_held_answers_dropped_total 2\n",
+        "# TYPE llmproxy_agent_retry_evictions_total counter\n",
+        "llmproxy_agent_retry_evictions_total 11\n",
+        "# TYPE llmproxy_agent_breaker_mirror_commands_total counter\n",
+        "llmproxy_agent_breaker_mirror_commands_total{result=\"applied\"} 5\n",
+        "llmproxy_agent_breaker_mirror_commands_total{result=\"failed\"} 4\n",
+    };
+    struct spop_server_stats ss = {.held = 1, .held_overflow = 3, .held_dropped = 2};
+    struct retry_stats rs = {.evictions = 11};
+    struct mirror_stats ms = {.confirmed = 5, .failed = 4};
+    struct metrics_page_sources src = {.state = st, .spop = &ss, .retry = &rs, .mirror = &ms};
+    char *text = render_all(&src);
+
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        ck_assert_msg(strstr(text, lines[i]) != NULL, "missing %s", lines[i]);
+    free(text);
+    /* Without a mirror (the runtime API client could not start) its family is left out. */
+    src.mirror = NULL;
+    text = render_all(&src);
+    ck_assert_ptr_null(strstr(text, "llmproxy_agent_breaker_mirror_commands_total"));
+    ck_assert_ptr_nonnull(strstr(text, "llmproxy_agent_retry_evictions_total 11\n"));
+    free(text);
+}
+END_TEST
+
 START_TEST(render_reads_breakers_and_gauges_live)
 {
-    struct metrics_sources src = {.state = st};
+    struct metrics_page_sources src = {.state = st};
     struct upstream_rt *a = state_upstream(st, "a", 1);
     char *text;
 
@@ -824,11 +885,12 @@ END_TEST
 
 START_TEST(render_reports_overflow)
 {
-    struct metrics_sources src = {.state = st};
+    struct metrics_page_sources src = {.state = st};
     struct buf b;
 
     buf_init(&b, 100);
-    ck_assert(!metrics_render(m, &src, 0, &b));
+    src.recorded = m;
+    ck_assert(!metrics_page_render(&src, 0, &b));
     buf_free(&b);
 }
 END_TEST
@@ -838,13 +900,13 @@ START_TEST(reload_keeps_unchanged_names)
     struct logline ll = served_line("main", "GET", "/keep", 200);
     struct agent_state *st2;
 
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = served_line("side", "GET", "/gone", 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ll = attempt_line("g", "a", 200, 1, 1, 1);
-    metrics_record_attempt(m, &ll, false, NULL);
+    record(&ll);
     ll = attempt_line("g", "b", 200, 1, 1, 1);
-    metrics_record_attempt(m, &ll, false, NULL);
+    record(&ll);
 
     st2 = load_state(yaml_v2, st);
     ck_assert(metrics_use_state(m, st2));
@@ -861,13 +923,13 @@ START_TEST(reload_keeps_unchanged_names)
 
     /* Counting goes on under the new configuration. */
     ll = served_line("main", "GET", "/keep", 200);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_double_eq(counter(MF_HTTP_REQUESTS, (const char *[]){"main", "GET", "/keep"}), 2);
     ll = attempt_line("g", "c", 200, 1, 1, 1);
-    metrics_record_attempt(m, &ll, false, NULL);
+    record(&ll);
     ck_assert_double_eq(counter(MF_UPSTREAM_REQUESTS, (const char *[]){"g", "c"}), 1);
     ll = request_line("side", "GET", "/", 200, 1);
-    metrics_record_request(m, &ll, outcome_classify(&ll));
+    record(&ll);
     ck_assert_uint_eq(m->unmatched, 1);
 }
 END_TEST
@@ -910,6 +972,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, attempt_line_is_recorded);
     tcase_add_test(tc, decision_latency_histogram);
     tcase_add_test(tc, render_has_every_family);
+    tcase_add_test(tc, render_exports_lost_backoffs_and_mirror_failures);
     tcase_add_test(tc, render_reads_breakers_and_gauges_live);
     tcase_add_test(tc, render_reports_overflow);
     tcase_add_test(tc, reload_keeps_unchanged_names);

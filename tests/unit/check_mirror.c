@@ -150,7 +150,6 @@ START_TEST(test_first_sync_sends_every_pair_its_configured_weight)
     /* Still waiting for HAProxy: nothing is sent twice. */
     sink.n = 0;
     ck_assert_uint_eq(sync_at(1001), 0);
-    ck_assert_uint_eq(m.stats.commands, 5);
 }
 END_TEST
 
@@ -207,7 +206,6 @@ START_TEST(test_reconcile_reasserts_only_drained_servers)
     ck_assert(sent("set server grp_solo/b weight 0"));
     answer_all(true);
     ck_assert_uint_eq(sync_at(1000 + MIRROR_RECONCILE_MS + 1), 0);
-    ck_assert_uint_eq(m.stats.reconciles, 2);
 }
 END_TEST
 
@@ -223,7 +221,6 @@ START_TEST(test_new_haproxy_process_gets_everything_again)
     ck_assert(sent("set server grp_g/a weight 0"));
     ck_assert(sent("set server grp_solo/a weight 0"));
     ck_assert(sent("set server grp_g/b weight 100%"));
-    ck_assert_uint_eq(m.stats.forgotten, 1);
 }
 END_TEST
 
@@ -245,7 +242,6 @@ START_TEST(test_refused_by_full_queue_is_sent_later)
 {
     sink.refuse = true;
     ck_assert_uint_eq(sync_at(1000), 0);
-    ck_assert_uint_eq(m.stats.refused, 5);
     sink.refuse = false;
     ck_assert_uint_eq(sync_at(1001), 5);
 }

@@ -20,6 +20,8 @@
 #include <ev.h>
 
 #include "buf.h"
+#include "metrics.h"
+#include "metrics_page.h"
 #include "util/conf_testutil.h"
 #include "tunnel.h"
 #include "unix_socket.h"
@@ -403,6 +405,17 @@ START_TEST(unresolvable_proxy_is_a_resolve_failure)
 }
 END_TEST
 
+/* The /metrics page with the tunnels as its only live source. */
+static void render_page(const struct tunnels *ts, struct buf *out)
+{
+    struct metrics *m = metrics_create();
+    struct metrics_page_sources src = {.recorded = m, .tunnels = ts};
+
+    ck_assert_ptr_nonnull(m);
+    metrics_page_render(&src, 0, out);
+    metrics_free(m);
+}
+
 START_TEST(metrics_name_every_reason)
 {
     struct fixture fx;
@@ -411,7 +424,7 @@ START_TEST(metrics_name_every_reason)
     fixture_start(&fx, true, NULL);
     fixture_stop(&fx);
     buf_init(&out, 1 << 20);
-    tunnels_metrics(fx.ts, &out);
+    render_page(fx.ts, &out);
     ck_assert(!out.overflow);
     ck_assert_ptr_nonnull(strstr(
         out.data, "llmproxy_tunnel_connections_total{group=\"cloud\",upstream=\"api\"} 0\n"));
@@ -444,9 +457,10 @@ START_TEST(no_proxy_no_tunnels)
     ts = tunnels_start(loop, cfg, &self_only);
     ck_assert_ptr_nonnull(ts);
     ck_assert_uint_eq(tunnels_count(ts), 0);
-    buf_init(&out, 1024);
-    tunnels_metrics(ts, &out);
-    ck_assert_uint_eq(out.len, 0);
+    buf_init(&out, 1 << 20);
+    render_page(ts, &out);
+    ck_assert(!out.overflow);
+    ck_assert_ptr_null(strstr(out.data, "llmproxy_tunnel"));
     buf_free(&out);
     tunnels_free(ts);
     config_free(cfg);

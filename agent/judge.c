@@ -1,0 +1,49 @@
+/*
+ * A log line's names looked up and its end classified, once (see judge.h).
+ */
+#include "judge.h"
+#include "logline.h"
+#include "outcome.h"
+#include "state.h"
+
+/* The member of `grp` named `name`, NULL if the group has none such. */
+static struct upstream_rt *group_member(struct agent_state *st, const struct group_rt *grp,
+                                        const struct logline_str *name)
+{
+    struct upstream_rt *up = state_upstream(st, name->ptr, name->len);
+
+    for (size_t i = 0; up && i < grp->conf->n_members; i++)
+        if (grp->members[i] == up)
+            return up;
+    return NULL;
+}
+
+static void judge_attempt(struct agent_state *st, struct outcome_attempt *a)
+{
+    a->group = state_group(st, a->line.group.ptr, a->line.group.len);
+    a->upstream = a->group ? group_member(st, a->group, &a->line.upstream) : NULL;
+    a->outcome = outcome_classify(&a->line);
+}
+
+void judge_line(struct agent_state *st, const struct logline *line, struct judged_line *out)
+{
+    *out = (struct judged_line){0};
+    if (line->kind == LOGLINE_ATTEMPT) {
+        out->has_attempt = true;
+        out->attempt.line = *line;
+        judge_attempt(st, &out->attempt);
+        return;
+    }
+    out->is_request = true;
+    out->request.line = line;
+    out->request.forward = state_forward(st, line->forward.ptr, line->forward.len);
+    if (!line->pinned) {
+        out->request.outcome = outcome_classify(line);
+        return;
+    }
+    /* No listener saw it: the request line is its only attempt, judged once for both. */
+    out->has_attempt = true;
+    logline_pinned_attempt(line, &out->attempt.line);
+    judge_attempt(st, &out->attempt);
+    out->request.outcome = out->attempt.outcome;
+}
