@@ -20,6 +20,8 @@
 #   make fuzz-smoke      the same, 10 s each (docs/reliability.md)
 #
 # Source files are discovered by folder, so adding a module needs no Makefile change:
+#   contract/*.c     what both binaries must agree on (names, formats, paths), built into the
+#                    configuration library
 #   ctl/config/*.c   the configuration library, linked by both binaries
 #   ctl/*.c          llmproxy-ctl (ctl/main.c is its entry point, the rest is a library)
 #   agent/*.c        the agent (agent/main.c is its entry point, the rest is a library)
@@ -42,15 +44,26 @@ OPT      ?= -O2 -g
 SANFLAGS :=
 endif
 
-INCS     := -Ictl/config -Ictl -Iagent
-CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INCS) -MMD -MP
+# Each folder sees only the headers it may include (docs/architecture.md, `make lint`), so a
+# forbidden include is a build error: contract/ headers by their folder ("contract/x.h"),
+# the agent and llmproxy-ctl their own and the configuration library's, never each other's.
+# Tests, tools and fuzz harnesses see everything.
+INCS_CONTRACT := -I.
+INCS_CONF     := -I. -Ictl/config
+INCS_CTL      := -I. -Ictl -Ictl/config
+INCS_AGENT    := -I. -Iagent -Ictl/config
+INCS_ALL      := -I. -Ictl/config -Ictl -Iagent
+incs = $(if $(filter contract/%,$(1)),$(INCS_CONTRACT),$(if $(filter ctl/config/%,$(1)),$(INCS_CONF),$(if \
+       $(filter ctl/%,$(1)),$(INCS_CTL),$(if $(filter agent/%,$(1)),$(INCS_AGENT),$(INCS_ALL)))))
+
+CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
 
 LIBS_CONF  := -lyaml
 LIBS_AGENT := -lev -lssl -lcrypto -lm
 LIBS_CHECK  = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-CONF_SRCS  := $(sort $(wildcard ctl/config/*.c))
+CONF_SRCS  := $(sort $(wildcard contract/*.c ctl/config/*.c))
 CTL_MAIN   := $(wildcard ctl/main.c)
 CTL_SRCS   := $(filter-out ctl/main.c,$(sort $(wildcard ctl/*.c)))
 AGENT_MAIN := $(wildcard agent/main.c)
@@ -82,7 +95,7 @@ deps:
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(call incs,$<) -c -o $@ $<
 
 $(LIBCONF): $(call obj,$(CONF_SRCS))
 	@mkdir -p $(dir $@)
@@ -152,7 +165,7 @@ FUZZ_CC      ?= clang
 FUZZ_O       ?= build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(INCS) -MMD -MP
+FUZZ_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -MMD -MP
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(FUZZ_SRCS))
@@ -160,7 +173,7 @@ FUZZ_LIBSRCS := $(CONF_SRCS) $(CTL_SRCS) $(AGENT_SRCS) $(sort $(wildcard tests/f
 
 $(FUZZ_O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(call incs,$<) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_O)/libfuzztarget.a: $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(FUZZ_LIBSRCS))
 	rm -f $@ && ar rcs $@ $^

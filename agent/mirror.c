@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "breaker-t.h"
+#include "contract/internal_names.h"
 #include "mirror.h"
-#include "render.h"
 
 /* Names the renderer accepts ([A-Za-z0-9_.-]) need no quoting on the runtime API, whose
  * parser splits on spaces and ';'. Anything else is never sent. */
@@ -122,7 +122,7 @@ static bool send_pair(struct mirror *m, size_t index, bool drained, mirror_emit_
     uint32_t seq = m->next_seq;
     int len;
 
-    len = snprintf(cmd, sizeof(cmd), "set server " RENDER_GROUP_FMT "/%s weight %s", p->group,
+    len = snprintf(cmd, sizeof(cmd), "set server " HAPROXY_GROUP_FMT "/%s weight %s", p->group,
                    p->up->conf->name, drained ? "0" : "100%");
     if (len < 0 || (size_t)len >= sizeof(cmd)) {
         p->unsafe = true;

@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "logline.h"
 #include "render-t.h"
 
 /* File names inside the output folder. */
@@ -20,17 +19,10 @@
 #define RENDER_ERRORS_DIR   "errors"
 
 /*
- * Names of the rendered sections. Upstream and group names are restricted to
- * [A-Za-z0-9_.-], so these need no quoting. The SPOE `pick` and `attempt` message names
- * are the agent's contract (docs/spop-contract.md).
+ * The backend that reaches the agent. The names the agent relies on too (proxies, SPOE
+ * engines and messages) are in contract/internal_names.h and contract/spop_names.h.
  */
-#define RENDER_FRONTEND_FMT   "fwd_%s"    /* forward */
-#define RENDER_GROUP_FMT      "grp_%s"    /* group backend */
-#define RENDER_LISTEN_FMT     "up_%s__%s" /* group, upstream: per-member listener */
-#define RENDER_PINNED_FMT     LOGLINE_PINNED_PREFIX "%s__%s" /* group, upstream: one member */
-#define RENDER_PICK_ENGINE    "pick_%s"                      /* forward: SPOE engine and scope */
-#define RENDER_ATTEMPT_ENGINE "attempt"
-#define RENDER_AGENT_BACKEND  "llm_agent"
+#define RENDER_AGENT_BACKEND "llm_agent"
 
 /* ---- the files (render_haproxy.c, render_spoe.c) ---- */
 

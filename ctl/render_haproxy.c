@@ -1,5 +1,5 @@
 /*
- * haproxy.cfg: the data path of ARCHITECTURE §2.
+ * haproxy.cfg: the data path of docs/architecture.md.
  *
  *   frontend fwd_<forward>       asks the agent (`pick`), answers 429/503 itself
  *     -> backend pin_<g>__<u>    groups without retries, when the agent chose: the chosen
@@ -24,10 +24,11 @@
 #include "conf_sockets.h"
 #include "conf_url.h"
 #include "config.h"
-#include "haproxy_api.h"
-#include "logline.h"
+#include "contract/internal_names.h"
+#include "contract/logformat.h"
+#include "contract/spop_names.h"
+#include "contract/tunnel_path.h"
 #include "render.h"
-#include "tunnel_path.h"
 
 /*
  * Requests that may be retried must fit one buffer (L7 retries), prompts included. Without
@@ -42,9 +43,6 @@
 
 #define UNIQUE_ID_FORMAT "%{+X}o%ci:%cp_%fi:%fp_%Ts_%rt:%pid"
 
-/* The header that carries the client request's id to the upstream layer. */
-#define ID_HEADER "x-llmproxy-id"
-
 #define FRONT_ERRORS    "llm_front"
 #define UPSTREAM_ERRORS "llm_upstream"
 #define RESOLVERS       "llm_dns"
@@ -52,7 +50,7 @@
 /* The largest server weight HAProxy accepts. */
 #define HAPROXY_MAX_WEIGHT 256
 
-/* The ring that carries every stream's log line to the agent's log feed (ARCHITECTURE §5). */
+/* The ring that carries every stream's log line to the agent's log feed (docs/architecture.md). */
 #define LOG_RING      "llm_logs"
 #define LOG_RING_SIZE (1024 * 1024)
 
@@ -197,8 +195,8 @@ static void reply_error(const char *action, const struct render_error *e, const 
 static void return_error(const struct render_error *e, bool retry_after, const char *cond,
                          struct render_out *r)
 {
-    reply_error("return status", e, retry_after ? "Retry-After" : NULL, "%[var(txn.llm.ra)]", cond,
-                r);
+    reply_error("return status", e, retry_after ? "Retry-After" : NULL,
+                "%[var(" SPOP_TXN_RETRY_AFTER ")]", cond, r);
 }
 
 static void deny_error(const struct render_error *e, const char *hdr, const char *hdr_value,
@@ -305,7 +303,7 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
 {
     const struct conf_group *g = &cfg->groups[f->group];
 
-    render_printf(r, "frontend " RENDER_FRONTEND_FMT "\n    bind ", f->name);
+    render_printf(r, "frontend " HAPROXY_FRONTEND_FMT "\n    bind ", f->name);
     host_port(r, f->listen.address, f->listen.port);
     /* The client must deliver its request within forward timeout.connect, else 408. */
     render_printf(r, "\n    timeout client %us\n    timeout http-request %us\n",
@@ -316,19 +314,25 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
     render_printf(r, "    unique-id-format %s\n", UNIQUE_ID_FORMAT);
     log_to_agent(r);
     render_printf(r, "    log-format \"" LOGLINE_REQUEST_FORMAT "\"\n", f->name, g->name);
-    render_printf(r, "    filter spoe engine " RENDER_PICK_ENGINE " config \"", f->name);
+    render_printf(r, "    filter spoe engine " SPOE_ENGINE_PICK_FMT " config \"", f->name);
     render_quoted_text(r, r->opts->dir, false, "the output folder");
     render_printf(r, "/%s\"\n", RENDER_SPOE_PICK);
     client_request_rules(f, r);
-    render_printf(r, "    http-request send-spoe-group " RENDER_PICK_ENGINE " pick\n", f->name);
-    return_error(&render_err_rate_limited, true, "{ var(txn.llm.v) -m str limited }", r);
-    return_error(&render_err_no_upstream, true, "{ var(txn.llm.v) -m str unavailable }", r);
+    render_printf(r,
+                  "    http-request send-spoe-group " SPOE_ENGINE_PICK_FMT " " SPOP_MSG_PICK "\n",
+                  f->name);
+    return_error(&render_err_rate_limited, true,
+                 "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_LIMITED " }", r);
+    return_error(&render_err_no_upstream, true,
+                 "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_UNAVAILABLE " }", r);
     /* The agent answers only member names, and a name with no backend falls through to
      * the default one: one lookup per request, whatever the group's size. */
     if (render_group_pinned(g))
-        render_printf(r, "    use_backend " RENDER_PINNED_FMT " if { var(txn.llm.up) -m found }\n",
-                      g->name, "%[var(txn.llm.up)]");
-    render_printf(r, "    default_backend " RENDER_GROUP_FMT "\n\n", g->name);
+        render_printf(r,
+                      "    use_backend " HAPROXY_PINNED_FMT " if { var(" SPOP_TXN_UPSTREAM
+                      ") -m found }\n",
+                      g->name, "%[var(" SPOP_TXN_UPSTREAM ")]");
+    render_printf(r, "    default_backend " HAPROXY_GROUP_FMT "\n\n", g->name);
 }
 
 /* HAProxy's own balance, used whenever the agent did not choose (fail-open). */
@@ -354,7 +358,7 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     const struct conf_http_client *c = &g->client;
     size_t i;
 
-    render_printf(r, "backend " RENDER_GROUP_FMT "\n", g->name);
+    render_printf(r, "backend " HAPROXY_GROUP_FMT "\n", g->name);
     render_printf(r, "    balance %s\n", balance_algorithm(g->strategy));
     render_printf(r, "    timeout connect %us\n    timeout server %us\n",
                   (unsigned)c->connect_timeout_s, (unsigned)c->request_timeout_s);
@@ -371,8 +375,9 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
         render_printf(r, "    retries 0\n");
     }
     /* Overwrites whatever a client sent: the upstream layer trusts this header. */
-    render_printf(r, "    http-request set-header %s %%[unique-id]\n", ID_HEADER);
-    render_printf(r, "    use-server %%[var(txn.llm.up)] if { var(txn.llm.up) -m found }\n");
+    render_printf(r, "    http-request set-header %s %%[unique-id]\n", HAPROXY_ID_HEADER);
+    render_printf(r, "    use-server %%[var(" SPOP_TXN_UPSTREAM ")] if { var(" SPOP_TXN_UPSTREAM
+                     ") -m found }\n");
     for (i = 0; i < g->n_members; i++) {
         const char *u = cfg->upstreams[g->members[i].upstream].name;
 
@@ -493,14 +498,14 @@ static void header_rules(const struct conf_upstream *up, struct render_out *r)
 
 /*
  * Through a forward proxy, the server is the agent's CONNECT tunnel for this pair, a unix
- * socket (agent/tunnel.h): TLS and its checks below stay end to end through it.
+ * socket (contract/tunnel_path.h): TLS and its checks below stay end to end through it.
  */
 static void tunnel_address(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
     char path[CONF_SOCKET_PATH_MAX];
 
-    if (tunnel_socket_path(path, cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
+    if (tunnel_socket_path(path, sizeof(path), cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
         render_fail(r, "haproxy.run_dir is too long for the unix socket of %s/%s's proxy tunnel",
                     g->name, up->name);
         return;
@@ -579,7 +584,7 @@ static void upstream_rules(const struct config *cfg, const struct conf_group *g,
     auth_rules(up, r);
     header_rules(up, r);
     /* Ours alone: the upstream never sees it, whoever set it. */
-    render_printf(r, "    http-request del-header %s\n", ID_HEADER);
+    render_printf(r, "    http-request del-header %s\n", HAPROXY_ID_HEADER);
     upstream_server(cfg, g, up, r);
     render_printf(r, "\n");
 }
@@ -589,7 +594,7 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
 {
     const struct conf_http_client *c = &g->client;
 
-    render_printf(r, "listen " RENDER_LISTEN_FMT "\n", g->name, up->name);
+    render_printf(r, "listen " HAPROXY_LISTEN_FMT "\n", g->name, up->name);
     render_printf(r, "    bind ");
     internal_address(cfg, r, g->name, up->name);
     render_printf(r, " mode 600\n");
@@ -599,18 +604,22 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
     log_to_agent(r);
     render_printf(r, "    log-format \"" LOGLINE_ATTEMPT_FORMAT "\"\n", g->name, up->name);
     /* The id header is removed below, but the log line is written at the end. */
-    render_printf(r, "    http-request set-var(%s) req.hdr(%s)\n", LOGLINE_RID_VAR, ID_HEADER);
+    render_printf(r, "    http-request set-var(%s) req.hdr(%s)\n", LOGLINE_RID_VAR,
+                  HAPROXY_ID_HEADER);
     if (c->retry_enabled) {
         /* The agent holds a retry for its backoff, or fails it fast if the breaker is open. */
-        render_printf(r, "    filter spoe engine %s config \"", RENDER_ATTEMPT_ENGINE);
+        render_printf(r, "    filter spoe engine %s config \"", SPOE_ENGINE_ATTEMPT);
         render_quoted_text(r, r->opts->dir, false, "the output folder");
         render_printf(r, "/%s\"\n", RENDER_SPOE_ATTEMPT);
-        render_printf(r, "    http-request set-var(txn.upn) str(%s)\n", up->name);
-        render_printf(r, "    http-request set-var(txn.grp) str(%s)\n", g->name);
+        render_printf(r, "    http-request set-var(" SPOP_TXN_ATTEMPT_UPSTREAM ") str(%s)\n",
+                      up->name);
+        render_printf(r, "    http-request set-var(" SPOP_TXN_ATTEMPT_GROUP ") str(%s)\n", g->name);
         render_printf(r,
-                      "    http-request send-spoe-group %s attempt if { req.hdr(%s) -m found }\n",
-                      RENDER_ATTEMPT_ENGINE, ID_HEADER);
-        return_error(&render_err_no_upstream, false, "{ var(txn.llm.v) -m str fail }", r);
+                      "    http-request send-spoe-group %s " SPOP_MSG_ATTEMPT
+                      " if { req.hdr(%s) -m found }\n",
+                      SPOE_ENGINE_ATTEMPT, HAPROXY_ID_HEADER);
+        return_error(&render_err_no_upstream, false,
+                     "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_FAIL " }", r);
     }
     upstream_rules(cfg, g, up, r);
 }
@@ -618,12 +627,12 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
 /*
  * A group member on its own, for the requests the agent sent to it. It has no log of its
  * own: the frontend's request line names it (%b), and the agent reads that line as the
- * request's one attempt (logline.h).
+ * request's one attempt (contract/logformat.h).
  */
 static void section_pinned(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
-    render_printf(r, "backend " RENDER_PINNED_FMT "\n", g->name, up->name);
+    render_printf(r, "backend " HAPROXY_PINNED_FMT "\n", g->name, up->name);
     upstream_settings(&g->client, r);
     /* An unreachable upstream is HAProxy's 503, sent as the 502 of llm_upstream, but
      * logged as 503 unless the status is set again: the log must say what the client got. */
