@@ -1,7 +1,7 @@
 /*
  * The retry backoff schedule (docs/spop-contract.md, message `attempt`). The agent holds
  * each retry's ACK this long (agent/decide.c); llmproxy-ctl sizes the `attempt` engine's
- * processing timeout to the longest hold (ctl/render_spoe.c). Header-only, so both
+ * processing timeout to the longest hold (ctl/render_topology.c). Header-only, so both
  * programs compute it the same way.
  */
 #ifndef LLMPROXY_CONTRACT_BACKOFF_H

@@ -30,15 +30,6 @@ void render_haproxy_cfg(const struct config *cfg, struct render_out *r);
 void render_spoe_pick(const struct config *cfg, struct render_out *r);
 void render_spoe_attempt(const struct config *cfg, struct render_out *r);
 
-/*
- * Whether a group's requests go to pinned backends when the agent chose. With retries the
- * group layer must stay: a retry may redispatch to another member.
- */
-bool render_group_pinned(const struct conf_group *g);
-
-/* Whether any group retries, which is when spoe-attempt.conf exists. */
-bool render_has_retries(const struct config *cfg);
-
 /* RFC 4648 base64 of `n` bytes into `out` (4 * ceil(n / 3) + 1 bytes), NUL-terminated. */
 void render_base64(const unsigned char *in, size_t n, char *out);
 

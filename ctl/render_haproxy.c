@@ -29,14 +29,7 @@
 #include "contract/spop_names.h"
 #include "contract/tunnel_path.h"
 #include "render.h"
-
-/*
- * Requests that may be retried must fit one buffer (L7 retries), prompts included. Without
- * retries HAProxy's default (16 KiB) is kept: bodies stream through any buffer, and
- * HAProxy's per-thread pool cache holds four times as many of the smaller ones, which
- * measurably saves CPU per request (docs/benchmarks.md).
- */
-#define RETRY_BUFSIZE 65536
+#include "render_topology.h"
 
 /* What the group layer retries on: never a response timeout (a slow generation). */
 #define RETRY_ON "conn-failure empty-response 500 502 503 504"
@@ -103,13 +96,10 @@ static unsigned haproxy_weight(const struct conf_group *g, size_t member)
     return w ? (unsigned)w : 1;
 }
 
-bool render_group_pinned(const struct conf_group *g)
-{
-    return !g->client.retry_enabled;
-}
-
 static void section_global(const struct config *cfg, struct render_out *r)
 {
+    struct render_topology topo = render_topology(cfg);
+
     /* The agent gets every line from its ring; stdout costs a write per line and layer. */
     render_printf(r, "global\n");
     if (cfg->haproxy.access_log)
@@ -119,8 +109,8 @@ static void section_global(const struct config *cfg, struct render_out *r)
     render_printf(r, "    stats socket \"");
     render_quoted_text(r, cfg->haproxy.run_dir.val, false, "haproxy.run_dir");
     render_printf(r, "/" HAPI_SOCKET_NAME "\" mode 600 level admin\n");
-    if (render_has_retries(cfg))
-        render_printf(r, "    tune.bufsize %d\n", RETRY_BUFSIZE);
+    if (topo.bufsize)
+        render_printf(r, "    tune.bufsize %u\n", (unsigned)topo.bufsize);
     render_printf(r, "    hard-stop-after %us\n\n", (unsigned)cfg->haproxy.hard_stop_after_s);
 
     /* Each proxy sets its own timeouts; these only keep HAProxy from warning. */
@@ -327,7 +317,7 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
                  "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_UNAVAILABLE " }", r);
     /* The agent answers only member names, and a name with no backend falls through to
      * the default one: one lookup per request, whatever the group's size. */
-    if (render_group_pinned(g))
+    if (render_group_topology(g).pinned)
         render_printf(r,
                       "    use_backend " HAPROXY_PINNED_FMT " if { var(" SPOP_TXN_UPSTREAM
                       ") -m found }\n",
@@ -356,6 +346,7 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
                           struct render_out *r)
 {
     const struct conf_http_client *c = &g->client;
+    struct group_topology topo = render_group_topology(g);
     size_t i;
 
     render_printf(r, "backend " HAPROXY_GROUP_FMT "\n", g->name);
@@ -365,8 +356,8 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     render_printf(r, "    errorfiles %s\n", FRONT_ERRORS);
     if (c->stream)
         render_printf(r, "    option http-no-delay\n");
-    if (c->retry_enabled) {
-        render_printf(r, "    retries %u\n", (unsigned)c->retry_attempts);
+    if (topo.retries) {
+        render_printf(r, "    retries %u\n", (unsigned)topo.retry_count);
         render_printf(r, "    option redispatch 1\n");
         render_printf(r, "    retry-on %s\n", RETRY_ON);
         /* L7 retries need the whole request in the buffer. */
@@ -606,7 +597,7 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
     /* The id header is removed below, but the log line is written at the end. */
     render_printf(r, "    http-request set-var(%s) req.hdr(%s)\n", LOGLINE_RID_VAR,
                   HAPROXY_ID_HEADER);
-    if (c->retry_enabled) {
+    if (render_group_topology(g).retries) {
         /* The agent holds a retry for its backoff, or fails it fast if the breaker is open. */
         render_printf(r, "    filter spoe engine %s config \"", SPOE_ENGINE_ATTEMPT);
         render_quoted_text(r, r->opts->dir, false, "the output folder");
@@ -669,11 +660,12 @@ void render_haproxy_cfg(const struct config *cfg, struct render_out *r)
         section_group(cfg, &cfg->groups[i], r);
     for (i = 0; i < cfg->n_groups; i++) {
         const struct conf_group *g = &cfg->groups[i];
+        bool pinned = render_group_topology(g).pinned;
 
         for (m = 0; m < g->n_members; m++) {
             const struct conf_upstream *up = &cfg->upstreams[g->members[m].upstream];
 
-            if (render_group_pinned(g))
+            if (pinned)
                 section_pinned(cfg, g, up, r);
             section_listen(cfg, g, up, r);
         }
