@@ -5,6 +5,8 @@
 #                        under ASan+UBSan, then the integration tests against real HAProxy
 #   make deps            install missing Debian packages (root, non-interactive, idempotent)
 #   make unit            unit tests of the current variant only (O=..., SAN=...)
+#   make lint            the include rules between folders, and no include cycle between
+#                        modules (tests/lint/includes.sh; docs/architecture.md)
 #   make integration     integration tests only (uses the sanitizer build)
 #   make bench-agent     SPOP decision benchmark of the agent
 #   make bench           full data path side by side: direct, HAProxy, LLMProxy (roundrobin and
@@ -82,7 +84,7 @@ AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test unit integration bench-agent bench soak run format deb rpm clean fuzz fuzz-build \
+.PHONY: all deps lint test unit integration bench-agent bench soak run format deb rpm clean fuzz fuzz-build \
         fuzz-smoke
 # Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
 .SECONDARY:
@@ -132,8 +134,12 @@ integration:
 	$(MAKE) SAN=1 O=build/san all
 	@LLMPROXY_BUILD=$(CURDIR)/build/san tests/integration/run.sh
 
+lint:
+	@tests/lint/includes.sh
+
 # The README's test command: from a fresh Debian 12 machine (as root) to a verdict.
 test: deps
+	$(MAKE) lint
 	$(MAKE) all unit
 	$(MAKE) SAN=1 O=build/san all unit
 	$(MAKE) integration
