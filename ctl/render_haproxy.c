@@ -236,7 +236,7 @@ static void section_log_ring(const struct config *cfg, struct render_out *r)
 }
 
 /* The agent's ring, next to `log global` (stdout, with haproxy.access_log). The proxy's
- * log-format, one of logline.h's, applies to both. */
+ * log-format, one of contract/logformat.h's, applies to both. */
 static void log_to_agent(struct render_out *r)
 {
     render_printf(r, "    log ring@%s len %d format raw local0 info\n", LOG_RING, LOGLINE_MAX_LEN);
