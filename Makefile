@@ -5,6 +5,8 @@
 #                        under ASan+UBSan, then the integration tests against real HAProxy
 #   make deps            install missing Debian packages (root, non-interactive, idempotent)
 #   make unit            unit tests of the current variant only (O=..., SAN=...)
+#   make lint            the include rules between folders, and no include cycle between
+#                        modules (tests/lint/includes.sh; docs/architecture.md)
 #   make integration     integration tests only (uses the sanitizer build)
 #   make bench-agent     SPOP decision benchmark of the agent
 #   make bench           full data path side by side: direct, HAProxy, LLMProxy (roundrobin and
@@ -21,6 +23,8 @@
 #   make -s print-version   print VERSION (the packaging scripts read it from here)
 #
 # Source files are discovered by folder, so adding a module needs no Makefile change:
+#   contract/*.c     what both binaries must agree on (names, formats, paths), built into the
+#                    configuration library
 #   ctl/config/*.c   the configuration library, linked by both binaries
 #   ctl/*.c          llmproxy-ctl (ctl/main.c is its entry point, the rest is a library)
 #   agent/*.c        the agent (agent/main.c is its entry point, the rest is a library)
@@ -47,8 +51,19 @@ OPT      ?= -O2 -g
 SANFLAGS :=
 endif
 
-INCS     := -Ictl/config -Ictl -Iagent
-CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(INCS) -MMD -MP
+# Each folder sees only the headers it may include (docs/architecture.md, `make lint`), so a
+# forbidden include is a build error: contract/ headers by their folder ("contract/x.h"),
+# the agent and llmproxy-ctl their own and the configuration library's, never each other's.
+# Tests, tools and fuzz harnesses see everything.
+INCS_CONTRACT := -I.
+INCS_CONF     := -I. -Ictl/config
+INCS_CTL      := -I. -Ictl -Ictl/config
+INCS_AGENT    := -I. -Iagent -Ictl/config
+INCS_ALL      := -I. -Ictl/config -Ictl -Iagent
+incs = $(if $(filter contract/%,$(1)),$(INCS_CONTRACT),$(if $(filter ctl/config/%,$(1)),$(INCS_CONF),$(if \
+       $(filter ctl/%,$(1)),$(INCS_CTL),$(if $(filter agent/%,$(1)),$(INCS_AGENT),$(INCS_ALL)))))
+
+CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
 VERSION_FLAG := -DLLMPROXY_VERSION='"$(VERSION)"'
 
@@ -56,7 +71,7 @@ LIBS_CONF  := -lyaml
 LIBS_AGENT := -lev -lssl -lcrypto -lm
 LIBS_CHECK  = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-CONF_SRCS  := $(sort $(wildcard ctl/config/*.c))
+CONF_SRCS  := $(sort $(wildcard contract/*.c ctl/config/*.c))
 CTL_MAIN   := $(wildcard ctl/main.c)
 CTL_SRCS   := $(filter-out ctl/main.c,$(sort $(wildcard ctl/*.c)))
 AGENT_MAIN := $(wildcard agent/main.c)
@@ -75,8 +90,8 @@ AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test unit integration bench-agent bench soak run format deb rpm clean fuzz fuzz-build \
-        fuzz-smoke print-version
+.PHONY: all deps lint test unit integration bench-agent bench soak run format deb rpm clean fuzz \
+        fuzz-build fuzz-smoke print-version
 # Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -88,7 +103,7 @@ deps:
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(call incs,$<) -c -o $@ $<
 
 # Only the entry points print the version; they are rebuilt when it changes.
 $(call obj,$(CTL_MAIN) $(AGENT_MAIN)): CFLAGS += $(VERSION_FLAG)
@@ -132,8 +147,12 @@ integration:
 	$(MAKE) SAN=1 O=build/san all
 	@LLMPROXY_BUILD=$(CURDIR)/build/san tests/integration/run.sh
 
+lint:
+	@tests/lint/includes.sh
+
 # The README's test command: from a fresh Debian 12 machine (as root) to a verdict.
 test: deps
+	$(MAKE) lint
 	$(MAKE) all unit
 	$(MAKE) SAN=1 O=build/san all unit
 	$(MAKE) integration
@@ -165,7 +184,7 @@ FUZZ_CC      ?= clang
 FUZZ_O       ?= build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) $(INCS) -MMD -MP
+FUZZ_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -MMD -MP
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
 FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_O)/%,$(FUZZ_SRCS))
@@ -173,7 +192,7 @@ FUZZ_LIBSRCS := $(CONF_SRCS) $(CTL_SRCS) $(AGENT_SRCS) $(sort $(wildcard tests/f
 
 $(FUZZ_O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(call incs,$<) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_O)/libfuzztarget.a: $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(FUZZ_LIBSRCS))
 	rm -f $@ && ar rcs $@ $^

@@ -2,6 +2,7 @@
 
 #include "balance.h"
 #include "breaker.h"
+#include "contract/spop_names.h"
 #include "decide.h"
 #include "ratelimit.h"
 #include "retry.h"
@@ -144,16 +145,16 @@ const char *pick_verdict_name(enum pick_verdict v)
 {
     switch (v) {
     case PICK_PASS:
-        return "pass";
+        return SPOP_VERDICT_PASS;
     case PICK_LIMITED:
-        return "limited";
+        return SPOP_VERDICT_LIMITED;
     case PICK_UNAVAILABLE:
-        return "unavailable";
+        return SPOP_VERDICT_UNAVAILABLE;
     }
-    return "pass";
+    return SPOP_VERDICT_PASS;
 }
 
 const char *attempt_verdict_name(enum attempt_verdict v)
 {
-    return v == ATTEMPT_FAIL ? "fail" : "go";
+    return v == ATTEMPT_FAIL ? SPOP_VERDICT_FAIL : SPOP_VERDICT_GO;
 }

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "contract/spop_names.h"
 #include "decide.h"
 #include "dispatch.h"
 #include "ratelimit.h"
@@ -7,7 +8,8 @@
 #include "spop_data.h"
 #include "spop_frame.h"
 
-/* Member arguments are named c<i>, q<i>, u<i>: returns i, or -1 for any other name. */
+/* Member arguments are named <kind><i> (SPOP_ARG_MEMBER_*): returns i, or -1 for any
+ * other name. */
 static int member_index(struct spop_str name, char kind)
 {
     unsigned i = 0;
@@ -34,11 +36,13 @@ static bool decode_member(struct pick_request *req, const struct spop_kv *kv)
 {
     int i;
 
-    if ((i = member_index(kv->name, 'c')) >= 0 && spop_data_is_int(&kv->value))
+    if ((i = member_index(kv->name, SPOP_ARG_MEMBER_CONN)) >= 0 && spop_data_is_int(&kv->value))
         pick_request_member(req, (size_t)i)->conn = clamp_u32(&kv->value);
-    else if ((i = member_index(kv->name, 'q')) >= 0 && spop_data_is_int(&kv->value))
+    else if ((i = member_index(kv->name, SPOP_ARG_MEMBER_QUEUE)) >= 0 &&
+             spop_data_is_int(&kv->value))
         pick_request_member(req, (size_t)i)->queue = clamp_u32(&kv->value);
-    else if ((i = member_index(kv->name, 'u')) >= 0 && kv->value.type == SPOP_DATA_BOOL)
+    else if ((i = member_index(kv->name, SPOP_ARG_MEMBER_UP)) >= 0 &&
+             kv->value.type == SPOP_DATA_BOOL)
         pick_request_member(req, (size_t)i)->up = kv->value.boolean;
     else
         return false;
@@ -51,16 +55,16 @@ static bool decode_pick(struct spop_msg *msg, struct pick_request *req)
 
     pick_request_init(req);
     while (spop_kv_next(&msg->args, &kv)) {
-        if (spop_str_eq(kv.name, "f") && kv.value.type == SPOP_DATA_STRING) {
+        if (spop_str_eq(kv.name, SPOP_ARG_FORWARD) && kv.value.type == SPOP_DATA_STRING) {
             req->forward = kv.value.bytes.ptr;
             req->forward_len = kv.value.bytes.len;
-        } else if (spop_str_eq(kv.name, "src") && kv.value.type == SPOP_DATA_IPV4) {
+        } else if (spop_str_eq(kv.name, SPOP_ARG_SRC) && kv.value.type == SPOP_DATA_IPV4) {
             rl_addr_from_ipv4(&req->addr, (const uint8_t *)kv.value.bytes.ptr);
             req->has_addr = true;
-        } else if (spop_str_eq(kv.name, "src") && kv.value.type == SPOP_DATA_IPV6) {
+        } else if (spop_str_eq(kv.name, SPOP_ARG_SRC) && kv.value.type == SPOP_DATA_IPV6) {
             rl_addr_from_ipv6(&req->addr, (const uint8_t *)kv.value.bytes.ptr);
             req->has_addr = true;
-        } else if (spop_str_eq(kv.name, "src") && kv.value.type == SPOP_DATA_STRING) {
+        } else if (spop_str_eq(kv.name, SPOP_ARG_SRC) && kv.value.type == SPOP_DATA_STRING) {
             /* An address sent as text (e.g. by a hand-edited SPOE message); anything that
              * is not one leaves the request without an address, as an absent src does. */
             req->has_addr = rl_addr_parse(&req->addr, kv.value.bytes.ptr, kv.value.bytes.len);
@@ -80,13 +84,13 @@ static bool decode_attempt(struct spop_msg *msg, struct attempt_request *req)
     while (spop_kv_next(&msg->args, &kv)) {
         if (kv.value.type != SPOP_DATA_STRING)
             continue;
-        if (spop_str_eq(kv.name, "id")) {
+        if (spop_str_eq(kv.name, SPOP_ARG_ID)) {
             req->id = kv.value.bytes.ptr;
             req->id_len = kv.value.bytes.len;
-        } else if (spop_str_eq(kv.name, "u")) {
+        } else if (spop_str_eq(kv.name, SPOP_ARG_UPSTREAM)) {
             req->upstream = kv.value.bytes.ptr;
             req->upstream_len = kv.value.bytes.len;
-        } else if (spop_str_eq(kv.name, "g")) {
+        } else if (spop_str_eq(kv.name, SPOP_ARG_GROUP)) {
             req->group = kv.value.bytes.ptr;
             req->group_len = kv.value.bytes.len;
         }
@@ -103,7 +107,7 @@ uint32_t dispatch_notify(struct decider *d, struct spop_msg_iter *msgs, uint64_t
 
     memset(out, 0, sizeof(*out));
     while (spop_msg_next(msgs, &msg)) {
-        if (spop_str_eq(msg.name, "pick")) {
+        if (spop_str_eq(msg.name, SPOP_MSG_PICK)) {
             struct pick_result res;
 
             if (!decode_pick(&msg, &pick)) {
@@ -119,7 +123,7 @@ uint32_t dispatch_notify(struct decider *d, struct spop_msg_iter *msgs, uint64_t
                 if (n < sizeof(out->upstream))
                     memcpy(out->upstream, res.upstream, n + 1);
             }
-        } else if (spop_str_eq(msg.name, "attempt")) {
+        } else if (spop_str_eq(msg.name, SPOP_MSG_ATTEMPT)) {
             struct attempt_request req;
             struct attempt_result res;
 
@@ -151,13 +155,15 @@ bool answer_write(struct spop_conn *conn, uint64_t stream_id, uint64_t frame_id,
 
     spop_ack_begin(conn, stream_id, frame_id, &w);
     if (a->has_pick) {
-        put_str_var(&w, "v", pick_verdict_name(a->pick));
+        put_str_var(&w, SPOP_VAR_VERDICT, pick_verdict_name(a->pick));
         if (a->pick == PICK_PASS && a->upstream[0])
-            put_str_var(&w, "up", a->upstream);
+            put_str_var(&w, SPOP_VAR_UPSTREAM, a->upstream);
         if (a->pick != PICK_PASS)
-            spop_put_set_var(&w, SPOP_SCOPE_TXN, "ra", spop_data_uint32(a->retry_after_s));
+            spop_put_set_var(&w, SPOP_SCOPE_TXN, SPOP_VAR_RETRY_AFTER,
+                             spop_data_uint32(a->retry_after_s));
     }
     if (a->has_attempt)
-        put_str_var(&w, a->has_pick ? "av" : "v", attempt_verdict_name(a->attempt));
+        put_str_var(&w, a->has_pick ? SPOP_VAR_ATTEMPT_VERDICT : SPOP_VAR_VERDICT,
+                    attempt_verdict_name(a->attempt));
     return spop_ack_end(conn, &w);
 }

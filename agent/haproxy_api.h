@@ -13,10 +13,8 @@
 #ifndef LLMPROXY_HAPROXY_API_H
 #define LLMPROXY_HAPROXY_API_H
 
+#include "contract/internal_names.h" /* HAPI_SOCKET_NAME: where llmproxy-ctl renders it */
 #include "haproxy_api-t.h"
-
-/* The socket's name inside haproxy.run_dir, as llmproxy-ctl renders `stats socket`. */
-#define HAPI_SOCKET_NAME "haproxy.sock"
 
 /*
  * A client of the unix socket `path`, holding at most `queue_max` commands (clamped to

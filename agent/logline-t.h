@@ -17,8 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest line accepted: the renderer gives HAProxy's log and ring the same `len`/`maxlen`. */
-#define LOGLINE_MAX_LEN 8192
+#include "contract/logformat.h"
 
 /*
  * Why a line was refused, as returned (negated) by logline_parse(). Every field is checked,

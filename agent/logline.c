@@ -1,5 +1,5 @@
 /*
- * Strict parser of the LLMProxy log lines (formats in logline.h).
+ * Strict parser of the LLMProxy log lines (formats in contract/logformat.h).
  *
  * A line is walked once with a cursor that never passes its end. Every field is checked
  * against what HAProxy can write for it, so a line cut short by a full ring, or written
@@ -14,7 +14,8 @@ struct cursor {
     const char *end;
 };
 
-/* Termination state (%tsc) alphabet, per position (configuration.txt §8.5). */
+/* Termination state (%tsc) alphabet, per position, as HAProxy's configuration manual lists
+ * the characters of "session state at disconnection". */
 static const char *const tsc_alphabet[4] = {
     "CSPLRIDUKcs-", /* what ended the session */
     "RQCHDLT-",     /* in which phase */
@@ -281,8 +282,8 @@ static int parse_request(struct cursor *c, struct logline *out)
     NEXT(f);
     CHECK(f.len <= LOGLINE_BACKEND_MAX && all_of(f, is_name_char), LOGLINE_ERR_NAME);
     /* Without a server (<NOSRV>) nothing was attempted. */
-    out->pinned = out->upstream.len > 0 && f.len > strlen(LOGLINE_PINNED_PREFIX) &&
-                  memcmp(f.ptr, LOGLINE_PINNED_PREFIX, strlen(LOGLINE_PINNED_PREFIX)) == 0;
+    out->pinned = out->upstream.len > 0 && f.len > strlen(HAPROXY_PINNED_PREFIX) &&
+                  memcmp(f.ptr, HAPROXY_PINNED_PREFIX, strlen(HAPROXY_PINNED_PREFIX)) == 0;
     NEXT(out->verdict);
     CHECK(parse_optional(&out->verdict, LOGLINE_VERDICT_MAX, is_name_char), LOGLINE_ERR_VERDICT);
     NEXT(f);

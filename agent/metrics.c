@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract/spop_names.h"
 #include "metrics.h"
 #include "outcome.h"
 #include "registry.h"
@@ -189,9 +190,9 @@ static const char *client_error_kind(const struct logline *ll, enum outcome_ende
 
 const char *metrics_request_error(const struct logline *ll, struct outcome o)
 {
-    if (view_is(&ll->verdict, "limited"))
+    if (view_is(&ll->verdict, SPOP_VERDICT_LIMITED))
         return "rate_limit_exceeded";
-    if (view_is(&ll->verdict, "unavailable"))
+    if (view_is(&ll->verdict, SPOP_VERDICT_UNAVAILABLE))
         return "no_upstream_available";
     /* Who ended the stream decides, as for the upstreams' breakers (outcome.h). */
     switch (o.cls) {
@@ -327,7 +328,7 @@ static void record_request(struct metrics *m, const struct judged_request *r)
         metrics_status_label(ll->status, status);
         reg_add(&m->fam[MF_HTTP_ERRORS], (const char *[]){labels[0], error, status}, 1);
     }
-    if (view_is(&ll->verdict, "limited"))
+    if (view_is(&ll->verdict, SPOP_VERDICT_LIMITED))
         reg_add(&m->fam[MF_RATELIMIT], labels, 1);
 }
 

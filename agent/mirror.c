@@ -4,8 +4,8 @@
 
 #include "breaker-t.h"
 #include "conf_walk.h"
+#include "contract/internal_names.h"
 #include "mirror.h"
-#include "render.h"
 
 static bool breaker_is_closed(const struct upstream_rt *up)
 {
@@ -114,7 +114,7 @@ static bool send_pair(struct mirror *m, size_t index, bool drained, mirror_emit_
     uint32_t seq = m->next_seq;
     int len;
 
-    len = snprintf(cmd, sizeof(cmd), "set server " RENDER_GROUP_FMT "/%s weight %s", p->group,
+    len = snprintf(cmd, sizeof(cmd), "set server " HAPROXY_GROUP_FMT "/%s weight %s", p->group,
                    p->up->conf->name, drained ? "0" : "100%");
     if (len < 0 || (size_t)len >= sizeof(cmd)) {
         p->unsafe = true;

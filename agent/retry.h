@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "backoff.h"
+#include "contract/backoff.h"
 #include "retry-t.h"
 
 /*

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,14 +12,15 @@
 
 #include <ev.h>
 
+#include "conf_sockets.h"
 #include "config-t.h"
 #include "connect_proxy.h"
+#include "contract/tunnel_path.h"
 #include "io_watch.h"
 #include "list.h"
 #include "log.h"
 #include "resolver.h"
 #include "tunnel.h"
-#include "tunnel_path.h"
 #include "unix_socket.h"
 
 /* Bytes held per direction: a TLS record and then some, so a full buffer is rare. */
@@ -534,7 +536,7 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
         return -1;
     }
     t->request_len = (size_t)n;
-    if (tunnel_socket_path(path, cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
+    if (tunnel_socket_path(path, sizeof(path), cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
         log_error("tunnel %s/%s: haproxy.run_dir %s is too long for a unix socket path", g->name,
                   up->name, cfg->haproxy.run_dir.val);
         return -1;

@@ -1,7 +1,7 @@
 /*
  * Outbound HTTP CONNECT proxy support (http_client.proxy): HAProxy cannot speak CONNECT,
  * so for each member of a proxied group the agent listens on a unix socket
- * (tunnel_path.h) that the rendered `server` line points at. Each connection HAProxy
+ * (contract/tunnel_path.h) that the rendered `server` line points at. Each connection HAProxy
  * opens there is carried to the upstream through the proxy: connect to the proxy, send
  * CONNECT upstream-host:port (with the URL's credentials as Proxy-Authorization: Basic),
  * and on a 2xx answer relay bytes both ways. TLS to the upstream stays end to end:

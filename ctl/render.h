@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "logline.h"
 #include "render-t.h"
 
 /* File names inside the output folder. */
@@ -20,32 +19,16 @@
 #define RENDER_ERRORS_DIR   "errors"
 
 /*
- * Names of the rendered sections. Upstream and group names are restricted to
- * [A-Za-z0-9_.-], so these need no quoting. The SPOE `pick` and `attempt` message names
- * are the agent's contract (docs/spop-contract.md).
+ * The backend that reaches the agent. The names the agent relies on too (proxies, SPOE
+ * engines and messages) are in contract/internal_names.h and contract/spop_names.h.
  */
-#define RENDER_FRONTEND_FMT   "fwd_%s"    /* forward */
-#define RENDER_GROUP_FMT      "grp_%s"    /* group backend */
-#define RENDER_LISTEN_FMT     "up_%s__%s" /* group, upstream: per-member listener */
-#define RENDER_PINNED_FMT     LOGLINE_PINNED_PREFIX "%s__%s" /* group, upstream: one member */
-#define RENDER_PICK_ENGINE    "pick_%s"                      /* forward: SPOE engine and scope */
-#define RENDER_ATTEMPT_ENGINE "attempt"
-#define RENDER_AGENT_BACKEND  "llm_agent"
+#define RENDER_AGENT_BACKEND "llm_agent"
 
 /* ---- the files (render_haproxy.c, render_spoe.c) ---- */
 
 void render_haproxy_cfg(const struct config *cfg, struct render_out *r);
 void render_spoe_pick(const struct config *cfg, struct render_out *r);
 void render_spoe_attempt(const struct config *cfg, struct render_out *r);
-
-/*
- * Whether a group's requests go to pinned backends when the agent chose. With retries the
- * group layer must stay: a retry may redispatch to another member.
- */
-bool render_group_pinned(const struct conf_group *g);
-
-/* Whether any group retries, which is when spoe-attempt.conf exists. */
-bool render_has_retries(const struct config *cfg);
 
 /* RFC 4648 base64 of `n` bytes into `out` (4 * ceil(n / 3) + 1 bytes), NUL-terminated. */
 void render_base64(const unsigned char *in, size_t n, char *out);

@@ -16,6 +16,7 @@
 
 #include "file_replace.h"
 #include "render.h"
+#include "render_topology.h"
 
 typedef void (*render_file_fn)(const struct config *cfg, struct render_out *r);
 
@@ -121,7 +122,7 @@ int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t e
     }
     if (write_file(cfg, &o, RENDER_SPOE_PICK, 0644, render_spoe_pick, NULL, err, err_size) < 0)
         return -1;
-    if (render_has_retries(cfg)) {
+    if (render_topology(cfg).retries) {
         if (write_file(cfg, &o, RENDER_SPOE_ATTEMPT, 0644, render_spoe_attempt, NULL, err,
                        err_size) < 0)
             return -1;

@@ -1,5 +1,6 @@
 /*
- * The responses LLMProxy itself sends (BEHAVIOUR §8): JSON in the OpenAI error shape, so
+ * The responses LLMProxy itself sends (docs/rendering.md lists them): JSON in the OpenAI
+ * error shape, so
  * SDKs surface them like the API's own errors. One table serves the errorfiles and the
  * bodies that haproxy.cfg returns inline.
  */

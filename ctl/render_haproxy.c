@@ -1,5 +1,5 @@
 /*
- * haproxy.cfg: the data path of ARCHITECTURE §2.
+ * haproxy.cfg: the data path of docs/architecture.md.
  *
  *   frontend fwd_<forward>       asks the agent (`pick`), answers 429/503 itself
  *     -> backend pin_<g>__<u>    groups without retries, when the agent chose: the chosen
@@ -24,26 +24,17 @@
 #include "conf_sockets.h"
 #include "conf_url.h"
 #include "config.h"
-#include "haproxy_api.h"
-#include "logline.h"
+#include "contract/internal_names.h"
+#include "contract/logformat.h"
+#include "contract/spop_names.h"
+#include "contract/tunnel_path.h"
 #include "render.h"
-#include "tunnel_path.h"
-
-/*
- * Requests that may be retried must fit one buffer (L7 retries), prompts included. Without
- * retries HAProxy's default (16 KiB) is kept: bodies stream through any buffer, and
- * HAProxy's per-thread pool cache holds four times as many of the smaller ones, which
- * measurably saves CPU per request (docs/benchmarks.md).
- */
-#define RETRY_BUFSIZE 65536
+#include "render_topology.h"
 
 /* What the group layer retries on: never a response timeout (a slow generation). */
 #define RETRY_ON "conn-failure empty-response 500 502 503 504"
 
 #define UNIQUE_ID_FORMAT "%{+X}o%ci:%cp_%fi:%fp_%Ts_%rt:%pid"
-
-/* The header that carries the client request's id to the upstream layer. */
-#define ID_HEADER "x-llmproxy-id"
 
 #define FRONT_ERRORS    "llm_front"
 #define UPSTREAM_ERRORS "llm_upstream"
@@ -52,7 +43,7 @@
 /* The largest server weight HAProxy accepts. */
 #define HAPROXY_MAX_WEIGHT 256
 
-/* The ring that carries every stream's log line to the agent's log feed (ARCHITECTURE §5). */
+/* The ring that carries every stream's log line to the agent's log feed (docs/architecture.md). */
 #define LOG_RING      "llm_logs"
 #define LOG_RING_SIZE (1024 * 1024)
 
@@ -105,13 +96,10 @@ static unsigned haproxy_weight(const struct conf_group *g, size_t member)
     return w ? (unsigned)w : 1;
 }
 
-bool render_group_pinned(const struct conf_group *g)
-{
-    return !g->client.retry_enabled;
-}
-
 static void section_global(const struct config *cfg, struct render_out *r)
 {
+    struct render_topology topo = render_topology(cfg);
+
     /* The agent gets every line from its ring; stdout costs a write per line and layer. */
     render_printf(r, "global\n");
     if (cfg->haproxy.access_log)
@@ -121,8 +109,8 @@ static void section_global(const struct config *cfg, struct render_out *r)
     render_printf(r, "    stats socket \"");
     render_quoted_text(r, cfg->haproxy.run_dir.val, false, "haproxy.run_dir");
     render_printf(r, "/" HAPI_SOCKET_NAME "\" mode 600 level admin\n");
-    if (render_has_retries(cfg))
-        render_printf(r, "    tune.bufsize %d\n", RETRY_BUFSIZE);
+    if (topo.bufsize)
+        render_printf(r, "    tune.bufsize %u\n", (unsigned)topo.bufsize);
     render_printf(r, "    hard-stop-after %us\n\n", (unsigned)cfg->haproxy.hard_stop_after_s);
 
     /* Each proxy sets its own timeouts; these only keep HAProxy from warning. */
@@ -197,8 +185,8 @@ static void reply_error(const char *action, const struct render_error *e, const 
 static void return_error(const struct render_error *e, bool retry_after, const char *cond,
                          struct render_out *r)
 {
-    reply_error("return status", e, retry_after ? "Retry-After" : NULL, "%[var(txn.llm.ra)]", cond,
-                r);
+    reply_error("return status", e, retry_after ? "Retry-After" : NULL,
+                "%[var(" SPOP_TXN_RETRY_AFTER ")]", cond, r);
 }
 
 static void deny_error(const struct render_error *e, const char *hdr, const char *hdr_value,
@@ -248,7 +236,7 @@ static void section_log_ring(const struct config *cfg, struct render_out *r)
 }
 
 /* The agent's ring, next to `log global` (stdout, with haproxy.access_log). The proxy's
- * log-format, one of logline.h's, applies to both. */
+ * log-format, one of contract/logformat.h's, applies to both. */
 static void log_to_agent(struct render_out *r)
 {
     render_printf(r, "    log ring@%s len %d format raw local0 info\n", LOG_RING, LOGLINE_MAX_LEN);
@@ -305,7 +293,7 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
 {
     const struct conf_group *g = &cfg->groups[f->group];
 
-    render_printf(r, "frontend " RENDER_FRONTEND_FMT "\n    bind ", f->name);
+    render_printf(r, "frontend " HAPROXY_FRONTEND_FMT "\n    bind ", f->name);
     host_port(r, f->listen.address, f->listen.port);
     /* The client must deliver its request within forward timeout.connect, else 408. */
     render_printf(r, "\n    timeout client %us\n    timeout http-request %us\n",
@@ -316,19 +304,25 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
     render_printf(r, "    unique-id-format %s\n", UNIQUE_ID_FORMAT);
     log_to_agent(r);
     render_printf(r, "    log-format \"" LOGLINE_REQUEST_FORMAT "\"\n", f->name, g->name);
-    render_printf(r, "    filter spoe engine " RENDER_PICK_ENGINE " config \"", f->name);
+    render_printf(r, "    filter spoe engine " SPOE_ENGINE_PICK_FMT " config \"", f->name);
     render_quoted_text(r, r->opts->dir, false, "the output folder");
     render_printf(r, "/%s\"\n", RENDER_SPOE_PICK);
     client_request_rules(f, r);
-    render_printf(r, "    http-request send-spoe-group " RENDER_PICK_ENGINE " pick\n", f->name);
-    return_error(&render_err_rate_limited, true, "{ var(txn.llm.v) -m str limited }", r);
-    return_error(&render_err_no_upstream, true, "{ var(txn.llm.v) -m str unavailable }", r);
+    render_printf(r,
+                  "    http-request send-spoe-group " SPOE_ENGINE_PICK_FMT " " SPOP_MSG_PICK "\n",
+                  f->name);
+    return_error(&render_err_rate_limited, true,
+                 "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_LIMITED " }", r);
+    return_error(&render_err_no_upstream, true,
+                 "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_UNAVAILABLE " }", r);
     /* The agent answers only member names, and a name with no backend falls through to
      * the default one: one lookup per request, whatever the group's size. */
-    if (render_group_pinned(g))
-        render_printf(r, "    use_backend " RENDER_PINNED_FMT " if { var(txn.llm.up) -m found }\n",
-                      g->name, "%[var(txn.llm.up)]");
-    render_printf(r, "    default_backend " RENDER_GROUP_FMT "\n\n", g->name);
+    if (render_group_topology(g).pinned)
+        render_printf(r,
+                      "    use_backend " HAPROXY_PINNED_FMT " if { var(" SPOP_TXN_UPSTREAM
+                      ") -m found }\n",
+                      g->name, "%[var(" SPOP_TXN_UPSTREAM ")]");
+    render_printf(r, "    default_backend " HAPROXY_GROUP_FMT "\n\n", g->name);
 }
 
 /* HAProxy's own balance, used whenever the agent did not choose (fail-open). */
@@ -352,17 +346,18 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
                           struct render_out *r)
 {
     const struct conf_http_client *c = &g->client;
+    struct group_topology topo = render_group_topology(g);
     size_t i;
 
-    render_printf(r, "backend " RENDER_GROUP_FMT "\n", g->name);
+    render_printf(r, "backend " HAPROXY_GROUP_FMT "\n", g->name);
     render_printf(r, "    balance %s\n", balance_algorithm(g->strategy));
     render_printf(r, "    timeout connect %us\n    timeout server %us\n",
                   (unsigned)c->connect_timeout_s, (unsigned)c->request_timeout_s);
     render_printf(r, "    errorfiles %s\n", FRONT_ERRORS);
     if (c->stream)
         render_printf(r, "    option http-no-delay\n");
-    if (c->retry_enabled) {
-        render_printf(r, "    retries %u\n", (unsigned)c->retry_attempts);
+    if (topo.retries) {
+        render_printf(r, "    retries %u\n", (unsigned)topo.retry_count);
         render_printf(r, "    option redispatch 1\n");
         render_printf(r, "    retry-on %s\n", RETRY_ON);
         /* L7 retries need the whole request in the buffer. */
@@ -371,8 +366,9 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
         render_printf(r, "    retries 0\n");
     }
     /* Overwrites whatever a client sent: the upstream layer trusts this header. */
-    render_printf(r, "    http-request set-header %s %%[unique-id]\n", ID_HEADER);
-    render_printf(r, "    use-server %%[var(txn.llm.up)] if { var(txn.llm.up) -m found }\n");
+    render_printf(r, "    http-request set-header %s %%[unique-id]\n", HAPROXY_ID_HEADER);
+    render_printf(r, "    use-server %%[var(" SPOP_TXN_UPSTREAM ")] if { var(" SPOP_TXN_UPSTREAM
+                     ") -m found }\n");
     for (i = 0; i < g->n_members; i++) {
         const char *u = cfg->upstreams[g->members[i].upstream].name;
 
@@ -493,14 +489,14 @@ static void header_rules(const struct conf_upstream *up, struct render_out *r)
 
 /*
  * Through a forward proxy, the server is the agent's CONNECT tunnel for this pair, a unix
- * socket (agent/tunnel.h): TLS and its checks below stay end to end through it.
+ * socket (contract/tunnel_path.h): TLS and its checks below stay end to end through it.
  */
 static void tunnel_address(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
     char path[CONF_SOCKET_PATH_MAX];
 
-    if (tunnel_socket_path(path, cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
+    if (tunnel_socket_path(path, sizeof(path), cfg->haproxy.run_dir.val, g->name, up->name) < 0) {
         render_fail(r, "haproxy.run_dir is too long for the unix socket of %s/%s's proxy tunnel",
                     g->name, up->name);
         return;
@@ -579,7 +575,7 @@ static void upstream_rules(const struct config *cfg, const struct conf_group *g,
     auth_rules(up, r);
     header_rules(up, r);
     /* Ours alone: the upstream never sees it, whoever set it. */
-    render_printf(r, "    http-request del-header %s\n", ID_HEADER);
+    render_printf(r, "    http-request del-header %s\n", HAPROXY_ID_HEADER);
     upstream_server(cfg, g, up, r);
     render_printf(r, "\n");
 }
@@ -589,7 +585,7 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
 {
     const struct conf_http_client *c = &g->client;
 
-    render_printf(r, "listen " RENDER_LISTEN_FMT "\n", g->name, up->name);
+    render_printf(r, "listen " HAPROXY_LISTEN_FMT "\n", g->name, up->name);
     render_printf(r, "    bind ");
     internal_address(cfg, r, g->name, up->name);
     render_printf(r, " mode 600\n");
@@ -599,18 +595,22 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
     log_to_agent(r);
     render_printf(r, "    log-format \"" LOGLINE_ATTEMPT_FORMAT "\"\n", g->name, up->name);
     /* The id header is removed below, but the log line is written at the end. */
-    render_printf(r, "    http-request set-var(%s) req.hdr(%s)\n", LOGLINE_RID_VAR, ID_HEADER);
-    if (c->retry_enabled) {
+    render_printf(r, "    http-request set-var(%s) req.hdr(%s)\n", LOGLINE_RID_VAR,
+                  HAPROXY_ID_HEADER);
+    if (render_group_topology(g).retries) {
         /* The agent holds a retry for its backoff, or fails it fast if the breaker is open. */
-        render_printf(r, "    filter spoe engine %s config \"", RENDER_ATTEMPT_ENGINE);
+        render_printf(r, "    filter spoe engine %s config \"", SPOE_ENGINE_ATTEMPT);
         render_quoted_text(r, r->opts->dir, false, "the output folder");
         render_printf(r, "/%s\"\n", RENDER_SPOE_ATTEMPT);
-        render_printf(r, "    http-request set-var(txn.upn) str(%s)\n", up->name);
-        render_printf(r, "    http-request set-var(txn.grp) str(%s)\n", g->name);
+        render_printf(r, "    http-request set-var(" SPOP_TXN_ATTEMPT_UPSTREAM ") str(%s)\n",
+                      up->name);
+        render_printf(r, "    http-request set-var(" SPOP_TXN_ATTEMPT_GROUP ") str(%s)\n", g->name);
         render_printf(r,
-                      "    http-request send-spoe-group %s attempt if { req.hdr(%s) -m found }\n",
-                      RENDER_ATTEMPT_ENGINE, ID_HEADER);
-        return_error(&render_err_no_upstream, false, "{ var(txn.llm.v) -m str fail }", r);
+                      "    http-request send-spoe-group %s " SPOP_MSG_ATTEMPT
+                      " if { req.hdr(%s) -m found }\n",
+                      SPOE_ENGINE_ATTEMPT, HAPROXY_ID_HEADER);
+        return_error(&render_err_no_upstream, false,
+                     "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_FAIL " }", r);
     }
     upstream_rules(cfg, g, up, r);
 }
@@ -618,12 +618,12 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
 /*
  * A group member on its own, for the requests the agent sent to it. It has no log of its
  * own: the frontend's request line names it (%b), and the agent reads that line as the
- * request's one attempt (logline.h).
+ * request's one attempt (contract/logformat.h).
  */
 static void section_pinned(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
-    render_printf(r, "backend " RENDER_PINNED_FMT "\n", g->name, up->name);
+    render_printf(r, "backend " HAPROXY_PINNED_FMT "\n", g->name, up->name);
     upstream_settings(&g->client, r);
     /* An unreachable upstream is HAProxy's 503, sent as the 502 of llm_upstream, but
      * logged as 503 unless the status is set again: the log must say what the client got. */
@@ -660,11 +660,12 @@ void render_haproxy_cfg(const struct config *cfg, struct render_out *r)
         section_group(cfg, &cfg->groups[i], r);
     for (i = 0; i < cfg->n_groups; i++) {
         const struct conf_group *g = &cfg->groups[i];
+        bool pinned = render_group_topology(g).pinned;
 
         for (m = 0; m < g->n_members; m++) {
             const struct conf_upstream *up = &cfg->upstreams[g->members[m].upstream];
 
-            if (render_group_pinned(g))
+            if (pinned)
                 section_pinned(cfg, g, up, r);
             section_listen(cfg, g, up, r);
         }

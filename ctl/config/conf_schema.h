@@ -5,7 +5,7 @@
 #ifndef LLMPROXY_CONF_SCHEMA_H
 #define LLMPROXY_CONF_SCHEMA_H
 
-#include "conf_schema-t.h"
+#include "conf_walk-t.h"
 
 /* List bounds: far above real use, low enough that a hostile file stays cheap. */
 #define CONF_MAX_FORWARDS   4096

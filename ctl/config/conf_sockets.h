@@ -29,15 +29,8 @@
     (CONF_SOCKET_PATH_MAX - 1 - CONF_LISTENER_NAME_LEN - CONF_HAPROXY_TMP_SUFFIX_LEN)
 
 /*
- * A 64-bit FNV-1a hash of a (group, upstream) pair of names, for socket names that must
- * fit whatever the names' length. The NUL after each name keeps ("ab", "c") and
- * ("a", "bc") apart.
- */
-uint64_t conf_pair_hash(const char *group, const char *upstream);
-
-/*
  * "<run_dir>/up_<16 hex digits>.sock": the listener of one (group, upstream) pair, named
- * by conf_pair_hash().
+ * by pair_hash() (contract/pair_hash.h), so that it fits whatever the names' length.
  * `out` has CONF_SOCKET_PATH_MAX bytes. Returns 0, or -1 when run_dir is longer than
  * CONF_RUN_DIR_MAX (the configuration refuses such a run_dir).
  */

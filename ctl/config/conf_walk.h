@@ -1,5 +1,5 @@
 /*
- * The generic, table-driven walk of a YAML tree into C objects (see conf_schema-t.h).
+ * The generic, table-driven walk of a YAML tree into C objects (see conf_walk-t.h).
  *
  * The walk never stops at a bad value: it reports it, leaves the field at its
  * default and goes on, so that every problem of a file shows in one run. Its depth
@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conf_schema-t.h"
+#include "conf_walk-t.h"
 #include "config-t.h"
 
 struct conf_arena;

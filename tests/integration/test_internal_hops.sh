@@ -94,7 +94,7 @@ PY
 "$PYTHON" "$T/hello.py" >"$T/hello.bin"
 printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}' \
     >"$T/request.http"
-# A failed attempt as the listener layer logs it (logline.h), octet-counted.
+# A failed attempt as the listener layer logs it (contract/logformat.h), octet-counted.
 line="LLMA1 forged g a 503 0 0 -1 1 0 SC--"
 printf '%d %s' "${#line}" "$line" >"$T/logline.bin"
 

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "connect_proxy.h"
-#include "tunnel_path.h"
+#include "conf_sockets.h"
+#include "contract/tunnel_path.h"
 
 /* Parse a copy of `text` in a buffer of exactly its size, so ASan sees any overread. */
 static enum connect_proxy_head parse_n(const char *text, size_t len,
@@ -294,7 +295,7 @@ START_TEST(path_is_readable_when_it_fits)
 {
     char path[CONF_SOCKET_PATH_MAX];
 
-    ck_assert_int_eq(tunnel_socket_path(path, "/run/llmproxy", "cloud", "openai"), 0);
+    ck_assert_int_eq(tunnel_socket_path(path, sizeof(path), "/run/llmproxy", "cloud", "openai"), 0);
     ck_assert_str_eq(path, "/run/llmproxy/tunnel_cloud__openai.sock");
 }
 END_TEST
@@ -309,16 +310,16 @@ START_TEST(long_path_falls_back_to_a_hash)
     dir[sizeof(dir) - 1] = '\0';
     memset(name, 'n', sizeof(name) - 1);
     name[sizeof(name) - 1] = '\0';
-    ck_assert_int_eq(tunnel_socket_path(a, dir, name, "u1"), 0);
-    ck_assert_int_eq(tunnel_socket_path(b, dir, name, "u2"), 0);
-    ck_assert_int_eq(tunnel_socket_path(c, dir, name, "u1"), 0);
+    ck_assert_int_eq(tunnel_socket_path(a, sizeof(a), dir, name, "u1"), 0);
+    ck_assert_int_eq(tunnel_socket_path(b, sizeof(b), dir, name, "u2"), 0);
+    ck_assert_int_eq(tunnel_socket_path(c, sizeof(c), dir, name, "u1"), 0);
     ck_assert_uint_eq(strlen(a), strlen(dir) + strlen("/tunnel_") + 16 + strlen(".sock"));
     ck_assert_uint_lt(strlen(a), CONF_SOCKET_PATH_MAX);
     ck_assert_str_ne(a, b);
     ck_assert_str_eq(a, c);
     /* The names are hashed apart: ("ab", "c") is not ("a", "bc"). */
-    ck_assert_int_eq(tunnel_socket_path(a, dir, "ab", name), 0);
-    ck_assert_int_eq(tunnel_socket_path(b, dir, "a", name + 1), 0);
+    ck_assert_int_eq(tunnel_socket_path(a, sizeof(a), dir, "ab", name), 0);
+    ck_assert_int_eq(tunnel_socket_path(b, sizeof(b), dir, "a", name + 1), 0);
     ck_assert_str_ne(a, b);
 }
 END_TEST
@@ -330,7 +331,7 @@ START_TEST(run_dir_too_long_is_refused)
     memset(dir, 'd', sizeof(dir) - 1);
     dir[0] = '/';
     dir[sizeof(dir) - 1] = '\0';
-    ck_assert_int_eq(tunnel_socket_path(path, dir, "g", "u"), -1);
+    ck_assert_int_eq(tunnel_socket_path(path, sizeof(path), dir, "g", "u"), -1);
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 #include "conf_sockets.h"
 #include "config.h"
 #include "render.h"
+#include "render_topology.h"
 #include "util/conf_testutil.h"
 
 #define RENDER_DATA "tests/data/render/"
@@ -143,7 +144,7 @@ static void golden_case(const char *yaml, const char *fixture, const char *const
     text = render_mem(cfg, render_spoe_pick, env, NULL);
     assert_golden(fixture, RENDER_SPOE_PICK, text);
     free(text);
-    if (render_has_retries(cfg)) {
+    if (render_topology(cfg).retries) {
         text = render_mem(cfg, render_spoe_attempt, env, NULL);
         assert_golden(fixture, RENDER_SPOE_ATTEMPT, text);
         free(text);
@@ -552,7 +553,7 @@ START_TEST(pinned_group_layout)
     char *pin_b = section(text, "backend pin_g__b");
     const char *use = "    use_backend pin_g__%[var(txn.llm.up)] if { var(txn.llm.up) -m found }\n";
 
-    ck_assert(render_group_pinned(&cfg->groups[0]));
+    ck_assert(render_group_topology(&cfg->groups[0]).pinned);
     /* The agent's choice goes straight to its member's backend; anything else (no choice,
      * the agent down) to the group layer's balance. */
     assert_has(front, use);
@@ -609,7 +610,7 @@ START_TEST(retry_group_layout)
     char *front = section(text, "frontend fwd_fr");
     char *grp = section(text, "backend grp_r");
 
-    ck_assert(!render_group_pinned(&cfg->groups[1]));
+    ck_assert(!render_group_topology(&cfg->groups[1]).pinned);
     assert_lacks(text, "backend pin_r__");
     assert_lacks(front, "use_backend");
     assert_lacks(front, "x-llmproxy-id");

@@ -1,5 +1,5 @@
 /*
- * Unit tests of retry.c: the backoff schedule (BEHAVIOUR.md §5) and attempt counting
+ * Unit tests of retry.c: the backoff schedule (contract/backoff.h) and attempt counting
  * per request id, with its TTL and its hard bound.
  */
 #include <check.h>

@@ -1,8 +1,8 @@
 /*
  * SPOP codec: varints, typed data, frame headers, KV and message iterators, and the
- * bounded writer, against the byte vectors of haproxy-spoe-notes.md (sections 1.2, 1.6,
- * 1.9 and Appendix A). Inputs are decoded from exact-size heap copies so that ASan would
- * catch any read past their end.
+ * bounded writer, against byte vectors of HAProxy 2.6.12's own frames (util/spop_vectors.h)
+ * and of the SPOP specification's encodings. Inputs are decoded from exact-size heap copies so that
+ * ASan would catch any read past their end.
  */
 #include <check.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
-/* Test vectors for SPOP, written as hexspec strings (see hexspec.h), taken from
- * haproxy-spoe-notes.md: HAProxy 2.6.12's own HELLO frames (section 1.6, 1.7) and the NOTIFY
- * of Appendix A. Header only, shared by the SPOP tests.
+/* Test vectors for SPOP, written as hexspec strings (see hexspec.h): the HELLO frames that
+ * HAProxy 2.6.12 itself sends (a normal connection and a health check) and a NOTIFY whose
+ * message carries an argument of every data type. Header only, shared by the SPOP tests.
  */
 #ifndef LLMPROXY_TEST_SPOP_VECTORS_H
 #define LLMPROXY_TEST_SPOP_VECTORS_H
@@ -32,7 +32,8 @@
 /* NOTIFY header for sid 0, fid 1 (the first request after HAProxy starts). */
 #define VEC_NOTIFY_HEAD "03 00000001 00 01 "
 
-/* The messages of Appendix A's NOTIFY, then an argument-less second message. */
+/* A message with an argument of each type (string, IPv4, int, bool, null, binary, a
+ * negative int), then an argument-less second message. */
 #define VEC_NOTIFY_PAYLOAD                                                                         \
     "08\"pick-msg\" 08 "                                                                           \
     "02\"id\" 08 12\"7F000001:D0FC:2100\" "                                                        \

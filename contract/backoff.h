@@ -1,10 +1,11 @@
 /*
- * The retry backoff schedule (BEHAVIOUR.md §5), header-only because two programs use it:
- * the agent holds each retry this long, and llmproxy-ctl sizes the `attempt` engine's
- * processing timeout to the longest hold.
+ * The retry backoff schedule (docs/spop-contract.md, message `attempt`). The agent holds
+ * each retry's ACK this long (agent/decide.c); llmproxy-ctl sizes the `attempt` engine's
+ * processing timeout to the longest hold (ctl/render_topology.c). Header-only, so both
+ * programs compute it the same way.
  */
-#ifndef LLMPROXY_BACKOFF_H
-#define LLMPROXY_BACKOFF_H
+#ifndef LLMPROXY_CONTRACT_BACKOFF_H
+#define LLMPROXY_CONTRACT_BACKOFF_H
 
 #include <stdint.h>
 
@@ -27,4 +28,4 @@ static inline uint32_t backoff_delay_ms(uint32_t initial_ms, uint32_t k)
     return initial_ms << shift;
 }
 
-#endif /* LLMPROXY_BACKOFF_H */
+#endif /* LLMPROXY_CONTRACT_BACKOFF_H */

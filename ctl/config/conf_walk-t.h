@@ -1,5 +1,6 @@
 /*
- * Describing a YAML mapping as a table of keys (types only).
+ * Describing a YAML mapping as a table of keys: what the walker takes (types only; the
+ * walker's functions are in conf_walk.h, LLMProxy's own tables in conf_schema.c).
  *
  * Each key says its YAML type, where its value goes in the C object being filled,
  * its range and default. The walker (conf_walk.h) does everything generic from
@@ -7,8 +8,8 @@
  * list bounds. What ties several keys of one mapping together lives in the table's
  * `finish` hook.
  */
-#ifndef LLMPROXY_CONF_SCHEMA_T_H
-#define LLMPROXY_CONF_SCHEMA_T_H
+#ifndef LLMPROXY_CONF_WALK_T_H
+#define LLMPROXY_CONF_WALK_T_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -77,4 +78,4 @@ struct conf_schema {
                    const struct conf_seen *seen);
 };
 
-#endif /* LLMPROXY_CONF_SCHEMA_T_H */
+#endif /* LLMPROXY_CONF_WALK_T_H */

@@ -1,0 +1,34 @@
+/*
+ * Names inside the rendered HAProxy configuration that something other than that file
+ * relies on. llmproxy-ctl writes them into haproxy.cfg (ctl/render_haproxy.c); the agent
+ * finds HAProxy by them: the pinned backend's prefix in the log line (agent/logline.c),
+ * the group backend's servers on the runtime API (agent/mirror.c) and that API's socket
+ * (agent/main.c). Group, upstream and forward names are restricted to [A-Za-z0-9_.-], so
+ * none of these needs quoting.
+ */
+#ifndef LLMPROXY_CONTRACT_INTERNAL_NAMES_H
+#define LLMPROXY_CONTRACT_INTERNAL_NAMES_H
+
+/* The proxies of the data path (docs/rendering.md). */
+#define HAPROXY_FRONTEND_FMT "fwd_%s"    /* forward */
+#define HAPROXY_GROUP_FMT    "grp_%s"    /* group backend */
+#define HAPROXY_LISTEN_FMT   "up_%s__%s" /* group, upstream: per-member listener */
+
+/*
+ * Backends whose name starts with this hold exactly one server, the upstream of the same
+ * name, reached directly from the frontend: a group without retries, when the agent chose.
+ */
+#define HAPROXY_PINNED_PREFIX "pin_"
+#define HAPROXY_PINNED_FMT    HAPROXY_PINNED_PREFIX "%s__%s" /* group, upstream */
+
+/*
+ * The header that carries the client request's id from the group backend to the
+ * upstream layer. The group backend overwrites it and the listener deletes it, so a
+ * client can neither forge it nor see it reach an upstream.
+ */
+#define HAPROXY_ID_HEADER "x-llmproxy-id"
+
+/* HAProxy's runtime API (`stats socket`), inside haproxy.run_dir. */
+#define HAPI_SOCKET_NAME "haproxy.sock"
+
+#endif /* LLMPROXY_CONTRACT_INTERNAL_NAMES_H */

@@ -1,0 +1,59 @@
+/*
+ * The log lines HAProxy sends the agent. llmproxy-ctl writes these formats into
+ * haproxy.cfg (ctl/render_haproxy.c: `log-format`, and the ring's `maxlen`); the agent's
+ * parser reads what HAProxy then logs (agent/logline.c).
+ *
+ * Both formats are space-separated fields behind a fixed tag that carries the version, so
+ * a line from a differently rendered HAProxy is refused instead of misread. Absent values
+ * are logged by HAProxy as "-". The only free text, the request path, is the last field
+ * and quoted; HAProxy encodes the bytes it deems unsafe in it as "#XX".
+ *
+ * REQUEST (one per client request, from frontend fwd_<forward>):
+ *   LLMR2 <id> <forward> <group> <method> <status> <Tq> <Tw> <Tc> <Tr> <Tt> <bytes>
+ *         <tsc> <retries> <server> <backend> <verdict> <spoe-error> "<path>"
+ *   e.g. LLMR2 7F000001:E81C_7F000001:7C9C_6B0B3CD0_0003:058E main g POST 200 0 0 0 0 104
+ *        1049 ---- 0 a pin_g__a pass - "/v1/chat/completions"
+ *
+ * When the backend is a pinned one (HAPROXY_PINNED_PREFIX, one real server: the agent's
+ * choice in a group without retries), there is no upstream layer and so no ATTEMPT line:
+ * the request line stands for the request's only attempt too.
+ *
+ * ATTEMPT (one per try on an upstream, from listener up_<group>__<upstream>):
+ *   LLMA1 <id> <group> <upstream> <status> <Tw> <Tc> <Tr> <Tt> <bytes> <tsc>
+ *   e.g. LLMA1 7F000001:E822_7F000001:7C9C_6B0B3CD0_0005:058E g dead 503 0 -1 -1 3004 217 SC--
+ *
+ * The listener is a new HAProxy stream with its own unique id: the client request's id
+ * arrives in the HAPROXY_ID_HEADER header, which the listener deletes before forwarding,
+ * so it is saved in LOGLINE_RID_VAR first and logged from there.
+ */
+#ifndef LLMPROXY_CONTRACT_LOGFORMAT_H
+#define LLMPROXY_CONTRACT_LOGFORMAT_H
+
+#include "contract/internal_names.h"
+#include "contract/spop_names.h"
+
+#define LOGLINE_TAG_REQUEST "LLMR2"
+#define LOGLINE_TAG_ATTEMPT "LLMA1"
+
+/* Longest line accepted: the renderer gives HAProxy's log and ring the same `len`/`maxlen`. */
+#define LOGLINE_MAX_LEN 8192
+
+/* The listener's copy of the request id, set before the id header is removed. */
+#define LOGLINE_RID_VAR "txn.rid"
+
+/*
+ * The HAProxy log-format strings, as printf formats for the renderer ("%%" is HAProxy's
+ * "%"). Names are written literally, so no per-request rule is spent on them; they need
+ * no escaping, as the configuration restricts them to [A-Za-z0-9_.-].
+ * %HPO is the path without the query, taken from the request line as received (%[path]
+ * is not allowed in a 2.6 log-format); "<BADREQ>" when the request could not be parsed.
+ */
+/* printf arguments: forward name, group name */
+#define LOGLINE_REQUEST_FORMAT                                                                     \
+    LOGLINE_TAG_REQUEST " %%ID %s %s %%HM %%ST %%Tq %%Tw %%Tc %%Tr %%Tt %%B %%tsc %%rc %%s %%b "   \
+                        "%%[var(" SPOP_TXN_VERDICT ")] %%[var(" SPOP_TXN_ERROR ")] %%{+Q}HPO"
+/* printf arguments: group name, upstream name */
+#define LOGLINE_ATTEMPT_FORMAT                                                                     \
+    LOGLINE_TAG_ATTEMPT " %%[var(" LOGLINE_RID_VAR ")] %s %s %%ST %%Tw %%Tc %%Tr %%Tt %%B %%tsc"
+
+#endif /* LLMPROXY_CONTRACT_LOGFORMAT_H */

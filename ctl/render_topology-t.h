@@ -1,0 +1,32 @@
+/*
+ * How the configuration is laid out in HAProxy (types only; functions are in
+ * render_topology.h).
+ */
+#ifndef LLMPROXY_RENDER_TOPOLOGY_T_H
+#define LLMPROXY_RENDER_TOPOLOGY_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One group's path through HAProxy (docs/rendering.md, "topology"). */
+struct group_topology {
+    /*
+     * The group has a pinned backend per member, where the frontend sends a request the
+     * agent chose a member for; its other requests keep the two layers. Only without
+     * retries: a retry may redispatch to another member, which needs the group layer.
+     */
+    bool pinned;
+    /* The group backend retries and redispatches, and its listeners ask `attempt`. */
+    bool retries;
+    uint32_t retry_count;        /* the group backend's `retries`: 0 without retries */
+    uint32_t longest_backoff_ms; /* the longest hold the agent puts on one of its retries */
+};
+
+/* What the whole configuration needs of HAProxy. */
+struct render_topology {
+    bool retries;                /* some group retries: spoe-attempt.conf is rendered */
+    uint32_t bufsize;            /* global tune.bufsize, 0 for HAProxy's default */
+    uint32_t attempt_timeout_ms; /* the `attempt` engine's processing timeout */
+};
+
+#endif /* LLMPROXY_RENDER_TOPOLOGY_T_H */
