@@ -29,10 +29,10 @@ struct recorder {
     uint64_t fid[MAX_SEEN];
     unsigned messages[MAX_SEEN];
     unsigned args[MAX_SEEN];
-    bool appendix_a_ok; /* the Appendix A message decoded to its expected values */
+    bool every_type_ok; /* VEC_NOTIFY_PAYLOAD's message of every type decoded to its values */
 };
 
-static void check_appendix_a(struct recorder *r, struct spop_msg *msg)
+static void check_every_type(struct recorder *r, struct spop_msg *msg)
 {
     static const uint8_t localhost[4] = {127, 0, 0, 1};
     struct spop_kv kv;
@@ -56,7 +56,7 @@ static void check_appendix_a(struct recorder *r, struct spop_msg *msg)
         else if (spop_str_eq(kv.name, "neg"))
             ok += kv.value.type == SPOP_DATA_INT64 && kv.value.i64 == -5;
     }
-    r->appendix_a_ok = ok == 8 && msg->args.err == SPOP_ERR_NONE;
+    r->every_type_ok = ok == 8 && msg->args.err == SPOP_ERR_NONE;
 }
 
 static bool ack_v(struct spop_conn *c, uint64_t sid, uint64_t fid, const char *value)
@@ -86,7 +86,7 @@ static void on_notify(struct spop_conn *c, uint64_t sid, uint64_t fid, struct sp
         while (spop_kv_next(&args, &kv))
             r->args[i]++;
         if (spop_str_eq(msg.name, "pick-msg"))
-            check_appendix_a(r, &msg);
+            check_every_type(r, &msg);
     }
     /* the engine validated the whole NOTIFY before calling us */
     ck_assert_int_eq(msgs->err, SPOP_ERR_NONE);
@@ -379,7 +379,7 @@ END_TEST
 
 /* ---- NOTIFY and ACK -------------------------------------------------------------------- */
 
-START_TEST(test_notify_appendix_a_acked_at_once)
+START_TEST(test_notify_every_type_acked_at_once)
 {
     struct recorder r;
     struct spop_conn *c = ready_conn(&r);
@@ -389,7 +389,7 @@ START_TEST(test_notify_appendix_a_acked_at_once)
     ck_assert(r.sid[0] == 0 && r.fid[0] == 1);
     ck_assert_uint_eq(r.messages[0], 2);
     ck_assert_uint_eq(r.args[0], 8);
-    ck_assert(r.appendix_a_ok);
+    ck_assert(r.every_type_ok);
     ck_assert_uint_eq(c->stats.notifies, 1);
     /* sid 0 is echoed as is */
     expect_bytes(c, "00000012 67 00000001 00 01 01 03 02 01\"v\" 08 04\"pass\"");
@@ -1094,7 +1094,7 @@ static Suite *spop_conn_suite(void)
     tcase_add_test(hello, test_healthcheck_hello);
     suite_add_tcase(s, hello);
 
-    tcase_add_test(notify, test_notify_appendix_a_acked_at_once);
+    tcase_add_test(notify, test_notify_every_type_acked_at_once);
     tcase_add_test(notify, test_notify_held_and_acked_out_of_order);
     tcase_add_test(notify, test_ack_without_action_gets_noop);
     tcase_add_test(notify, test_notify_without_callback_is_acked);
