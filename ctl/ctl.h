@@ -27,6 +27,7 @@ extern const struct ctl_cmd ctl_cmd_render;
 extern const struct ctl_cmd ctl_cmd_check;
 extern const struct ctl_cmd ctl_cmd_status;
 extern const struct ctl_cmd ctl_cmd_apply;
+extern const struct ctl_cmd ctl_cmd_key;
 
 struct config;
 

@@ -8,7 +8,8 @@
 
 /* New subcommands (render, check, apply, status) are added here. */
 static const struct ctl_cmd *const commands[] = {
-    &ctl_cmd_validate, &ctl_cmd_render, &ctl_cmd_check, &ctl_cmd_status, &ctl_cmd_apply,
+    &ctl_cmd_validate, &ctl_cmd_render, &ctl_cmd_check,
+    &ctl_cmd_status,   &ctl_cmd_apply,  &ctl_cmd_key,
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
