@@ -6,7 +6,7 @@
  *   key hash             the SHA-256 of a key read from standard input (never from the
  *                        command line, where other users see it in the process list)
  */
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,35 +45,32 @@ static int new_key(char *out, size_t size)
     return 0;
 }
 
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
 static int key_new(const struct ctl_cmd *cmd, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"name", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     char key[sizeof(KEY_PREFIX) + (KEY_RANDOM_BYTES + 2) / 3 * 4], hash[CONF_SHA256_HEX_SIZE];
     const char *name = NULL;
-    int opt;
+    int i;
 
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":n:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'n':
-            name = optarg;
-            break;
-        case 'h':
+    /* One option: too few for getopt's machinery. */
+    for (i = 1; i < argc; i++) {
+        if (is_help(argv[i])) {
             ctl_print_usage(cmd, stdout);
             return CTL_EXIT_OK;
-        case ':':
-            return ctl_usage_error(cmd, "option needs an argument:", argv[optind - 1]);
-        default:
-            return ctl_usage_error(cmd, "unknown option", argv[optind - 1]);
+        } else if (strncmp(argv[i], "--name=", 7) == 0) {
+            name = argv[i] + 7;
+        } else if (strcmp(argv[i], "-n") != 0 && strcmp(argv[i], "--name") != 0) {
+            return ctl_usage_error(cmd, "unexpected argument", argv[i]);
+        } else if (++i < argc) {
+            name = argv[i];
+        } else {
+            return ctl_usage_error(cmd, "option needs an argument:", argv[i - 1]);
         }
     }
-    if (optind < argc)
-        return ctl_usage_error(cmd, "unexpected argument", argv[optind]);
     if (name && !conf_valid_name(name))
         return ctl_usage_error(cmd,
                                "invalid client name (1-48 letters, digits, '_', '.', '-'):", name);
@@ -98,7 +95,7 @@ static int key_hash(const struct ctl_cmd *cmd, int argc, char **argv)
     char buf[KEY_INPUT_MAX + 1], hash[CONF_SHA256_HEX_SIZE];
     size_t n;
 
-    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    if (argc > 1 && is_help(argv[1])) {
         ctl_print_usage(cmd, stdout);
         return CTL_EXIT_OK;
     }
@@ -134,7 +131,7 @@ static int run_key(const struct ctl_cmd *cmd, int argc, char **argv)
         return key_new(cmd, argc - 1, argv + 1);
     if (strcmp(argv[1], "hash") == 0)
         return key_hash(cmd, argc - 1, argv + 1);
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    if (is_help(argv[1])) {
         ctl_print_usage(cmd, stdout);
         return CTL_EXIT_OK;
     }

@@ -31,16 +31,6 @@
 static const char *const env[] = {"ALICE_KEY=" ALICE_KEY, "SHORT=abc", "COMMA=abcdefgh,ijklmnopq",
                                   NULL};
 
-static struct config *load_env_ok(const char *yaml)
-{
-    char *text = NULL;
-    struct config *cfg = ctu_load(yaml, env, &text);
-
-    ck_assert_msg(cfg != NULL, "load failed:\n%s", text);
-    free(text);
-    return cfg;
-}
-
 START_TEST(no_clients_by_default)
 {
     struct config *cfg = ctu_load_ok(WITH_CLIENTS("  []\n"));
@@ -54,7 +44,8 @@ END_TEST
 
 START_TEST(key_from_the_environment_is_kept_as_its_hash)
 {
-    struct config *cfg = load_env_ok(WITH_CLIENTS("  - {name: alice, key: '${ALICE_KEY}'}\n"));
+    struct config *cfg =
+        ctu_load_env_ok(WITH_CLIENTS("  - {name: alice, key: '${ALICE_KEY}'}\n"), env);
     const struct conf_client *c = &cfg->clients[0];
 
     ck_assert_uint_eq(cfg->n_clients, 1);
@@ -235,18 +226,9 @@ START_TEST(errors_never_quote_a_key)
 }
 END_TEST
 
-static char *warnings_of(const char *yaml)
-{
-    struct config *cfg = ctu_load_ok(yaml);
-    char *text = ctu_diags_text(&cfg->warnings);
-
-    config_free(cfg);
-    return text;
-}
-
 START_TEST(warnings)
 {
-    char *w = warnings_of(WITH_CLIENTS("  - {name: x, key: " ALICE_KEY ", forwards: [b]}\n"));
+    char *w = ctu_warnings(WITH_CLIENTS("  - {name: x, key: " ALICE_KEY ", forwards: [b]}\n"));
 
     ck_assert_str_eq(w, "t.yaml:3:14: http_server.forwards[0].client_auth: warning: no client may "
                         "use forward \"a\": every request to it gets 401; add clients (top-level "
@@ -255,19 +237,19 @@ START_TEST(warnings)
                         "client_auth: it takes requests without a key, this client's included; "
                         "add client_auth: true to that forward\n");
     free(w);
-    w = warnings_of(WITH_CLIENTS("  []\n"));
+    w = ctu_warnings(WITH_CLIENTS("  []\n"));
     ck_assert_ptr_nonnull(strstr(w, "warning: no client may use forward \"a\""));
     free(w);
-    w = warnings_of("http_server:\n"
-                    "  forwards: [{name: a, port: 3000, upstream_group: g}]\n"
-                    "upstreams: [{name: u, url: 'http://127.0.0.1:8001'}]\n"
-                    "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
-                    "clients: [{name: x, key: " ALICE_KEY "}]\n");
+    w = ctu_warnings("http_server:\n"
+                     "  forwards: [{name: a, port: 3000, upstream_group: g}]\n"
+                     "upstreams: [{name: u, url: 'http://127.0.0.1:8001'}]\n"
+                     "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
+                     "clients: [{name: x, key: " ALICE_KEY "}]\n");
     ck_assert_str_eq(w, "t.yaml:5:18: clients: warning: no forward has client_auth: true, so no "
                         "key is checked and anyone may use every forward; add client_auth: true "
                         "to the forwards that need a key\n");
     free(w);
-    w = warnings_of(WITH_CLIENTS("  - {name: x, key: " ALICE_KEY "}\n"));
+    w = ctu_warnings(WITH_CLIENTS("  - {name: x, key: " ALICE_KEY "}\n"));
     ck_assert_str_eq(w, "");
     free(w);
 }

@@ -22,28 +22,18 @@
     "upstream_groups:\n"                                                                           \
     "  - {name: g, upstreams: [{name: a}]}\n"
 
-/* The warnings of loading `yaml` (which must load), as printed; "" when none. */
-static char *warnings_of(const char *yaml)
-{
-    struct config *cfg = ctu_load_ok(yaml);
-    char *text = ctu_diags_text(&cfg->warnings);
-
-    config_free(cfg);
-    return text;
-}
-
 START_TEST(rate_without_enabled_warns_at_the_block)
 {
-    char *w = warnings_of(FORWARD_WITH("{per_second: 10, burst: 20}"));
+    char *w = ctu_warnings(FORWARD_WITH("{per_second: 10, burst: 20}"));
 
     ck_assert_str_eq(w, CTU_FILE ":6:18: http_server.forwards[0].ratelimit: warning: per_second "
                                  "and burst are set but enabled is not: this forward is not rate "
                                  "limited; add enabled: true (or enabled: false to say so)\n");
     free(w);
-    w = warnings_of(FORWARD_WITH("{burst: 500}"));
+    w = ctu_warnings(FORWARD_WITH("{burst: 500}"));
     ck_assert_ptr_nonnull(strstr(w, "warning: burst is set but enabled is not"));
     free(w);
-    w = warnings_of(FORWARD_WITH("{per_second: 10}"));
+    w = ctu_warnings(FORWARD_WITH("{per_second: 10}"));
     ck_assert_ptr_nonnull(strstr(w, "warning: per_second is set but enabled is not"));
     free(w);
 }
@@ -60,7 +50,7 @@ START_TEST(enabled_written_either_way_is_quiet)
     };
 
     for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
-        char *w = warnings_of(quiet[i]);
+        char *w = ctu_warnings(quiet[i]);
 
         ck_assert_msg(w[0] == '\0', "case %zu warned: %s", i, w);
         free(w);
@@ -82,15 +72,15 @@ END_TEST
 
 START_TEST(agent_listener_off_loopback_warns)
 {
-    char *w = warnings_of("agent:\n  spop: {address: 0.0.0.0, port: 9200}\n"
-                          "  logs: {address: '::1', port: 9201}\n");
+    char *w = ctu_warnings("agent:\n  spop: {address: 0.0.0.0, port: 9200}\n"
+                           "  logs: {address: '::1', port: 9201}\n");
 
     ck_assert_str_eq(w, CTU_FILE ":2:34: agent.spop: warning: 0.0.0.0 is not a loopback address; "
                                  "whoever reaches this port can forge the agent's input: prefer "
                                  "the unix socket (leave address and port out), or firewall it "
                                  "to HAProxy's host\n");
     free(w);
-    w = warnings_of("haproxy: {run_dir: /srv/llm}\n");
+    w = ctu_warnings("haproxy: {run_dir: /srv/llm}\n");
     ck_assert_str_eq(w, "");
     free(w);
 }

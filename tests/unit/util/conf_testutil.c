@@ -61,12 +61,26 @@ void ctu_assert_errors(const char *yaml, const char *expected)
     free(got);
 }
 
-struct config *ctu_load_ok(const char *yaml)
+struct config *ctu_load_env_ok(const char *yaml, const char *const *env)
 {
     char *diags;
-    struct config *cfg = ctu_load(yaml, NULL, &diags);
+    struct config *cfg = ctu_load(yaml, env, &diags);
 
     ck_assert_msg(cfg != NULL, "does not load:\n%s", diags);
     free(diags);
     return cfg;
+}
+
+struct config *ctu_load_ok(const char *yaml)
+{
+    return ctu_load_env_ok(yaml, NULL);
+}
+
+char *ctu_warnings(const char *yaml)
+{
+    struct config *cfg = ctu_load_ok(yaml);
+    char *text = ctu_diags_text(&cfg->warnings);
+
+    config_free(cfg);
+    return text;
 }

@@ -23,6 +23,12 @@ struct config *ctu_load(const char *yaml, const char *const *env, char **diags_t
 /* ctu_load() without an environment that must succeed: a Check failure prints why not. */
 struct config *ctu_load_ok(const char *yaml);
 
+/* The same with the environment `env`. */
+struct config *ctu_load_env_ok(const char *yaml, const char *const *env);
+
+/* The printed warnings of loading `yaml`, which must load (malloc'd; "" when none). */
+char *ctu_warnings(const char *yaml);
+
 /* The printed diagnostics of loading `yaml` (malloc'd); the configuration is freed. */
 char *ctu_errors(const char *yaml);
 char *ctu_errors_env(const char *yaml, const char *const *env);
