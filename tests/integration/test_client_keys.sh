@@ -4,7 +4,8 @@
 # its own credential; a missing, wrong or not-allowed key gets the OpenAI-shaped 401 with
 # WWW-Authenticate: Bearer and reaches no upstream; `open` behaves as before; with the
 # agent SIGKILLed, keys are still checked. Keys appear in no rendered file, no log and no
-# process's arguments. Also llmproxy-ctl key new / key hash.
+# process's arguments. The OpenAI Node SDK raises its AuthenticationError (when npm can
+# install it). Also llmproxy-ctl key new / key hash.
 source "$(dirname "$0")/lib.sh"
 
 read -r A F_MAIN F_OPEN F_SIDE < <(free_ports 4 | xargs)
@@ -111,6 +112,30 @@ st=$(ask "$F_OPEN")
 check "open forward without a key: 200 ($st)" test "$st" = 200
 ask "$F_OPEN" -H "x-api-key: client-own-value-123" >/dev/null
 check "... a client's x-api-key still passes there ($(hdr_count x-api-key))" test "$(hdr_count x-api-key)" = 1
+
+# ---- the OpenAI Node SDK ------------------------------------------------------------------------
+# Installed into the scratch folder; skipped when npm is missing or has no network. The key
+# goes through the environment: never a process argument.
+if command -v node >/dev/null && command -v npm >/dev/null &&
+    timeout 90 npm install --prefix "$T/sdk" --no-audit --no-fund --silent openai@4 >"$T/npm.log" 2>&1; then
+    cat >"$T/sdk/keys.js" <<'JS'
+const OpenAI = require('openai');
+const ask = (apiKey) => new OpenAI({ apiKey, baseURL: process.argv[2], maxRetries: 0 })
+  .chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+  .then(() => console.log('ok'),
+        (e) => console.log(`${e.constructor.name} ${e.status} ${e.code} ${e.type}`));
+(async () => {
+  await ask(process.env.SDK_KEY);
+  await ask('llmp-not-a-key-of-anyone-000000');
+})();
+JS
+    SDK_KEY=$ALICE_KEY node "$T/sdk/keys.js" "http://127.0.0.1:$F_MAIN/v1" >"$T/sdk.out" 2>&1
+    check "SDK: a valid key is served ($(sed -n 1p "$T/sdk.out"))" test "$(sed -n 1p "$T/sdk.out")" = ok
+    check "SDK: a wrong key raises AuthenticationError ($(sed -n 2p "$T/sdk.out"))" \
+        test "$(sed -n 2p "$T/sdk.out")" = "AuthenticationError 401 invalid_api_key invalid_request_error"
+else
+    skip_part "the OpenAI Node SDK's authentication error" "the SDK could not be installed (npm missing or offline)"
+fi
 
 # ---- the agent killed: keys are still checked ------------------------------------------------
 kill -KILL "$PID_agent"
