@@ -74,6 +74,8 @@ const struct ctl_cmd ctl_cmd_render = {
              "  spoe-pick.conf      the agent's per-request decision, one engine per forward\n"
              "  spoe-attempt.conf   retry backoff and breaker gate (only if a group retries)\n"
              "  errors/*.http       the JSON error responses\n"
+             "  maps/clients_*.map  the SHA-256 of each client key a forward with client_auth\n"
+             "                      accepts (hashes only, never a key)\n"
              "Secrets given as ${VAR} are written as HAProxy environment references, never\n"
              "their values. Exits 0 on success, 1 if the configuration is invalid or cannot\n"
              "be rendered, 2 on a usage error.\n"

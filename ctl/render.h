@@ -23,8 +23,10 @@
  * "<SHA-256 of the key, lowercase hex> <client name>", in <map base>/RENDER_MAPS_DIR/.
  * HAProxy looks a presented key's hash up in it; llmproxy-ctl apply changes it at run time.
  */
-#define RENDER_MAPS_DIR       "maps"
-#define RENDER_CLIENT_MAP_FMT "clients_%s.map" /* forward name */
+#define RENDER_MAPS_DIR          "maps"
+#define RENDER_CLIENT_MAP_PREFIX "clients_"
+#define RENDER_CLIENT_MAP_SUFFIX ".map"
+#define RENDER_CLIENT_MAP_FMT    RENDER_CLIENT_MAP_PREFIX "%s" RENDER_CLIENT_MAP_SUFFIX /* forward */
 
 /*
  * The backend that reaches the agent. The names the agent relies on too (proxies, SPOE

@@ -6,6 +6,7 @@
  * new one, never half of one, and nothing planted in the folder is written through.
  * haproxy.cfg may hold literal credentials, so it is readable by its owner only.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -118,6 +119,45 @@ static int own_sub_dir(const char *abs, const char *name, char *err, size_t err_
     return make_dir(sub, err, err_size) < 0 || own_dir(sub, err, err_size) < 0 ? -1 : 0;
 }
 
+/* Whether `name` is the map of a forward with client_auth in `cfg`. */
+static bool current_map(const struct config *cfg, const char *name)
+{
+    char want[64 + CONF_NAME_MAX];
+    size_t f;
+
+    for (f = 0; f < cfg->n_forwards; f++) {
+        if (!cfg->forwards[f].client_auth)
+            continue;
+        snprintf(want, sizeof(want), RENDER_CLIENT_MAP_FMT, cfg->forwards[f].name);
+        if (strcmp(name, want) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A map left by an earlier render, for a forward gone or without client_auth now, would
+ * suggest keys that nothing checks: removed, like a stale spoe-attempt.conf. */
+static void remove_stale_maps(const struct config *cfg, const char *abs)
+{
+    size_t pre = strlen(RENDER_CLIENT_MAP_PREFIX), suf = strlen(RENDER_CLIENT_MAP_SUFFIX);
+    char path[PATH_MAX + 32];
+    struct dirent *e;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "%s/%s", abs, RENDER_MAPS_DIR);
+    if (!(d = opendir(path)))
+        return;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+
+        if (n > pre + suf && strncmp(e->d_name, RENDER_CLIENT_MAP_PREFIX, pre) == 0 &&
+            strcmp(e->d_name + n - suf, RENDER_CLIENT_MAP_SUFFIX) == 0 &&
+            !current_map(cfg, e->d_name))
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /*
  * One map per forward with client_auth, and its folder only then, so that a configuration
  * without clients renders exactly the files it did before. A map is written even when no
@@ -131,6 +171,7 @@ static int write_client_maps(const struct config *cfg, const struct render_opts 
     bool any = false;
     size_t f;
 
+    remove_stale_maps(cfg, o->dir);
     for (f = 0; f < cfg->n_forwards; f++)
         any = any || cfg->forwards[f].client_auth;
     if (!any)

@@ -204,6 +204,30 @@ START_TEST(no_client_auth_no_maps)
 }
 END_TEST
 
+/* A later render without the forward (or its client_auth) takes its map away. */
+START_TEST(stale_maps_are_removed)
+{
+    char *map;
+
+    make_tmp();
+    render_yaml(clients_yaml, NULL);
+    render_yaml("http_server: {forwards: [{name: main, upstream_group: g, client_auth: true}]}\n"
+                "upstreams: [{name: u, url: 'http://127.0.0.1:8001'}]\n"
+                "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n",
+                NULL);
+    ck_assert_ptr_null(rendered("maps/clients_side.map"));
+    map = rendered("maps/clients_main.map");
+    ck_assert_str_eq(map, "");
+    free(map);
+    render_yaml("http_server: {forwards: [{name: main, upstream_group: g}]}\n"
+                "upstreams: [{name: u, url: 'http://127.0.0.1:8001'}]\n"
+                "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n",
+                NULL);
+    ck_assert_ptr_null(rendered("maps/clients_main.map"));
+    remove_tmp();
+}
+END_TEST
+
 START_TEST(pick_names_the_client_on_client_auth_forwards)
 {
     char *spoe;
@@ -272,6 +296,7 @@ static Suite *render_clients_suite(void)
     tcase_add_test(tc, maps_hold_the_allowed_hashes);
     tcase_add_test(tc, a_forward_without_clients_gets_an_empty_map);
     tcase_add_test(tc, no_client_auth_no_maps);
+    tcase_add_test(tc, stale_maps_are_removed);
     tcase_add_test(tc, pick_names_the_client_on_client_auth_forwards);
     tcase_add_test(tc, map_base_names_a_stable_folder);
     tcase_add_test(tc, no_key_in_any_rendered_file);
