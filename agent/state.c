@@ -81,6 +81,18 @@ static uint32_t forward_key(struct agent_state *st, const struct agent_state *ol
     return st->next_forward_key++;
 }
 
+static void init_client(struct client_rt *cl, const struct conf_client *c,
+                        const struct agent_state *old)
+{
+    memset(cl, 0, sizeof(*cl));
+    for (size_t i = 0; old && i < old->cfg->n_clients; i++)
+        if (strcmp(old->clients[i].conf->name, c->name) == 0) {
+            *cl = old->clients[i];
+            break;
+        }
+    cl->conf = c;
+}
+
 struct agent_state *state_create(struct config *cfg, const struct agent_state *old, uint64_t seed)
 {
     struct agent_state *st = calloc(1, sizeof(*st));
@@ -92,7 +104,8 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
     st->upstreams = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(*st->upstreams));
     st->groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*st->groups));
     st->forwards = calloc(cfg->n_forwards ? cfg->n_forwards : 1, sizeof(*st->forwards));
-    if (!st->upstreams || !st->groups || !st->forwards)
+    st->clients = calloc(cfg->n_clients ? cfg->n_clients : 1, sizeof(*st->clients));
+    if (!st->upstreams || !st->groups || !st->forwards || !st->clients)
         goto fail;
 
     for (size_t i = 0; i < cfg->n_upstreams; i++)
@@ -123,6 +136,8 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
         st->forwards[f].group = &st->groups[cfg->forwards[f].group];
         st->forwards[f].key = forward_key(st, old, cfg->forwards[f].name);
     }
+    for (size_t c = 0; c < cfg->n_clients; c++)
+        init_client(&st->clients[c], &cfg->clients[c], old);
     /* Only now: changes made while building (a breaker disabled by the reload) are seen
      * by whoever follows the new state as a whole. */
     if (old) {
@@ -149,6 +164,7 @@ void state_free(struct agent_state *st)
     free(st->groups);
     free(st->upstreams);
     free(st->forwards);
+    free(st->clients);
     config_free(st->cfg);
     free(st);
 }
@@ -175,6 +191,24 @@ struct group_rt *state_group(struct agent_state *st, const char *name, size_t le
         if (name_is(st->groups[i].conf->name, name, len))
             return &st->groups[i];
     return NULL;
+}
+
+struct client_rt *state_client(struct agent_state *st, const char *name, size_t len)
+{
+    for (size_t i = 0; i < st->cfg->n_clients; i++)
+        if (name_is(st->clients[i].conf->name, name, len))
+            return &st->clients[i];
+    return NULL;
+}
+
+bool state_has_clients(const struct agent_state *st)
+{
+    if (st->cfg->n_clients > 0)
+        return true;
+    for (size_t i = 0; i < st->cfg->n_forwards; i++)
+        if (st->cfg->forwards[i].client_auth)
+            return true;
+    return false;
 }
 
 uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms)
