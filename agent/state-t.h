@@ -74,6 +74,9 @@ struct agent_state {
     struct config *cfg; /* owned */
     struct forward_rt *forwards;
     struct client_rt *clients; /* cfg->n_clients, in configured order */
+    /* The same, sorted by name: every pick and request line of a client looks it up, and a
+     * configuration may hold many thousands. */
+    struct client_rt **clients_by_name;
     struct group_rt *groups;
     struct upstream_rt *upstreams;
     uint32_t next_forward_key;

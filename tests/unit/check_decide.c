@@ -659,6 +659,63 @@ START_TEST(reload_keeps_kept_clients_buckets)
 }
 END_TEST
 
+/* A configuration of `n` clients c<k>, listed in the order k = i * 7 % n (n not a multiple
+ * of 7), each with a distinct hash; malloc'd. */
+static char *many_clients_yaml(int n)
+{
+    size_t room = 1024 + (size_t)n * 128, len;
+    char *yaml = malloc(room);
+
+    ck_assert_ptr_nonnull(yaml);
+    len = (size_t)snprintf(yaml, room, "%s", CLIENTS_CONFIG(""));
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(yaml + len, room - len, "  - {name: c%d, key_sha256: %064x}\n",
+                                i * 7 % n, i + 1);
+    ck_assert_uint_lt(len, room);
+    return yaml;
+}
+
+START_TEST(many_clients_are_found_by_name)
+{
+    enum { N = 500 };
+    char *yaml = many_clients_yaml(N), name[16];
+    struct agent_state *st = state_create(load_config(yaml), NULL, 1), *next;
+
+    ck_assert_ptr_nonnull(st);
+    for (int k = 0; k < N; k++) {
+        struct client_rt *c;
+
+        snprintf(name, sizeof(name), "c%d", k);
+        c = state_client(st, name, strlen(name));
+        ck_assert_ptr_nonnull(c);
+        ck_assert_str_eq(c->conf->name, name);
+        c->picks = (uint64_t)k;
+    }
+    /* Prefixes and extensions of names are other names, or none. */
+    ck_assert_ptr_null(state_client(st, "c", 1));
+    ck_assert_ptr_null(state_client(st, "c5000", 5));
+    ck_assert_ptr_null(state_client(st, "c49x", 4));
+    ck_assert_str_eq(state_client(st, "c49", 2)->conf->name, "c4"); /* the bytes given only */
+    ck_assert_ptr_null(state_client(st, "", 0));
+    ck_assert_ptr_null(state_client(st, "zz", 2));
+
+    /* A reload listing them in another order keeps each one's counters. */
+    free(yaml);
+    yaml = many_clients_yaml(N - 1); /* c<N-1> goes */
+    next = state_create(load_config(yaml), st, 1);
+    ck_assert_ptr_nonnull(next);
+    for (int k = 0; k < N - 1; k++) {
+        snprintf(name, sizeof(name), "c%d", k);
+        ck_assert_uint_eq(state_client(next, name, strlen(name))->picks, (uint64_t)k);
+    }
+    snprintf(name, sizeof(name), "c%d", N - 1);
+    ck_assert_ptr_null(state_client(next, name, strlen(name)));
+    state_free(next);
+    state_free(st);
+    free(yaml);
+}
+END_TEST
+
 /* A pick on keyed2 (no per-address limit) from 10.0.0.9 naming `cl` as HAProxy sends it. */
 static enum pick_verdict dispatch_pick_as(struct spop_data cl)
 {
@@ -718,6 +775,7 @@ static Suite *decide_suite(void)
     tcase_add_test(tc, client_without_limit_falls_back_per_address);
     tcase_add_test(tc, reload_keeps_kept_clients_buckets);
     tcase_add_test(tc, dispatch_decodes_the_client);
+    tcase_add_test(tc, many_clients_are_found_by_name);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dispatch");
