@@ -24,6 +24,10 @@ struct pick_request {
     size_t forward_len;
     bool has_addr;
     struct rl_addr addr;
+    /* The configured client HAProxy matched the request's key to (SPOP_ARG_CLIENT); NULL
+     * when none was sent: a forward without client_auth. */
+    const char *client;
+    size_t client_len;
     /* Members 0 .. n_live-1 as HAProxy sent them; any later member counts as 0, 0, up.
      * Only what arrives is written, so a pick costs nothing per unused slot. */
     size_t n_live;

@@ -15,6 +15,8 @@ void pick_request_init(struct pick_request *req)
     req->forward = NULL;
     req->forward_len = 0;
     req->has_addr = false;
+    req->client = NULL;
+    req->client_len = 0;
     req->n_live = 0;
 }
 
@@ -45,8 +47,8 @@ static uint32_t refuse_group(struct group_rt *grp, const bool *breaker_ok, uint6
 
 /* The rate limit of the forward, on the client's key: its IPv6 network, not its address,
  * since any IPv6 host can pick among at least 2^64 addresses. */
-static bool client_may_pass(struct decider *d, const struct forward_rt *fwd,
-                            const struct rl_addr *addr, uint64_t now_ms, uint32_t *retry_after_s)
+static bool address_may_pass(struct decider *d, const struct forward_rt *fwd,
+                             const struct rl_addr *addr, uint64_t now_ms, uint32_t *retry_after_s)
 {
     struct rl_addr key = *addr;
 
@@ -55,10 +57,31 @@ static bool client_may_pass(struct decider *d, const struct forward_rt *fwd,
                            fwd->conf->ratelimit_burst, retry_after_s);
 }
 
+/*
+ * A configured client with its own limit spends its one bucket, on every forward and from
+ * every address, instead of the forward's per-address one: a team behind one NAT is not
+ * limited as one address, and a team spread over many is not limited per address. Any
+ * other request is limited per address, as on a forward without client_auth.
+ */
+static bool request_may_pass(struct decider *d, const struct forward_rt *fwd,
+                             struct client_rt *client, const struct pick_request *req,
+                             uint64_t now_ms, uint32_t *retry_after_s)
+{
+    const struct conf_client *c = client ? client->conf : NULL;
+
+    if (c && c->ratelimit_enabled)
+        return token_bucket_take(&client->bucket, now_ms, c->ratelimit_per_second,
+                                 c->ratelimit_burst, retry_after_s);
+    if (fwd->conf->ratelimit_enabled && req->has_addr)
+        return address_may_pass(d, fwd, &req->addr, now_ms, retry_after_s);
+    return true;
+}
+
 void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
                  struct pick_result *out)
 {
     struct forward_rt *fwd = state_forward(d->state, req->forward, req->forward_len);
+    struct client_rt *client;
     struct bal_candidate cand[BALANCER_MAX_MEMBERS];
     bool breaker_ok[BALANCER_MAX_MEMBERS];
     struct group_rt *grp;
@@ -73,10 +96,16 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         return;
     }
 
-    if (fwd->conf->ratelimit_enabled && req->has_addr &&
-        !client_may_pass(d, fwd, &req->addr, now_ms, &out->retry_after_s)) {
+    /* A name the configuration lacks (configs out of step during an apply) counts as no
+     * client: HAProxy checked the key, only the limit is the agent's. */
+    client = req->client ? state_client(d->state, req->client, req->client_len) : NULL;
+    if (client)
+        client->picks++;
+    if (!request_may_pass(d, fwd, client, req, now_ms, &out->retry_after_s)) {
         out->verdict = PICK_LIMITED;
         fwd->limited++;
+        if (client)
+            client->limited++;
         d->stats.picks_limited++;
         return;
     }

@@ -2,8 +2,9 @@
  * The agent's per-request decisions, as pure functions of the decision state, the
  * request and the clock.
  *
- * pick: rate limit of the (forward, client address), then the group's strategy over the
- * members that are available (breaker closed or probing, HAProxy says up).
+ * pick: rate limit of the client when it has its own, else of the (forward, client
+ * address), then the group's strategy over the members that are available (breaker closed
+ * or probing, HAProxy says up).
  * attempt: retry bookkeeping of a request id, backoff before each retry, and a fast fail
  * when the upstream's breaker is open.
  */
@@ -23,7 +24,7 @@ struct decider {
     struct decide_stats stats;
 };
 
-/* Empty `req` before decoding: no forward, no address, every member 0, 0, up. */
+/* Empty `req` before decoding: no forward, no address, no client, every member 0, 0, up. */
 void pick_request_init(struct pick_request *req);
 
 /* Member i of `req` for writing (i < BALANCER_MAX_MEMBERS), defaults filled up to it. */

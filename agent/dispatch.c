@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "conf_walk.h"
 #include "contract/spop_names.h"
 #include "decide.h"
 #include "dispatch.h"
@@ -68,6 +69,11 @@ static bool decode_pick(struct spop_msg *msg, struct pick_request *req)
             /* An address sent as text (e.g. by a hand-edited SPOE message); anything that
              * is not one leaves the request without an address, as an absent src does. */
             req->has_addr = rl_addr_parse(&req->addr, kv.value.bytes.ptr, kv.value.bytes.len);
+        } else if (spop_str_eq(kv.name, SPOP_ARG_CLIENT) && kv.value.type == SPOP_DATA_STRING &&
+                   kv.value.bytes.len > 0 && kv.value.bytes.len <= CONF_NAME_MAX) {
+            /* Anything longer is no configured name; a NULL (unset variable) is no client. */
+            req->client = kv.value.bytes.ptr;
+            req->client_len = kv.value.bytes.len;
         } else {
             /* id and anything a newer renderer adds are not needed to decide */
             decode_member(req, &kv);

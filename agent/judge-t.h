@@ -9,12 +9,14 @@
 #include "logline-t.h"
 #include "outcome-t.h"
 
+struct client_rt;
 struct forward_rt;
 
 /* A client request, from the frontend's REQUEST line. */
 struct judged_request {
     const struct logline *line;
     struct forward_rt *forward; /* NULL: the running configuration has no such forward */
+    struct client_rt *client;   /* NULL: no client named, or one the configuration lacks */
     struct outcome outcome;     /* a pinned request's is its attempt's */
 };
 

@@ -37,6 +37,8 @@ void judge_line(struct agent_state *st, const struct logline *line, struct judge
     out->is_request = true;
     out->request.line = line;
     out->request.forward = state_forward(st, line->forward.ptr, line->forward.len);
+    if (line->client.len > 0)
+        out->request.client = state_client(st, line->client.ptr, line->client.len);
     if (!line->pinned) {
         out->request.outcome = outcome_classify(line);
         return;

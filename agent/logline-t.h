@@ -31,7 +31,7 @@ enum logline_error {
     LOGLINE_ERR_TRAILING,    /* bytes after the last field */
     LOGLINE_ERR_SEPARATOR,   /* fields not separated by exactly one space */
     LOGLINE_ERR_ID,          /* unique id: charset or length */
-    LOGLINE_ERR_NAME,        /* forward, group, upstream or server name */
+    LOGLINE_ERR_NAME,        /* forward, group, client, upstream or server name */
     LOGLINE_ERR_METHOD,      /* not an HTTP token */
     LOGLINE_ERR_STATUS,      /* not -1 nor 100..999 */
     LOGLINE_ERR_TIMER,       /* not -1 nor 0..INT32_MAX */
@@ -59,6 +59,7 @@ struct logline {
     enum logline_kind kind;
     struct logline_str id;       /* the client request's unique id (both kinds) */
     struct logline_str forward;  /* REQUEST: forward name */
+    struct logline_str client;   /* REQUEST: configured client of the key, empty if none */
     struct logline_str group;    /* ATTEMPT: group name; REQUEST: the forward's group */
     struct logline_str upstream; /* ATTEMPT: upstream; REQUEST: final server, if any */
     struct logline_str method;   /* REQUEST */

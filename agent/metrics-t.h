@@ -10,7 +10,8 @@
  * Every label value is bounded: forward, group and upstream must name an object of the
  * running configuration, methods outside a fixed set become "OTHER", a path is a label
  * only if it is a known API path or one an upstream answered with success (else "other"),
- * at most METRICS_PATHS_PER_FORWARD per forward; statuses are three digits.
+ * at most METRICS_PATHS_PER_FORWARD per forward; statuses are three digits; a client is
+ * a configured client's name or one of the METRICS_CLIENT_* values below.
  */
 #ifndef LLMPROXY_METRICS_T_H
 #define LLMPROXY_METRICS_T_H
@@ -31,6 +32,13 @@ struct agent_state;
 /* Longest path kept as a label value, in bytes; a longer one is "other". */
 #define METRICS_PATH_MAX 160
 
+/* The `client` label of a request without a configured client's name: on a forward
+ * without client_auth; on one with it, when no key matched (a 401); and when HAProxy named
+ * a client the agent's configuration lacks (the two out of step during an apply). */
+#define METRICS_CLIENT_ANONYMOUS       "anonymous"
+#define METRICS_CLIENT_UNAUTHENTICATED "unauthenticated"
+#define METRICS_CLIENT_UNKNOWN         "unknown"
+
 /* The event families, in the order of the scrape page. */
 enum metrics_family {
     MF_UPSTREAM_REQUESTS = 0,
@@ -41,6 +49,10 @@ enum metrics_family {
     MF_HTTP_DURATION,
     MF_HTTP_ERRORS,
     MF_RATELIMIT,
+    MF_CLIENT_REQUESTS, /* the client families: only with clients configured */
+    MF_CLIENT_DURATION,
+    MF_CLIENT_ERRORS,
+    MF_CLIENT_RATELIMIT,
     MF_DECISION_DURATION,
     MF_COUNT
 };

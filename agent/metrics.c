@@ -15,6 +15,8 @@
  * for upstreams. Generous for any real configuration, small enough to bound memory. */
 #define HTTP_MAX_SERIES     16384
 #define UPSTREAM_MAX_SERIES 4096
+/* clients x forwards x (status classes or error kinds) */
+#define CLIENT_MAX_SERIES 16384
 
 const double metrics_duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                           2.5,   5,    10,    20,   30,  60,   120, 300};
@@ -92,6 +94,38 @@ static const struct reg_def family_defs[MF_COUNT] = {
                       NULL,
                       0,
                       UPSTREAM_MAX_SERIES},
+    [MF_CLIENT_REQUESTS] = {"llmproxy_client_requests_total",
+                            "Client requests received, by client and class of status sent.",
+                            REG_COUNTER,
+                            3,
+                            {"client", "forward", "status_class"},
+                            NULL,
+                            0,
+                            CLIENT_MAX_SERIES},
+    [MF_CLIENT_DURATION] = {"llmproxy_client_request_duration_seconds",
+                            "Duration of a client request by client, until its last byte.",
+                            REG_HISTOGRAM,
+                            2,
+                            {"client", "forward"},
+                            metrics_duration_bounds,
+                            N_BOUNDS(metrics_duration_bounds),
+                            CLIENT_MAX_SERIES},
+    [MF_CLIENT_ERRORS] = {"llmproxy_client_request_errors_total",
+                          "Client requests that failed, by client and cause.",
+                          REG_COUNTER,
+                          3,
+                          {"client", "forward", "error"},
+                          NULL,
+                          0,
+                          CLIENT_MAX_SERIES},
+    [MF_CLIENT_RATELIMIT] = {"llmproxy_client_ratelimited_total",
+                             "Client requests refused with 429 by rate limiting, by client.",
+                             REG_COUNTER,
+                             2,
+                             {"client", "forward"},
+                             NULL,
+                             0,
+                             CLIENT_MAX_SERIES},
     [MF_DECISION_DURATION] = {"llmproxy_agent_decision_duration_seconds",
                               "Time the agent took to decide one SPOP NOTIFY.",
                               REG_HISTOGRAM,
@@ -298,11 +332,58 @@ static const char *path_label(struct metrics *m, size_t fi, const struct logline
     return copy;
 }
 
+const char *metrics_client_label(const struct judged_request *r)
+{
+    if (r->client)
+        return r->client->conf->name;
+    if (r->line->client.len > 0)
+        return METRICS_CLIENT_UNKNOWN;
+    if (r->forward && r->forward->conf->client_auth)
+        return METRICS_CLIENT_UNAUTHENTICATED;
+    return METRICS_CLIENT_ANONYMOUS;
+}
+
+/* "2xx" for 200..299, ..., "0xx" when no status was sent. */
+static void status_class_label(int status, char dst[4])
+{
+    metrics_status_label(status, dst);
+    dst[1] = dst[2] = 'x';
+}
+
+bool metrics_family_shown(const struct metrics *m, enum metrics_family f)
+{
+    if (f < MF_CLIENT_REQUESTS || f > MF_CLIENT_RATELIMIT)
+        return true;
+    return m->state && state_has_clients(m->state);
+}
+
 /* ---- recording ------------------------------------------------------------------------ */
 
 static double ms_to_s(int32_t ms)
 {
     return (double)ms / 1000.0;
+}
+
+/* The request again, by client: its own families, so the forward's series keep their
+ * labels whether or not clients are configured. */
+static void record_client_request(struct metrics *m, const struct judged_request *r,
+                                  const char *error)
+{
+    const struct logline *ll = r->line;
+    const char *labels[3] = {metrics_client_label(r), r->forward->conf->name, NULL};
+    char status_class[4];
+
+    status_class_label(ll->status, status_class);
+    labels[2] = status_class;
+    reg_add(&m->fam[MF_CLIENT_REQUESTS], labels, 1);
+    if (ll->t_total >= 0)
+        reg_observe(&m->fam[MF_CLIENT_DURATION], labels, ms_to_s(ll->t_total));
+    if (error) {
+        labels[2] = error;
+        reg_add(&m->fam[MF_CLIENT_ERRORS], labels, 1);
+    }
+    if (view_is(&ll->verdict, SPOP_VERDICT_LIMITED))
+        reg_add(&m->fam[MF_CLIENT_RATELIMIT], labels, 1);
 }
 
 static void record_request(struct metrics *m, const struct judged_request *r)
@@ -330,6 +411,8 @@ static void record_request(struct metrics *m, const struct judged_request *r)
     }
     if (view_is(&ll->verdict, SPOP_VERDICT_LIMITED))
         reg_add(&m->fam[MF_RATELIMIT], labels, 1);
+    if (metrics_family_shown(m, MF_CLIENT_REQUESTS))
+        record_client_request(m, r, error);
 }
 
 static void record_attempt(struct metrics *m, const struct outcome_attempt *a)
@@ -373,7 +456,17 @@ void metrics_observe_decision(struct metrics *m, uint64_t elapsed_ns)
 
 /* ---- reload --------------------------------------------------------------------------- */
 
-/* Whether every forward, group and upstream label of a series still names something. */
+static bool client_label_exists(struct agent_state *st, const char *v)
+{
+    if (!state_has_clients(st))
+        return false; /* the families are no longer shown: drop what they held */
+    return strcmp(v, METRICS_CLIENT_ANONYMOUS) == 0 ||
+           strcmp(v, METRICS_CLIENT_UNAUTHENTICATED) == 0 ||
+           strcmp(v, METRICS_CLIENT_UNKNOWN) == 0 || state_client(st, v, strlen(v));
+}
+
+/* Whether every forward, group, upstream and client label of a series still names
+ * something. */
 static bool names_exist(void *ctx, const struct reg_def *def, const char *const *values)
 {
     struct agent_state *st = ctx;
@@ -384,7 +477,8 @@ static bool names_exist(void *ctx, const struct reg_def *def, const char *const 
 
         if ((strcmp(label, "forward") == 0 && !state_forward(st, v, len)) ||
             (strcmp(label, "group") == 0 && !state_group(st, v, len)) ||
-            (strcmp(label, "upstream") == 0 && !state_upstream(st, v, len)))
+            (strcmp(label, "upstream") == 0 && !state_upstream(st, v, len)) ||
+            (strcmp(label, "client") == 0 && !client_label_exists(st, v)))
             return false;
     }
     return true;

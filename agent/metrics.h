@@ -38,12 +38,21 @@ bool metrics_use_state(struct metrics *m, struct agent_state *st);
  */
 void metrics_record_line(struct metrics *m, const struct judged_line *j);
 
+/*
+ * Whether family `f` is on the scrape page: every one but the client families, which only
+ * a configuration with clients (state_has_clients()) records and shows, so that one
+ * without has the page it always had.
+ */
+bool metrics_family_shown(const struct metrics *m, enum metrics_family f);
+
 /* One SPOP NOTIFY decided in `elapsed_ns`. `m` may be NULL (not measured). */
 void metrics_observe_decision(struct metrics *m, uint64_t elapsed_ns);
 
 /* Label helpers, exposed for tests. */
 const char *metrics_method_label(const char *method, size_t len);
 void metrics_status_label(int status, char dst[4]);
+/* The client label of a request judged `r` (METRICS_CLIENT_* or a configured name). */
+const char *metrics_client_label(const struct judged_request *r);
 /* The error label of a REQUEST line judged `o`, NULL when the request did not fail. */
 const char *metrics_request_error(const struct logline *ll, struct outcome o);
 

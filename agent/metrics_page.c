@@ -12,6 +12,7 @@
 #include "decide-t.h"
 #include "logfeed-t.h"
 #include "metrics-t.h"
+#include "metrics.h"
 #include "metrics_page.h"
 #include "mirror-t.h"
 #include "promtext.h"
@@ -422,7 +423,8 @@ bool metrics_page_render(const struct metrics_page_sources *src, uint64_t now_ms
     uint64_t refused = 0;
 
     for (size_t i = 0; i < MF_COUNT; i++) {
-        reg_render(&m->fam[i], out);
+        if (metrics_family_shown(m, (enum metrics_family)i))
+            reg_render(&m->fam[i], out);
         refused += m->fam[i].refused;
     }
     if (src->state) {

@@ -3,7 +3,8 @@
  *
  * Built from a struct config. The single event loop owns it, so nothing here is locked.
  * On reload a new state is built and the runtime part of every unchanged upstream (breaker,
- * response-time EMA, counters) moves over from the old one.
+ * response-time EMA, counters) and of every client still configured (bucket, counters)
+ * moves over from the old one.
  */
 #ifndef LLMPROXY_STATE_T_H
 #define LLMPROXY_STATE_T_H
@@ -14,6 +15,7 @@
 #include "balance-t.h"
 #include "breaker-t.h"
 #include "config-t.h"
+#include "ratelimit-t.h"
 
 /*
  * HAProxy's srv_conn counts a request once its stream is attached to the server; the few
@@ -56,9 +58,25 @@ struct forward_rt {
     uint64_t unavailable;
 };
 
+/*
+ * A configured client (config.clients), as HAProxy names it in `pick` once its key matched.
+ * Its own rate limit, when configured, is one bucket for the client wherever it connects
+ * from: a bucket per configured client, so no table and no eviction.
+ */
+struct client_rt {
+    const struct conf_client *conf;
+    struct token_bucket bucket; /* used only with conf->ratelimit_enabled */
+    uint64_t picks;             /* requests of this client the agent decided on */
+    uint64_t limited;           /* ... answered 429, by whichever limit applied */
+};
+
 struct agent_state {
     struct config *cfg; /* owned */
     struct forward_rt *forwards;
+    struct client_rt *clients; /* cfg->n_clients, in configured order */
+    /* The same, sorted by name: every pick and request line of a client looks it up, and a
+     * configuration may hold many thousands. */
+    struct client_rt **clients_by_name;
     struct group_rt *groups;
     struct upstream_rt *upstreams;
     uint32_t next_forward_key;

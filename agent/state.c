@@ -81,6 +81,58 @@ static uint32_t forward_key(struct agent_state *st, const struct agent_state *ol
     return st->next_forward_key++;
 }
 
+/* Orders clients as find_client() searches them: by name, bytewise. */
+static int client_order(const void *a, const void *b)
+{
+    const struct client_rt *x = *(const struct client_rt *const *)a;
+    const struct client_rt *y = *(const struct client_rt *const *)b;
+
+    return strcmp(x->conf->name, y->conf->name);
+}
+
+/* The client named `name` (`len` bytes, not NUL-terminated), NULL if none: a binary search
+ * of clients_by_name. Names hold no NUL, so comparing the common bytes, then the lengths,
+ * is the order strcmp() sorted them in. */
+static struct client_rt *find_client(const struct agent_state *st, const char *name, size_t len)
+{
+    size_t lo = 0, hi = st->cfg->n_clients;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *n = st->clients_by_name[mid]->conf->name;
+        size_t n_len = strlen(n);
+        int c = memcmp(n, name, n_len < len ? n_len : len);
+
+        if (c == 0)
+            c = n_len < len ? -1 : n_len > len;
+        if (c == 0)
+            return st->clients_by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* The clients, their runtime part (bucket, counters) taken from `old` where a client of
+ * the same name was, then their index by name. */
+static void init_clients(struct agent_state *st, const struct agent_state *old)
+{
+    const struct config *cfg = st->cfg;
+
+    for (size_t c = 0; c < cfg->n_clients; c++) {
+        const struct conf_client *conf = &cfg->clients[c];
+        const struct client_rt *prev =
+            old ? find_client(old, conf->name, strlen(conf->name)) : NULL;
+
+        st->clients[c] = prev ? *prev : (struct client_rt){0};
+        st->clients[c].conf = conf;
+        st->clients_by_name[c] = &st->clients[c];
+    }
+    qsort(st->clients_by_name, cfg->n_clients, sizeof(*st->clients_by_name), client_order);
+}
+
 struct agent_state *state_create(struct config *cfg, const struct agent_state *old, uint64_t seed)
 {
     struct agent_state *st = calloc(1, sizeof(*st));
@@ -92,7 +144,9 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
     st->upstreams = calloc(cfg->n_upstreams ? cfg->n_upstreams : 1, sizeof(*st->upstreams));
     st->groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*st->groups));
     st->forwards = calloc(cfg->n_forwards ? cfg->n_forwards : 1, sizeof(*st->forwards));
-    if (!st->upstreams || !st->groups || !st->forwards)
+    st->clients = calloc(cfg->n_clients ? cfg->n_clients : 1, sizeof(*st->clients));
+    st->clients_by_name = calloc(cfg->n_clients ? cfg->n_clients : 1, sizeof(*st->clients_by_name));
+    if (!st->upstreams || !st->groups || !st->forwards || !st->clients || !st->clients_by_name)
         goto fail;
 
     for (size_t i = 0; i < cfg->n_upstreams; i++)
@@ -123,6 +177,7 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
         st->forwards[f].group = &st->groups[cfg->forwards[f].group];
         st->forwards[f].key = forward_key(st, old, cfg->forwards[f].name);
     }
+    init_clients(st, old);
     /* Only now: changes made while building (a breaker disabled by the reload) are seen
      * by whoever follows the new state as a whole. */
     if (old) {
@@ -149,6 +204,8 @@ void state_free(struct agent_state *st)
     free(st->groups);
     free(st->upstreams);
     free(st->forwards);
+    free(st->clients);
+    free(st->clients_by_name);
     config_free(st->cfg);
     free(st);
 }
@@ -175,6 +232,21 @@ struct group_rt *state_group(struct agent_state *st, const char *name, size_t le
         if (name_is(st->groups[i].conf->name, name, len))
             return &st->groups[i];
     return NULL;
+}
+
+struct client_rt *state_client(struct agent_state *st, const char *name, size_t len)
+{
+    return find_client(st, name, len);
+}
+
+bool state_has_clients(const struct agent_state *st)
+{
+    if (st->cfg->n_clients > 0)
+        return true;
+    for (size_t i = 0; i < st->cfg->n_forwards; i++)
+        if (st->cfg->forwards[i].client_auth)
+            return true;
+    return false;
 }
 
 uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms)

@@ -9,7 +9,9 @@
 /*
  * Build the state for `cfg`, taking ownership of it. With `old` (a reload), every upstream
  * whose name and URL are unchanged keeps its breaker (with the new settings), EMA and
- * counters, and every forward keeps its rate-limit key; `old` itself is left intact for
+ * counters, every forward keeps its rate-limit key, and every client of the same name
+ * keeps its bucket (read with the new rate and burst) and counters, whatever its key
+ * became; `old` itself is left intact for
  * the caller to free. Returns NULL when memory is short (then `cfg` is still the caller's).
  */
 struct agent_state *state_create(struct config *cfg, const struct agent_state *old, uint64_t seed);
@@ -19,6 +21,11 @@ void state_free(struct agent_state *st);
 struct forward_rt *state_forward(struct agent_state *st, const char *name, size_t len);
 struct upstream_rt *state_upstream(struct agent_state *st, const char *name, size_t len);
 struct group_rt *state_group(struct agent_state *st, const char *name, size_t len);
+struct client_rt *state_client(struct agent_state *st, const char *name, size_t len);
+
+/* Whether the configuration knows clients at all: some client, or a forward with
+ * client_auth. Without, nothing is kept or shown per client. */
+bool state_has_clients(const struct agent_state *st);
 
 /* Picks of `up` younger than PICK_SETTLE_MS at `now_ms`. */
 uint32_t upstream_unsettled_picks(const struct upstream_rt *up, uint64_t now_ms);

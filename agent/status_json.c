@@ -145,6 +145,37 @@ static void render_listen(struct buf *out, const struct conf_listen *l)
     json_str_field(out, "listen", text);
 }
 
+static void render_ratelimit(struct buf *out, bool enabled, uint32_t per_second, uint32_t burst)
+{
+    json_key(out, "ratelimit");
+    if (enabled) {
+        buf_puts(out, "{");
+        json_u64_field(out, "per_second", per_second);
+        buf_puts(out, ",");
+        json_u64_field(out, "burst", burst);
+        buf_puts(out, "}");
+    } else {
+        buf_puts(out, "null");
+    }
+}
+
+/* Names and counters only: a client's key and its hash never leave the configuration. */
+static void render_client(struct buf *out, const struct client_rt *cl)
+{
+    const struct conf_client *conf = cl->conf;
+
+    buf_puts(out, "{");
+    json_str_field(out, "name", conf->name);
+    buf_puts(out, ",");
+    render_ratelimit(out, conf->ratelimit_enabled, conf->ratelimit_per_second,
+                     conf->ratelimit_burst);
+    buf_puts(out, ",");
+    json_u64_field(out, "requests", cl->picks);
+    buf_puts(out, ",");
+    json_u64_field(out, "limited", cl->limited);
+    buf_puts(out, "}");
+}
+
 static void render_forward(struct buf *out, const struct agent_state *st,
                            const struct forward_rt *fwd)
 {
@@ -157,16 +188,8 @@ static void render_forward(struct buf *out, const struct agent_state *st,
     buf_puts(out, ",");
     json_str_field(out, "group", st->cfg->groups[conf->group].name);
     buf_puts(out, ",");
-    json_key(out, "ratelimit");
-    if (conf->ratelimit_enabled) {
-        buf_puts(out, "{");
-        json_u64_field(out, "per_second", conf->ratelimit_per_second);
-        buf_puts(out, ",");
-        json_u64_field(out, "burst", conf->ratelimit_burst);
-        buf_puts(out, "}");
-    } else {
-        buf_puts(out, "null");
-    }
+    render_ratelimit(out, conf->ratelimit_enabled, conf->ratelimit_per_second,
+                     conf->ratelimit_burst);
     buf_puts(out, ",");
     json_u64_field(out, "limited", fwd->limited);
     buf_puts(out, ",");
@@ -274,6 +297,17 @@ bool status_json_render(struct agent_state *st, uint64_t now_ms, struct buf *out
             buf_puts(out, ",");
         render_upstream(out, &st->upstreams[i], now_ms);
     }
-    buf_puts(out, "]}\n");
+    buf_puts(out, "]");
+    /* Only where clients exist, so that a configuration without has the document it had. */
+    if (state_has_clients(st)) {
+        buf_puts(out, ",\"clients\":[");
+        for (size_t i = 0; i < cfg->n_clients; i++) {
+            if (i)
+                buf_puts(out, ",");
+            render_client(out, &st->clients[i]);
+        }
+        buf_puts(out, "]");
+    }
+    buf_puts(out, "}\n");
     return !out->overflow;
 }

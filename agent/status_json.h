@@ -10,7 +10,11 @@
  *    "upstreams":[{"name","url","breaker":{"enabled","state","threshold","cooldown_s",
  *                  "window_attempts","window_failures","opened","closed","half_opened",
  *                  "success","failure","rejected"},
- *                  "ema_ms"|null,"success_rate","in_flight","score"|null,"picks"}]}
+ *                  "ema_ms"|null,"success_rate","in_flight","score"|null,"picks"}],
+ *    "clients":[{"name","ratelimit":{"per_second","burst"}|null,"requests","limited"}]}
+ *
+ * "clients" is there only when the configuration has clients or a forward with
+ * client_auth; it never holds a key or a key's hash.
  *
  * docs/operations.md describes every field.
  */

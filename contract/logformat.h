@@ -9,10 +9,12 @@
  * and quoted; HAProxy encodes the bytes it deems unsafe in it as "#XX".
  *
  * REQUEST (one per client request, from frontend fwd_<forward>):
- *   LLMR2 <id> <forward> <group> <method> <status> <Tq> <Tw> <Tc> <Tr> <Tt> <bytes>
+ *   LLMR3 <id> <forward> <group> <client> <method> <status> <Tq> <Tw> <Tc> <Tr> <Tt> <bytes>
  *         <tsc> <retries> <server> <backend> <verdict> <spoe-error> "<path>"
- *   e.g. LLMR2 7F000001:E81C_7F000001:7C9C_6B0B3CD0_0003:058E main g POST 200 0 0 0 0 104
- *        1049 ---- 0 a pin_g__a pass - "/v1/chat/completions"
+ *   e.g. LLMR3 7F000001:E81C_7F000001:7C9C_6B0B3CD0_0003:058E main g team-a POST 200 0 0 0 0
+ *        104 1049 ---- 0 a pin_g__a pass - "/v1/chat/completions"
+ * <client> is the configured client whose key the request presented (SPOP_TXN_CLIENT),
+ * "-" on a forward without client_auth or when no key matched (a 401).
  *
  * When the backend is a pinned one (HAPROXY_PINNED_PREFIX, one real server: the agent's
  * choice in a group without retries), there is no upstream layer and so no ATTEMPT line:
@@ -32,7 +34,7 @@
 #include "contract/internal_names.h"
 #include "contract/spop_names.h"
 
-#define LOGLINE_TAG_REQUEST "LLMR2"
+#define LOGLINE_TAG_REQUEST "LLMR3"
 #define LOGLINE_TAG_ATTEMPT "LLMA1"
 
 /* Longest line accepted: the renderer gives HAProxy's log and ring the same `len`/`maxlen`. */
@@ -50,8 +52,9 @@
  */
 /* printf arguments: forward name, group name */
 #define LOGLINE_REQUEST_FORMAT                                                                     \
-    LOGLINE_TAG_REQUEST " %%ID %s %s %%HM %%ST %%Tq %%Tw %%Tc %%Tr %%Tt %%B %%tsc %%rc %%s %%b "   \
-                        "%%[var(" SPOP_TXN_VERDICT ")] %%[var(" SPOP_TXN_ERROR ")] %%{+Q}HPO"
+    LOGLINE_TAG_REQUEST " %%ID %s %s %%[var(" SPOP_TXN_CLIENT ")] %%HM %%ST %%Tq %%Tw %%Tc %%Tr "  \
+                        "%%Tt %%B %%tsc %%rc %%s %%b %%[var(" SPOP_TXN_VERDICT ")] "               \
+                        "%%[var(" SPOP_TXN_ERROR ")] %%{+Q}HPO"
 /* printf arguments: group name, upstream name */
 #define LOGLINE_ATTEMPT_FORMAT                                                                     \
     LOGLINE_TAG_ATTEMPT " %%[var(" LOGLINE_RID_VAR ")] %s %s %%ST %%Tw %%Tc %%Tr %%Tt %%B %%tsc"

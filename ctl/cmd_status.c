@@ -62,6 +62,13 @@ static const struct column upstream_columns[] = {
     {"URL", "url", NULL, CELL_TEXT},
 };
 
+static const struct column client_columns[] = {
+    {"NAME", "name", NULL, CELL_TEXT},
+    {"RATELIMIT", "ratelimit", NULL, CELL_RATELIMIT},
+    {"REQUESTS", "requests", NULL, CELL_COUNT},
+    {"LIMITED", "limited", NULL, CELL_COUNT},
+};
+
 #define N_COLUMNS(a) (sizeof(a) / sizeof((a)[0]))
 _Static_assert(N_COLUMNS(upstream_columns) <= COLUMNS_MAX, "raise COLUMNS_MAX");
 
@@ -224,6 +231,12 @@ static int print_tables(const char *body, size_t len, const char *where)
     fputs("\n", stdout);
     print_table(stdout, "upstreams", json_get(root, "upstreams"), upstream_columns,
                 N_COLUMNS(upstream_columns));
+    /* An agent without clients configured sends none: no table at all then. */
+    if (json_get(root, "clients")) {
+        fputs("\n", stdout);
+        print_table(stdout, "clients", json_get(root, "clients"), client_columns,
+                    N_COLUMNS(client_columns));
+    }
     json_free(doc);
     return CTL_EXIT_OK;
 }
@@ -294,7 +307,8 @@ const struct ctl_cmd ctl_cmd_status = {
              "address is reached on loopback), GET /status from it (with FILE's\n"
              "http_server.admin.token as a bearer token, if set) and print the forwards,\n"
              "groups and upstreams as tables: breaker state, response-time EMA, success rate,\n"
-             "in-flight requests, response_aware score, picks and breaker counters. The agent\n"
+             "in-flight requests, response_aware score, picks and breaker counters; with\n"
+             "clients configured, each client's rate limit, requests and 429s. The agent\n"
              "must answer within 3 seconds. Exits 0 on success, 1 when the configuration is\n"
              "invalid or the agent does not answer, 2 on a usage error.\n"
              "\n"

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "contract/spop_names.h"
 #include "decide.h"
 #include "ratelimit.h"
 #include "spop_data.h"
@@ -46,6 +47,7 @@
 #define TOTAL_MAX    1000000000ull
 #define SECONDS_MAX  3600u
 #define FORWARD_MAX  64u
+#define CLIENT_MAX   48u           /* a configuration name */
 #define GRACE_NS     1000000000ull /* how long in-flight picks may still be answered */
 #define EPOLL_EVENTS 64
 
@@ -53,7 +55,8 @@
 #define MEMBERS   2u
 #define PICK_ARGS (3u + 3u * MEMBERS)
 
-/* A NOTIFY is under 160 bytes (ids, a 64-byte forward, a 16-byte address, a 24-byte id);
+/* A NOTIFY is under 220 bytes (ids, a 64-byte forward, a 16-byte address, a 24-byte id,
+ * a 48-byte client);
  * an output buffer of depth such slots never refuses a refill.
  */
 #define NOTIFY_ROOM 256u
@@ -146,6 +149,7 @@ struct bench_opts {
     bool ipv6;
     uint64_t ipv6_hosts; /* consecutive IPv6 sources per /64 network */
     const char *forward;
+    const char *client; /* sent as `cl`, as a forward with client_auth does; NULL: none */
     bool kv;
 };
 
@@ -331,8 +335,10 @@ static size_t build_pick(struct spop_writer *w, const struct bench_opts *o, uint
     id_len = snprintf(id, sizeof(id), "%016" PRIX64 ":%04X", k, (unsigned)(stream_id & 0xffff));
     spop_frame_begin(w, SPOP_FRAME_NOTIFY, stream_id, frame_id);
     spop_put_str(w, "pick", 4);
-    spop_put_u8(w, PICK_ARGS);
+    spop_put_u8(w, PICK_ARGS + (o->client != NULL));
     spop_put_kv(w, "f", spop_data_str(o->forward, strlen(o->forward)));
+    if (o->client)
+        spop_put_kv(w, SPOP_ARG_CLIENT, spop_data_str(o->client, strlen(o->client)));
     spop_put_kv(w, "src", source_of(o, k, addr));
     spop_put_kv(w, "id", spop_data_str(id, (size_t)id_len));
     for (unsigned i = 0; i < MEMBERS; i++) {
@@ -870,6 +876,8 @@ static void usage(FILE *out)
             "  -n, --total N          picks to send (100000)\n"
             "  -t, --max-seconds S    stop sending after S seconds (10)\n"
             "  -f, --forward NAME     forward name sent as `f` (main)\n"
+            "      --client NAME      client name sent as `cl`, as HAProxy does once a\n"
+            "                         client's key matched (none)\n"
             "      --distinct-ips N   source addresses cycle over N values (1)\n"
             "      --ipv6             IPv6 source addresses (2001:db8::/32), else 10.0.0.0/8\n"
             "      --ipv6-hosts N     IPv6 sources per /64 network, which the agent limits as\n"
@@ -922,6 +930,7 @@ enum long_only_opt {
     OPT_IPV6_HOSTS,
     OPT_KV,
     OPT_TABLE_BYTES,
+    OPT_CLIENT,
 };
 
 /* Returns -1 to run, else the exit status. */
@@ -939,6 +948,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"ipv6", no_argument, NULL, OPT_IPV6},
         {"ipv6-hosts", required_argument, NULL, OPT_IPV6_HOSTS},
         {"kv", no_argument, NULL, OPT_KV},
+        {"client", required_argument, NULL, OPT_CLIENT},
         {"table-bytes", required_argument, NULL, OPT_TABLE_BYTES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -995,6 +1005,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             break;
         case OPT_KV:
             o->kv = true;
+            break;
+        case OPT_CLIENT:
+            o->client = optarg;
+            ok = strlen(optarg) > 0 && strlen(optarg) <= CLIENT_MAX;
             break;
         case OPT_TABLE_BYTES:
             ok = parse_u64(optarg, 1, UINT32_MAX, &v);

@@ -9,6 +9,7 @@
 
 #include "breaker.h"
 #include "config.h"
+#include "contract/spop_names.h"
 #include "decide.h"
 #include "dispatch.h"
 #include "ratelimit.h"
@@ -42,19 +43,52 @@ static const char base_yaml[] =
     "    upstreams: [{name: a, weight: 5}, {name: b, weight: 1}]\n"
     "    balance: {strategy: weighted_roundrobin}\n";
 
+/* ---- clients with their own rate limit ---- */
+
+#define HASH_A "8fe37735603b21746fc3c1ffd6d8f03e730b6af0a923fa3380bc36d19f852d3f"
+#define HASH_B "ea0d0bf3fec74bad24fa49c2b84b0aeb22c501becb1702c723f12db3511aad19"
+#define HASH_C "5275cd1a7ebf8b7b4e2d0e6fb0a0d4a3a1c6c8f1d1a1e2b3c4d5e6f708192a3b"
+
+/* `keyed` and `keyed2` check keys, `keyed` with a limit of 3 per address, `keyed2` without
+ * one; `open` is anonymous. team-a and team-b have their own limits, team-c not. */
+#define CLIENTS_CONFIG(clients)                                                                    \
+    "http_server:\n"                                                                               \
+    "  forwards:\n"                                                                                \
+    "    - {name: keyed, port: 3001, upstream_group: g, client_auth: true,\n"                      \
+    "       ratelimit: {enabled: true, per_second: 2, burst: 3}}\n"                                \
+    "    - {name: keyed2, port: 3002, upstream_group: g, client_auth: true}\n"                     \
+    "    - {name: open, port: 3003, upstream_group: g,\n"                                          \
+    "       ratelimit: {enabled: true, per_second: 2, burst: 3}}\n"                                \
+    "upstreams:\n"                                                                                 \
+    "  - {name: a, url: 'http://127.0.0.1:1'}\n"                                                   \
+    "upstream_groups:\n"                                                                           \
+    "  - {name: g, upstreams: [{name: a}]}\n"                                                      \
+    "clients:\n" clients
+
+static const char clients_yaml[] = CLIENTS_CONFIG(
+    "  - {name: team-a, key_sha256: " HASH_A ", ratelimit: {per_second: 1, burst: 5}}\n"
+    "  - {name: team-b, key_sha256: " HASH_B ", ratelimit: {per_second: 10, burst: 10}}\n"
+    "  - {name: team-c, key_sha256: " HASH_C "}\n");
+
 static struct decider d;
 
-static void setup(void)
+static struct config *load_config(const char *yaml)
 {
     struct conf_diags diags = {0};
-    struct config *cfg =
-        config_load_buf("test.yaml", base_yaml, strlen(base_yaml), NULL, NULL, &diags);
-    struct siphash_key key = {.k0 = 1, .k1 = 2};
+    struct config *cfg = config_load_buf("test.yaml", yaml, strlen(yaml), NULL, NULL, &diags);
 
     if (!cfg)
         conf_diags_print(&diags, stderr);
     conf_diags_free(&diags);
     ck_assert_ptr_nonnull(cfg);
+    return cfg;
+}
+
+static void setup_from(const char *yaml)
+{
+    struct config *cfg = load_config(yaml);
+    struct siphash_key key = {.k0 = 1, .k1 = 2};
+
     memset(&d, 0, sizeof(d));
     d.state = state_create(cfg, NULL, 42);
     ck_assert_ptr_nonnull(d.state);
@@ -62,6 +96,16 @@ static void setup(void)
     d.attempts = retry_create(1000, 60000, &key);
     ck_assert_ptr_nonnull(d.ratelimit);
     ck_assert_ptr_nonnull(d.attempts);
+}
+
+static void setup(void)
+{
+    setup_from(base_yaml);
+}
+
+static void setup_clients(void)
+{
+    setup_from(clients_yaml);
 }
 
 static void teardown(void)
@@ -305,8 +349,10 @@ START_TEST(dispatch_counts_unknown_message)
 }
 END_TEST
 
-/* The verdict of a one-message pick NOTIFY on `forward` from client `src`, at 5 s. */
-static enum pick_verdict dispatch_pick_from(const char *forward, struct spop_data src)
+/* The verdict of a one-message pick NOTIFY on `forward` from client `src`, with the
+ * argument `cl` unless NULL, at 5 s. */
+static enum pick_verdict dispatch_pick_named(const char *forward, struct spop_data src,
+                                             const struct spop_data *cl)
 {
     uint8_t buf[256];
     struct spop_writer w;
@@ -316,15 +362,22 @@ static enum pick_verdict dispatch_pick_from(const char *forward, struct spop_dat
 
     spop_writer_init(&w, buf, sizeof(buf));
     spop_put_str(&w, "pick", 4);
-    spop_put_u8(&w, 2);
+    spop_put_u8(&w, cl ? 3 : 2);
     spop_put_kv(&w, "f", spop_data_str(forward, strlen(forward)));
     spop_put_kv(&w, "src", src);
+    if (cl)
+        spop_put_kv(&w, SPOP_ARG_CLIENT, *cl);
     ck_assert(!w.failed);
     spop_msg_iter_init(&it, buf, spop_writer_len(&w));
     dispatch_notify(&d, &it, 5000, &a, &st);
     ck_assert(a.has_pick);
     ck_assert_uint_eq(st.bad_args, 0);
     return a.pick;
+}
+
+static enum pick_verdict dispatch_pick_from(const char *forward, struct spop_data src)
+{
+    return dispatch_pick_named(forward, src, NULL);
 }
 
 /* `n` clients of 2001:db8:<net>::/64 (varied low 64 bits) on `forward`: how many pass. */
@@ -483,6 +536,216 @@ START_TEST(reload_keeps_unchanged_upstreams)
 }
 END_TEST
 
+/* A pick of `client` (NULL: none named) on `forward` from 10.0.0.<octet>. */
+static struct pick_result pick(const char *forward, const char *client, uint8_t octet,
+                               uint64_t now_ms)
+{
+    struct pick_result r;
+
+    pick_from(forward, octet);
+    req.client = client;
+    req.client_len = client ? strlen(client) : 0;
+    decide_pick(&d, &req, now_ms, &r);
+    return r;
+}
+
+static enum pick_verdict verdict(const char *forward, const char *client, uint8_t octet,
+                                 uint64_t now_ms)
+{
+    return pick(forward, client, octet, now_ms).verdict;
+}
+
+static struct client_rt *client(const char *name)
+{
+    struct client_rt *c = state_client(d.state, name, strlen(name));
+
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+START_TEST(client_limited_while_others_go_on)
+{
+    struct pick_result r;
+
+    /* team-a's burst of 5 is spent from five addresses: one bucket for the client. */
+    for (uint8_t i = 1; i <= 5; i++)
+        ck_assert_int_eq(verdict("keyed", "team-a", i, 1000), PICK_PASS);
+    r = pick("keyed", "team-a", 6, 1000);
+    ck_assert_int_eq(r.verdict, PICK_LIMITED);
+    ck_assert_uint_eq(r.retry_after_s, 1); /* 1/s: a token in a second, as per address */
+    ck_assert_ptr_null(r.upstream);
+    /* ... and on every forward it may use. */
+    ck_assert_int_eq(verdict("keyed2", "team-a", 1, 1000), PICK_LIMITED);
+
+    /* team-b from the same address, and an anonymous request, go on. */
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(verdict("keyed", "team-b", 1, 1000), PICK_PASS);
+    ck_assert_int_eq(verdict("open", NULL, 1, 1000), PICK_PASS);
+
+    /* A second later team-a has one token again. */
+    ck_assert_int_eq(verdict("keyed", "team-a", 1, 2000), PICK_PASS);
+    ck_assert_int_eq(verdict("keyed", "team-a", 1, 2000), PICK_LIMITED);
+
+    ck_assert_uint_eq(client("team-a")->picks, 9);
+    ck_assert_uint_eq(client("team-a")->limited, 3);
+    ck_assert_uint_eq(client("team-b")->picks, 10);
+    ck_assert_uint_eq(client("team-b")->limited, 0);
+    ck_assert_uint_eq(state_forward(d.state, "keyed", 5)->limited, 2);
+    ck_assert_uint_eq(d.stats.picks_limited, 3);
+}
+END_TEST
+
+START_TEST(own_limit_replaces_the_forward_limit)
+{
+    /* keyed allows 3 per address; team-b's own burst of 10 is what counts there. */
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(verdict("keyed", "team-b", 1, 1000), PICK_PASS);
+    ck_assert_int_eq(verdict("keyed", "team-b", 1, 1000), PICK_LIMITED);
+    /* keyed2 has no limit of its own, team-a's still applies there. */
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(verdict("keyed2", "team-a", 1, 1000), PICK_PASS);
+    ck_assert_int_eq(verdict("keyed2", "team-a", 1, 1000), PICK_LIMITED);
+}
+END_TEST
+
+START_TEST(client_without_limit_falls_back_per_address)
+{
+    /* team-c has no ratelimit: the forward's 3 per address, as for anyone. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(verdict("keyed", "team-c", 1, 1000), PICK_PASS);
+    ck_assert_int_eq(verdict("keyed", "team-c", 1, 1000), PICK_LIMITED);
+    ck_assert_int_eq(verdict("keyed", "team-c", 2, 1000), PICK_PASS);
+    /* A forward without a limit: no limit at all. */
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(verdict("keyed2", "team-c", 1, 1000), PICK_PASS);
+    ck_assert_uint_eq(client("team-c")->limited, 1);
+
+    /* A name the configuration lacks counts as no client: per address too. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(verdict("keyed", "ghost", 3, 1000), PICK_PASS);
+    ck_assert_int_eq(verdict("keyed", "ghost", 3, 1000), PICK_LIMITED);
+    /* The per-address bucket is shared with anyone else at that address on the forward,
+     * never with a client that has its own. */
+    ck_assert_int_eq(verdict("keyed", NULL, 3, 1000), PICK_LIMITED);
+    ck_assert_int_eq(verdict("keyed", "team-a", 3, 1000), PICK_PASS);
+}
+END_TEST
+
+START_TEST(reload_keeps_kept_clients_buckets)
+{
+    /* team-a keeps its name under a new key; team-b goes; team-d comes. */
+    static const char reloaded[] = CLIENTS_CONFIG(
+        "  - {name: team-d, key_sha256: " HASH_B ", ratelimit: {per_second: 1, burst: 1}}\n"
+        "  - {name: team-a, key_sha256: " HASH_C ", ratelimit: {per_second: 1, burst: 5}}\n");
+    struct agent_state *next;
+
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(verdict("keyed", "team-a", 1, 1000), PICK_PASS);
+    ck_assert_int_eq(verdict("keyed", "team-a", 1, 1000), PICK_LIMITED);
+
+    next = state_create(load_config(reloaded), d.state, 7);
+    ck_assert_ptr_nonnull(next);
+    state_free(d.state);
+    d.state = next;
+
+    /* Still empty after the reload, counters kept: rotating a key lifts no limit. */
+    ck_assert_int_eq(verdict("keyed", "team-a", 1, 1000), PICK_LIMITED);
+    ck_assert_uint_eq(client("team-a")->picks, 7);
+    ck_assert_uint_eq(client("team-a")->limited, 2);
+    ck_assert_ptr_null(state_client(d.state, "team-b", 6));
+    ck_assert_uint_eq(client("team-d")->picks, 0);
+    ck_assert_int_eq(verdict("keyed", "team-d", 1, 1000), PICK_PASS);
+    ck_assert_int_eq(verdict("keyed", "team-d", 1, 1000), PICK_LIMITED);
+}
+END_TEST
+
+/* A configuration of `n` clients c<k>, listed in the order k = i * 7 % n (n not a multiple
+ * of 7), each with a distinct hash; malloc'd. */
+static char *many_clients_yaml(int n)
+{
+    size_t room = 1024 + (size_t)n * 128, len;
+    char *yaml = malloc(room);
+
+    ck_assert_ptr_nonnull(yaml);
+    len = (size_t)snprintf(yaml, room, "%s", CLIENTS_CONFIG(""));
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(yaml + len, room - len, "  - {name: c%d, key_sha256: %064x}\n",
+                                i * 7 % n, i + 1);
+    ck_assert_uint_lt(len, room);
+    return yaml;
+}
+
+START_TEST(many_clients_are_found_by_name)
+{
+    enum { N = 500 };
+    char *yaml = many_clients_yaml(N), name[16];
+    struct agent_state *st = state_create(load_config(yaml), NULL, 1), *next;
+
+    ck_assert_ptr_nonnull(st);
+    for (int k = 0; k < N; k++) {
+        struct client_rt *c;
+
+        snprintf(name, sizeof(name), "c%d", k);
+        c = state_client(st, name, strlen(name));
+        ck_assert_ptr_nonnull(c);
+        ck_assert_str_eq(c->conf->name, name);
+        c->picks = (uint64_t)k;
+    }
+    /* Prefixes and extensions of names are other names, or none. */
+    ck_assert_ptr_null(state_client(st, "c", 1));
+    ck_assert_ptr_null(state_client(st, "c5000", 5));
+    ck_assert_ptr_null(state_client(st, "c49x", 4));
+    ck_assert_str_eq(state_client(st, "c49", 2)->conf->name, "c4"); /* the bytes given only */
+    ck_assert_ptr_null(state_client(st, "", 0));
+    ck_assert_ptr_null(state_client(st, "zz", 2));
+
+    /* A reload listing them in another order keeps each one's counters. */
+    free(yaml);
+    yaml = many_clients_yaml(N - 1); /* c<N-1> goes */
+    next = state_create(load_config(yaml), st, 1);
+    ck_assert_ptr_nonnull(next);
+    for (int k = 0; k < N - 1; k++) {
+        snprintf(name, sizeof(name), "c%d", k);
+        ck_assert_uint_eq(state_client(next, name, strlen(name))->picks, (uint64_t)k);
+    }
+    snprintf(name, sizeof(name), "c%d", N - 1);
+    ck_assert_ptr_null(state_client(next, name, strlen(name)));
+    state_free(next);
+    state_free(st);
+    free(yaml);
+}
+END_TEST
+
+/* A pick on keyed2 (no per-address limit) from 10.0.0.9 naming `cl` as HAProxy sends it. */
+static enum pick_verdict dispatch_pick_as(struct spop_data cl)
+{
+    static const uint8_t ip[4] = {10, 0, 0, 9};
+
+    return dispatch_pick_named("keyed2", spop_data_ipv4(ip), &cl);
+}
+
+START_TEST(dispatch_decodes_the_client)
+{
+    char long_name[64];
+
+    /* team-a's burst of 5 is spent by the client named in `cl` ... */
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(dispatch_pick_as(spop_data_str("team-a", 6)), PICK_PASS);
+    ck_assert_int_eq(dispatch_pick_as(spop_data_str("team-a", 6)), PICK_LIMITED);
+    ck_assert_uint_eq(client("team-a")->picks, 6);
+
+    /* ... while a NULL (the variable unset: no client_auth), an empty string and a name
+     * longer than any configured one are no client: keyed2 has no limit, so they pass. */
+    ck_assert_int_eq(dispatch_pick_as((struct spop_data){.type = SPOP_DATA_NULL}), PICK_PASS);
+    ck_assert_int_eq(dispatch_pick_as(spop_data_str("", 0)), PICK_PASS);
+    memset(long_name, 'x', sizeof(long_name));
+    memcpy(long_name, "team-a", 6);
+    ck_assert_int_eq(dispatch_pick_as(spop_data_str(long_name, sizeof(long_name))), PICK_PASS);
+    ck_assert_int_eq(dispatch_pick_as(spop_data_str("team-a", 5)), PICK_PASS); /* "team-" */
+    ck_assert_uint_eq(client("team-a")->picks, 6);
+}
+END_TEST
+
 static Suite *decide_suite(void)
 {
     Suite *s = suite_create("decide");
@@ -503,6 +766,16 @@ static Suite *decide_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, attempt_backoff_doubles);
     tcase_add_test(tc, attempt_on_open_breaker_fails_fast);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("clients");
+    tcase_add_checked_fixture(tc, setup_clients, teardown);
+    tcase_add_test(tc, client_limited_while_others_go_on);
+    tcase_add_test(tc, own_limit_replaces_the_forward_limit);
+    tcase_add_test(tc, client_without_limit_falls_back_per_address);
+    tcase_add_test(tc, reload_keeps_kept_clients_buckets);
+    tcase_add_test(tc, dispatch_decodes_the_client);
+    tcase_add_test(tc, many_clients_are_found_by_name);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dispatch");

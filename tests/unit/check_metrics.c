@@ -934,6 +934,137 @@ START_TEST(reload_keeps_unchanged_names)
 }
 END_TEST
 
+/* ---- by client ----------------------------------------------------------------------- */
+
+/* `keyed` checks keys, `open` does not; team-b is gone from the second version. */
+#define CLIENTS_YAML(clients)                                                                      \
+    "http_server:\n"                                                                               \
+    "  forwards:\n"                                                                                \
+    "    - {name: keyed, port: 3001, upstream_group: g, client_auth: true}\n"                      \
+    "    - {name: open, port: 3002, upstream_group: g}\n"                                          \
+    "upstreams:\n"                                                                                 \
+    "  - {name: a, url: 'http://127.0.0.1:1/v1'}\n"                                                \
+    "upstream_groups:\n"                                                                           \
+    "  - {name: g, upstreams: [{name: a}]}\n"                                                      \
+    "clients:\n" clients
+#define TEAM_A                                                                                     \
+    "  - {name: team-a, ratelimit: {per_second: 1, burst: 1},\n"                                   \
+    "     key_sha256: 8fe37735603b21746fc3c1ffd6d8f03e730b6af0a923fa3380bc36d19f852d3f}\n"
+#define TEAM_B                                                                                     \
+    "  - {name: team-b,\n"                                                                         \
+    "     key_sha256: ea0d0bf3fec74bad24fa49c2b84b0aeb22c501becb1702c723f12db3511aad19}\n"
+
+static void setup_clients(void)
+{
+    st = load_state(CLIENTS_YAML(TEAM_A TEAM_B), NULL);
+    m = metrics_create();
+    ck_assert_ptr_nonnull(m);
+    ck_assert(metrics_use_state(m, st));
+}
+
+/* A request line of `client` ("-" as none) on `forward`, served with `status`. */
+static void record_client(const char *forward, const char *client, int status)
+{
+    struct logline ll = served_line(forward, "POST", "/v1/chat/completions", status);
+
+    ll.client = view(strcmp(client, "-") == 0 ? NULL : client);
+    if (status == 429) {
+        ll.verdict = view("limited");
+        ll.upstream = view(NULL);
+        memcpy(ll.termination, "PR--", 5);
+    }
+    record(&ll);
+}
+
+START_TEST(requests_are_counted_by_client)
+{
+    const struct reg_series *h;
+    char *text;
+    struct metrics_page_sources src = {.state = st};
+
+    record_client("keyed", "team-a", 200);
+    record_client("keyed", "team-a", 429);
+    record_client("keyed", "team-b", 503);
+    record_client("keyed", "-", 401);     /* no key matched */
+    record_client("keyed", "ghost", 200); /* a name the agent's configuration lacks */
+    record_client("open", "-", 200);      /* no client_auth */
+
+    ck_assert_double_eq(counter(MF_CLIENT_REQUESTS, (const char *[]){"team-a", "keyed", "2xx"}), 1);
+    ck_assert_double_eq(counter(MF_CLIENT_REQUESTS, (const char *[]){"team-a", "keyed", "4xx"}), 1);
+    ck_assert_double_eq(counter(MF_CLIENT_RATELIMIT, (const char *[]){"team-a", "keyed"}), 1);
+    ck_assert_double_eq(
+        counter(MF_CLIENT_ERRORS, (const char *[]){"team-a", "keyed", "rate_limit_exceeded"}), 1);
+    ck_assert_double_eq(
+        counter(MF_CLIENT_ERRORS, (const char *[]){"team-b", "keyed", "upstream_error"}), 1);
+    ck_assert_double_eq(
+        counter(MF_CLIENT_REQUESTS, (const char *[]){"unauthenticated", "keyed", "4xx"}), 1);
+    ck_assert_double_eq(counter(MF_CLIENT_REQUESTS, (const char *[]){"unknown", "keyed", "2xx"}),
+                        1);
+    ck_assert_double_eq(counter(MF_CLIENT_REQUESTS, (const char *[]){"anonymous", "open", "2xx"}),
+                        1);
+    ck_assert_uint_eq(m->fam[MF_CLIENT_REQUESTS].n, 6);
+    h = reg_series_find(&m->fam[MF_CLIENT_DURATION], (const char *[]){"team-a", "keyed"});
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->count, 2);
+    /* The forward's own series keep their labels. */
+    ck_assert_double_eq(
+        counter(MF_HTTP_REQUESTS, (const char *[]){"keyed", "POST", "/v1/chat/completions"}), 5);
+
+    text = render_all(&src);
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE llmproxy_client_requests_total counter\n"));
+    ck_assert_ptr_nonnull(strstr(text, "llmproxy_client_requests_total{client=\"team-a\","
+                                       "forward=\"keyed\",status_class=\"2xx\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "llmproxy_client_ratelimited_total{client=\"team-a\","
+                                       "forward=\"keyed\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "# TYPE llmproxy_client_request_duration_seconds histogram\n"));
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE llmproxy_client_request_errors_total counter\n"));
+    free(text);
+}
+END_TEST
+
+START_TEST(no_client_families_without_clients)
+{
+    struct metrics_page_sources src = {.state = st};
+    struct logline ll = served_line("main", "GET", "/v1/models", 200);
+    char *text;
+
+    record(&ll);
+    for (size_t f = MF_CLIENT_REQUESTS; f <= MF_CLIENT_RATELIMIT; f++)
+        ck_assert_uint_eq(m->fam[f].n, 0);
+    text = render_all(&src);
+    ck_assert_ptr_null(strstr(text, "llmproxy_client_"));
+    free(text);
+}
+END_TEST
+
+START_TEST(reload_drops_the_series_of_removed_clients)
+{
+    struct agent_state *st2;
+
+    record_client("keyed", "team-a", 200);
+    record_client("keyed", "team-b", 200);
+    record_client("open", "-", 200);
+    st2 = load_state(CLIENTS_YAML(TEAM_A), st);
+    ck_assert(metrics_use_state(m, st2));
+    state_free(st);
+    st = st2;
+    ck_assert_double_eq(counter(MF_CLIENT_REQUESTS, (const char *[]){"team-a", "keyed", "2xx"}), 1);
+    ck_assert_double_eq(counter(MF_CLIENT_REQUESTS, (const char *[]){"team-b", "keyed", "2xx"}),
+                        -1);
+    ck_assert_double_eq(counter(MF_CLIENT_REQUESTS, (const char *[]){"anonymous", "open", "2xx"}),
+                        1);
+
+    /* Without clients at all, the client families are emptied, not left frozen. */
+    st2 = load_state(yaml_v1, st);
+    ck_assert(metrics_use_state(m, st2));
+    state_free(st);
+    st = st2;
+    for (size_t f = MF_CLIENT_REQUESTS; f <= MF_CLIENT_RATELIMIT; f++)
+        ck_assert_uint_eq(m->fam[f].n, 0);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -976,6 +1107,13 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, render_reads_breakers_and_gauges_live);
     tcase_add_test(tc, render_reports_overflow);
     tcase_add_test(tc, reload_keeps_unchanged_names);
+    tcase_add_test(tc, no_client_families_without_clients);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("clients");
+    tcase_add_checked_fixture(tc, setup_clients, teardown);
+    tcase_add_test(tc, requests_are_counted_by_client);
+    tcase_add_test(tc, reload_drops_the_series_of_removed_clients);
     suite_add_tcase(s, tc);
     return s;
 }

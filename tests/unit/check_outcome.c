@@ -207,7 +207,7 @@ END_TEST
 
 START_TEST(test_request_and_neutral_change_nothing)
 {
-    static const char req[] = "LLMR2 id main g POST 503 0 0 -1 -1 3004 217 SC-- 0 a grp_g pass - "
+    static const char req[] = "LLMR3 id main g - POST 503 0 0 -1 -1 3004 217 SC-- 0 a grp_g pass - "
                               "\"/v1/chat/completions\"";
     struct upstream_rt *a = state_upstream(st, "a", 1);
     struct logline l;
@@ -339,8 +339,9 @@ END_TEST
 static void request(struct logline *l, char *buf, size_t size, const char *up, const char *backend,
                     int status, int tr, const char *tsc)
 {
-    int n = snprintf(buf, size, "LLMR2 id main g POST %d 0 0 %d %d 500 100 %s 0 %s %s pass - \"/\"",
-                     status, tr < 0 ? -1 : 0, tr, tsc, up, backend);
+    int n =
+        snprintf(buf, size, "LLMR3 id main g - POST %d 0 0 %d %d 500 100 %s 0 %s %s pass - \"/\"",
+                 status, tr < 0 ? -1 : 0, tr, tsc, up, backend);
 
     ck_assert_int_gt(n, 0);
     ck_assert_msg(logline_parse(buf, (size_t)n, l) == 0, "bad fixture %s", buf);

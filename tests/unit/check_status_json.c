@@ -244,6 +244,49 @@ START_TEST(every_byte_string_reads_back)
 }
 END_TEST
 
+/* A configuration with clients adds their list, with counters and never a secret. */
+START_TEST(clients_are_listed_without_secrets)
+{
+    static const char with_clients[] =
+        "http_server:\n"
+        "  forwards:\n"
+        "    - {name: main, port: 3001, upstream_group: g, client_auth: true}\n"
+        "upstreams:\n"
+        "  - {name: a, url: 'http://127.0.0.1:1'}\n"
+        "upstream_groups:\n"
+        "  - {name: g, upstreams: [{name: a}]}\n"
+        "clients:\n"
+        "  - {name: team-a, key: '${TEAM_A_KEY}', ratelimit: {per_second: 5, burst: 20}}\n"
+        "  - {name: team-b,\n"
+        "     key_sha256: ea0d0bf3fec74bad24fa49c2b84b0aeb22c501becb1702c723f12db3511aad19}\n";
+    static const char *const env[] = {"TEAM_A_KEY=sk-alice-0123456789abcdef", NULL};
+    /* sha256("sk-alice-0123456789abcdef") */
+    static const char *const secrets[] = {
+        "sk-alice", "8fe37735603b21746fc3c1ffd6d8f03e730b6af0a923fa3380bc36d19f852d3f",
+        "ea0d0bf3fec74bad24fa49c2b84b0aeb22c501becb1702c723f12db3511aad19"};
+    char *diags = NULL;
+    struct config *cfg = ctu_load(with_clients, env, &diags);
+
+    ck_assert_msg(cfg != NULL, "%s", diags);
+    free(diags);
+    state_free(st);
+    st = state_create(cfg, NULL, 7);
+    ck_assert_ptr_nonnull(st);
+    state_client(st, "team-a", 6)->picks = 12;
+    state_client(st, "team-a", 6)->limited = 3;
+
+    buf_reset(&out);
+    ck_assert(status_json_render(st, 1000, &out));
+    ck_assert_ptr_nonnull(strstr(
+        out.data, ",\"clients\":["
+                  "{\"name\":\"team-a\",\"ratelimit\":{\"per_second\":5,\"burst\":20},"
+                  "\"requests\":12,\"limited\":3},"
+                  "{\"name\":\"team-b\",\"ratelimit\":null,\"requests\":0,\"limited\":0}]}\n"));
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        ck_assert_msg(strstr(out.data, secrets[i]) == NULL, "%s in %s", secrets[i], out.data);
+}
+END_TEST
+
 static Suite *status_json_suite(void)
 {
     Suite *s = suite_create("status_json");
@@ -253,6 +296,7 @@ static Suite *status_json_suite(void)
     tcase_add_checked_fixture(doc, setup, teardown);
     tcase_add_test(doc, fresh_state_document);
     tcase_add_test(doc, live_values_follow_the_state);
+    tcase_add_test(doc, clients_are_listed_without_secrets);
     tcase_add_test(doc, overflow_is_reported);
     suite_add_tcase(s, doc);
     tcase_add_checked_fixture(esc, setup, teardown);
