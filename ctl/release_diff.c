@@ -128,7 +128,9 @@ bool release_same_text(const char *a, size_t a_len, const char *a_dir, const cha
             bool at_a = a_len - i > adl && memcmp(a + i, a_dir, adl) == 0 && a[i + adl] == '/';
             bool at_b = b_len - j > bdl && memcmp(b + j, b_dir, bdl) == 0 && b[j + bdl] == '/';
 
-            if (at_a && at_b) {
+            if (at_a != at_b) /* a version's own folder on one side only */
+                return false;
+            if (at_a) {
                 i += adl;
                 j += bdl;
                 continue;
