@@ -14,6 +14,7 @@
 #include "conf_sockets.h"
 #include "conf_suggest.h"
 #include "conf_url.h"
+#include "config.h"
 
 /* Names shown in "defined groups: ..." before the list is cut short. */
 #define LIST_NAMES_SHOWN 10
@@ -182,6 +183,109 @@ static int resolve_members(struct config *cfg, struct conf_arena *arena,
     return 0;
 }
 
+/* ---- clients -------------------------------------------------------------------------- */
+
+/* The forwards a client names, as forward_allowed[]; absent: every forward. */
+static int resolve_client_forwards(struct config *cfg, struct conf_arena *arena,
+                                   const struct named_list *forwards, struct conf_diags *diags)
+{
+    size_t c, i, f;
+
+    for (c = 0; c < cfg->n_clients; c++) {
+        struct conf_client *cl = &cfg->clients[c];
+
+        cl->forward_allowed = conf_arena_calloc(arena, cfg->n_forwards + 1, sizeof(bool));
+        if (!cl->forward_allowed)
+            return -1;
+        for (f = 0; f < cfg->n_forwards && !cl->forwards_given; f++)
+            cl->forward_allowed[f] = true;
+        for (i = 0; i < cl->n_forward_names; i++) {
+            const struct conf_str *ref = &cl->forward_names[i];
+            char path[64];
+
+            if (!ref->val)
+                continue;
+            snprintf(path, sizeof(path), "clients[%zu].forwards[%zu]", c, i);
+            f = lookup(forwards, ref->val);
+            if (f == SIZE_MAX) {
+                undefined(diags, ref, path, forwards);
+            } else if (cl->forward_allowed[f]) {
+                conf_diag_add(diags, &ref->pos, path, "forward \"%s\" is listed twice", ref->val);
+            } else {
+                cl->forward_allowed[f] = true;
+                if (!cfg->forwards[f].client_auth)
+                    conf_diag_add(&cfg->warnings, &ref->pos, path,
+                                  "warning: forward \"%s\" has no client_auth: it takes "
+                                  "requests without a key, this client's included; add "
+                                  "client_auth: true to that forward",
+                                  ref->val);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Two clients with one key could not be told apart: HAProxy finds a client by its key. */
+static int check_client_keys(struct config *cfg, struct conf_arena *arena, struct conf_diags *diags)
+{
+    struct conf_map by_hash;
+    size_t c;
+
+    conf_map_init(&by_hash, arena);
+    for (c = 0; c < cfg->n_clients; c++) {
+        struct conf_client *cl = &cfg->clients[c];
+        const struct conf_str *given = cl->key.val ? &cl->key : &cl->key_sha256_written;
+        const struct conf_client *first;
+        char path[64];
+        int err = 0;
+
+        if (!cl->key_sha256[0])
+            continue;
+        first = conf_map_add(&by_hash, cl->key_sha256, strlen(cl->key_sha256), cl, &err);
+        if (err)
+            return -1;
+        if (!first)
+            continue;
+        snprintf(path, sizeof(path), "clients[%zu].%s", c, cl->key.val ? "key" : "key_sha256");
+        conf_diag_add(diags, &given->pos, path,
+                      "the same key as client \"%s\" (line %u:%u); every client needs its own "
+                      "key",
+                      first->name ? first->name : "", first->pos.line, first->pos.col);
+    }
+    return 0;
+}
+
+/* What loads but makes every request of a forward a 401, or gives keys nobody checks. */
+static void warn_unused_clients(struct config *cfg)
+{
+    bool any_auth = false;
+    size_t f, c;
+
+    for (f = 0; f < cfg->n_forwards; f++) {
+        struct conf_forward *fw = &cfg->forwards[f];
+        char path[64];
+
+        if (!fw->client_auth)
+            continue;
+        any_auth = true;
+        for (c = 0; c < cfg->n_clients; c++)
+            if (conf_client_allowed(cfg, c, f))
+                break;
+        if (c < cfg->n_clients)
+            continue;
+        snprintf(path, sizeof(path), "http_server.forwards[%zu].client_auth", f);
+        conf_diag_add(&cfg->warnings, &fw->pos, path,
+                      "warning: no client may use forward \"%s\": every request to it gets 401; "
+                      "add clients (top-level clients) allowed on it",
+                      fw->name ? fw->name : "");
+    }
+    if (cfg->n_clients && !any_auth)
+        conf_diag_add(&cfg->warnings, &cfg->clients[0].pos, "clients",
+                      "warning: no forward has client_auth: true, so no key is checked and "
+                      "anyone may use every forward; add client_auth: true to the forwards "
+                      "that need a key");
+}
+
 /* ---- listeners ------------------------------------------------------------------------ */
 
 struct listener {
@@ -330,12 +434,16 @@ int conf_check(struct config *cfg, struct conf_diags *diags)
                                              cfg->n_upstreams, struct conf_upstream);
     struct named_list groups = NAMED_LIST("upstream_groups", "group", "groups", cfg->groups,
                                           cfg->n_groups, struct conf_group);
+    struct named_list clients = NAMED_LIST("clients", "client", "clients", cfg->clients,
+                                           cfg->n_clients, struct conf_client);
     struct conf_arena *arena = cfg->arena;
 
     if (index_names(&forwards, arena, diags) < 0 || index_names(&upstreams, arena, diags) < 0 ||
-        index_names(&groups, arena, diags) < 0 ||
+        index_names(&groups, arena, diags) < 0 || index_names(&clients, arena, diags) < 0 ||
         resolve_members(cfg, arena, &upstreams, diags) < 0 ||
-        check_listeners(cfg, arena, diags) < 0 || check_agent_sockets(cfg, arena, diags) < 0) {
+        resolve_client_forwards(cfg, arena, &forwards, diags) < 0 ||
+        check_client_keys(cfg, arena, diags) < 0 || check_listeners(cfg, arena, diags) < 0 ||
+        check_agent_sockets(cfg, arena, diags) < 0) {
         struct conf_pos pos = {cfg->file, 0, 0};
 
         conf_diag_add(diags, &pos, NULL, "the configuration is too large to check (out of memory)");
@@ -344,5 +452,6 @@ int conf_check(struct config *cfg, struct conf_diags *diags)
     resolve_forwards(cfg, &groups, diags);
     warn_exposed(cfg, &cfg->agent.spop, "agent.spop");
     warn_exposed(cfg, &cfg->agent.logs, "agent.logs");
+    warn_unused_clients(cfg);
     return 0;
 }

@@ -246,10 +246,20 @@ static const char *plural(size_t n)
 
 const char *config_summary(const struct config *cfg, char buf[CONF_SUMMARY_MAX])
 {
-    snprintf(buf, CONF_SUMMARY_MAX, "%zu forward%s, %zu group%s, %zu upstream%s", cfg->n_forwards,
-             plural(cfg->n_forwards), cfg->n_groups, plural(cfg->n_groups), cfg->n_upstreams,
-             plural(cfg->n_upstreams));
+    int n = snprintf(buf, CONF_SUMMARY_MAX, "%zu forward%s, %zu group%s, %zu upstream%s",
+                     cfg->n_forwards, plural(cfg->n_forwards), cfg->n_groups, plural(cfg->n_groups),
+                     cfg->n_upstreams, plural(cfg->n_upstreams));
+
+    if (cfg->n_clients && n > 0 && n < CONF_SUMMARY_MAX)
+        snprintf(buf + n, CONF_SUMMARY_MAX - (size_t)n, ", %zu client%s", cfg->n_clients,
+                 plural(cfg->n_clients));
     return buf;
+}
+
+bool conf_client_allowed(const struct config *cfg, size_t client, size_t forward)
+{
+    return cfg->forwards[forward].client_auth && cfg->clients[client].forward_allowed &&
+           cfg->clients[client].forward_allowed[forward];
 }
 
 const char *balance_strategy_name(enum balance_strategy s)

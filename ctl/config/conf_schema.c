@@ -2,10 +2,12 @@
  * The schema tables, innermost first, and the rules that tie keys of one mapping
  * together (finish hooks). Cross-references between mappings are in conf_check.c.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
+#include "conf_client_key.h"
 #include "conf_diag.h"
 #include "conf_schema.h"
 #include "conf_sockets.h"
@@ -113,10 +115,14 @@ static const struct conf_schema inbound_timeout_schema = SCHEMA(inbound_timeout_
 static void ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                              const struct conf_seen *seen);
 
+/* A token bucket's refill rate and size: a forward's per-IP limit, a client's own limit. */
+#define RATELIMIT_RATE_KEY(T)  INT_KEY("per_second", T, ratelimit_per_second, 1, 1000000, 100)
+#define RATELIMIT_BURST_KEY(T) INT_KEY("burst", T, ratelimit_burst, 1, 10000000, 200)
+
 static const struct conf_key ratelimit_keys[] = {
     BOOL_KEY("enabled", struct conf_forward, ratelimit_enabled, false),
-    INT_KEY("per_second", struct conf_forward, ratelimit_per_second, 1, 1000000, 100),
-    INT_KEY("burst", struct conf_forward, ratelimit_burst, 1, 10000000, 200),
+    RATELIMIT_RATE_KEY(struct conf_forward),
+    RATELIMIT_BURST_KEY(struct conf_forward),
     /* Every IPv6 host holds at least a /64; shorter than a /32 (an ISP's allocation) would
      * put unrelated networks in one bucket. */
     INT_KEY("ipv6_prefix", struct conf_forward, ratelimit_ipv6_prefix, 32, 128, 64),
@@ -124,10 +130,33 @@ static const struct conf_key ratelimit_keys[] = {
 static const struct conf_schema ratelimit_schema =
     SCHEMA(ratelimit_keys, .finish = ratelimit_finish);
 
+/* A bucket smaller than its refill rate could never hold one second's worth. */
+static void burst_check(struct conf_walk *w, const struct conf_schema *s,
+                        const struct conf_seen *seen, uint32_t per_second, uint32_t burst)
+{
+    const struct conf_node *burst_node = given(s, seen, "burst");
+    const struct conf_node *rate_node = given(s, seen, "per_second");
+    struct conf_pos pos;
+
+    if (burst >= per_second || rejected(s, seen, "burst") || rejected(s, seen, "per_second"))
+        return;
+    if (burst_node) {
+        pos = conf_walk_pos(w, burst_node);
+        conf_walk_error(w, &pos, "burst",
+                        "%u is below per_second (%u); burst must be >= per_second", burst,
+                        per_second);
+    } else if (rate_node) {
+        pos = conf_walk_pos(w, rate_node);
+        conf_walk_error(w, &pos, "per_second",
+                        "%u is above burst (%u, the default); burst must be >= per_second, set "
+                        "burst too",
+                        per_second, burst);
+    }
+}
+
 /*
- * A bucket smaller than its refill rate could never hold one second's worth. A rate given
- * without `enabled` limits nothing (the original format's default, kept), which is rarely
- * what was meant, so say so.
+ * A rate given without `enabled` limits nothing (the original format's default, kept),
+ * which is rarely what was meant, so say so.
  */
 static void ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                              const struct conf_seen *seen)
@@ -146,22 +175,7 @@ static void ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_n
                        : rate        ? "per_second is"
                                      : "burst is");
     }
-    if (f->ratelimit_burst >= f->ratelimit_per_second ||
-        rejected(&ratelimit_schema, seen, "burst") ||
-        rejected(&ratelimit_schema, seen, "per_second"))
-        return;
-    if (burst) {
-        pos = conf_walk_pos(w, burst);
-        conf_walk_error(w, &pos, "burst",
-                        "%u is below per_second (%u); burst must be >= per_second",
-                        f->ratelimit_burst, f->ratelimit_per_second);
-    } else if (rate) {
-        pos = conf_walk_pos(w, rate);
-        conf_walk_error(w, &pos, "per_second",
-                        "%u is above burst (%u, the default); burst must be >= per_second, set "
-                        "burst too",
-                        f->ratelimit_per_second, f->ratelimit_burst);
-    }
+    burst_check(w, &ratelimit_schema, seen, f->ratelimit_per_second, f->ratelimit_burst);
 }
 
 const char *const conf_http_methods[] = {
@@ -198,6 +212,7 @@ static const struct conf_key forward_keys[] = {
      .min = 1,
      .max = UINT32_MAX,
      .def = DEFAULT_MAX_BODY},
+    BOOL_KEY("client_auth", struct conf_forward, client_auth, false),
 };
 static const struct conf_schema forward_schema =
     SCHEMA(forward_keys, .item_size = sizeof(struct conf_forward), .keep_pos = true,
@@ -711,6 +726,107 @@ static const struct conf_key haproxy_keys[] = {
 };
 static const struct conf_schema haproxy_schema = SCHEMA(haproxy_keys, .finish = haproxy_finish);
 
+/* ---- clients -------------------------------------------------------------------------- */
+
+static void client_ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                                    const struct conf_seen *seen);
+
+static const struct conf_key client_ratelimit_keys[] = {
+    RATELIMIT_RATE_KEY(struct conf_client),
+    RATELIMIT_BURST_KEY(struct conf_client),
+};
+static const struct conf_schema client_ratelimit_schema =
+    SCHEMA(client_ratelimit_keys, .finish = client_ratelimit_finish);
+
+static void client_ratelimit_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                                    const struct conf_seen *seen)
+{
+    const struct conf_client *c = obj;
+
+    (void)map;
+    burst_check(w, &client_ratelimit_schema, seen, c->ratelimit_per_second, c->ratelimit_burst);
+}
+
+static void client_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                          const struct conf_seen *seen);
+
+static const struct conf_key client_keys[] = {
+    NAME_KEY(struct conf_client),
+    STR_KEY("key", struct conf_client, key, 0, NULL),
+    STR_KEY("key_sha256", struct conf_client, key_sha256_written, 0, NULL),
+    {.name = "forwards",
+     .type = CONF_T_STRLIST,
+     .flags = CONF_K_FLAG,
+     .off = offsetof(struct conf_client, forward_names),
+     .count_off = offsetof(struct conf_client, n_forward_names),
+     .flag_off = offsetof(struct conf_client, forwards_given),
+     .min = 0,
+     .max = CONF_MAX_FORWARDS},
+    {.name = "ratelimit",
+     .type = CONF_T_MAP,
+     .flags = CONF_K_FLAG,
+     .sub = &client_ratelimit_schema,
+     .flag_off = offsetof(struct conf_client, ratelimit_enabled)},
+};
+static const struct conf_schema client_schema =
+    SCHEMA(client_keys, .item_size = sizeof(struct conf_client), .keep_pos = true,
+           .pos_off = offsetof(struct conf_client, pos), .finish = client_finish);
+
+/* The key itself: its characters and length are checked, then only its hash is kept
+ * in key_sha256. It is a secret: messages describe it, never quote it. */
+static void client_key_finish(struct conf_walk *w, struct conf_client *c)
+{
+    size_t len = strlen(c->key.val);
+
+    if (len < CONF_CLIENT_KEY_MIN || len > CONF_CLIENT_KEY_MAX)
+        conf_walk_error(w, &c->key.pos, "key",
+                        "%zu characters; a client key needs %d to %d (llmproxy-ctl key new "
+                        "makes one)",
+                        len, CONF_CLIENT_KEY_MIN, CONF_CLIENT_KEY_MAX);
+    else if (!conf_client_key_valid(c->key.val, len))
+        conf_walk_error(w, &c->key.pos, "key",
+                        "invalid character; allowed: " CONF_CLIENT_KEY_CHARS " (HAProxy cuts "
+                        "header values at commas and strips spaces, so only these arrive "
+                        "unchanged in every header)");
+    else if (conf_sha256_hex(c->key.val, len, c->key_sha256) < 0)
+        conf_walk_error(w, &c->key.pos, "key", "cannot compute its SHA-256 (OpenSSL failed)");
+}
+
+/* Exactly one of key and key_sha256; key_sha256[] ends up as lowercase hex either way. */
+static void client_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                          const struct conf_seen *seen)
+{
+    struct conf_client *c = obj;
+    const struct conf_str *hash = &c->key_sha256_written;
+    struct conf_pos pos;
+    size_t i;
+
+    if (rejected(&client_schema, seen, "key") || rejected(&client_schema, seen, "key_sha256"))
+        return;
+    if (c->key.val && hash->val) {
+        conf_walk_error(w, &hash->pos, "key_sha256",
+                        "given with key; give either key (the key itself) or key_sha256 (its "
+                        "SHA-256), not both");
+    } else if (c->key.val) {
+        client_key_finish(w, c);
+    } else if (hash->val) {
+        if (!conf_sha256_hex_valid(hash->val)) {
+            conf_walk_error(w, &hash->pos, "key_sha256",
+                            "expected 64 hexadecimal digits (a SHA-256, as printed by "
+                            "llmproxy-ctl key hash)");
+            return;
+        }
+        for (i = 0; hash->val[i]; i++)
+            c->key_sha256[i] = (char)tolower((unsigned char)hash->val[i]);
+        c->key_sha256[i] = '\0';
+    } else {
+        pos = conf_walk_pos(w, map);
+        conf_walk_error(w, &pos, "key",
+                        "missing; give key (the key itself, e.g. \"${TEAM_KEY}\") or key_sha256 "
+                        "(its SHA-256)");
+    }
+}
+
 /* ---- top level ------------------------------------------------------------------------ */
 
 static const struct conf_key config_keys[] = {
@@ -721,6 +837,7 @@ static const struct conf_key config_keys[] = {
              group_schema),
     MAP_KEY("agent", offsetof(struct config, agent), agent_schema),
     MAP_KEY("haproxy", offsetof(struct config, haproxy), haproxy_schema),
+    LIST_KEY("clients", struct config, clients, n_clients, 0, 0, CONF_MAX_CLIENTS, client_schema),
 };
 /* Top-level "x-..." keys are free, as in Compose files: a place to anchor shared blocks. */
 const struct conf_schema conf_config_schema = SCHEMA(config_keys, .extensions = true);

@@ -31,11 +31,12 @@ enum conf_type {
     CONF_T_LIST,    /* a list of mappings walked with `sub` into an array (pointer at off) */
     CONF_T_SIZE,    /* bytes, unquoted: 1048576, 512KiB, 32MiB, 1GiB, in [min, max], uint32_t */
     CONF_T_WORDSET, /* a non-empty list of distinct `words` into a uint32_t bit mask */
+    CONF_T_STRLIST, /* a list of strings, expanded, into an array of struct conf_str */
 };
 
 #define CONF_K_REQUIRED (1u << 0) /* missing is an error */
 #define CONF_K_POS      (1u << 1) /* also store the value's position at pos_off */
-#define CONF_K_FLAG     (1u << 2) /* CONF_T_MAP: set the bool at flag_off when given */
+#define CONF_K_FLAG     (1u << 2) /* CONF_T_MAP, _STRLIST: set the bool at flag_off when given */
 /* CONF_T_STR that HAProxy reads as a log-format string: its ${VAR}s are rendered as
  * references, so a variable's value must not hold '%', which would start a sample. */
 #define CONF_K_LOGFMT (1u << 3)
@@ -49,12 +50,12 @@ struct conf_key {
     unsigned flags;
     size_t off;
     size_t size;                   /* CONF_T_INT: sizeof the field (2 or 4) */
-    double min, max;               /* numbers: range; CONF_T_LIST: number of items */
+    double min, max;               /* numbers: range; CONF_T_LIST, _STRLIST: number of items */
     double def;                    /* default of numbers, bools, enums and word sets */
     const char *def_str;           /* default of strings, names and addresses */
     const char *const *words;      /* CONF_T_ENUM, _WORDSET: NULL-terminated; index = value/bit */
     const struct conf_schema *sub; /* CONF_T_MAP, CONF_T_LIST */
-    size_t count_off;              /* CONF_T_LIST: the size_t item count */
+    size_t count_off;              /* CONF_T_LIST, _STRLIST: the size_t item count */
     size_t pos_off;                /* CONF_K_POS: a struct conf_pos */
     size_t flag_off;               /* CONF_K_FLAG: a bool */
     const char *alias_of;          /* another spelling of that key of the same table */

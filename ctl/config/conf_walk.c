@@ -217,6 +217,9 @@ static const char *describe(char *buf, size_t size, const struct conf_key *k)
     case CONF_T_WORDSET:
         snprintf(buf, size, "a list of %s", join_words(words, sizeof(words), k->words));
         break;
+    case CONF_T_STRLIST:
+        snprintf(buf, size, "a list of strings");
+        break;
     }
     return buf;
 }
@@ -270,6 +273,7 @@ void conf_walk_defaults(struct conf_walk *w, const struct conf_schema *s, void *
             conf_walk_defaults(w, k->sub, p);
             break;
         case CONF_T_LIST:
+        case CONF_T_STRLIST:
             break;
         }
     }
@@ -561,14 +565,9 @@ static bool walk_string(struct conf_walk *w, const struct conf_key *k, void *p,
     return true;
 }
 
-static bool walk_list(struct conf_walk *w, const struct conf_key *k, void *obj,
-                      const struct conf_node *v)
+/* A list's length within [k->min, k->max]; reported otherwise. */
+static bool list_length_ok(struct conf_walk *w, const struct conf_key *k, const struct conf_node *v)
 {
-    const struct conf_schema *s = k->sub;
-    const struct conf_item *it;
-    unsigned char *items;
-    size_t i;
-
     if (v->n > k->max) {
         node_error(w, v, "the list has %zu items; at most %.0f allowed", v->n, k->max);
         return false;
@@ -578,6 +577,19 @@ static bool walk_list(struct conf_walk *w, const struct conf_key *k, void *obj,
                    k->min == 1 ? " is" : "s are");
         return false;
     }
+    return true;
+}
+
+static bool walk_list(struct conf_walk *w, const struct conf_key *k, void *obj,
+                      const struct conf_node *v)
+{
+    const struct conf_schema *s = k->sub;
+    const struct conf_item *it;
+    unsigned char *items;
+    size_t i;
+
+    if (!list_length_ok(w, k, v))
+        return false;
     items = v->n ? conf_arena_calloc(w->arena, v->n, s->item_size) : NULL;
     if (v->n && !items) {
         conf_walk_oom(w);
@@ -593,6 +605,44 @@ static bool walk_list(struct conf_walk *w, const struct conf_key *k, void *obj,
     *(void **)field(obj, k->off) = items;
     *(size_t *)field(obj, k->count_off) = v->n;
     return true;
+}
+
+/*
+ * A list of strings, each walked as a CONF_T_STR. A bad item is reported and left with a
+ * NULL value (later checks skip it); the list is accepted only when every item was.
+ */
+static bool walk_strlist(struct conf_walk *w, const struct conf_key *k, void *obj,
+                         const struct conf_node *v)
+{
+    const struct conf_key item = {
+        .name = k->name, .type = CONF_T_STR, .flags = k->flags & CONF_K_LOGFMT};
+    const struct conf_item *it;
+    struct conf_str *items;
+    bool ok = true;
+    size_t i;
+
+    if (!list_length_ok(w, k, v))
+        return false;
+    items = v->n ? conf_arena_calloc(w->arena, v->n, sizeof(*items)) : NULL;
+    if (v->n && !items) {
+        conf_walk_oom(w);
+        return false;
+    }
+    for (i = 0, it = v->items; it && !w->out_of_memory; i++, it = it->next) {
+        size_t saved = conf_walk_push(w, NULL, i);
+
+        items[i].pos = conf_walk_pos(w, it->val);
+        if (it->val->type != CONF_NODE_SCALAR || conf_node_is_null(it->val)) {
+            node_error(w, it->val, "found %s; expected a string", conf_node_kind(it->val));
+            ok = false;
+        } else if (!walk_string(w, &item, &items[i], it->val)) {
+            ok = false;
+        }
+        conf_walk_pop(w, saved);
+    }
+    *(struct conf_str **)field(obj, k->off) = items;
+    *(size_t *)field(obj, k->count_off) = v->n;
+    return ok;
 }
 
 static bool walk_scalar(struct conf_walk *w, const struct conf_key *k, void *p,
@@ -648,7 +698,7 @@ static bool walk_value(struct conf_walk *w, const struct conf_key *k, void *obj,
         }
         return walk_wordset(w, k, p, v);
     }
-    if (k->type == CONF_T_MAP || k->type == CONF_T_LIST) {
+    if (k->type == CONF_T_MAP || k->type == CONF_T_LIST || k->type == CONF_T_STRLIST) {
         enum conf_node_type want = k->type == CONF_T_MAP ? CONF_NODE_MAP : CONF_NODE_SEQ;
 
         if (conf_node_is_null(v))
@@ -661,6 +711,8 @@ static bool walk_value(struct conf_walk *w, const struct conf_key *k, void *obj,
             return walk_list(w, k, obj, v);
         if (k->flags & CONF_K_FLAG)
             *(bool *)field(obj, k->flag_off) = true;
+        if (k->type == CONF_T_STRLIST)
+            return walk_strlist(w, k, obj, v);
         conf_walk_map(w, k->sub, p, v);
         return true;
     }

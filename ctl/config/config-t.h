@@ -160,6 +160,30 @@ struct conf_forward {
     uint32_t timeout_connect_s;
     uint32_t methods;  /* bits 1 << enum http_method: what reaches the upstreams */
     uint32_t max_body; /* bytes; a larger Content-Length is refused with 413 */
+    bool client_auth;  /* requests need a client's key (config.clients); false: anyone */
+    struct conf_pos pos;
+};
+
+/* A SHA-256 digest in lowercase hex, with its NUL. */
+#define CONF_SHA256_HEX_SIZE 65
+
+/*
+ * A client of the forwards with client_auth (top-level `clients`): who presents which key.
+ * Only the key's SHA-256 leaves the configuration (HAProxy looks it up in a map), so a key
+ * may be given as its hash alone and no secret need be on disk.
+ */
+struct conf_client {
+    char *name;                            /* in metrics and logs */
+    struct conf_str key;                   /* val NULL when only key_sha256 was given */
+    struct conf_str key_sha256_written;    /* `key_sha256` as written, val NULL if absent */
+    char key_sha256[CONF_SHA256_HEX_SIZE]; /* lowercase hex, of key when key is given */
+    struct conf_str *forward_names;        /* `forwards` as written */
+    size_t n_forward_names;                /* 0 with forwards_given: no forward at all */
+    bool forwards_given;                   /* absent: every forward with client_auth */
+    bool *forward_allowed;                 /* per config.forwards; see conf_client_allowed */
+    bool ratelimit_enabled;                /* a `ratelimit` block was given */
+    uint32_t ratelimit_per_second;
+    uint32_t ratelimit_burst;
     struct conf_pos pos;
 };
 
@@ -216,6 +240,8 @@ struct config {
     size_t n_groups;
     struct conf_agent agent;
     struct conf_haproxy haproxy;
+    struct conf_client *clients;
+    size_t n_clients;
     struct conf_arena *arena; /* owns every allocation above */
     /* What loads but is probably not what the operator meant (a rate limit configured but
      * not enabled, an agent listener off loopback); shown by every command that loads. */

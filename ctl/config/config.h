@@ -35,6 +35,10 @@ const char *config_summary(const struct config *cfg, char buf[CONF_SUMMARY_MAX])
 
 const char *balance_strategy_name(enum balance_strategy s);
 
+/* Whether client `client` may use forward `forward`: the forward checks keys (client_auth)
+ * and the client lists it, or lists no forward at all. */
+bool conf_client_allowed(const struct config *cfg, size_t client, size_t forward);
+
 /* The names of enum http_method, in its order, NULL-terminated. */
 extern const char *const conf_http_methods[];
 

@@ -23,7 +23,7 @@ static const struct rule_case cases[] = {
     /* ---- keys ---- */
     {"unknown key with suggestion", U "upstreams_groups: []\n",
      "t.yaml:2:1: upstreams_groups: unknown key \"upstreams_groups\"; did you mean "
-     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy)\n"},
+     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy, clients)\n"},
     {"unknown key, case only", "upstreams:\n  - Name: u\n    url: 'http://u'\n",
      "t.yaml:2:5: upstreams[0].Name: unknown key \"Name\"; did you mean \"name\"? (allowed: name, "
      "url, auth, headers, breaker, tls)\n"
@@ -151,7 +151,7 @@ static const struct rule_case cases[] = {
      "t.yaml:3:76: http_server.forwards[0].ratelimit.enabled: found the string \"yes\"; expected "
      "true or false (write it without quotes)\n"
      "t.yaml:5:1: upstream_groups_x: unknown key \"upstream_groups_x\"; did you mean "
-     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy)\n"},
+     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy, clients)\n"},
     {"enum with suggestion",
      U "upstream_groups: [{name: g, upstreams: [{name: u}], balance: {strategy: round_robin}}]\n",
      "t.yaml:2:73: upstream_groups[0].balance.strategy: unknown strategy \"round_robin\"; did you "
