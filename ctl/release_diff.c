@@ -124,7 +124,7 @@ bool release_same_text(const char *a, size_t a_len, const char *a_dir, const cha
     size_t adl = strlen(a_dir), bdl = strlen(b_dir), i = 0, j = 0;
 
     while (i < a_len && j < b_len) {
-        if (a[i] == '/' || b[j] == '/' || a[i] == a_dir[0]) {
+        if (a[i] == '/' || b[j] == '/') { /* both folders are absolute */
             bool at_a = a_len - i > adl && memcmp(a + i, a_dir, adl) == 0 && a[i + adl] == '/';
             bool at_b = b_len - j > bdl && memcmp(b + j, b_dir, bdl) == 0 && b[j + bdl] == '/';
 
