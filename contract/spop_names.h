@@ -25,6 +25,7 @@
 #define SPOP_ARG_FORWARD "f"   /* str(<forward name>) */
 #define SPOP_ARG_SRC     "src" /* the client's address */
 #define SPOP_ARG_ID      "id"  /* the request's unique id (also an argument of `attempt`) */
+#define SPOP_ARG_CLIENT  "cl"  /* forwards with client_auth only: var(SPOP_TXN_CLIENT) */
 
 /*
  * The live counters of group member i arrive as <prefix><i>: "c0", "q0", "u0", ...
@@ -45,6 +46,13 @@
  */
 #define SPOP_TXN_ATTEMPT_UPSTREAM "txn.upn"
 #define SPOP_TXN_ATTEMPT_GROUP    "txn.grp"
+
+/*
+ * The client a forward with client_auth found for the request's key (a configured client
+ * name). HAProxy sets it itself, from a map of key hashes, before `pick` is sent; it lies
+ * outside SPOE's var-prefix, so no agent answer can change it.
+ */
+#define SPOP_TXN_CLIENT "txn.llm_client"
 
 /* ---- variables the agent sets (txn scope, under SPOE's var-prefix) ---- */
 

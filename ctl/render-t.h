@@ -16,6 +16,7 @@
 /* Where the rendered files live and how ${NAME:-default} templates are resolved. */
 struct render_opts {
     const char *dir;          /* absolute folder of haproxy.cfg; the other files are named in it */
+    const char *map_base;     /* folder whose RENDER_MAPS_DIR haproxy.cfg names; NULL: dir */
     conf_getenv_fn getenv_fn; /* NULL: the process environment */
     void *getenv_ctx;
 };

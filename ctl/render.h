@@ -19,6 +19,14 @@
 #define RENDER_ERRORS_DIR   "errors"
 
 /*
+ * Each forward with client_auth has a map of the clients allowed on it, one line
+ * "<SHA-256 of the key, lowercase hex> <client name>", in <map base>/RENDER_MAPS_DIR/.
+ * HAProxy looks a presented key's hash up in it; llmproxy-ctl apply changes it at run time.
+ */
+#define RENDER_MAPS_DIR       "maps"
+#define RENDER_CLIENT_MAP_FMT "clients_%s.map" /* forward name */
+
+/*
  * The backend that reaches the agent. The names the agent relies on too (proxies, SPOE
  * engines and messages) are in contract/internal_names.h and contract/spop_names.h.
  */
@@ -49,6 +57,7 @@ extern const struct render_error render_err_bad_response;
 extern const struct render_error render_err_unreachable;
 extern const struct render_error render_err_no_upstream;
 extern const struct render_error render_err_timeout;
+extern const struct render_error render_err_invalid_api_key;
 
 /* Every error that has an errorfile, NULL-terminated. */
 extern const struct render_error *const render_errorfiles[];
@@ -58,6 +67,11 @@ int render_error_json(const struct render_error *e, char *buf, size_t size);
 
 /* A whole HTTP response for `errorfile`: status line, headers, JSON body. */
 void render_errorfile(const struct render_error *e, struct render_out *r);
+
+/* ---- client keys (render_client_map.c) ---- */
+
+/* The map file of forward `forward` (an index into cfg->forwards): its allowed clients. */
+void render_client_map(const struct config *cfg, size_t forward, struct render_out *r);
 
 /* ---- writing and quoting (render_quote.c) ---- */
 
@@ -94,5 +108,14 @@ void render_conf_str(struct render_out *r, const struct conf_str *s, bool log_fo
  * Returns 0, or -1 with a message in `err`.
  */
 int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size);
+
+/*
+ * The same, with haproxy.cfg naming the client maps under `map_base` (its RENDER_MAPS_DIR
+ * folder) instead of under `dir`: a path that stays the same from one rendered version to
+ * the next (the live link), so that map commands on HAProxy's runtime API keep naming the
+ * map HAProxy loaded. NULL: `dir`.
+ */
+int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_base, char *err,
+                     size_t err_size);
 
 #endif /* LLMPROXY_RENDER_H */

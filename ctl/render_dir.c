@@ -14,16 +14,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf_walk.h"
 #include "file_replace.h"
 #include "render.h"
 #include "render_topology.h"
 
 typedef void (*render_file_fn)(const struct config *cfg, struct render_out *r);
 
-/* Render one file: `fn` for a configuration file, or the errorfile `e`. */
+/* What one file holds: a configuration file (fn), an errorfile (error) or a forward's
+ * client map (client_map, with forward). */
+struct file_content {
+    render_file_fn fn;
+    const struct render_error *error;
+    bool client_map;
+    size_t forward;
+};
+
+/* Render one file. */
 static int write_file(const struct config *cfg, const struct render_opts *o, const char *name,
-                      mode_t mode, render_file_fn fn, const struct render_error *e, char *err,
-                      size_t err_size)
+                      mode_t mode, const struct file_content *c, char *err, size_t err_size)
 {
     char path[PATH_MAX];
     struct render_out r = {.opts = o};
@@ -44,10 +53,12 @@ static int write_file(const struct config *cfg, const struct render_opts *o, con
         }
         return -1;
     }
-    if (e)
-        render_errorfile(e, &r);
+    if (c->error)
+        render_errorfile(c->error, &r);
+    else if (c->client_map)
+        render_client_map(cfg, c->forward, &r);
     else
-        fn(cfg, &r);
+        c->fn(cfg, &r);
     if (fflush(r.f) != 0 || ferror(r.f)) {
         snprintf(err, err_size, "%s: %s", fr.tmp, strerror(errno));
     } else if (r.failed) {
@@ -98,9 +109,59 @@ static int own_dir(const char *path, char *err, size_t err_size)
     return 0;
 }
 
+/* An owned sub-folder of the output folder, created if missing. */
+static int own_sub_dir(const char *abs, const char *name, char *err, size_t err_size)
+{
+    char sub[PATH_MAX + 32];
+
+    snprintf(sub, sizeof(sub), "%s/%s", abs, name);
+    return make_dir(sub, err, err_size) < 0 || own_dir(sub, err, err_size) < 0 ? -1 : 0;
+}
+
+/*
+ * One map per forward with client_auth, and its folder only then, so that a configuration
+ * without clients renders exactly the files it did before. A map is written even when no
+ * client may use the forward: HAProxy refuses to start on a missing one. Mode 0640: hashes
+ * are no credential, but no reason to show them to everyone either.
+ */
+static int write_client_maps(const struct config *cfg, const struct render_opts *o, char *err,
+                             size_t err_size)
+{
+    char name[64 + CONF_NAME_MAX];
+    bool any = false;
+    size_t f;
+
+    for (f = 0; f < cfg->n_forwards; f++)
+        any = any || cfg->forwards[f].client_auth;
+    if (!any)
+        return 0;
+    if (own_sub_dir(o->dir, RENDER_MAPS_DIR, err, err_size) < 0)
+        return -1;
+    for (f = 0; f < cfg->n_forwards; f++) {
+        struct file_content map = {.client_map = true, .forward = f};
+
+        if (!cfg->forwards[f].client_auth)
+            continue;
+        snprintf(name, sizeof(name), "%s/" RENDER_CLIENT_MAP_FMT, RENDER_MAPS_DIR,
+                 cfg->forwards[f].name);
+        if (write_file(cfg, o, name, 0640, &map, err, err_size) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size)
 {
+    return render_to_dir_at(cfg, dir, NULL, err, err_size);
+}
+
+int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_base, char *err,
+                     size_t err_size)
+{
     struct render_opts o = {0};
+    const struct file_content pick = {.fn = render_spoe_pick};
+    const struct file_content attempt = {.fn = render_spoe_attempt};
+    const struct file_content haproxy = {.fn = render_haproxy_cfg};
     char abs[PATH_MAX], sub[PATH_MAX + 32], name[64];
     size_t i;
 
@@ -112,19 +173,22 @@ int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t e
         return -1;
     }
     o.dir = abs;
-    snprintf(sub, sizeof(sub), "%s/%s", abs, RENDER_ERRORS_DIR);
-    if (make_dir(sub, err, err_size) < 0 || own_dir(sub, err, err_size) < 0)
+    o.map_base = map_base;
+    if (own_sub_dir(abs, RENDER_ERRORS_DIR, err, err_size) < 0)
         return -1;
     for (i = 0; render_errorfiles[i]; i++) {
+        const struct file_content page = {.error = render_errorfiles[i]};
+
         snprintf(name, sizeof(name), "%s/%s", RENDER_ERRORS_DIR, render_errorfiles[i]->file);
-        if (write_file(cfg, &o, name, 0644, NULL, render_errorfiles[i], err, err_size) < 0)
+        if (write_file(cfg, &o, name, 0644, &page, err, err_size) < 0)
             return -1;
     }
-    if (write_file(cfg, &o, RENDER_SPOE_PICK, 0644, render_spoe_pick, NULL, err, err_size) < 0)
+    if (write_client_maps(cfg, &o, err, err_size) < 0)
+        return -1;
+    if (write_file(cfg, &o, RENDER_SPOE_PICK, 0644, &pick, err, err_size) < 0)
         return -1;
     if (render_topology(cfg).retries) {
-        if (write_file(cfg, &o, RENDER_SPOE_ATTEMPT, 0644, render_spoe_attempt, NULL, err,
-                       err_size) < 0)
+        if (write_file(cfg, &o, RENDER_SPOE_ATTEMPT, 0644, &attempt, err, err_size) < 0)
             return -1;
     } else {
         /* A file left by an earlier render would suggest retries that are not there. */
@@ -132,5 +196,5 @@ int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t e
         unlink(sub);
     }
     /* Last: a haproxy.cfg exists only once everything it names does. */
-    return write_file(cfg, &o, RENDER_HAPROXY_CFG, 0600, render_haproxy_cfg, NULL, err, err_size);
+    return write_file(cfg, &o, RENDER_HAPROXY_CFG, 0600, &haproxy, err, err_size);
 }

@@ -79,6 +79,17 @@ const struct render_error render_err_timeout = {
     "504.http", 504, "Gateway Timeout", "upstream timeout", "server_error", "upstream_timeout",
 };
 
+/* A forward with client_auth, for a missing, unknown or not allowed key: the shape of
+ * OpenAI's own answer, so that SDKs raise their authentication error. */
+const struct render_error render_err_invalid_api_key = {
+    NULL,
+    401,
+    "Unauthorized",
+    "missing or invalid API key",
+    "invalid_request_error",
+    "invalid_api_key",
+};
+
 const struct render_error *const render_errorfiles[] = {
     &render_err_bad_request,     &render_err_method_not_allowed,
     &render_err_request_timeout, &render_err_too_large,
@@ -90,8 +101,11 @@ const struct render_error *const render_errorfiles[] = {
 
 int render_error_json(const struct render_error *e, char *buf, size_t size)
 {
-    return snprintf(buf, size, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"code\":\"%s\"}}",
-                    e->message, e->type, e->code);
+    /* OpenAI's own invalid-key answer has "param": null, which some SDKs read. */
+    bool param = e == &render_err_invalid_api_key;
+
+    return snprintf(buf, size, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",%s\"code\":\"%s\"}}",
+                    e->message, e->type, param ? "\"param\":null," : "", e->code);
 }
 
 void render_errorfile(const struct render_error *e, struct render_out *r)

@@ -250,10 +250,73 @@ static void log_to_agent(struct render_out *r)
  */
 #define CLIMBING_PATH "'%2e|(^|[/\\\\]|%2f|%5c)\\.{1,2}([/\\\\;]|%2f|%5c|$)'"
 
+/* The presented client key, from its header to its hash: unset right after. */
+#define CLIENT_KEY_VAR "txn.llm_key"
+
+/* The request headers a client key may come in, the preferred one last (later rules win). */
+static const char *const client_key_headers[] = {"api-key", "x-api-key", "authorization"};
+#define N_CLIENT_KEY_HEADERS (sizeof(client_key_headers) / sizeof(client_key_headers[0]))
+
+/*
+ * The forward's client map, `map("<map base>/maps/clients_<forward>.map")`. The path is a
+ * sample argument inside a quoted word: a quote, comma, parenthesis or space in it would
+ * end the argument, so only plain path characters are written.
+ */
+static void client_map_path(const struct conf_forward *f, struct render_out *r)
+{
+    const char *base = r->opts->map_base ? r->opts->map_base : r->opts->dir;
+
+    if (base[strspn(base,
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+~@=-")]) {
+        render_fail(r,
+                    "the folder of the client maps (%s) has a character HAProxy cannot take in a "
+                    "map path; use a folder made of letters, digits and /._+~@=-",
+                    base);
+        return;
+    }
+    render_printf(r, "map(\"%s/" RENDER_MAPS_DIR "/" RENDER_CLIENT_MAP_FMT "\")", base, f->name);
+}
+
+/*
+ * client_auth: HAProxy finds the client itself, by the SHA-256 of the key presented, in the
+ * forward's map: the check holds with the agent down, and only hashes are on disk. The key
+ * comes from `Authorization: Bearer <key>`, else `x-api-key`, else `api-key`, each taken
+ * only when that header came once (fetches disagree on which copy of a repeated header they
+ * read) and whole (req.fhdr: a comma does not cut it). A miss leaves the client unset (the
+ * map has no default), the one test for a missing, unknown, empty or not allowed key: 401,
+ * before any body is waited for. The three headers never reach an upstream.
+ */
+static void client_auth_rules(const struct conf_forward *f, struct render_out *r)
+{
+    size_t i;
+
+    if (!f->client_auth)
+        return;
+    for (i = 0; i < N_CLIENT_KEY_HEADERS - 1; i++)
+        render_printf(r,
+                      "    http-request set-var(" CLIENT_KEY_VAR ") req.fhdr(%s) if "
+                      "{ req.fhdr_cnt(%s) eq 1 }\n",
+                      client_key_headers[i], client_key_headers[i]);
+    /* The scheme, in any case, then one or more spaces: the rest is the key. */
+    render_printf(r, "    http-request set-var(" CLIENT_KEY_VAR ") "
+                     "req.fhdr(authorization),regsub(\"^[Bb][Ee][Aa][Rr][Ee][Rr] +\",\"\") "
+                     "if { req.fhdr_cnt(authorization) eq 1 } "
+                     "{ req.fhdr(authorization) -m reg -i \"^bearer +[^ ]\" }\n");
+    render_printf(r, "    http-request set-var(" SPOP_TXN_CLIENT ") var(" CLIENT_KEY_VAR
+                     "),sha2(256),hex,lower,");
+    client_map_path(f, r);
+    render_printf(r, "\n    http-request unset-var(" CLIENT_KEY_VAR ")\n");
+    deny_error(&render_err_invalid_api_key, "WWW-Authenticate", "Bearer",
+               "!{ var(" SPOP_TXN_CLIENT ") -m found }", r);
+    for (i = 0; i < N_CLIENT_KEY_HEADERS; i++)
+        render_printf(r, "    http-request del-header %s\n", client_key_headers[i]);
+}
+
 /*
  * What a client request must be before it costs an agent decision or reaches an upstream,
  * every rule in the frontend, ahead of the pinned and the two-layer paths alike:
  * - a method of the forward's list (405 with Allow otherwise);
+ * - with client_auth, a key of a client allowed on the forward (401 otherwise);
  * - a path from the root that cannot climb out of the base path; repeated slashes merged;
  * - a declared body within max_body (413; at most 10 digits, so that no value can wrap
  *   HAProxy's integer conversion);
@@ -274,6 +337,7 @@ static void client_request_rules(const struct conf_forward *f, struct render_out
     }
     snprintf(cond, sizeof(cond), "!{ method%s }", methods);
     deny_error(&render_err_method_not_allowed, "Allow", allow, cond, r);
+    client_auth_rules(f, r);
     render_printf(r,
                   "    http-request set-path \"%%[path,regsub(/+,/,g)]\" if { path -m sub // }\n");
     deny_error(&render_err_invalid_path, NULL, NULL,

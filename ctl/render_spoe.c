@@ -51,6 +51,9 @@ static void pick_engine(const struct config *cfg, const struct conf_forward *f,
                   "spoe-message " SPOP_MSG_PICK "\n    args " SPOP_ARG_FORWARD
                   "=str(%s) " SPOP_ARG_SRC "=src " SPOP_ARG_ID "=unique-id",
                   f->name);
+    /* Set on every request that gets this far: one without a known key got its 401. */
+    if (f->client_auth)
+        render_printf(r, " " SPOP_ARG_CLIENT "=var(" SPOP_TXN_CLIENT ")");
     for (i = 0; i < g->n_members; i++) {
         const char *u = cfg->upstreams[g->members[i].upstream].name;
 
