@@ -55,9 +55,6 @@
 
 #define APPLY_WHO "llmproxy-ctl apply"
 
-/* The folder of the client key maps in a version (until the renderer names it). */
-#define APPLY_MAPS_DIR "maps"
-
 /* The processes apply tells about a new version, in the order it tells them. */
 enum apply_who { APPLY_AGENT, APPLY_HAPROXY, APPLY_TARGETS };
 
@@ -127,23 +124,33 @@ static int write_copy(const char *dir, const char *buf, size_t len)
 /*
  * Fill version `v` (config copy, rendered files) and let HAProxy judge it. Returns an exit
  * status; on failure the reason is already printed.
+ *
+ * The version's haproxy.cfg names its maps through the live link, which still leads to
+ * the live version's maps (or nowhere, at the first apply) while this one is checked. So
+ * HAProxy checks a render that names this version's own maps, and the version is then
+ * rendered again, identical but for those names.
  */
 static int build_version(const struct release_dir *rd, unsigned v, const char *file,
                          const char *buf, size_t len, const struct config *cfg)
 {
-    char dir[RELEASE_PATH_SIZE];
+    char dir[RELEASE_PATH_SIZE], live[RELEASE_PATH_SIZE];
     char cfg_path[RELEASE_PATH_SIZE + sizeof(RENDER_HAPROXY_CFG) + 1], err[RENDER_ERR_SIZE];
 
     release_path(rd, v, dir, sizeof(dir));
+    release_live_path(rd, live, sizeof(live));
     if (write_copy(dir, buf, len) < 0)
         return CTL_EXIT_INVALID;
-    if (render_to_dir(cfg, dir, err, sizeof(err)) < 0) {
+    if (render_to_dir_at(cfg, dir, dir, err, sizeof(err)) < 0) {
         fprintf(stderr, APPLY_WHO ": %s: %s\n", file, err);
         return CTL_EXIT_INVALID;
     }
     snprintf(cfg_path, sizeof(cfg_path), "%s/%s", dir, RENDER_HAPROXY_CFG);
     if (haproxy_check(APPLY_WHO, cfg_path) != 0) {
         fprintf(stderr, "%s: HAProxy rejects the rendered configuration\n", file);
+        return CTL_EXIT_INVALID;
+    }
+    if (render_to_dir_at(cfg, dir, live, err, sizeof(err)) < 0) {
+        fprintf(stderr, APPLY_WHO ": %s: %s\n", file, err);
         return CTL_EXIT_INVALID;
     }
     return CTL_EXIT_OK;
@@ -163,7 +170,7 @@ static enum release_change compare_with_live(const struct release_dir *rd, unsig
     if (!live)
         return RELEASE_CHANGED;
     change =
-        release_compare(rd, live, v, APPLY_CONFIG_COPY, APPLY_MAPS_DIR, maps, err, sizeof(err));
+        release_compare(rd, live, v, APPLY_CONFIG_COPY, RENDER_MAPS_DIR, maps, err, sizeof(err));
     if (change < 0) {
         fprintf(stderr, APPLY_WHO ": comparing with the live version: %s; reloading\n", err);
         return RELEASE_CHANGED;
