@@ -2,7 +2,7 @@
 # llmproxy-ctl apply changes client keys without reloading HAProxy: under a steady load with
 # client alpha's key, a new version adds charlie and revokes bravo; the worker stays the
 # same, no request of the load fails, charlie's key is served within a second and bravo's
-# gets 401 on its next request. The map files in the live folder hold hashes only. A
+# gets 401 on its next request, on a new connection and on one it kept open. The map files in the live folder hold hashes only. A
 # change that is not only keys (a new upstream) still reloads and keeps the new keys; when
 # the runtime API cannot be reached, apply reloads HAProxy instead.
 source "$(dirname "$0")/lib.sh"
@@ -97,6 +97,20 @@ load() {
     local end=$((SECONDS + 6))
     while [ "$SECONDS" -lt "$end" ]; do chat "$KEY_ALPHA"; sleep 0.06; done >"$T/load"
 }
+# bravo also keeps a connection open across the apply: the revocation reaches it too.
+# keepalive_status KEY: one request on it, its status line's code; the rest is drained.
+exec 3<>"/dev/tcp/127.0.0.1/$F"
+keepalive_status() {
+    local line
+    printf 'POST /chat/completions HTTP/1.1\r\nHost: chat\r\nAuthorization: Bearer %s\r\n%s' \
+        "$1" $'Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}' >&3
+    IFS= read -r -t 5 line <&3 || return 1
+    while IFS= read -r -t 0.3 _ <&3; do :; done
+    echo "$line" | awk '{print $2}'
+}
+check "bravo's key is served on a connection kept open" \
+    test "$(keepalive_status "$KEY_BRAVO")" = 200
+
 old_worker=$(worker_pid)
 load & load_pid=$!
 sleep 1.5
@@ -105,6 +119,9 @@ check "apply v2 (adds charlie, revokes bravo) under load" apply v2
 check "... updates the keys in place, without a reload" \
     grep -qx 'keys updated in place: 1 map, no reload' "$T/apply-v2.out"
 check "bravo's key gets 401 on its next request" test "$(chat "$KEY_BRAVO")" = 401
+check "... also on the connection bravo kept open" \
+    test "$(keepalive_status "$KEY_BRAVO")" = 401
+exec 3>&-
 check "charlie's key is served within a second" wait_until 1 status_is 200 "$KEY_CHARLIE"
 check "$LIVE -> live.2" test "$(readlink "$LIVE")" = live.2
 check "the agent reloaded the new version" wait_until 5 grep -q 'reloaded:' "$T/agent.log"
