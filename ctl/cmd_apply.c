@@ -21,6 +21,16 @@
  * The agent is told first: a new HAProxy worker may name an upstream the old agent
  * configuration does not know, while an agent ahead of HAProxy only risks a pick the old
  * worker lacks, which `use-server` ignores (HAProxy then balances by itself).
+ *
+ * Client keys change without a reload. haproxy.cfg names the key maps through the live
+ * link (LIVE/maps/...), not the version folder, so every version names them alike. When
+ * the new version differs from the live one only in map files (release_diff.h), HAProxy
+ * is not reloaded: after the swap, each changed map's new entries are pushed into the
+ * running worker through the runtime API (prepare, add, commit: atomic for requests) and
+ * read back. A later reload reads the same entries from LIVE/maps, which already holds
+ * them. If the runtime API fails, HAProxy is reloaded as for any other change. A version
+ * that changes nothing HAProxy reads is reloaded as before: HAProxy then re-reads files
+ * outside the version (a renewed CA file), which operators may rely on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,16 +41,22 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "contract/internal_names.h"
 #include "ctl.h"
 #include "haproxy_check.h"
+#include "haproxy_map.h"
 #include "pidref.h"
 #include "release.h"
+#include "release_diff.h"
 #include "render.h"
 
 /* The configuration each version was rendered from; the agent reads LIVE/config.yaml. */
 #define APPLY_CONFIG_COPY "config.yaml"
 
 #define APPLY_WHO "llmproxy-ctl apply"
+
+/* The processes apply tells about a new version, in the order it tells them. */
+enum apply_who { APPLY_AGENT, APPLY_HAPROXY, APPLY_TARGETS };
 
 /* A process apply signals once the new version is live; pid 0: not named. */
 struct apply_target {
@@ -108,17 +124,23 @@ static int write_copy(const char *dir, const char *buf, size_t len)
 /*
  * Fill version `v` (config copy, rendered files) and let HAProxy judge it. Returns an exit
  * status; on failure the reason is already printed.
+ *
+ * The version's haproxy.cfg names its maps through the live link, which still leads to
+ * the live version's maps (or nowhere, at the first apply) while this one is checked. So
+ * HAProxy checks a render that names this version's own maps, and the version is then
+ * rendered again, identical but for those names.
  */
 static int build_version(const struct release_dir *rd, unsigned v, const char *file,
                          const char *buf, size_t len, const struct config *cfg)
 {
-    char dir[RELEASE_PATH_SIZE];
+    char dir[RELEASE_PATH_SIZE], live[RELEASE_PATH_SIZE];
     char cfg_path[RELEASE_PATH_SIZE + sizeof(RENDER_HAPROXY_CFG) + 1], err[RENDER_ERR_SIZE];
 
     release_path(rd, v, dir, sizeof(dir));
+    release_live_path(rd, live, sizeof(live));
     if (write_copy(dir, buf, len) < 0)
         return CTL_EXIT_INVALID;
-    if (render_to_dir(cfg, dir, err, sizeof(err)) < 0) {
+    if (render_to_dir_at(cfg, dir, dir, err, sizeof(err)) < 0) {
         fprintf(stderr, APPLY_WHO ": %s: %s\n", file, err);
         return CTL_EXIT_INVALID;
     }
@@ -127,7 +149,68 @@ static int build_version(const struct release_dir *rd, unsigned v, const char *f
         fprintf(stderr, "%s: HAProxy rejects the rendered configuration\n", file);
         return CTL_EXIT_INVALID;
     }
+    if (render_to_dir_at(cfg, dir, live, err, sizeof(err)) < 0) {
+        fprintf(stderr, APPLY_WHO ": %s: %s\n", file, err);
+        return CTL_EXIT_INVALID;
+    }
     return CTL_EXIT_OK;
+}
+
+/*
+ * How version `v` differs from the live one for HAProxy; the changed maps in `maps`. A
+ * comparison that fails counts as a change: a reload is always correct.
+ */
+static enum release_change compare_with_live(const struct release_dir *rd, unsigned live,
+                                             unsigned v, struct release_maps *maps)
+{
+    char err[RELEASE_ERR_SIZE];
+    int change;
+
+    *maps = (struct release_maps){0};
+    if (!live)
+        return RELEASE_CHANGED;
+    change =
+        release_compare(rd, live, v, APPLY_CONFIG_COPY, RENDER_MAPS_DIR, maps, err, sizeof(err));
+    if (change < 0) {
+        fprintf(stderr, APPLY_WHO ": comparing with the live version: %s; reloading\n", err);
+        return RELEASE_CHANGED;
+    }
+    return (enum release_change)change;
+}
+
+/*
+ * Put the changed `maps` of live version `v` into the running HAProxy, each under the
+ * name it loaded it by (LIVE/<map>), through the runtime socket in `cfg`'s run_dir.
+ * Returns 0, or -1 after saying what failed (maps before it stay updated: they hold the
+ * new version's entries, which a reload would load anyway).
+ */
+static int replace_maps(const struct release_dir *rd, unsigned v, const struct config *cfg,
+                        const struct release_maps *maps)
+{
+    char dir[RELEASE_PATH_SIZE], live[RELEASE_PATH_SIZE], err[RELEASE_ERR_SIZE];
+    char socket[RELEASE_PATH_SIZE], map[2 * RELEASE_PATH_SIZE];
+    size_t i, len;
+
+    release_path(rd, v, dir, sizeof(dir));
+    release_live_path(rd, live, sizeof(live));
+    snprintf(socket, sizeof(socket), "%s/" HAPI_SOCKET_NAME, cfg->haproxy.run_dir.val);
+    for (i = 0; i < maps->n; i++) {
+        char *text = release_read_file(dir, maps->path[i], &len);
+        int rc;
+
+        if (!text) {
+            fprintf(stderr, APPLY_WHO ": %s/%s: %s\n", dir, maps->path[i], strerror(errno));
+            return -1;
+        }
+        snprintf(map, sizeof(map), "%s/%s", live, maps->path[i]);
+        rc = haproxy_map_replace(socket, map, text, len, err, sizeof(err));
+        free(text);
+        if (rc < 0) {
+            fprintf(stderr, APPLY_WHO ": updating HAProxy's map in place: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void print_unchanged(const struct release_dir *rd)
@@ -142,32 +225,27 @@ static void print_unchanged(const struct release_dir *rd)
         fprintf(stderr, APPLY_WHO ": not applied; %s was not created\n", live);
 }
 
-/* Signal each named process; a failure is reported and makes the apply fail. */
-static int signal_targets(struct apply_target *t, size_t n)
+/* Signal the process `t` if named; a failure is reported and makes the apply fail. */
+static int signal_target(const struct apply_target *t)
 {
-    int rc = CTL_EXIT_OK;
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (!t[i].ref) {
-            printf("%s not signalled (no %s): reload it to use the new version\n", t[i].what,
-                   t[i].option);
-            continue;
-        }
-        if (kill(t[i].pid, t[i].sig) < 0) {
-            fprintf(stderr, APPLY_WHO ": %s process %ld: %s; reload it by hand\n", t[i].what,
-                    (long)t[i].pid, strerror(errno));
-            rc = CTL_EXIT_INVALID;
-            continue;
-        }
-        printf("%s %ld signalled to reload (%s)\n", t[i].what, (long)t[i].pid, strsignal(t[i].sig));
+    if (!t->ref) {
+        printf("%s not signalled (no %s): reload it to use the new version\n", t->what, t->option);
+        return CTL_EXIT_OK;
     }
-    return rc;
+    if (kill(t->pid, t->sig) < 0) {
+        fprintf(stderr, APPLY_WHO ": %s process %ld: %s; reload it by hand\n", t->what,
+                (long)t->pid, strerror(errno));
+        return CTL_EXIT_INVALID;
+    }
+    printf("%s %ld signalled to reload (%s)\n", t->what, (long)t->pid, strsignal(t->sig));
+    return CTL_EXIT_OK;
 }
 
-static int apply(const struct ctl_options *o, struct apply_target *t, size_t n_targets)
+static int apply(const struct ctl_options *o, struct apply_target *t)
 {
     char err[RELEASE_ERR_SIZE], live[RELEASE_PATH_SIZE];
+    enum release_change change = RELEASE_CHANGED;
+    struct release_maps maps = {0};
     struct release_dir rd;
     struct config *cfg = NULL;
     char *buf = NULL;
@@ -175,7 +253,7 @@ static int apply(const struct ctl_options *o, struct apply_target *t, size_t n_t
     size_t i, len = 0;
     int lock = -1, pruned, rc = CTL_EXIT_INVALID;
 
-    for (i = 0; i < n_targets; i++) {
+    for (i = 0; i < APPLY_TARGETS; i++) {
         if (t[i].ref && pidref_resolve(t[i].what, t[i].ref, &t[i].pid, err, sizeof(err)) < 0) {
             fprintf(stderr, APPLY_WHO ": %s; nothing changed\n", err);
             return CTL_EXIT_INVALID;
@@ -199,6 +277,8 @@ static int apply(const struct ctl_options *o, struct apply_target *t, size_t n_t
         goto out;
     }
     rc = build_version(&rd, v, o->file, buf, len, cfg);
+    if (rc == CTL_EXIT_OK)
+        change = compare_with_live(&rd, previous, v, &maps);
     if (rc == CTL_EXIT_OK && release_activate(&rd, v, err, sizeof(err)) < 0) {
         fprintf(stderr, APPLY_WHO ": %s\n", err);
         rc = CTL_EXIT_INVALID;
@@ -215,12 +295,29 @@ static int apply(const struct ctl_options *o, struct apply_target *t, size_t n_t
                previous);
     else
         printf("%s: applied: %s -> %s.%u\n", o->file, live, rd.base, v);
-    rc = signal_targets(t, n_targets);
+    /* The agent first (see the top of this file), then HAProxy, unless only its maps
+     * changed and the runtime API takes them. */
+    rc = signal_target(&t[APPLY_AGENT]);
+    fflush(stdout); /* before any complaint on stderr, in a log that merges both */
+    if (change == RELEASE_MAPS_ONLY && replace_maps(&rd, v, cfg, &maps) == 0) {
+        printf("keys updated in place: %zu map%s, no reload\n", maps.n, maps.n == 1 ? "" : "s");
+    } else if (change == RELEASE_MAPS_ONLY && !t[APPLY_HAPROXY].ref) {
+        /* The old keys stay in force: a revoked key would go on working. */
+        fprintf(stderr, APPLY_WHO ": no --haproxy-pid to reload HAProxy instead: the keys "
+                                  "change at its next reload\n");
+        rc = CTL_EXIT_INVALID;
+    } else {
+        if (change == RELEASE_MAPS_ONLY)
+            fprintf(stderr, APPLY_WHO ": reloading HAProxy instead\n");
+        if (signal_target(&t[APPLY_HAPROXY]) != CTL_EXIT_OK)
+            rc = CTL_EXIT_INVALID;
+    }
     /* Old versions are only disk space: a failure to remove one does not undo the apply. */
     pruned = release_prune(&rd, previous, err, sizeof(err));
     if (pruned < 0)
         fprintf(stderr, APPLY_WHO ": warning: removing old versions: %s\n", err);
 out:
+    release_maps_free(&maps);
     config_free(cfg);
     free(buf);
     if (lock >= 0)
@@ -235,12 +332,17 @@ static int run_apply(const struct ctl_cmd *cmd, int argc, char **argv)
 
     if (rc != CTL_OPTIONS_OK)
         return rc;
-    /* The agent first: see the top of this file. */
-    struct apply_target targets[] = {
-        {.what = "agent", .option = "--agent-pid", .ref = o.agent_pid, .sig = SIGHUP},
-        {.what = "HAProxy", .option = "--haproxy-pid", .ref = o.haproxy_pid, .sig = SIGUSR2},
+    struct apply_target targets[APPLY_TARGETS] = {
+        [APPLY_AGENT] = {.what = "agent",
+                         .option = "--agent-pid",
+                         .ref = o.agent_pid,
+                         .sig = SIGHUP},
+        [APPLY_HAPROXY] = {.what = "HAProxy",
+                           .option = "--haproxy-pid",
+                           .ref = o.haproxy_pid,
+                           .sig = SIGUSR2},
     };
-    return apply(&o, targets, sizeof(targets) / sizeof(targets[0]));
+    return apply(&o, targets);
 }
 
 const struct ctl_cmd ctl_cmd_apply = {
@@ -257,12 +359,16 @@ const struct ctl_cmd ctl_cmd_apply = {
              "  2. runs 'haproxy -c' on it ($HAPROXY, else 'haproxy' on PATH);\n"
              "  3. points LIVE at it in one atomic rename (the first apply creates LIVE);\n"
              "  4. sends SIGHUP to the agent, then SIGUSR2 to HAProxy's master (started with -W);\n"
+             "     when only client keys changed (the files under LIVE/maps), HAProxy is not\n"
+             "     reloaded: the new keys go into the running process through its runtime\n"
+             "     socket (haproxy.run_dir), atomically, and are read back; should that fail,\n"
+             "     HAProxy is reloaded instead;\n"
              "  5. removes every version but the new one and the previous one (for rollback:\n"
              "     apply LIVE.<n>/config.yaml again).\n"
              "If validation, rendering or HAProxy's check fails, or a PID is not running,\n"
              "nothing changes: LIVE, its folders and both processes stay as they were.\n"
-             "Exits 0 when applied and signalled, 1 when refused (or a process could not be\n"
-             "signalled after the switch), 2 on a usage error.\n"
+             "Exits 0 when applied and signalled (or keys updated in place), 1 when refused (or\n"
+             "a process could not be signalled after the switch), 2 on a usage error.\n"
              "\n"
              "options:\n"
              "  -c, --config FILE          the configuration to apply\n"

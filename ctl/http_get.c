@@ -7,39 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "deadline_io.h"
 #include "http_get.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait for `events` on `fd` until `deadline`; 0 when ready, -1 (errno ETIMEDOUT) if not. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-    struct pollfd pfd = {.fd = fd, .events = events};
-
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        int n;
-
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        n = poll(&pfd, 1, (int)left);
-        if (n > 0)
-            return 0;
-        if (n < 0 && errno != EINTR)
-            return -1;
-    }
-}
 
 /* A non-blocking socket connected to host:port, or -1 with `err` set. */
 static int dial(const char *host, uint16_t port, int64_t deadline, char *err, size_t err_size)
@@ -67,7 +38,7 @@ static int dial(const char *host, uint16_t port, int64_t deadline, char *err, si
             break;
         if (errno != EINPROGRESS)
             last = errno;
-        else if (wait_fd(fd, POLLOUT, deadline) < 0 ||
+        else if (deadline_wait(fd, POLLOUT, deadline) < 0 ||
                  getsockopt(fd, SOL_SOCKET, SO_ERROR, &last, &len) < 0)
             last = errno;
         else if (last == 0)
@@ -79,46 +50,6 @@ static int dial(const char *host, uint16_t port, int64_t deadline, char *err, si
     if (fd < 0)
         snprintf(err, err_size, "connect: %s", strerror(last ? last : ECONNREFUSED));
     return fd;
-}
-
-static int send_all(int fd, const char *data, size_t len, int64_t deadline)
-{
-    while (len) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            return -1;
-        } else if (wait_fd(fd, POLLOUT, deadline) < 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Read until the server closes: an HTTP/1.0 answer ends there. */
-static int recv_all(int fd, char *buf, size_t cap, size_t *len, int64_t deadline)
-{
-    *len = 0;
-    for (;;) {
-        ssize_t n;
-
-        if (*len == cap) {
-            errno = EMSGSIZE;
-            return -1;
-        }
-        n = recv(fd, buf + *len, cap - *len, 0);
-        if (n == 0)
-            return 0;
-        if (n > 0)
-            *len += (size_t)n;
-        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        else if (wait_fd(fd, POLLIN, deadline) < 0)
-            return -1;
-    }
 }
 
 /* Split "HTTP/1.x NNN ...\r\n...\r\n\r\nbody" into status and body. */
@@ -154,7 +85,7 @@ static int parse_answer(char *raw, size_t len, struct http_answer *out, char *er
 int http_get(const char *host, uint16_t port, const char *path, const char *bearer, int timeout_ms,
              size_t max_answer, struct http_answer *out, char *err, size_t err_size)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = deadline_now_ms() + timeout_ms;
     bool v6 = strchr(host, ':') != NULL;
     bool auth = bearer && bearer[0];
     char request[1536];
@@ -178,8 +109,8 @@ int http_get(const char *host, uint16_t port, const char *path, const char *bear
     raw = malloc(max_answer);
     if (!raw) {
         snprintf(err, err_size, "out of memory");
-    } else if (send_all(fd, request, (size_t)n, deadline) < 0 ||
-               recv_all(fd, raw, max_answer, &len, deadline) < 0) {
+    } else if (deadline_send_all(fd, request, (size_t)n, deadline) < 0 ||
+               deadline_recv_all(fd, raw, max_answer, &len, deadline) < 0) {
         if (errno == ETIMEDOUT)
             snprintf(err, err_size, "no answer within %d ms", timeout_ms);
         else if (errno == EMSGSIZE)

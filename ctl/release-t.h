@@ -32,4 +32,17 @@ struct release_dir {
     unsigned newest;         /* highest version present, live or not */
 };
 
+/* How two versions differ for HAProxy (release_diff.h). */
+enum release_change {
+    RELEASE_SAME,      /* the same files, the same bytes but for each version's own name */
+    RELEASE_MAPS_ONLY, /* only map files changed: HAProxy can take them without a reload */
+    RELEASE_CHANGED,   /* anything else: HAProxy reloads */
+};
+
+/* The map files that changed, relative to the version folder ("maps/clients_main.map"). */
+struct release_maps {
+    char **path; /* malloc'd */
+    size_t n;
+};
+
 #endif /* LLMPROXY_RELEASE_T_H */

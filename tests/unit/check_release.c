@@ -1,6 +1,6 @@
 /*
  * llmproxy-ctl apply's building blocks: version folder names, the live link and its swap,
- * pruning, and naming a process by PID or pidfile.
+ * pruning, comparing two versions, and naming a process by PID or pidfile.
  */
 #include <check.h>
 #include <limits.h>
@@ -13,6 +13,7 @@
 #include "fs_tree.h"
 #include "pidref.h"
 #include "release.h"
+#include "release_diff.h"
 
 static char tmp[] = "/tmp/check_release.XXXXXX";
 static char live[PATH_MAX];
@@ -261,6 +262,101 @@ START_TEST(pid_refs_resolve_to_running_processes)
 }
 END_TEST
 
+static bool same(const char *a, const char *a_dir, const char *b, const char *b_dir)
+{
+    return release_same_text(a, strlen(a), a_dir, b, strlen(b), b_dir);
+}
+
+START_TEST(same_text_reads_each_versions_folder_as_one_word)
+{
+    ck_assert(same("", "/x/live.1", "", "/x/live.2"));
+    ck_assert(same("errorfile 503 \"/x/live.1/errors/503.http\"\n", "/x/live.1",
+                   "errorfile 503 \"/x/live.12/errors/503.http\"\n", "/x/live.12"));
+    ck_assert(same("/x/live.1/a /x/live.1/b", "/x/live.1", "/x/live.2/a /x/live.2/b", "/x/live.2"));
+    /* The live link's path is the same in both, and not a version folder. */
+    ck_assert(same("map(/x/live/maps/c.map)", "/x/live.1", "map(/x/live/maps/c.map)", "/x/live.2"));
+    ck_assert(
+        !same("/x/live.1/errors/503.http", "/x/live.1", "/x/live.2/errors/504.http", "/x/live.2"));
+    /* Only the folder followed by '/' is its name: "live.12" is not "live.1" + "2". */
+    ck_assert(!same("/x/live.12/e", "/x/live.1", "/x/live.22/e", "/x/live.2"));
+    ck_assert(!same("/x/live.1", "/x/live.1", "/x/live.2", "/x/live.2"));
+    ck_assert(!same("/x/live.1/e", "/x/live.1", "/x/live.1/e", "/x/live.2"));
+    ck_assert(!same("abc", "/x/live.1", "abcd", "/x/live.2"));
+    ck_assert(!same("abcd", "/x/live.1", "abc", "/x/live.2"));
+}
+END_TEST
+
+/* Write `text` to `<tmp>/live.<v>/<rel>`, creating the folders. */
+static void put(unsigned v, const char *rel, const char *text)
+{
+    char path[PATH_MAX + 64];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/live.%u", tmp, v);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/live.%u/maps", tmp, v);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/live.%u/%s", tmp, v, rel);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Two versions alike: haproxy.cfg naming its own folder, a map, the config copy. */
+static void put_version(unsigned v, const char *map, const char *config)
+{
+    char cfg[PATH_MAX + 128];
+
+    snprintf(cfg, sizeof(cfg), "errorfile 503 \"%s/live.%u/errors/503.http\"\nmap(%s/live/%s)\n",
+             tmp, v, tmp, "maps/clients_main.map");
+    put(v, "haproxy.cfg", cfg);
+    put(v, "maps/clients_main.map", map);
+    put(v, "config.yaml", config);
+}
+
+static int compare(unsigned from, unsigned to, struct release_maps *maps)
+{
+    struct release_dir rd;
+    char err[RELEASE_ERR_SIZE];
+    int rc;
+
+    ck_assert_msg(release_open(&rd, live, err, sizeof(err)) == 0, "%s", err);
+    rc = release_compare(&rd, from, to, "config.yaml", "maps", maps, err, sizeof(err));
+    ck_assert_msg(rc >= 0, "%s", err);
+    return rc;
+}
+
+START_TEST(compare_tells_maps_only_from_other_changes)
+{
+    struct release_maps maps;
+
+    put_version(1, "aaa alice\n", "a: 1\n");
+    put_version(2, "aaa alice\n", "a: 2\n"); /* only the agent's copy differs */
+    ck_assert_int_eq(compare(1, 2, &maps), RELEASE_SAME);
+    ck_assert_uint_eq(maps.n, 0);
+
+    put_version(3, "bbb bob\n", "a: 3\n");
+    ck_assert_int_eq(compare(2, 3, &maps), RELEASE_MAPS_ONLY);
+    ck_assert_uint_eq(maps.n, 1);
+    ck_assert_str_eq(maps.path[0], "maps/clients_main.map");
+    release_maps_free(&maps);
+    ck_assert_ptr_null(maps.path);
+
+    /* A map more (a forward gained client_auth) changes haproxy.cfg too, but on its own
+     * it is a change as well: the running HAProxy does not know that map. */
+    put_version(4, "bbb bob\n", "a: 4\n");
+    put(4, "maps/clients_other.map", "ccc carol\n");
+    ck_assert_int_eq(compare(3, 4, &maps), RELEASE_CHANGED);
+    ck_assert_uint_eq(maps.n, 0);
+
+    put_version(5, "ccc carol\n", "a: 5\n");
+    put(5, "haproxy.cfg", "something else\n");
+    ck_assert_int_eq(compare(3, 5, &maps), RELEASE_CHANGED);
+    ck_assert_uint_eq(maps.n, 0);
+}
+END_TEST
+
 static Suite *release_suite(void)
 {
     Suite *s = suite_create("release");
@@ -270,6 +366,7 @@ static Suite *release_suite(void)
 
     tcase_add_test(names, parse_accepts_only_canonical_versions);
     tcase_add_test(names, prunable_keeps_live_and_previous);
+    tcase_add_test(names, same_text_reads_each_versions_folder_as_one_word);
     tcase_add_checked_fixture(dirs, setup, teardown);
     tcase_add_test(dirs, open_splits_and_makes_absolute);
     tcase_add_test(dirs, first_apply_creates_the_link);
@@ -277,6 +374,7 @@ static Suite *release_suite(void)
     tcase_add_test(dirs, a_failed_version_is_skipped_not_reused);
     tcase_add_test(dirs, foreign_live_paths_are_refused);
     tcase_add_test(dirs, the_lock_is_exclusive);
+    tcase_add_test(dirs, compare_tells_maps_only_from_other_changes);
     tcase_add_checked_fixture(pids, setup, teardown);
     tcase_add_test(pids, pid_text_is_strict);
     tcase_add_test(pids, pid_refs_resolve_to_running_processes);
