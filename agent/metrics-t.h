@@ -32,13 +32,6 @@ struct agent_state;
 /* Longest path kept as a label value, in bytes; a longer one is "other". */
 #define METRICS_PATH_MAX 160
 
-/* The `client` label of a request without a configured client's name: on a forward
- * without client_auth; on one with it, when no key matched (a 401); and when HAProxy named
- * a client the agent's configuration lacks (the two out of step during an apply). */
-#define METRICS_CLIENT_ANONYMOUS       "anonymous"
-#define METRICS_CLIENT_UNAUTHENTICATED "unauthenticated"
-#define METRICS_CLIENT_UNKNOWN         "unknown"
-
 /* The event families, in the order of the scrape page. */
 enum metrics_family {
     MF_UPSTREAM_REQUESTS = 0,

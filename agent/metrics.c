@@ -337,10 +337,10 @@ const char *metrics_client_label(const struct judged_request *r)
     if (r->client)
         return r->client->conf->name;
     if (r->line->client.len > 0)
-        return METRICS_CLIENT_UNKNOWN;
+        return CONF_CLIENT_UNKNOWN;
     if (r->forward && r->forward->conf->client_auth)
-        return METRICS_CLIENT_UNAUTHENTICATED;
-    return METRICS_CLIENT_ANONYMOUS;
+        return CONF_CLIENT_UNAUTHENTICATED;
+    return CONF_CLIENT_ANONYMOUS;
 }
 
 /* "2xx" for 200..299, ..., "0xx" when no status was sent. */
@@ -460,9 +460,9 @@ static bool client_label_exists(struct agent_state *st, const char *v)
 {
     if (!state_has_clients(st))
         return false; /* the families are no longer shown: drop what they held */
-    return strcmp(v, METRICS_CLIENT_ANONYMOUS) == 0 ||
-           strcmp(v, METRICS_CLIENT_UNAUTHENTICATED) == 0 ||
-           strcmp(v, METRICS_CLIENT_UNKNOWN) == 0 || state_client(st, v, strlen(v));
+    return strcmp(v, CONF_CLIENT_ANONYMOUS) == 0 ||
+           strcmp(v, CONF_CLIENT_UNAUTHENTICATED) == 0 ||
+           strcmp(v, CONF_CLIENT_UNKNOWN) == 0 || state_client(st, v, strlen(v));
 }
 
 /* Whether every forward, group, upstream and client label of a series still names

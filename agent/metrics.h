@@ -51,7 +51,7 @@ void metrics_observe_decision(struct metrics *m, uint64_t elapsed_ns);
 /* Label helpers, exposed for tests. */
 const char *metrics_method_label(const char *method, size_t len);
 void metrics_status_label(int status, char dst[4]);
-/* The client label of a request judged `r` (METRICS_CLIENT_* or a configured name). */
+/* The client label of a request judged `r` (CONF_CLIENT_* or a configured name). */
 const char *metrics_client_label(const struct judged_request *r);
 /* The error label of a REQUEST line judged `o`, NULL when the request did not fail. */
 const char *metrics_request_error(const struct logline *ll, struct outcome o);

@@ -798,9 +798,21 @@ static void client_finish(struct conf_walk *w, void *obj, const struct conf_node
 {
     struct conf_client *c = obj;
     const struct conf_str *hash = &c->key_sha256_written;
+    const struct conf_node *name = given(&client_schema, seen, "name");
     struct conf_pos pos;
     size_t i;
 
+    if (name && c->name &&
+        (strcmp(c->name, CONF_CLIENT_ANONYMOUS) == 0 ||
+         strcmp(c->name, CONF_CLIENT_UNAUTHENTICATED) == 0 ||
+         strcmp(c->name, CONF_CLIENT_UNKNOWN) == 0)) {
+        pos = conf_walk_pos(w, name);
+        conf_walk_error(w, &pos, "name",
+                        "\"%s\" is reserved: the metrics use it for requests without a client "
+                        "(reserved: " CONF_CLIENT_ANONYMOUS ", " CONF_CLIENT_UNAUTHENTICATED
+                        ", " CONF_CLIENT_UNKNOWN ")",
+                        c->name);
+    }
     if (rejected(&client_schema, seen, "key") || rejected(&client_schema, seen, "key_sha256"))
         return;
     if (c->key.val && hash->val) {

@@ -168,6 +168,16 @@ struct conf_forward {
 #define CONF_SHA256_HEX_SIZE 65
 
 /*
+ * The `client` label of a request without a configured client's name, in the agent's
+ * per-client series: on a forward without client_auth; on one with it, when no key matched
+ * (a 401); and when HAProxy named a client the agent's configuration lacks (the two out of
+ * step during an apply). No client may take one of these names.
+ */
+#define CONF_CLIENT_ANONYMOUS       "anonymous"
+#define CONF_CLIENT_UNAUTHENTICATED "unauthenticated"
+#define CONF_CLIENT_UNKNOWN         "unknown"
+
+/*
  * A client of the forwards with client_auth (top-level `clients`): who presents which key.
  * Only the key's SHA-256 leaves the configuration (HAProxy looks it up in a map), so a key
  * may be given as its hash alone and no secret need be on disk.

@@ -195,6 +195,9 @@ static const struct bad_case bad_cases[] = {
      "per_second\n"},
     {WITH_CLIENTS("  - {name: x, key: " ALICE_KEY ", ratelimit: {per_second: 0}}\n"),
      "t.yaml:10:71: clients[0].ratelimit.per_second: 0 is out of range; allowed: 1-1000000\n"},
+    {WITH_CLIENTS("  - {name: anonymous, key: " ALICE_KEY "}\n"),
+     "t.yaml:10:12: clients[0].name: \"anonymous\" is reserved: the metrics use it for requests "
+     "without a client (reserved: anonymous, unauthenticated, unknown)\n"},
     {WITH_CLIENTS("  - {name: 'a b', key: " ALICE_KEY "}\n"),
      "t.yaml:10:12: clients[0].name: invalid name \"a b\"; expected a name of 1-48 letters, "
      "digits, '_', '.' or '-'\n"},
