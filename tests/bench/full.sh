@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the full data path side by side. The same client load goes straight to a mock
 # upstream (`direct`), through a plain one-layer HAProxy (`haproxy`), through LLMProxy as
-# llmproxy-ctl renders it (`llmproxy-rr`, `llmproxy-ra`) and, when it installs, through
+# llmproxy-ctl renders it (`llmproxy-rr`, `llmproxy-ra`, and `llmproxy-keys`: round robin on
+# a forward with client_auth, every request carrying a client key) and, when it installs, through
 # Portkey's gateway (`portkey`). Method and reference figures: docs/benchmarks.md.
 #
 #   tests/bench/full.sh [BUILD_DIR]        (default: build)
@@ -218,10 +219,19 @@ agent_up() {
         awk -F, '$2 == "agent" { print $18 }' | grep -qx UP
 }
 
-# start_llmproxy NAME STRATEGY: render a realistic configuration with llmproxy-ctl and start
-# its agent and HAProxy as `make run` does.
+# The client key of llmproxy-keys: its forward has client_auth, so HAProxy hashes the key of
+# every request and looks it up in its map before anything else.
+BENCH_CLIENT_KEY=llmp-bench-0123456789abcdefghijklmnopqrstuvwxyz
+
+# start_llmproxy NAME STRATEGY [keys]: render a realistic configuration with llmproxy-ctl and
+# start its agent and HAProxy as `make run` does; with `keys`, the forward checks client keys.
 start_llmproxy() {
-    local name=$1 strategy=$2 dir=$WORK/$1 fwd admin spop logs agent_pid ha_pid
+    local name=$1 strategy=$2 keys=${3:-} dir=$WORK/$1 fwd admin spop logs agent_pid ha_pid
+    local auth_line="" clients=""
+    if [[ $keys == keys ]]; then
+        auth_line="      client_auth: true"
+        clients="clients: [{name: bench, key: $BENCH_CLIENT_KEY}]"
+    fi
     fwd=$(free_port)
     admin=$(free_port)
     spop=$(free_port)
@@ -235,6 +245,7 @@ http_server:
       port: $fwd
       upstream_group: g
       ratelimit: {enabled: true, per_second: 1000000, burst: 1000000}
+$auth_line
   admin: {address: 127.0.0.1, port: $admin}
 upstreams:
   - name: a
@@ -254,6 +265,7 @@ agent:
   spop: {address: 127.0.0.1, port: $spop}
   logs: {address: 127.0.0.1, port: $logs}
 haproxy: {run_dir: "$dir"${NBTHREAD:+, nbthread: $NBTHREAD}}
+$clients
 EOF
     "$CTL" render -c "$dir/config.yaml" -o "$dir/out" >"$dir/render.log" 2>&1 ||
         { cat "$dir/render.log" >&2; say "$name: llmproxy-ctl render failed"; exit 1; }
@@ -265,6 +277,7 @@ EOF
         { tail "$WORK/stderr.log" >&2; exit 1; }
     TARGETS+=("$name")
     URL[$name]=http://127.0.0.1:$fwd/v1/chat/completions
+    [[ $keys == keys ]] && HEADER[$name]="Authorization: Bearer $BENCH_CLIENT_KEY"
     PROC[$name]="$ha_pid $(children "$ha_pid") $agent_pid"
     # ADMIN_llmproxy_rr, SPOP_llmproxy_rr, AGENT_llmproxy_rr and the same for _ra.
     printf -v "ADMIN_${name//-/_}" '%s' "$admin"
@@ -273,6 +286,7 @@ EOF
 }
 start_llmproxy llmproxy-rr roundrobin
 start_llmproxy llmproxy-ra response_aware
+start_llmproxy llmproxy-keys roundrobin keys
 
 # Portkey's gateway (Node.js), when npm can fetch it within a minute. Its routing comes in a
 # request header: load balance over the two mocks as OpenAI-compatible hosts.
@@ -365,7 +379,7 @@ sse_run() {
     local -a pids
     read -ra pids <<<"${PROC[$t]}"
     before=$(cpu_ticks "${pids[@]}")
-    run_fg curl -s -m 60 -H 'Content-Type: application/json' -d "$SSE_BODY" \
+    run_fg curl -s -m 60 -H 'Content-Type: application/json' ${HEADER[$t]:+-H "${HEADER[$t]}"} -d "$SSE_BODY" \
         -w '%{stderr}%{http_code} %{time_starttransfer} %{time_total}\n' "${URL[$t]}?n=[1-$n]" \
         >/dev/null 2>"$WORK/sse.out" || { say "curl against $t failed"; exit 1; }
     after=$(cpu_ticks "${pids[@]}")
@@ -555,6 +569,10 @@ for t in llmproxy-rr llmproxy-ra; do
         "$(ratio "${S_CPU[$k/$t]}" "${S_CPU[$k/haproxy]}") x (${S_CPU[$k/$t]} vs ${S_CPU[$k/haproxy]} us)" \
         "$(verdict "${S_CPU[$k/$t]} <= 2 * ${S_CPU[$k/haproxy]}")"
 done
+k=thr-0ms
+printf "$TARGET_FMT" "client_auth throughput >= 0.9 x llmproxy-rr" llmproxy-keys \
+    "$(ratio "${S_RPS[$k/llmproxy-keys]}" "${S_RPS[$k/llmproxy-rr]}") x (${S_RPS[$k/llmproxy-keys]} vs ${S_RPS[$k/llmproxy-rr]})" \
+    "$(verdict "${S_RPS[$k/llmproxy-keys]} >= 0.9 * ${S_RPS[$k/llmproxy-rr]}")"
 printf "$TARGET_FMT" "agent RSS <= 32 MiB, $MEMORY_CLIENTS client IPs" llmproxy-rr \
     "peak $(awk -v kb="$AGENT_HWM_KB" 'BEGIN { printf "%.1f", kb / 1024 }') MiB, now $(awk -v kb="$AGENT_RSS_KB" 'BEGIN { printf "%.1f", kb / 1024 }') MiB" \
     "$(verdict "$AGENT_HWM_KB <= $AGENT_RSS_TARGET_KB")"
