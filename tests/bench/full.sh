@@ -505,7 +505,7 @@ done <"$SUMMARY"
 ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
 FAILED=0
-fmt='%-10s %-12s %10s %9s %9s %11s %9s %9s %9s  %s\n'
+fmt='%-10s %-13s %10s %9s %9s %11s %9s %9s %9s  %s\n'
 printf "$fmt" workload target req/s "p50 ms" "p99 ms" "CPU us/req" "RSS MiB" "x haproxy" "x direct" ""
 for w in "${WORKLOADS[@]}"; do
     for t in "${TARGETS[@]}"; do
@@ -540,7 +540,7 @@ echo
 # ---- issue 7 targets -----------------------------------------------------------------------
 
 verdict() { awk "BEGIN { exit !($1) }" && echo ok || echo MISSED; }
-TARGET_FMT='%-46s %-12s %-34s %s\n'
+TARGET_FMT='%-46s %-13s %-34s %s\n'
 printf "$TARGET_FMT" "issue 7 target" row measured ""
 for t in llmproxy-rr llmproxy-ra; do
     k=thr-0ms
