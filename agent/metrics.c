@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_client_key.h"
 #include "contract/spop_names.h"
 #include "metrics.h"
 #include "outcome.h"
@@ -460,9 +461,7 @@ static bool client_label_exists(struct agent_state *st, const char *v)
 {
     if (!state_has_clients(st))
         return false; /* the families are no longer shown: drop what they held */
-    return strcmp(v, CONF_CLIENT_ANONYMOUS) == 0 ||
-           strcmp(v, CONF_CLIENT_UNAUTHENTICATED) == 0 ||
-           strcmp(v, CONF_CLIENT_UNKNOWN) == 0 || state_client(st, v, strlen(v));
+    return conf_client_name_reserved(v) || state_client(st, v, strlen(v));
 }
 
 /* Whether every forward, group, upstream and client label of a series still names

@@ -48,3 +48,9 @@ bool conf_sha256_hex_valid(const char *s)
             return false;
     return s[i] == '\0';
 }
+
+bool conf_client_name_reserved(const char *name)
+{
+    return strcmp(name, CONF_CLIENT_ANONYMOUS) == 0 ||
+           strcmp(name, CONF_CLIENT_UNAUTHENTICATED) == 0 || strcmp(name, CONF_CLIENT_UNKNOWN) == 0;
+}

@@ -29,4 +29,7 @@ int conf_sha256_hex(const void *key, size_t len, char out[CONF_SHA256_HEX_SIZE])
 /* Whether `s` is 64 hex digits (either case): a SHA-256 as written by an operator. */
 bool conf_sha256_hex_valid(const char *s);
 
+/* Whether `name` is one of the CONF_CLIENT_* labels no client may take. */
+bool conf_client_name_reserved(const char *name);
+
 #endif /* LLMPROXY_CONF_CLIENT_KEY_H */

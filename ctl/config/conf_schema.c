@@ -802,10 +802,7 @@ static void client_finish(struct conf_walk *w, void *obj, const struct conf_node
     struct conf_pos pos;
     size_t i;
 
-    if (name && c->name &&
-        (strcmp(c->name, CONF_CLIENT_ANONYMOUS) == 0 ||
-         strcmp(c->name, CONF_CLIENT_UNAUTHENTICATED) == 0 ||
-         strcmp(c->name, CONF_CLIENT_UNKNOWN) == 0)) {
+    if (name && c->name && conf_client_name_reserved(c->name)) {
         pos = conf_walk_pos(w, name);
         conf_walk_error(w, &pos, "name",
                         "\"%s\" is reserved: the metrics use it for requests without a client "
