@@ -135,18 +135,30 @@ static bool current_map(const struct config *cfg, const char *name)
     return false;
 }
 
-/* A map left by an earlier render, for a forward gone or without client_auth now, would
- * suggest keys that nothing checks: removed, like a stale spoe-attempt.conf. */
+/*
+ * A map left by an earlier render, for a forward gone or without client_auth now, would
+ * suggest keys that nothing checks: removed, like a stale spoe-attempt.conf. Only from a
+ * maps folder of ours, opened without following a link: one planted by someone else
+ * (or a link to another folder) is not walked, and write_client_maps refuses it.
+ */
 static void remove_stale_maps(const struct config *cfg, const char *abs)
 {
     size_t pre = strlen(RENDER_CLIENT_MAP_PREFIX), suf = strlen(RENDER_CLIENT_MAP_SUFFIX);
     char path[PATH_MAX + 32];
     struct dirent *e;
+    struct stat sb;
     DIR *d;
+    int fd;
 
     snprintf(path, sizeof(path), "%s/%s", abs, RENDER_MAPS_DIR);
-    if (!(d = opendir(path)))
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
         return;
+    if (fstat(fd, &sb) != 0 || sb.st_uid != geteuid() || (sb.st_mode & S_IWOTH) ||
+        !(d = fdopendir(fd))) {
+        close(fd);
+        return;
+    }
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
 

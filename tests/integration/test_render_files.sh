@@ -61,6 +61,18 @@ check "render refuses an errors folder another user made" test $? -ne 0
 check "... saying so" grep -q "errors: not a folder of ours" "$T/render2.log"
 check "... and writes no haproxy.cfg naming it" test ! -e "$OUT2/haproxy.cfg"
 
+# A maps folder planted as a link to another folder: render (which removes stale client
+# maps) must not walk it and delete that folder's files. The configuration has no
+# client_auth, so every clients_*.map would be stale if the folder were ours.
+OUT3=$T/pub3
+mkdir -m 1777 "$OUT3"
+mkdir -m 700 "$T/victim"
+: >"$T/victim/clients_main.map"
+as_attacker ln -s "$T/victim" "$OUT3/maps"
+"$CTL" render -c "$T/config.yaml" -o "$OUT3" >"$T/render3.log" 2>&1
+check "render through a planted maps link leaves the linked folder's files alone" \
+    test -e "$T/victim/clients_main.map"
+
 # A second render replaces the files in place, same owner and modes.
 "$CTL" render -c "$T/config.yaml" -o "$OUT" >>"$T/render.log" 2>&1
 check "a second render succeeds, haproxy.cfg still mode 600 ($(owner_mode "$OUT/haproxy.cfg"))" \
