@@ -57,7 +57,9 @@ sleep 0.5 # the last lines reach the agent
 n=$(load_total flap)
 failed=$(load_failed flap)
 flappy_503=$(mock_records "$FLAPPY" '[.[] | select(.status == 503)] | length')
-check "the load ran ($n requests: $(load_summary flap))" test "$n" -ge 100
+# Enough requests for the breaker to cycle several times; how many fit in the 8 s depends on
+# the machine's load (each request forks a curl), 80-300 seen.
+check "the load ran ($n requests: $(load_summary flap))" test "$n" -ge 50
 check "every client error is a 503 relayed from flappy ($failed errors, flappy returned $flappy_503)" \
     test "$failed" -eq "$flappy_503" -a "$(load_summary flap | tr ' ' '\n' | grep -vc -e '^200x' -e '^503x')" -eq 0
 opened=$(metric_sum llmproxy_circuitbreaker_opened_total)
