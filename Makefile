@@ -90,8 +90,8 @@ AGENT_BIN  := $(if $(AGENT_MAIN),$(O)/llmproxy-agent)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(O)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps lint test unit integration bench-agent bench soak run format deb rpm clean fuzz \
-        fuzz-build fuzz-smoke print-version
+.PHONY: all deps lint test unit integration integration-matrix haproxy-builds bench-agent bench \
+        soak run format deb rpm clean fuzz fuzz-build fuzz-smoke print-version
 # Keep objects that only pattern rules reach (tests, tools) so they are not rebuilt.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -143,12 +143,26 @@ $(O)/tools/%: $(O)/obj/tests/tools/%.o $(LIBAGENT) $(LIBCONF)
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
 
+# The integration suite against the system's HAProxy (Debian 12's 2.6), or $HAPROXY.
 integration:
 	$(MAKE) SAN=1 O=build/san all
 	@LLMPROXY_BUILD=$(CURDIR)/build/san tests/integration/run.sh
 
+# The HAProxy releases, besides the system's, that users run and the suite runs against:
+# Debian 13's and RHEL 10's 3.0, and the 3.2 LTS. Each is built once from its release
+# tarball into build/haproxy/<version>/ (tests/lib/haproxy-build.sh).
+HAPROXY_MATRIX ?= 3.0.11 3.2.0
+
+haproxy-builds:
+	@tests/lib/haproxy-build.sh $(CURDIR)/build/haproxy $(HAPROXY_MATRIX)
+
+integration-matrix:
+	$(MAKE) SAN=1 O=build/san all
+	@LLMPROXY_BUILD=$(CURDIR)/build/san tests/integration/matrix.sh $(CURDIR)/build/haproxy $(HAPROXY_MATRIX)
+
 lint:
 	@tests/lint/includes.sh
+	@tests/lint/haproxy-versions.sh
 
 # The README's test command: from a fresh Debian 12 machine (as root) to a verdict.
 test: deps
@@ -156,6 +170,7 @@ test: deps
 	$(MAKE) all unit
 	$(MAKE) SAN=1 O=build/san all unit
 	$(MAKE) integration
+	$(MAKE) integration-matrix
 
 bench-agent: all
 	@tests/bench/agent.sh $(O)

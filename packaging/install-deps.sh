@@ -3,10 +3,12 @@
 # one is missing. Non-interactive and idempotent; needs root to install.
 set -eu
 
-# debhelper, dpkg-dev, fakeroot, help2man, lintian and rpm build and check the packages (make deb,
-# make rpm, tests/integration/test_packaging.sh); clang and libclang-rt-14-dev (libFuzzer) build
-# the fuzzing harnesses (make fuzz, tests/integration/test_fuzz_smoke.sh).
-PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2 jq python3 openssl ca-certificates tinyproxy debhelper dpkg-dev fakeroot help2man lintian rpm clang libclang-rt-14-dev}"
+# libpcre2-dev builds the HAProxy releases the integration suite also runs against
+# (tests/lib/haproxy-build.sh); debhelper, dpkg-dev, fakeroot, help2man, lintian and rpm build
+# and check the packages (make deb, make rpm, tests/integration/test_packaging.sh); clang and
+# libclang-rt-14-dev (libFuzzer) build the fuzzing harnesses (make fuzz,
+# tests/integration/test_fuzz_smoke.sh).
+PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2 jq python3 openssl ca-certificates libpcre2-dev tinyproxy debhelper dpkg-dev fakeroot help2man lintian rpm clang libclang-rt-14-dev}"
 
 missing=""
 for p in $PKGS; do

@@ -9,7 +9,7 @@ LLMPROXY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${LLMPROXY_BUILD:-$LLMPROXY_ROOT/build/san}
 AGENT=$BUILD/llmproxy-agent
 CTL=$BUILD/llmproxy-ctl
-HAPROXY=${HAPROXY:-haproxy}
+export HAPROXY=${HAPROXY:-haproxy}
 # haproxy_at_least MAJOR MINOR: the HAProxy under test ($HAPROXY) is that version or newer.
 haproxy_at_least() {
     local v major minor

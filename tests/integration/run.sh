@@ -13,6 +13,7 @@ LLMPROXY_SKIPPED_PARTS=$(mktemp "${TMPDIR:-/tmp}/llmproxy-skipped.XXXXXX")
 export LLMPROXY_SKIPPED_PARTS
 trap 'rm -f "$LLMPROXY_SKIPPED_PARTS"' EXIT
 tests=${TESTS:-$(ls test_*.sh 2>/dev/null | sed 's/\.sh$//')}
+echo "integration: $("${HAPROXY:-haproxy}" -v 2>&1 | head -n 1)"
 for t in $tests; do
     echo "== $t"
     start=$(date +%s)
