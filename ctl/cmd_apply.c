@@ -45,6 +45,7 @@
 #include "ctl.h"
 #include "haproxy_check.h"
 #include "haproxy_map.h"
+#include "haproxy_target.h"
 #include "pidref.h"
 #include "release.h"
 #include "release_diff.h"
@@ -135,12 +136,13 @@ static int build_version(const struct release_dir *rd, unsigned v, const char *f
 {
     char dir[RELEASE_PATH_SIZE], live[RELEASE_PATH_SIZE];
     char cfg_path[RELEASE_PATH_SIZE + sizeof(RENDER_HAPROXY_CFG) + 1], err[RENDER_ERR_SIZE];
+    struct haproxy_target target = haproxy_target_resolve(cfg, APPLY_WHO);
 
     release_path(rd, v, dir, sizeof(dir));
     release_live_path(rd, live, sizeof(live));
     if (write_copy(dir, buf, len) < 0)
         return CTL_EXIT_INVALID;
-    if (render_to_dir_at(cfg, dir, dir, err, sizeof(err)) < 0) {
+    if (render_to_dir_at(cfg, dir, dir, &target, err, sizeof(err)) < 0) {
         fprintf(stderr, APPLY_WHO ": %s: %s\n", file, err);
         return CTL_EXIT_INVALID;
     }
@@ -149,7 +151,7 @@ static int build_version(const struct release_dir *rd, unsigned v, const char *f
         fprintf(stderr, "%s: HAProxy rejects the rendered configuration\n", file);
         return CTL_EXIT_INVALID;
     }
-    if (render_to_dir_at(cfg, dir, live, err, sizeof(err)) < 0) {
+    if (render_to_dir_at(cfg, dir, live, &target, err, sizeof(err)) < 0) {
         fprintf(stderr, APPLY_WHO ": %s: %s\n", file, err);
         return CTL_EXIT_INVALID;
     }

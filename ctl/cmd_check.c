@@ -21,7 +21,7 @@ static int check_file(const struct ctl_cmd *cmd, const char *file, bool keep)
         fprintf(stderr, "llmproxy-ctl check: %s: %s\n", dir, strerror(errno));
         return CTL_EXIT_INVALID;
     }
-    rc = ctl_load_and_render(cmd, file, dir);
+    rc = ctl_load_and_render(cmd, file, dir, NULL);
     if (rc == CTL_EXIT_OK) {
         snprintf(cfg_path, sizeof(cfg_path), "%s/%s", dir, RENDER_HAPROXY_CFG);
         hrc = haproxy_check("llmproxy-ctl check", cfg_path);

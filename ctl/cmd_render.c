@@ -7,6 +7,7 @@
 #include "conf_diag.h"
 #include "config.h"
 #include "ctl.h"
+#include "haproxy_target.h"
 #include "render.h"
 
 /*
@@ -33,16 +34,22 @@ static void warn_missing_run_dir(const struct config *cfg)
     conf_diags_free(&warning);
 }
 
-int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir)
+int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir,
+                        struct conf_haproxy_version *rendered_for)
 {
-    char err[RENDER_ERR_SIZE];
+    char err[RENDER_ERR_SIZE], who[64];
     struct config *cfg = ctl_load_config(file);
+    struct haproxy_target target;
     int rc;
 
     if (!cfg)
         return CTL_EXIT_INVALID;
     warn_missing_run_dir(cfg);
-    rc = render_to_dir(cfg, dir, err, sizeof(err));
+    snprintf(who, sizeof(who), "llmproxy-ctl %s", cmd->name);
+    target = haproxy_target_resolve(cfg, who);
+    if (rendered_for)
+        *rendered_for = target.version;
+    rc = render_to_dir(cfg, dir, &target, err, sizeof(err));
     config_free(cfg);
     if (rc < 0) {
         fprintf(stderr, "llmproxy-ctl %s: %s: %s\n", cmd->name, file, err);
@@ -54,13 +61,14 @@ int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char 
 static int run_render(const struct ctl_cmd *cmd, int argc, char **argv)
 {
     struct ctl_options o;
+    struct conf_haproxy_version v;
     int rc = ctl_parse_options(cmd, argc, argv, "co", &o);
 
     if (rc != CTL_OPTIONS_OK)
         return rc;
-    rc = ctl_load_and_render(cmd, o.file, o.dir);
+    rc = ctl_load_and_render(cmd, o.file, o.dir, &v);
     if (rc == CTL_EXIT_OK)
-        printf("%s: rendered into %s\n", o.file, o.dir);
+        printf("%s: rendered into %s for HAProxy %u.%u\n", o.file, o.dir, v.major, v.minor);
     return rc;
 }
 

@@ -30,6 +30,7 @@ extern const struct ctl_cmd ctl_cmd_apply;
 extern const struct ctl_cmd ctl_cmd_key;
 
 struct config;
+struct conf_haproxy_version;
 
 /*
  * Load FILE; NULL after printing each problem and their count to stderr, as `validate`
@@ -41,10 +42,12 @@ struct config *ctl_load_config(const char *file);
 struct config *ctl_load_config_buf(const char *file, const char *buf, size_t len);
 
 /*
- * Load FILE and render it into DIR (cmd_render.c), printing problems to stderr as
- * `validate` does. Returns an exit status.
+ * Load FILE and render it into DIR (cmd_render.c) for the HAProxy release it names or that
+ * `haproxy -v` reports, printing problems to stderr as `validate` does. Returns an exit
+ * status; the release rendered for in `rendered_for` unless NULL.
  */
-int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir);
+int ctl_load_and_render(const struct ctl_cmd *cmd, const char *file, const char *dir,
+                        struct conf_haproxy_version *rendered_for);
 
 /*
  * Options shared by the subcommands: -c FILE, -o DIR, -k (keep), -j (json), -h, and the

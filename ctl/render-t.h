@@ -9,15 +9,17 @@
 #include <stdio.h>
 
 #include "config-t.h"
+#include "haproxy_target-t.h"
 
 /* Longest error message a render reports. */
 #define RENDER_ERR_SIZE 512
 
 /* Where the rendered files live and how ${NAME:-default} templates are resolved. */
 struct render_opts {
-    const char *dir;          /* absolute folder of haproxy.cfg; the other files are named in it */
-    const char *map_base;     /* folder whose RENDER_MAPS_DIR haproxy.cfg names; NULL: dir */
-    conf_getenv_fn getenv_fn; /* NULL: the process environment */
+    const char *dir;      /* absolute folder of haproxy.cfg; the other files are named in it */
+    const char *map_base; /* folder whose RENDER_MAPS_DIR haproxy.cfg names; NULL: dir */
+    struct haproxy_target haproxy; /* the release the files are for */
+    conf_getenv_fn getenv_fn;      /* NULL: the process environment */
     void *getenv_ctx;
 };
 

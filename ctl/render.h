@@ -105,11 +105,13 @@ void render_conf_str(struct render_out *r, const struct conf_str *s, bool log_fo
 /* ---- the output folder (render_dir.c) ---- */
 
 /*
- * Render every file of `cfg` into `dir` (created if missing; its parent must exist).
- * Each file is written to a temporary name then renamed, so a reader sees old or new.
- * Returns 0, or -1 with a message in `err`.
+ * Render every file of `cfg` for HAProxy release `target` (NULL: the oldest,
+ * haproxy_target.h) into `dir` (created if missing; its parent must exist). Each file is
+ * written to a temporary name then renamed, so a reader sees old or new. Returns 0, or -1
+ * with a message in `err`.
  */
-int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size);
+int render_to_dir(const struct config *cfg, const char *dir, const struct haproxy_target *target,
+                  char *err, size_t err_size);
 
 /*
  * The same, with haproxy.cfg naming the client maps under `map_base` (its RENDER_MAPS_DIR
@@ -117,7 +119,7 @@ int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t e
  * the next (the live link), so that map commands on HAProxy's runtime API keep naming the
  * map HAProxy loaded. NULL: `dir`.
  */
-int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_base, char *err,
-                     size_t err_size);
+int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_base,
+                     const struct haproxy_target *target, char *err, size_t err_size);
 
 #endif /* LLMPROXY_RENDER_H */

@@ -203,13 +203,14 @@ static int write_client_maps(const struct config *cfg, const struct render_opts 
     return 0;
 }
 
-int render_to_dir(const struct config *cfg, const char *dir, char *err, size_t err_size)
+int render_to_dir(const struct config *cfg, const char *dir, const struct haproxy_target *target,
+                  char *err, size_t err_size)
 {
-    return render_to_dir_at(cfg, dir, NULL, err, err_size);
+    return render_to_dir_at(cfg, dir, NULL, target, err, err_size);
 }
 
-int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_base, char *err,
-                     size_t err_size)
+int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_base,
+                     const struct haproxy_target *target, char *err, size_t err_size)
 {
     struct render_opts o = {0};
     const struct file_content pick = {.fn = render_spoe_pick};
@@ -227,6 +228,8 @@ int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_
     }
     o.dir = abs;
     o.map_base = map_base;
+    if (target)
+        o.haproxy = *target;
     if (own_sub_dir(abs, RENDER_ERRORS_DIR, err, err_size) < 0)
         return -1;
     for (i = 0; render_errorfiles[i]; i++) {

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "conf_client_key.h"
+#include "conf_haproxy_version.h"
 #include "conf_diag.h"
 #include "conf_schema.h"
 #include "conf_sockets.h"
@@ -700,6 +701,31 @@ static void group_name_check(struct conf_walk *w, const struct conf_str *s, cons
                         conf_quote(q, sizeof(q), s->val, strlen(s->val)));
 }
 
+/* "auto", or a release LLMProxy renders for, 2.6 or newer: "3.2", or "3.2.9" as
+ * `haproxy -v` prints it. */
+static void haproxy_version_check(struct conf_walk *w, struct conf_haproxy *h)
+{
+    struct conf_haproxy_version oldest = CONF_HAPROXY_OLDEST;
+    const char *end;
+    char q[CONF_QUOTE_BUF];
+
+    if (!h->version.val || strcmp(h->version.val, "auto") == 0)
+        return;
+    end = conf_haproxy_version_parse(h->version.val, &h->target);
+    if (end && end[0] == '.' && end[1] && strlen(end + 1) <= 3 &&
+        strspn(end + 1, "0123456789") == strlen(end + 1))
+        end += strlen(end);
+    if (!end || *end || conf_haproxy_version_cmp(h->target, oldest) < 0) {
+        conf_walk_error(w, &h->version.pos, "version",
+                        "%s is not a release LLMProxy renders for; allowed: \"auto\" (ask "
+                        "'haproxy -v') or a release from %u.%u on, such as \"2.6\", \"3.0\" or "
+                        "\"3.2.9\"",
+                        conf_quote(q, sizeof(q), h->version.val, strlen(h->version.val)),
+                        oldest.major, oldest.minor);
+        h->target = (struct conf_haproxy_version){0, 0};
+    }
+}
+
 static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                            const struct conf_seen *seen)
 {
@@ -715,6 +741,7 @@ static void haproxy_finish(struct conf_walk *w, void *obj, const struct conf_nod
                         "the %d-byte socket address limit",
                         strlen(run_dir->val), CONF_RUN_DIR_MAX, CONF_SOCKET_PATH_MAX - 1);
     group_name_check(w, &((struct conf_haproxy *)obj)->socket_group, "socket_group");
+    haproxy_version_check(w, obj);
 }
 
 static const struct conf_key haproxy_keys[] = {
@@ -723,6 +750,7 @@ static const struct conf_key haproxy_keys[] = {
     BOOL_KEY("access_log", struct conf_haproxy, access_log, false),
     INT_KEY("nbthread", struct conf_haproxy, nbthread, 0, 4096, 0),
     STR_KEY("socket_group", struct conf_haproxy, socket_group, 0, NULL),
+    STR_KEY("version", struct conf_haproxy, version, 0, "auto"),
 };
 static const struct conf_schema haproxy_schema = SCHEMA(haproxy_keys, .finish = haproxy_finish);
 

@@ -215,6 +215,11 @@ struct conf_agent {
 };
 
 /* Settings of the rendered HAProxy configuration (top-level key `haproxy`, optional). */
+/* An HAProxy release line, 3.2 for 3.2.0 and 3.2.9; {0, 0} when not known. */
+struct conf_haproxy_version {
+    unsigned major, minor;
+};
+
 struct conf_haproxy {
     struct conf_str run_dir;    /* absolute; holds HAProxy's stats socket */
     uint32_t hard_stop_after_s; /* how long an old worker may finish streams after a reload */
@@ -223,6 +228,10 @@ struct conf_haproxy {
     /* HAProxy's group when it is not the agent's user: the agent's sockets in run_dir are
      * then 0660 and this group; NULL, 0600. */
     struct conf_str socket_group;
+    /* The release the rendered files are for: "auto" (asks `haproxy -v` when rendering) or
+     * a release line; `target` is that line parsed, {0, 0} for "auto". */
+    struct conf_str version;
+    struct conf_haproxy_version target;
 };
 
 /* One problem found while loading: "file:line:col: path: message". */

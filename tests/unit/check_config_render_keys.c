@@ -1,7 +1,7 @@
 /*
  * The configuration keys added for rendering: upstreams[].tls and the top-level
- * `haproxy` block (run_dir, hard_stop_after, access_log, nbthread). Defaults, accepted
- * values and the exact messages of refused ones.
+ * `haproxy` block (run_dir, hard_stop_after, access_log, nbthread, socket_group, version).
+ * Defaults, accepted values and the exact messages of refused ones.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -23,6 +23,8 @@ START_TEST(defaults)
     ck_assert(!cfg->haproxy.access_log);
     ck_assert_uint_eq(cfg->haproxy.nbthread, 0);
     ck_assert_ptr_null(cfg->haproxy.socket_group.val);
+    ck_assert_str_eq(cfg->haproxy.version.val, "auto");
+    ck_assert_uint_eq(cfg->haproxy.target.major, 0);
     config_free(cfg);
 }
 END_TEST
@@ -33,7 +35,7 @@ START_TEST(given_values)
         ctu_load_ok("upstreams: [{name: u, url: 'https://u', tls: {ca_file: /etc/ca.pem, verify: "
                     "false}}]\n" G
                     "haproxy: {run_dir: /srv/llm, hard_stop_after: 60, access_log: true, nbthread: "
-                    "4, socket_group: haproxy}\n");
+                    "4, socket_group: haproxy, version: \"3.0\"}\n");
 
     ck_assert_str_eq(cfg->upstreams[0].tls_ca_file.val, "/etc/ca.pem");
     ck_assert(!cfg->upstreams[0].tls_verify);
@@ -42,6 +44,20 @@ START_TEST(given_values)
     ck_assert(cfg->haproxy.access_log);
     ck_assert_uint_eq(cfg->haproxy.nbthread, 4);
     ck_assert_str_eq(cfg->haproxy.socket_group.val, "haproxy");
+    ck_assert_uint_eq(cfg->haproxy.target.major, 3);
+    ck_assert_uint_eq(cfg->haproxy.target.minor, 0);
+    config_free(cfg);
+}
+END_TEST
+
+/* A release as `haproxy -v` prints it names its line. */
+START_TEST(version_with_patch_level)
+{
+    struct config *cfg = ctu_load_ok("upstreams: [{name: u, url: 'https://u'}]\n" G
+                                     "haproxy: {version: \"3.2.11\"}\n");
+
+    ck_assert_uint_eq(cfg->haproxy.target.major, 3);
+    ck_assert_uint_eq(cfg->haproxy.target.minor, 2);
     config_free(cfg);
 }
 END_TEST
@@ -82,11 +98,39 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:21: haproxy.nbthread: found \"many\"; expected a number 0-4096\n"},
     {"haproxy: {nbthreads: 4}\n",
      "t.yaml:1:11: haproxy.nbthreads: unknown key \"nbthreads\"; did you mean \"nbthread\"? "
-     "(allowed: run_dir, hard_stop_after, access_log, nbthread, socket_group)\n"},
+     "(allowed: run_dir, hard_stop_after, access_log, nbthread, socket_group, version)\n"},
     {"haproxy: {run_dir: "
      "/run/llmproxy/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
      "t.yaml:1:20: haproxy.run_dir: 79 bytes long; at most 70, so that the unix sockets under it "
      "fit the 107-byte socket address limit\n"},
+    {"haproxy: {version: \"2.4\"}\n",
+     "t.yaml:1:20: haproxy.version: \"2.4\" "
+     "is not a release LLMProxy renders for; allowed: \"auto\" (ask 'haproxy -v') or a release "
+     "from 2.6 on, such as \"2.6\", \"3.0\" or \"3.2.9\"\n"},
+    {"haproxy: {version: \"3\"}\n",
+     "t.yaml:1:20: haproxy.version: \"3\" "
+     "is not a release LLMProxy renders for; allowed: \"auto\" (ask 'haproxy -v') or a release "
+     "from 2.6 on, such as \"2.6\", \"3.0\" or \"3.2.9\"\n"},
+    {"haproxy: {version: \"v3.2\"}\n",
+     "t.yaml:1:20: haproxy.version: \"v3.2\" "
+     "is not a release LLMProxy renders for; allowed: \"auto\" (ask 'haproxy -v') or a release "
+     "from 2.6 on, such as \"2.6\", \"3.0\" or \"3.2.9\"\n"},
+    {"haproxy: {version: \"3.2 \"}\n",
+     "t.yaml:1:20: haproxy.version: \"3.2 \" "
+     "is not a release LLMProxy renders for; allowed: \"auto\" (ask 'haproxy -v') or a release "
+     "from 2.6 on, such as \"2.6\", \"3.0\" or \"3.2.9\"\n"},
+    {"haproxy: {version: \"1000.0\"}\n",
+     "t.yaml:1:20: haproxy.version: \"1000.0\" "
+     "is not a release LLMProxy renders for; allowed: \"auto\" (ask 'haproxy -v') or a release "
+     "from 2.6 on, such as \"2.6\", \"3.0\" or \"3.2.9\"\n"},
+    {"haproxy: {version: \"0.9\"}\n",
+     "t.yaml:1:20: haproxy.version: \"0.9\" "
+     "is not a release LLMProxy renders for; allowed: \"auto\" (ask 'haproxy -v') or a release "
+     "from 2.6 on, such as \"2.6\", \"3.0\" or \"3.2.9\"\n"},
+    {"haproxy: {version: \"\"}\n",
+     "t.yaml:1:20: haproxy.version: \"\" "
+     "is not a release LLMProxy renders for; allowed: \"auto\" (ask 'haproxy -v') or a release "
+     "from 2.6 on, such as \"2.6\", \"3.0\" or \"3.2.9\"\n"},
     {"haproxy: {socket_group: \"-wheel\"}\n",
      "t.yaml:1:25: haproxy.socket_group: invalid group name \"-wheel\"; allowed: 1-32 letters, "
      "digits, '.', '_' or '-', not starting with '-'\n"},
@@ -112,6 +156,7 @@ static Suite *keys_suite(void)
 
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, given_values);
+    tcase_add_test(tc, version_with_patch_level);
     tcase_add_loop_test(tc, refused, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     suite_add_tcase(s, tc);
     return s;

@@ -738,7 +738,7 @@ START_TEST(render_into_folder)
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(out, sizeof(out), "%s/out", dir);
-    ck_assert_msg(render_to_dir(cfg, out, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(render_to_dir(cfg, out, NULL, err, sizeof(err)) == 0, "%s", err);
     config_free(cfg);
     ck_assert(exists(out, RENDER_HAPROXY_CFG, &mode));
     ck_assert_uint_eq(mode, 0600);
@@ -752,12 +752,12 @@ START_TEST(render_into_folder)
     /* Rendering a configuration without retries again removes the stale attempt file. */
     cfg = ctu_load(no_retry, NULL, &diags);
     ck_assert_ptr_nonnull(cfg);
-    ck_assert_int_eq(render_to_dir(cfg, out, err, sizeof(err)), 0);
+    ck_assert_int_eq(render_to_dir(cfg, out, NULL, err, sizeof(err)), 0);
     ck_assert(!exists(out, RENDER_SPOE_ATTEMPT, NULL));
     ck_assert(!exists(out, RENDER_HAPROXY_CFG ".tmp", NULL));
     /* A folder whose parent is missing is an error, not a crash. */
     snprintf(out, sizeof(out), "%s/no/such", dir);
-    ck_assert_int_eq(render_to_dir(cfg, out, err, sizeof(err)), -1);
+    ck_assert_int_eq(render_to_dir(cfg, out, NULL, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "No such file or directory"));
     config_free(cfg);
     free(diags);

@@ -74,7 +74,7 @@ static void render_yaml(const char *yaml, const char *map_base)
     char out[128], err[RENDER_ERR_SIZE];
 
     snprintf(out, sizeof(out), "%s/out", dir);
-    ck_assert_msg(render_to_dir_at(cfg, out, map_base, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(render_to_dir_at(cfg, out, map_base, NULL, err, sizeof(err)) == 0, "%s", err);
     config_free(cfg);
 }
 
@@ -260,7 +260,7 @@ START_TEST(map_base_names_a_stable_folder)
     /* A character that would end the map's sample argument is refused, not written. */
     cfg = ctu_load_ok(clients_yaml);
     snprintf(out, sizeof(out), "%s/out", dir);
-    ck_assert_int_eq(render_to_dir_at(cfg, out, "/run/a,b", err, sizeof(err)), -1);
+    ck_assert_int_eq(render_to_dir_at(cfg, out, "/run/a,b", NULL, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "cannot take in a map path"));
     config_free(cfg);
     remove_tmp();

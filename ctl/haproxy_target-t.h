@@ -1,0 +1,23 @@
+/*
+ * The HAProxy release the rendered files are for, and what the renderer does differently
+ * for it (types only; functions are in haproxy_target.h).
+ */
+#ifndef LLMPROXY_HAPROXY_TARGET_T_H
+#define LLMPROXY_HAPROXY_TARGET_T_H
+
+#include <stdbool.h>
+
+#include "config-t.h"
+
+/* All zero is the oldest release, 2.6. */
+struct haproxy_target {
+    struct conf_haproxy_version version; /* 0.0: the oldest */
+    /* 3.1 and later carry SPOP in a multiplexer of their own: the agent's backend says
+     * `mode spop` (they would convert a `mode tcp` one, which 2.6 to 3.0 require). */
+    bool spop_mode;
+    /* Up to 3.2 a ring's server may be a unix socket; 3.4 refuses one, so the agent's log
+     * feed must then listen on TCP (3.3, never tested, is taken to be like 3.4). */
+    bool ring_tcp_only;
+};
+
+#endif /* LLMPROXY_HAPROXY_TARGET_T_H */
