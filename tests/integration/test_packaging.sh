@@ -38,8 +38,32 @@ log "built $(basename "$DEB")"
 DEB_VERSION=$(dpkg-deb -f "$DEB" Version)
 UPSTREAM_VERSION=${DEB_VERSION%-*}
 DEPENDS=$(dpkg-deb -f "$DEB" Depends)
-check "Depends: haproxy (>= 2.6), libev4, libyaml-0-2, libssl3, adduser ($DEPENDS)" \
-    list_has "$DEPENDS" "haproxy \(>= 2\.6\)" libev4 libyaml-0-2 libssl3 adduser
+check "Depends: haproxy, libev4, libyaml-0-2, libssl3, adduser ($DEPENDS)" \
+    list_has "$DEPENDS" haproxy libev4 libyaml-0-2 libssl3 adduser
+# deb_allows_haproxy VERSION: the Depends field admits haproxy VERSION (every comma-separated
+# group that names haproxy has an alternative VERSION satisfies).
+deb_allows_haproxy() {
+    local group alt rel want ok
+    while IFS= read -r group; do
+        [[ $group == *haproxy* ]] || continue
+        ok=0
+        while IFS= read -r alt; do
+            [[ $alt =~ haproxy\ \(([<>=]+)\ ([^\)]+)\) ]] || continue
+            rel=${BASH_REMATCH[1]} want=${BASH_REMATCH[2]}
+            case $rel in '>=') rel=ge ;; '<<') rel=lt ;; '<=') rel=le ;; '>>') rel=gt ;; '=') rel=eq ;; esac
+            dpkg --compare-versions "$1" "$rel" "$want" && ok=1
+        done < <(tr '|' '\n' <<<"$group")
+        [ "$ok" = 1 ] || return 1
+    done < <(tr ',' '\n' <<<"$DEPENDS")
+}
+# The HAProxy lines the suite runs on (2.6, 3.0, 3.2) as their distributions version them,
+# and lines it does not run on.
+check "Depends admits the tested HAProxy releases (Debian 12's $(dpkg-query -W -f='${Version}' haproxy), 3.0.11-1, 3.2.0-1)" \
+    eval 'deb_allows_haproxy "$(dpkg-query -W -f="\${Version}" haproxy)" && deb_allows_haproxy 2.6.12-1+deb12u1 &&
+        deb_allows_haproxy 3.0.11-1 && deb_allows_haproxy 3.2.0-1 && deb_allows_haproxy 3.2.15-1~bpo13+1'
+check "... and no other (2.4.22-1, 2.8.5-1, 3.1.0-1, 3.3.0-1, 3.4.0-1)" \
+    eval '! deb_allows_haproxy 2.4.22-1 && ! deb_allows_haproxy 2.8.5-1 && ! deb_allows_haproxy 3.1.0-1 &&
+        ! deb_allows_haproxy 3.3.0-1 && ! deb_allows_haproxy 3.4.0-1'
 
 dpkg-deb -c "$DEB" | awk '{ print $1, $NF }' | sed 's#^\(\S*\) \./#\1 /#' >"$T/deb-contents"
 has_file() { grep -Eq "^$1 $2\$" "$T/deb-contents"; }
@@ -389,8 +413,9 @@ if "$ROOT/packaging/build-rpm.sh" "$T/rpm" >"$T/build-rpm.log" 2>&1; then
         rpm_has /usr/lib/systemd/system/llmproxy-haproxy.service &&
         grep -q "^/usr/share/man/man8/llmproxy-agent\.8" "$T/rpm-files" &&
         grep -q "^/usr/share/man/man1/llmproxy-ctl\.1" "$T/rpm-files"'
-    check "rpm -qpR: haproxy >= 2.6, libev, libyaml, libcrypto" eval '
-        grep -qx "haproxy >= 2.6" "$T/rpm-requires" && grep -q "^libev\.so\.4" "$T/rpm-requires" &&
+    check "rpm -qpR: haproxy 2.6, 3.0 or 3.2, libev, libyaml, libcrypto" eval '
+        grep -qxF "((haproxy >= 2.6 with haproxy < 2.7) or (haproxy >= 3.0 with haproxy < 3.1) or (haproxy >= 3.2 with haproxy < 3.3))" "$T/rpm-requires" &&
+        grep -q "^libev\.so\.4" "$T/rpm-requires" &&
         grep -q "^libyaml-0\.so\.2" "$T/rpm-requires" && grep -q "^libcrypto\.so\.3" "$T/rpm-requires"'
     check "rpm: the /etc files are %config, llmproxy.env is 0600" eval '
         [ "$(rpm -qpc "$RPM" 2>/dev/null | sort | xargs)" = "$ETC/config.yaml $ETC/llmproxy.env" ] &&
@@ -421,7 +446,7 @@ stage_packages() {
 build_deps=$(awk '/^Build-Depends:/ { on = 1; sub(/^Build-Depends:/, ""); print; next }
                  on && /^[ \t]/ { print; next } { on = 0 }' "$ROOT/packaging/debian/control" |
     tr ',' '\n' | awk '{ print $1 }' | grep -v '^debhelper-compat$' | grep -v '^$' | xargs)
-runtime_deps=$(tr ',' '\n' <<<"$DEPENDS" | awk '{ print $1 }' | grep -vE '^(adduser|libc6)$' | xargs)
+runtime_deps=$(tr ',|' '\n\n' <<<"$DEPENDS" | awk '{ print $1 }' | grep -vE '^(adduser|libc6)$' | awk '!seen[$0]++' | xargs)
 check "Dockerfile's build stage installs the Build-Depends ($build_deps)" \
     list_has "$(stage_packages build | xargs)" $build_deps
 check "Dockerfile's runtime stage installs the .deb's Depends ($runtime_deps)" \
