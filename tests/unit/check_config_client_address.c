@@ -16,6 +16,12 @@
     "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
 #define FWD(extra) "http_server: {forwards: [{name: f, upstream_group: g" extra "}]}\n" REST
 
+/* A configuration and the exact diagnostics it draws. */
+struct yaml_case {
+    const char *yaml;
+    const char *expected;
+};
+
 struct cidr_case {
     const char *text;
     const char *canonical; /* "" when nothing is written */
@@ -102,12 +108,7 @@ START_TEST(given_values_canonical)
 }
 END_TEST
 
-struct bad_case {
-    const char *yaml;
-    const char *expected;
-};
-
-static const struct bad_case bad_cases[] = {
+static const struct yaml_case bad_cases[] = {
     {FWD(", trusted_proxies: [10.1.2.3/8]"),
      "t.yaml:1:73: http_server.forwards[0].trusted_proxies[0]: \"10.1.2.3/8\": has bits set "
      "beyond its prefix length; write the network, 10.0.0.0/8\n"},
@@ -143,7 +144,7 @@ START_TEST(refused)
 }
 END_TEST
 
-static const struct bad_case warn_cases[] = {
+static const struct yaml_case warn_cases[] = {
     {FWD(", trusted_proxies: ['0.0.0.0/0']"),
      "t.yaml:1:73: http_server.forwards[0].trusted_proxies[0]: warning: 0.0.0.0/0 trusts every "
      "peer: any client can choose the address it is rate limited and logged by\n"},
