@@ -147,6 +147,13 @@ got=$(req "$PP")
 check "a trusted peer must send the PROXY header on a proxy_protocol forward (got: $got)" \
     test "$got" = 000
 
+# The agent's table holds one bucket per client it was shown: on xff 127.0.0.2, 198.51.100.1
+# to .4, 10.9.9.9 and 127.0.0.1; on fwd the /64s of 2001:db8::1 and 2001:db8:0:1::1,
+# 192.0.2.60, 127.0.0.1 and 127.0.0.2; on pp 127.0.0.3, 127.0.0.4 and 127.0.0.2. None for
+# an address only forged, nor one per balancer alone.
+n=$(metric llmproxy_ratelimit_clients)
+check "the metrics count the real clients: 15 buckets ($n)" test "$n" = 15
+
 stop_pid "$PID_agent"
 check "the agent exits cleanly, without sanitizer reports" sanitizer_clean "$T/agent.log"
 finish
