@@ -1,23 +1,25 @@
+/*
+ * Networks are parsed with inet_pton: dotted quads of decimal numbers only (no 10.1, no
+ * octal, no hex) and IPv6 without zones, so that no entry can be read two ways; what is
+ * rendered is the canonical form, not the text as written.
+ */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "conf_cidr.h"
 
-/* Clear the bits of `addr` (len bytes) beyond `prefix`; whether any was set. */
+/* Clear the bits of `addr` (len bytes) beyond the first `prefix`; whether any was set. */
 static bool clear_host_bits(unsigned char *addr, size_t len, unsigned prefix)
 {
     bool set = false;
-    size_t i;
 
-    for (i = 0; i < len; i++) {
-        unsigned keep = prefix >= 8 * (i + 1) ? 8 : prefix > 8 * i ? prefix - 8 * (unsigned)i : 0;
-        unsigned char mask = (unsigned char)(0xffu << (8 - keep));
+    for (size_t i = 0; i < len; i++) {
+        unsigned left = prefix > 8 * i ? prefix - 8 * (unsigned)i : 0;
+        unsigned char keep = left >= 8 ? 0xff : (unsigned char)(0xff00u >> left);
 
-        if (keep == 0)
-            mask = 0;
-        set = set || (addr[i] & (unsigned char)~mask);
-        addr[i] &= mask;
+        set = set || (addr[i] & ~keep);
+        addr[i] &= keep;
     }
     return set;
 }
@@ -42,6 +44,7 @@ const char *conf_cidr_parse(const char *text, char out[CONF_CIDR_SIZE], unsigned
     char host[INET6_ADDRSTRLEN], canon[INET6_ADDRSTRLEN];
     const char *slash = strchr(text, '/');
     size_t host_len = slash ? (size_t)(slash - text) : strlen(text);
+    bool host_bits;
     int family;
     unsigned max, len;
 
@@ -68,7 +71,7 @@ const char *conf_cidr_parse(const char *text, char out[CONF_CIDR_SIZE], unsigned
         return family == AF_INET ? "bad prefix length; an IPv4 network takes /0 to /32"
                                  : "bad prefix length; an IPv6 network takes /0 to /128";
     *prefix = len;
-    bool host_bits = clear_host_bits(addr, family == AF_INET ? 4 : 16, len);
+    host_bits = clear_host_bits(addr, family == AF_INET ? 4 : 16, len);
     inet_ntop(family, addr, canon, sizeof(canon));
     snprintf(out, CONF_CIDR_SIZE, "%s/%u", canon, len);
     return host_bits ? "has bits set beyond its prefix length" : NULL;
