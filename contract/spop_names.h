@@ -23,7 +23,7 @@
 /* ---- arguments of `pick` ---- */
 
 #define SPOP_ARG_FORWARD "f"   /* str(<forward name>) */
-#define SPOP_ARG_SRC     "src" /* the client's address */
+#define SPOP_ARG_SRC     "src" /* the client's address (behind trusted proxies: the one reported) */
 #define SPOP_ARG_ID      "id"  /* the request's unique id (also an argument of `attempt`) */
 #define SPOP_ARG_CLIENT  "cl"  /* forwards with client_auth only: var(SPOP_TXN_CLIENT) */
 

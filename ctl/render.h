@@ -29,6 +29,15 @@
 #define RENDER_CLIENT_MAP_FMT    RENDER_CLIENT_MAP_PREFIX "%s" RENDER_CLIENT_MAP_SUFFIX /* forward */
 
 /*
+ * Each forward with trusted_proxies has an ACL file of them, one network per line, in the
+ * output folder: the peers whose PROXY header or forwarding header is believed.
+ */
+#define RENDER_TRUSTED_ACL_PREFIX "trusted_"
+#define RENDER_TRUSTED_ACL_SUFFIX ".acl"
+#define RENDER_TRUSTED_ACL_FMT                                                                     \
+    RENDER_TRUSTED_ACL_PREFIX "%s" RENDER_TRUSTED_ACL_SUFFIX /* forward */
+
+/*
  * The backend that reaches the agent. The names the agent relies on too (proxies, SPOE
  * engines and messages) are in contract/internal_names.h and contract/spop_names.h.
  */
@@ -74,6 +83,17 @@ void render_errorfile(const struct render_error *e, struct render_out *r);
 
 /* The map file of forward `forward` (an index into cfg->forwards): its allowed clients. */
 void render_client_map(const struct config *cfg, size_t forward, struct render_out *r);
+
+/* ---- the real client address (render_client_address.c) ---- */
+
+/* The trusted proxies file of forward `forward` (an index into cfg->forwards). */
+void render_trusted_acl(const struct config *cfg, size_t forward, struct render_out *r);
+
+/*
+ * The frontend's first rules: with trusted_proxies, make `src` the client's address from a
+ * trusted peer's PROXY header or forwarding header; nothing without.
+ */
+void render_client_address_rules(const struct conf_forward *f, struct render_out *r);
 
 /* ---- writing and quoting (render_quote.c) ---- */
 

@@ -22,12 +22,23 @@
 
 typedef void (*render_file_fn)(const struct config *cfg, struct render_out *r);
 
+/*
+ * A kind of per-forward file, <folder>/<prefix><forward><suffix>, written by `render` for
+ * the forwards that `has` it.
+ */
+struct forward_file {
+    const char *folder; /* under the output folder; "." for the folder itself */
+    const char *prefix, *suffix;
+    bool (*has)(const struct conf_forward *f);
+    void (*render)(const struct config *cfg, size_t forward, struct render_out *r);
+};
+
 /* What one file holds: a configuration file (fn), an errorfile (error) or a forward's
- * client map (client_map, with forward). */
+ * client map or trusted proxies (forward_file, with forward). */
 struct file_content {
     render_file_fn fn;
     const struct render_error *error;
-    bool client_map;
+    const struct forward_file *forward_file;
     size_t forward;
 };
 
@@ -56,8 +67,8 @@ static int write_file(const struct config *cfg, const struct render_opts *o, con
     }
     if (c->error)
         render_errorfile(c->error, &r);
-    else if (c->client_map)
-        render_client_map(cfg, c->forward, &r);
+    else if (c->forward_file)
+        c->forward_file->render(cfg, c->forward, &r);
     else
         c->fn(cfg, &r);
     if (fflush(r.f) != 0 || ferror(r.f)) {
@@ -119,16 +130,33 @@ static int own_sub_dir(const char *abs, const char *name, char *err, size_t err_
     return make_dir(sub, err, err_size) < 0 || own_dir(sub, err, err_size) < 0 ? -1 : 0;
 }
 
-/* Whether `name` is the map of a forward with client_auth in `cfg`. */
-static bool current_map(const struct config *cfg, const char *name)
+static bool has_client_auth(const struct conf_forward *f)
+{
+    return f->client_auth;
+}
+
+static bool has_trusted_proxies(const struct conf_forward *f)
+{
+    return f->n_trusted_proxies > 0;
+}
+
+static const struct forward_file client_maps = {RENDER_MAPS_DIR, RENDER_CLIENT_MAP_PREFIX,
+                                                RENDER_CLIENT_MAP_SUFFIX, has_client_auth,
+                                                render_client_map};
+static const struct forward_file trusted_acls = {".", RENDER_TRUSTED_ACL_PREFIX,
+                                                 RENDER_TRUSTED_ACL_SUFFIX, has_trusted_proxies,
+                                                 render_trusted_acl};
+
+/* Whether `name` is the file of kind `k` of a forward in `cfg`. */
+static bool current_file(const struct config *cfg, const struct forward_file *k, const char *name)
 {
     char want[64 + CONF_NAME_MAX];
     size_t f;
 
     for (f = 0; f < cfg->n_forwards; f++) {
-        if (!cfg->forwards[f].client_auth)
+        if (!k->has(&cfg->forwards[f]))
             continue;
-        snprintf(want, sizeof(want), RENDER_CLIENT_MAP_FMT, cfg->forwards[f].name);
+        snprintf(want, sizeof(want), "%s%s%s", k->prefix, cfg->forwards[f].name, k->suffix);
         if (strcmp(name, want) == 0)
             return true;
     }
@@ -136,21 +164,23 @@ static bool current_map(const struct config *cfg, const char *name)
 }
 
 /*
- * A map left by an earlier render, for a forward gone or without client_auth now, would
- * suggest keys that nothing checks: removed, like a stale spoe-attempt.conf. Only from a
- * maps folder of ours, opened without following a link: one planted by someone else
- * (or a link to another folder) is not walked, and write_client_maps refuses it.
+ * A file left by an earlier render, for a forward gone or without the setting now, would
+ * suggest keys that nothing checks or proxies that nobody trusts: removed, like a stale
+ * spoe-attempt.conf. Only from a folder of ours, opened without following a link: one
+ * planted by someone else (or a link to another folder) is not walked, and
+ * write_forward_files refuses it.
  */
-static void remove_stale_maps(const struct config *cfg, const char *abs)
+static void remove_stale_files(const struct config *cfg, const char *abs,
+                               const struct forward_file *k)
 {
-    size_t pre = strlen(RENDER_CLIENT_MAP_PREFIX), suf = strlen(RENDER_CLIENT_MAP_SUFFIX);
+    size_t pre = strlen(k->prefix), suf = strlen(k->suffix);
     char path[PATH_MAX + 32];
     struct dirent *e;
     struct stat sb;
     DIR *d;
     int fd;
 
-    snprintf(path, sizeof(path), "%s/%s", abs, RENDER_MAPS_DIR);
+    snprintf(path, sizeof(path), "%s/%s", abs, k->folder);
     fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -162,42 +192,42 @@ static void remove_stale_maps(const struct config *cfg, const char *abs)
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name);
 
-        if (n > pre + suf && strncmp(e->d_name, RENDER_CLIENT_MAP_PREFIX, pre) == 0 &&
-            strcmp(e->d_name + n - suf, RENDER_CLIENT_MAP_SUFFIX) == 0 &&
-            !current_map(cfg, e->d_name))
+        if (n > pre + suf && strncmp(e->d_name, k->prefix, pre) == 0 &&
+            strcmp(e->d_name + n - suf, k->suffix) == 0 && !current_file(cfg, k, e->d_name))
             unlinkat(dirfd(d), e->d_name, 0);
     }
     closedir(d);
 }
 
 /*
- * One map per forward with client_auth, and its folder only then, so that a configuration
- * without clients renders exactly the files it did before. A map is written even when no
- * client may use the forward: HAProxy refuses to start on a missing one. Mode 0640: hashes
- * are no credential, but no reason to show them to everyone either.
+ * One file of kind `k` per forward that has it, and a sub-folder for them only then, so
+ * that a configuration without them renders exactly the files it did before. A client map
+ * is written even when no client may use the forward: HAProxy refuses to start on a
+ * missing one.
  */
-static int write_client_maps(const struct config *cfg, const struct render_opts *o, char *err,
-                             size_t err_size)
+static int write_forward_files(const struct config *cfg, const struct render_opts *o,
+                               const struct forward_file *k, mode_t mode, char *err,
+                               size_t err_size)
 {
     char name[64 + CONF_NAME_MAX];
     bool any = false;
     size_t f;
 
-    remove_stale_maps(cfg, o->dir);
+    remove_stale_files(cfg, o->dir, k);
     for (f = 0; f < cfg->n_forwards; f++)
-        any = any || cfg->forwards[f].client_auth;
+        any = any || k->has(&cfg->forwards[f]);
     if (!any)
         return 0;
-    if (own_sub_dir(o->dir, RENDER_MAPS_DIR, err, err_size) < 0)
+    if (strcmp(k->folder, ".") != 0 && own_sub_dir(o->dir, k->folder, err, err_size) < 0)
         return -1;
     for (f = 0; f < cfg->n_forwards; f++) {
-        struct file_content map = {.client_map = true, .forward = f};
+        struct file_content c = {.forward_file = k, .forward = f};
 
-        if (!cfg->forwards[f].client_auth)
+        if (!k->has(&cfg->forwards[f]))
             continue;
-        snprintf(name, sizeof(name), "%s/" RENDER_CLIENT_MAP_FMT, RENDER_MAPS_DIR,
-                 cfg->forwards[f].name);
-        if (write_file(cfg, o, name, 0640, &map, err, err_size) < 0)
+        snprintf(name, sizeof(name), "%s/%s%s%s", k->folder, k->prefix, cfg->forwards[f].name,
+                 k->suffix);
+        if (write_file(cfg, o, name, mode, &c, err, err_size) < 0)
             return -1;
     }
     return 0;
@@ -239,7 +269,9 @@ int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_
         if (write_file(cfg, &o, name, 0644, &page, err, err_size) < 0)
             return -1;
     }
-    if (write_client_maps(cfg, &o, err, err_size) < 0)
+    /* Mode 0640: hashes are no credential, but no reason to show them to everyone either. */
+    if (write_forward_files(cfg, &o, &client_maps, 0640, err, err_size) < 0 ||
+        write_forward_files(cfg, &o, &trusted_acls, 0644, err, err_size) < 0)
         return -1;
     if (write_file(cfg, &o, RENDER_SPOE_PICK, 0644, &pick, err, err_size) < 0)
         return -1;

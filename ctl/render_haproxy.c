@@ -387,6 +387,7 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
     render_printf(r, "    filter spoe engine " SPOE_ENGINE_PICK_FMT " config \"", f->name);
     render_quoted_text(r, r->opts->dir, false, "the output folder");
     render_printf(r, "/%s\"\n", RENDER_SPOE_PICK);
+    render_client_address_rules(f, r);
     client_request_rules(f, r);
     render_printf(r,
                   "    http-request send-spoe-group " SPOE_ENGINE_PICK_FMT " " SPOP_MSG_PICK "\n",

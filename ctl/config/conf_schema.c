@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf_cidr.h"
 #include "conf_client_key.h"
 #include "conf_haproxy_version.h"
 #include "conf_diag.h"
@@ -19,6 +20,7 @@
 _Static_assert(sizeof(enum balance_strategy) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum auth_type) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum header_op) == sizeof(int), "enum fields are written as int");
+_Static_assert(sizeof(enum client_address_header) == sizeof(int), "enum fields are written as int");
 
 #define FIELD_SIZE(T, member) sizeof(((T *)0)->member)
 #define N_KEYS(keys)          (sizeof(keys) / sizeof((keys)[0]))
@@ -194,6 +196,10 @@ const char *const conf_http_methods[] = {
 static void forward_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                            const struct conf_seen *seen);
 
+/* Indexed by enum client_address_header. */
+static const char *const client_address_header_words[] = {"x-forwarded-for", "forwarded", "none",
+                                                          NULL};
+
 static const struct conf_key forward_keys[] = {
     NAME_KEY(struct conf_forward),
     LISTEN_KEYS(struct conf_forward, listen, "0.0.0.0", 3000),
@@ -214,10 +220,81 @@ static const struct conf_key forward_keys[] = {
      .max = UINT32_MAX,
      .def = DEFAULT_MAX_BODY},
     BOOL_KEY("client_auth", struct conf_forward, client_auth, false),
+    {.name = "trusted_proxies",
+     .type = CONF_T_STRLIST,
+     .off = offsetof(struct conf_forward, trusted_proxies),
+     .count_off = offsetof(struct conf_forward, n_trusted_proxies),
+     .min = 0,
+     .max = CONF_MAX_TRUSTED},
+    BOOL_KEY("proxy_protocol", struct conf_forward, proxy_protocol, false),
+    ENUM_KEY("client_address_header", struct conf_forward, client_address_header, 0,
+             client_address_header_words),
 };
 static const struct conf_schema forward_schema =
     SCHEMA(forward_keys, .item_size = sizeof(struct conf_forward), .keep_pos = true,
            .pos_off = offsetof(struct conf_forward, pos), .finish = forward_finish);
+
+/*
+ * trusted_proxies: every entry a network, rewritten in the canonical form the renderer
+ * writes. A network with host bits set is refused rather than widened: a typo here hands
+ * strangers the right to choose their address (and so their rate limit bucket).
+ */
+static void trusted_proxies_finish(struct conf_walk *w, struct conf_forward *f)
+{
+    char key[48], canon[CONF_CIDR_SIZE];
+
+    for (size_t i = 0; i < f->n_trusted_proxies; i++) {
+        struct conf_str *t = &f->trusted_proxies[i];
+        const char *why;
+        unsigned prefix = 1;
+
+        if (!t->val)
+            continue;
+        snprintf(key, sizeof(key), "trusted_proxies[%zu]", i);
+        why = conf_cidr_parse(t->val, canon, &prefix);
+        if (why && canon[0])
+            conf_walk_error(w, &t->pos, key, "\"%s\": %s; write the network, %s", t->val, why,
+                            canon);
+        else if (why)
+            conf_walk_error(w, &t->pos, key, "\"%s\": %s", t->val, why);
+        else if (!(t->val = conf_walk_strdup(w, canon, strlen(canon))))
+            return;
+        else if (prefix == 0)
+            conf_walk_warn(w, &t->pos, key,
+                           "warning: %s trusts every peer: any client can choose the address "
+                           "it is rate limited and logged by",
+                           canon);
+    }
+}
+
+/* What a trusted peer's word is taken from: PROXY header or request header, else nothing. */
+static void client_address_finish(struct conf_walk *w, struct conf_forward *f,
+                                  const struct conf_node *map, const struct conf_seen *seen)
+{
+    const struct conf_node *pp = given(&forward_schema, seen, "proxy_protocol");
+    const struct conf_node *hdr = given(&forward_schema, seen, "client_address_header");
+    struct conf_pos pos;
+
+    trusted_proxies_finish(w, f);
+    if (f->n_trusted_proxies == 0 && f->proxy_protocol && pp) {
+        pos = conf_walk_pos(w, pp);
+        conf_walk_error(w, &pos, "proxy_protocol",
+                        "needs trusted_proxies: the PROXY protocol is accepted only from the "
+                        "balancers listed there (a PROXY header from anyone else is refused)");
+    } else if (f->n_trusted_proxies == 0 && hdr) {
+        pos = conf_walk_pos(w, hdr);
+        conf_walk_warn(w, &pos, "client_address_header",
+                       "warning: without trusted_proxies no header is believed; the client is "
+                       "the connection's peer");
+    } else if (f->n_trusted_proxies > 0 && !f->proxy_protocol &&
+               f->client_address_header == CLIENT_ADDRESS_NO_HEADER && hdr) {
+        pos = conf_walk_pos(w, hdr);
+        conf_walk_warn(w, &pos, "client_address_header",
+                       "warning: none without proxy_protocol: trusted_proxies change nothing; "
+                       "set proxy_protocol: true or name the header the proxies write");
+    }
+    (void)map;
+}
 
 /*
  * Two methods are never forwarded, whatever the list says: CONNECT would turn the
@@ -239,8 +316,8 @@ static void forward_finish(struct conf_walk *w, void *obj, const struct conf_nod
     const struct conf_node *list = NULL;
     struct conf_forward *f = obj;
 
+    client_address_finish(w, f, map, seen);
     /* Looked up as written, so that this is reported along with any other bad entry. */
-    (void)seen;
     for (const struct conf_item *it = map->items; it; it = it->next)
         if (it->key->type == CONF_NODE_SCALAR && strcmp(it->key->str, "methods") == 0 &&
             it->val->type == CONF_NODE_SEQ)

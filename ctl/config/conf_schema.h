@@ -14,6 +14,7 @@
 #define CONF_MAX_MEMBERS    256
 #define CONF_MAX_HEADER_OPS 64
 #define CONF_MAX_CLIENTS    100000
+#define CONF_MAX_TRUSTED    1024
 
 /* The top level, filling a struct config. */
 extern const struct conf_schema conf_config_schema;

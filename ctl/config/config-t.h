@@ -148,6 +148,16 @@ enum http_method {
     HTTP_METHOD_TRACE,
 };
 
+/*
+ * The request header a forward's trusted proxies write the client's address into: the
+ * one header they append to, so that a client cannot pass its own choice through the other.
+ */
+enum client_address_header {
+    CLIENT_ADDRESS_X_FORWARDED_FOR = 0,
+    CLIENT_ADDRESS_FORWARDED, /* RFC 7239 `for=` */
+    CLIENT_ADDRESS_NO_HEADER, /* the PROXY protocol alone */
+};
+
 struct conf_forward {
     char *name;
     struct conf_listen listen;
@@ -161,6 +171,12 @@ struct conf_forward {
     uint32_t methods;  /* bits 1 << enum http_method: what reaches the upstreams */
     uint32_t max_body; /* bytes; a larger Content-Length is refused with 413 */
     bool client_auth;  /* requests need a client's key (config.clients); false: anyone */
+    /* Peers whose word on the client's address is believed, as canonical
+     * "<address>/<prefix length>" networks; none: the client is the TCP peer. */
+    struct conf_str *trusted_proxies;
+    size_t n_trusted_proxies;
+    bool proxy_protocol; /* trusted peers send a PROXY protocol header first */
+    enum client_address_header client_address_header;
     struct conf_pos pos;
 };
 

@@ -164,6 +164,12 @@ START_TEST(golden_rich)
 }
 END_TEST
 
+START_TEST(golden_client_address)
+{
+    golden_case(RENDER_DATA "client-address.yaml", "client-address", NULL);
+}
+END_TEST
+
 START_TEST(secrets_from_env_never_written)
 {
     struct config *cfg = load_fixture(RENDER_DATA "rich.yaml", rich_env);
@@ -830,6 +836,51 @@ START_TEST(client_request_rules)
 }
 END_TEST
 
+/* The trusted list is a file per forward that has one, and goes when the list does. */
+START_TEST(trusted_proxies_file)
+{
+    static const char *const yaml[2] = {
+        "upstreams: [{name: u, url: 'http://u'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
+        "http_server: {forwards: [{name: f, upstream_group: g,\n"
+        "  trusted_proxies: [10.0.0.0/8, '2001:DB8:0::1']}, {name: h, port: 1, upstream_group: "
+        "g}]}\n",
+        "upstreams: [{name: u, url: 'http://u'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
+        "http_server: {forwards: [{name: f, upstream_group: g}]}\n",
+    };
+    char dir[] = "/tmp/check_render.XXXXXX", out[128], err[RENDER_ERR_SIZE], path[256];
+    char *text;
+    mode_t mode;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(out, sizeof(out), "%s/out", dir);
+    for (size_t i = 0; i < 2; i++) {
+        struct config *cfg = ctu_load_ok(yaml[i]);
+
+        ck_assert_msg(render_to_dir(cfg, out, err, sizeof(err)) == 0, "%s", err);
+        config_free(cfg);
+        if (i == 0) {
+            ck_assert(exists(out, "trusted_f.acl", &mode));
+            ck_assert_uint_eq(mode, 0644);
+            ck_assert(!exists(out, "trusted_h.acl", NULL));
+            snprintf(path, sizeof(path), "%s/trusted_f.acl", out);
+            text = read_all(path, NULL);
+            ck_assert_str_eq(text, "10.0.0.0/8\n2001:db8::1/128\n");
+            free(text);
+            snprintf(path, sizeof(path), "%s/" RENDER_HAPROXY_CFG, out);
+            text = read_all(path, NULL);
+            assert_has(text, "{ src -f \"");
+            assert_has(text, "/out/trusted_f.acl\" }");
+            free(text);
+        }
+    }
+    ck_assert(!exists(out, "trusted_f.acl", NULL));
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
 static Suite *render_suite(void)
 {
     Suite *s = suite_create("render");
@@ -837,6 +888,7 @@ static Suite *render_suite(void)
 
     tcase_add_test(tc, golden_seed_full);
     tcase_add_test(tc, golden_rich);
+    tcase_add_test(tc, golden_client_address);
     tcase_add_test(tc, secrets_from_env_never_written);
     tcase_add_test(tc, render_is_deterministic);
     tcase_add_loop_test(tc, quoting, 0, (int)(sizeof(quote_cases) / sizeof(quote_cases[0])));
@@ -856,6 +908,7 @@ static Suite *render_suite(void)
     tcase_add_test(tc, bufsize_only_with_retries);
     tcase_add_test(tc, client_request_rules);
     tcase_add_test(tc, render_into_folder);
+    tcase_add_test(tc, trusted_proxies_file);
     suite_add_tcase(s, tc);
     return s;
 }
