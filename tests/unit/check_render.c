@@ -858,7 +858,7 @@ START_TEST(trusted_proxies_file)
     for (size_t i = 0; i < 2; i++) {
         struct config *cfg = ctu_load_ok(yaml[i]);
 
-        ck_assert_msg(render_to_dir(cfg, out, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_msg(render_to_dir(cfg, out, NULL, err, sizeof(err)) == 0, "%s", err);
         config_free(cfg);
         if (i == 0) {
             ck_assert(exists(out, "trusted_f.acl", &mode));
