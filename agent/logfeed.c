@@ -94,20 +94,6 @@ static void conn_close(struct feed_conn *c)
     free(c);
 }
 
-/*
- * Close a connection HAProxy still holds open, with a reset rather than a FIN. HAProxy 3.x's
- * ring forwarder notices a FIN only when it next writes, so that write's lines would land in
- * a dead socket and be lost; a reset makes the write itself fail, and HAProxy keeps the lines
- * in its ring for the next connection. (A unix socket refuses the write either way.)
- */
-static void conn_abort(struct feed_conn *c)
-{
-    struct linger reset = {.l_onoff = 1, .l_linger = 0};
-
-    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-    conn_close(c);
-}
-
 static void conn_batch_over(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct feed_conn *c = w->data;
@@ -142,7 +128,7 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
             c->lf->st.bad_length++;
         log_every_msg(&c->lf->drop_warn[rc == -LOGFRAME_ERR_OVERSIZE], monotonic_ms(), LOG_LVL_WARN,
                       "logfeed: fd %d dropped: bad record (%s)", c->fd, logframe_error_name(rc));
-        conn_abort(c);
+        conn_close(c);
         return;
     }
     if (c->lf->st.parsed != parsed) {
@@ -170,7 +156,22 @@ static void conn_idle_check(struct ev_loop *loop, ev_timer *w, int revents)
     }
     c->lf->st.expired++;
     log_debug("logfeed: fd %d delivered nothing for %.0f s: closed", c->fd, idle);
-    conn_abort(c);
+    conn_close(c);
+}
+
+/*
+ * Every close of a feed connection by the agent, including the kernel's when the agent
+ * dies, is a reset rather than a FIN. HAProxy 3.x's ring forwarder notices a FIN only when
+ * it next writes (3.2: that write's lines land in the dead socket and are lost) or never
+ * (3.0.11: it stops forwarding until HAProxy reloads); a reset fails its write, and it
+ * keeps the lines in its ring for the next agent. A unix socket has no reset: 3.0 wants a
+ * TCP feed (haproxy/README.md).
+ */
+static void reset_on_close(int fd)
+{
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 }
 
 static bool conn_admit(void *ctx, int fd)
@@ -180,6 +181,7 @@ static bool conn_admit(void *ctx, int fd)
 
     if (!c)
         return false;
+    reset_on_close(fd);
     c->fd = fd;
     c->lf = lf;
     list_insert(&lf->conns, &c->link);
@@ -206,7 +208,7 @@ static struct list *conn_list(void *ctx)
 
 static void evict_conn(void *c)
 {
-    conn_abort(c);
+    conn_close(c);
 }
 
 /* All slots taken: one that never delivered a well-formed line goes first, then the one
@@ -248,7 +250,7 @@ void logfeed_free(struct logfeed *lf)
     if (!lf)
         return;
     while (!list_empty(&lf->conns))
-        conn_abort(list_first_entry(&lf->conns, struct feed_conn, link));
+        conn_close(list_first_entry(&lf->conns, struct feed_conn, link));
     acceptor_stop(&lf->acceptor);
     unix_socket_unlink(&lf->sock); /* before close: the open socket pins its inode */
     close(lf->fd);

@@ -96,27 +96,19 @@ check "fail-open: every request served ($codes), a at weight 0 gets none ($(mock
 start_agent "$T/config.yaml"
 check "the restarted agent restores a's weight" wait_until 5 weight_is mirror_a 3
 check "HAProxy's check marks the restarted agent UP" wait_until 10 agent_is UP
-# HAProxy 3.0's ring forwarder never reconnects once the agent it fed is gone without a
-# reset, as the killed agent's socket closes here (haproxy/README.md, "Known problems"):
-# the restarted agent gets no outcome, so the breaker cannot trip again.
-if haproxy_at_least 3 0 && ! haproxy_at_least 3 1; then
-    skip_part "the breaker trips again after an agent restart" \
-        "HAProxy 3.0's ring forwarder does not reconnect after the killed agent's close"
-else
-    trip_again() { one >/dev/null; weight_is mirror_a 0; }
-    check "a's failures drain it again" wait_until 10 trip_again
+trip_again() { one >/dev/null; weight_is mirror_a 0; }
+check "a's failures drain it again" wait_until 10 trip_again
 
-    # a heals; after the cooldown one probe reaches it through use-server despite weight 0,
-    # its success closes the breaker and the configured weight comes back.
-    mock_config "$A" status=0
-    mock_reset "$A"
-    probe_sent() { one >/dev/null; [ "$(mock_count "$A")" -ge 1 ]; }
-    check "after the cooldown a gets a probe at weight 0" wait_until $((COOLDOWN + 5)) probe_sent
-    check "the probe closed the breaker" \
-        wait_until 5 grep -q 'breaker mirror_a: half_open -> closed' "$T/agent.log"
-    check "a's configured weight is back" wait_until 3 weight_is mirror_a 3
-    check "show stat agrees (weight $(stat_weight mirror_a))" test "$(stat_weight mirror_a)" = 3
-fi
+# a heals; after the cooldown one probe reaches it through use-server despite weight 0,
+# its success closes the breaker and the configured weight comes back.
+mock_config "$A" status=0
+mock_reset "$A"
+probe_sent() { one >/dev/null; [ "$(mock_count "$A")" -ge 1 ]; }
+check "after the cooldown a gets a probe at weight 0" wait_until $((COOLDOWN + 5)) probe_sent
+check "the probe closed the breaker" \
+    wait_until 5 grep -q 'breaker mirror_a: half_open -> closed' "$T/agent.log"
+check "a's configured weight is back" wait_until 3 weight_is mirror_a 3
+check "show stat agrees (weight $(stat_weight mirror_a))" test "$(stat_weight mirror_a)" = 3
 
 # The agent goes on when HAProxy's socket disappears, and re-asserts when it is back.
 stop_pid "$PID_haproxy"

@@ -63,11 +63,11 @@ START_TEST(what_each_release_wants)
     struct haproxy_target t = haproxy_target_of(V(0, 0));
 
     ck_assert(t.version.major == 2 && t.version.minor == 6);
-    ck_assert(!t.spop_mode && !t.ring_tcp_only);
+    ck_assert(!t.spop_mode && !t.ring_tcp_only && !t.ring_unix_stalls);
     t = haproxy_target_of(V(3, 0));
-    ck_assert(!t.spop_mode && !t.ring_tcp_only);
+    ck_assert(!t.spop_mode && !t.ring_tcp_only && t.ring_unix_stalls);
     t = haproxy_target_of(V(3, 1));
-    ck_assert(t.spop_mode && !t.ring_tcp_only);
+    ck_assert(t.spop_mode && !t.ring_tcp_only && !t.ring_unix_stalls);
     t = haproxy_target_of(V(3, 2));
     ck_assert(t.spop_mode && !t.ring_tcp_only);
     t = haproxy_target_of(V(3, 4));
