@@ -38,6 +38,7 @@ struct upstream_rt {
     struct breaker breaker;
     double ema_ms;              /* response time, exponential moving average */
     bool measured;              /* ema_ms holds at least one sample */
+    bool ema_stale;             /* probed after being left out: the next sample replaces ema_ms */
     uint32_t haproxy_in_flight; /* srv_conn + srv_queue as of the latest pick of its group */
     uint64_t recent_picks[PICK_RING_SLOTS];
     unsigned recent_next;

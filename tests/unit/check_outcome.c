@@ -186,6 +186,30 @@ START_TEST(test_ema_from_tr)
 }
 END_TEST
 
+/* A probe's answer replaces the stale average; the answers after it move it as usual. */
+START_TEST(test_probe_restarts_ema)
+{
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct logline l;
+    char buf[128];
+
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 300, "----");
+    apply(st, &l, 1000, NULL);
+    a->ema_stale = true;
+    /* A client's fault measures nothing, so the next real answer still restarts it. */
+    attempt(&l, buf, sizeof(buf), "g", "a", -1, -1, "CH--");
+    apply(st, &l, 1000, NULL);
+    ck_assert(a->ema_stale);
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 1, "----");
+    apply(st, &l, 1000, NULL);
+    ck_assert(a->measured && !a->ema_stale);
+    ck_assert(fabs(a->ema_ms - 1.0) < 1e-9);
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 101, "----");
+    apply(st, &l, 1000, NULL);
+    ck_assert(fabs(a->ema_ms - 16.0) < 1e-9);
+}
+END_TEST
+
 START_TEST(test_unknown_names_dropped)
 {
     struct logline l;
@@ -520,6 +544,7 @@ static Suite *outcome_suite(void)
     tcase_add_checked_fixture(cls, setup, teardown);
     tcase_add_checked_fixture(apply, setup, teardown);
     tcase_add_test(apply, test_ema_from_tr);
+    tcase_add_test(apply, test_probe_restarts_ema);
     tcase_add_test(apply, test_unknown_names_dropped);
     tcase_add_test(apply, test_request_and_neutral_change_nothing);
     tcase_add_test(apply, test_breaker_trips_and_recovers);
