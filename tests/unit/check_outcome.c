@@ -535,22 +535,16 @@ END_TEST
 
 /* ---- a group layer's request, judged by the last attempt it relayed (attempt_memo.h) ---- */
 
-/* The request line of id `rid` through group g's layer (not pinned). */
-static void group_request(struct logline *l, char *buf, size_t size, const char *rid, int status,
-                          const char *tsc)
+/* A line of request `rid`: through group g's layer (not pinned) with `status` and `tsc`
+ * when `request`, else an ATTEMPT line of it on g/a. */
+static void rid_line(struct logline *l, char *buf, size_t size, bool request, const char *rid,
+                     int status, const char *tsc)
 {
-    int n = snprintf(buf, size, "LLMR3 %s main g - POST %d 0 0 0 5 9 100 %s 1 a grp_g pass - \"/\"",
-                     rid, status, tsc);
-
-    ck_assert_int_gt(n, 0);
-    ck_assert_msg(logline_parse(buf, (size_t)n, l) == 0, "bad fixture %s", buf);
-}
-
-/* The ATTEMPT line of id `rid` on g/a. */
-static void rid_attempt(struct logline *l, char *buf, size_t size, const char *rid, int status,
-                        const char *tsc)
-{
-    int n = snprintf(buf, size, "LLMA1 %s g a %d 0 -1 -1 1000 100 %s", rid, status, tsc);
+    int n = request ? snprintf(buf, size,
+                               "LLMR3 %s main g - POST %d 0 0 0 5 9 100 %s 1 a grp_g "
+                               "pass - \"/\"",
+                               rid, status, tsc)
+                    : snprintf(buf, size, "LLMA1 %s g a %d 0 -1 -1 1000 100 %s", rid, status, tsc);
 
     ck_assert_int_gt(n, 0);
     ck_assert_msg(logline_parse(buf, (size_t)n, l) == 0, "bad fixture %s", buf);
@@ -578,45 +572,45 @@ START_TEST(test_group_request_relays_attempt)
     st->attempts = &memo;
 
     /* Unreachable: HAProxy's 503 on the listener, sent as the 502 of its errorfile. */
-    rid_attempt(&att, abuf, sizeof(abuf), "r1", 503, "SC--");
+    rid_line(&att, abuf, sizeof(abuf), false, "r1", 503, "SC--");
     judge_line(st, &att, &j);
-    group_request(&req, rbuf, sizeof(rbuf), "r1", 502, "----");
+    rid_line(&req, rbuf, sizeof(rbuf), true, "r1", 502, "----");
     o = request_outcome(&req);
     ck_assert_int_eq(o.cls, OUTCOME_CONNECT);
     /* Taken once: the same line again is judged on its own. */
     ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_STATUS_5XX);
 
     /* A timeout: the listener's 504. */
-    rid_attempt(&att, abuf, sizeof(abuf), "r2", 504, "sH--");
+    rid_line(&att, abuf, sizeof(abuf), false, "r2", 504, "sH--");
     judge_line(st, &att, &j);
-    group_request(&req, rbuf, sizeof(rbuf), "r2", 504, "----");
+    rid_line(&req, rbuf, sizeof(rbuf), true, "r2", 504, "----");
     ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_TIMEOUT);
 
     /* The client left: its fault, whatever the attempt. */
-    rid_attempt(&att, abuf, sizeof(abuf), "r3", 503, "SC--");
+    rid_line(&att, abuf, sizeof(abuf), false, "r3", 503, "SC--");
     judge_line(st, &att, &j);
-    group_request(&req, rbuf, sizeof(rbuf), "r3", 502, "CD--");
+    rid_line(&req, rbuf, sizeof(rbuf), true, "r3", 502, "CD--");
     ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_CLIENT);
 
     /* Another status than the attempt's answer was not relayed from it. */
-    rid_attempt(&att, abuf, sizeof(abuf), "r4", 504, "sH--");
+    rid_line(&att, abuf, sizeof(abuf), false, "r4", 504, "sH--");
     judge_line(st, &att, &j);
-    group_request(&req, rbuf, sizeof(rbuf), "r4", 503, "----");
+    rid_line(&req, rbuf, sizeof(rbuf), true, "r4", 503, "----");
     ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_STATUS_5XX);
 
     /* A successful or 5xx attempt changes nothing: the request says as much. */
-    rid_attempt(&att, abuf, sizeof(abuf), "r5", 500, "----");
+    rid_line(&att, abuf, sizeof(abuf), false, "r5", 500, "----");
     judge_line(st, &att, &j);
-    group_request(&req, rbuf, sizeof(rbuf), "r5", 500, "----");
+    rid_line(&req, rbuf, sizeof(rbuf), true, "r5", 500, "----");
     o = request_outcome(&req);
     ck_assert_int_eq(o.cls, OUTCOME_STATUS_5XX);
     ck_assert_int_eq(o.by, OUTCOME_BY_NONE);
 
     /* Without a memo (tests, or out of memory at start) the line is judged alone. */
     st->attempts = NULL;
-    rid_attempt(&att, abuf, sizeof(abuf), "r6", 503, "SC--");
+    rid_line(&att, abuf, sizeof(abuf), false, "r6", 503, "SC--");
     judge_line(st, &att, &j);
-    group_request(&req, rbuf, sizeof(rbuf), "r6", 502, "----");
+    rid_line(&req, rbuf, sizeof(rbuf), true, "r6", 502, "----");
     ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_STATUS_5XX);
 }
 END_TEST

@@ -451,8 +451,23 @@ START_TEST(weights_scaled_to_haproxy_range)
 }
 END_TEST
 
+/* haproxy.cfg rendered from `yaml`, which must load and render cleanly; the caller frees it. */
+static char *rendered_cfg(const char *yaml)
+{
+    char *diags, *text, err[RENDER_ERR_SIZE];
+    struct config *cfg = ctu_load(yaml, NULL, &diags);
+
+    ck_assert_msg(cfg != NULL, "%s", diags);
+    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
+    ck_assert_str_eq(err, "");
+    free(diags);
+    config_free(cfg);
+    return text;
+}
+
 /* Each group's idle timeout reaches its upstreams' servers as half a purge delay; the
- * shortest also reaches every other server, so HAProxy's one purge task runs that often. */
+ * shortest also reaches every other server, so HAProxy's one purge task runs that often.
+ * Idle timeouts of 10 s and more purge no more often than HAProxy's default 5 s. */
 START_TEST(idle_timeout_purges_server_pools)
 {
     static const char yaml[] =
@@ -467,30 +482,18 @@ START_TEST(idle_timeout_purges_server_pools)
         "upstream_groups: [{name: g, upstreams: [{name: a}], http_client: {timeout: {idle: "
         "10}}}]\n"
         "http_server: {forwards: [{name: f, upstream_group: g}]}\n";
-    char *diags, *text, err[RENDER_ERR_SIZE];
-    struct config *cfg = ctu_load(yaml, NULL, &diags);
+    char *text = rendered_cfg(yaml);
 
-    ck_assert_msg(cfg != NULL, "%s", diags);
-    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
-    ck_assert_str_eq(err, "");
     ck_assert_ptr_nonnull(strstr(text, "    server a \"10.0.0.1:80\" pool-purge-delay 1500ms\n"));
     ck_assert_ptr_nonnull(strstr(text, "    server b \"10.0.0.2:80\" pool-purge-delay 30000ms\n"));
     ck_assert_ptr_nonnull(strstr(text, "defaults\n"));
     ck_assert_ptr_nonnull(
         strstr(strstr(text, "defaults\n"), "    default-server pool-purge-delay 1500ms\n"));
     free(text);
-    free(diags);
-    config_free(cfg);
-
-    /* Idle timeouts of 10 s and more purge no more often than HAProxy's default 5 s. */
-    cfg = ctu_load(long_idle, NULL, &diags);
-    ck_assert_msg(cfg != NULL, "%s", diags);
-    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
+    text = rendered_cfg(long_idle);
     ck_assert_ptr_nonnull(strstr(text, " pool-purge-delay 5000ms\n"));
     ck_assert_ptr_null(strstr(text, "default-server"));
     free(text);
-    free(diags);
-    config_free(cfg);
 }
 END_TEST
 
