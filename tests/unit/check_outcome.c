@@ -560,58 +560,51 @@ static struct outcome request_outcome(const struct logline *l)
     return j.request.outcome;
 }
 
+/* An attempt, then the group layer's line of the same request, and how that is judged. */
+struct relay_case {
+    int attempt_status;
+    const char *attempt_tsc;
+    int request_status;
+    const char *request_tsc;
+    enum outcome_class want;
+};
+
+static const struct relay_case relay_cases[] = {
+    /* Unreachable: HAProxy's 503 on the listener, sent as the 502 of its errorfile. */
+    {503, "SC--", 502, "----", OUTCOME_CONNECT},
+    {503, "sC--", 502, "----", OUTCOME_CONNECT}, /* connect timeout */
+    {504, "sH--", 504, "----", OUTCOME_TIMEOUT},
+    {502, "SH--", 502, "----", OUTCOME_EMPTY_RESPONSE},
+    /* The client left: its fault, whatever the attempt. */
+    {503, "SC--", 502, "CD--", OUTCOME_CLIENT},
+    /* Another status than the attempt's answer was not relayed from it. */
+    {504, "sH--", 503, "----", OUTCOME_STATUS_5XX},
+    /* A 5xx or successful attempt changes nothing: the request says as much. */
+    {500, "----", 500, "----", OUTCOME_STATUS_5XX},
+    {200, "----", 200, "----", OUTCOME_SUCCESS},
+};
+
 START_TEST(test_group_request_relays_attempt)
 {
+    const struct relay_case *rc = &relay_cases[_i];
     static struct attempt_memo memo;
     char abuf[160], rbuf[160];
     struct logline att, req;
     struct judged_line j;
-    struct outcome o;
 
     attempt_memo_init(&memo, &(struct siphash_key){3, 4});
     st->attempts = &memo;
-
-    /* Unreachable: HAProxy's 503 on the listener, sent as the 502 of its errorfile. */
-    rid_line(&att, abuf, sizeof(abuf), false, "r1", 503, "SC--");
+    rid_line(&att, abuf, sizeof(abuf), false, "r1", rc->attempt_status, rc->attempt_tsc);
     judge_line(st, &att, &j);
-    rid_line(&req, rbuf, sizeof(rbuf), true, "r1", 502, "----");
-    o = request_outcome(&req);
-    ck_assert_int_eq(o.cls, OUTCOME_CONNECT);
+    rid_line(&req, rbuf, sizeof(rbuf), true, "r1", rc->request_status, rc->request_tsc);
+    ck_assert_int_eq(request_outcome(&req).cls, rc->want);
     /* Taken once: the same line again is judged on its own. */
-    ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_STATUS_5XX);
-
-    /* A timeout: the listener's 504. */
-    rid_line(&att, abuf, sizeof(abuf), false, "r2", 504, "sH--");
-    judge_line(st, &att, &j);
-    rid_line(&req, rbuf, sizeof(rbuf), true, "r2", 504, "----");
-    ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_TIMEOUT);
-
-    /* The client left: its fault, whatever the attempt. */
-    rid_line(&att, abuf, sizeof(abuf), false, "r3", 503, "SC--");
-    judge_line(st, &att, &j);
-    rid_line(&req, rbuf, sizeof(rbuf), true, "r3", 502, "CD--");
-    ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_CLIENT);
-
-    /* Another status than the attempt's answer was not relayed from it. */
-    rid_line(&att, abuf, sizeof(abuf), false, "r4", 504, "sH--");
-    judge_line(st, &att, &j);
-    rid_line(&req, rbuf, sizeof(rbuf), true, "r4", 503, "----");
-    ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_STATUS_5XX);
-
-    /* A successful or 5xx attempt changes nothing: the request says as much. */
-    rid_line(&att, abuf, sizeof(abuf), false, "r5", 500, "----");
-    judge_line(st, &att, &j);
-    rid_line(&req, rbuf, sizeof(rbuf), true, "r5", 500, "----");
-    o = request_outcome(&req);
-    ck_assert_int_eq(o.cls, OUTCOME_STATUS_5XX);
-    ck_assert_int_eq(o.by, OUTCOME_BY_NONE);
+    ck_assert_int_eq(request_outcome(&req).cls, outcome_classify(&req).cls);
 
     /* Without a memo (tests, or out of memory at start) the line is judged alone. */
     st->attempts = NULL;
-    rid_line(&att, abuf, sizeof(abuf), false, "r6", 503, "SC--");
     judge_line(st, &att, &j);
-    rid_line(&req, rbuf, sizeof(rbuf), true, "r6", 502, "----");
-    ck_assert_int_eq(request_outcome(&req).cls, OUTCOME_STATUS_5XX);
+    ck_assert_int_eq(request_outcome(&req).cls, outcome_classify(&req).cls);
 }
 END_TEST
 
@@ -638,7 +631,8 @@ static Suite *outcome_suite(void)
     tcase_add_test(apply, test_pinned_same_state_as_attempt);
     tcase_add_test(apply, test_pinned_unknown_upstream_dropped);
     tcase_add_test(apply, test_client_faults_change_nothing);
-    tcase_add_test(apply, test_group_request_relays_attempt);
+    tcase_add_loop_test(apply, test_group_request_relays_attempt, 0,
+                        (int)(sizeof(relay_cases) / sizeof(relay_cases[0])));
     suite_add_tcase(s, cls);
     suite_add_tcase(s, apply);
     return s;
