@@ -26,6 +26,14 @@
 /* Floor of the success rate in the score, so dividing by it stays finite. */
 #define BALANCER_SUCCESS_RATE_MIN 0.01
 
+/*
+ * response_aware keeps measuring members it does not prefer: once every this many picks of
+ * the group, a member that has none of the last this many picks (and no request in flight,
+ * whose answer would measure it anyway) gets one. A member that was slow once and is fast
+ * now is thus found again, and probes take at most 1 pick in this many.
+ */
+#define BALANCER_PROBE_EVERY 10
+
 /* What the caller knows about one member at pick time, in the group's member order. */
 struct bal_candidate {
     bool available;      /* breaker lets it through and HAProxy says the server is up */
@@ -38,10 +46,14 @@ struct bal_candidate {
 struct balancer {
     enum balance_strategy strategy;
     size_t n;
-    uint32_t *weights; /* n entries, BALANCER_WEIGHT_MIN .. BALANCER_WEIGHT_MAX */
-    int64_t *current;  /* n entries: smooth weighted round robin's running weights */
-    size_t cursor;     /* roundrobin, response_aware: the scan starts after the last pick */
-    uint64_t rng;      /* random's generator state (splitmix64), seeded at init */
+    uint32_t *weights;   /* n entries, BALANCER_WEIGHT_MIN .. BALANCER_WEIGHT_MAX */
+    int64_t *current;    /* n entries: smooth weighted round robin's running weights */
+    size_t cursor;       /* roundrobin, response_aware: the scan starts after the last pick */
+    uint64_t picks;      /* response_aware: picks so far */
+    uint64_t *picked_at; /* response_aware, n entries: `picks` when each was last chosen */
+    uint64_t probed_at;  /* response_aware: `picks` at the latest probe */
+    bool probed;         /* the latest pick was a probe (its answer should restart the EMA) */
+    uint64_t rng;        /* random's generator state (splitmix64), seeded at init */
 };
 
 #endif /* LLMPROXY_BALANCE_T_H */

@@ -42,7 +42,8 @@ int balancer_init(struct balancer *b, enum balance_strategy strategy, size_t n,
 
     b->weights = calloc(n, sizeof(*b->weights));
     b->current = calloc(n, sizeof(*b->current));
-    if (!b->weights || !b->current) {
+    b->picked_at = calloc(n, sizeof(*b->picked_at));
+    if (!b->weights || !b->current || !b->picked_at) {
         balancer_free(b);
         return -1;
     }
@@ -58,6 +59,7 @@ void balancer_free(struct balancer *b)
 {
     free(b->weights);
     free(b->current);
+    free(b->picked_at);
     memset(b, 0, sizeof(*b));
 }
 
@@ -154,7 +156,29 @@ static bool ra_better(const struct bal_candidate *x, double x_score, const struc
     return x_score < y_score;
 }
 
-static int pick_response_aware(struct balancer *b, const struct bal_candidate *c)
+/*
+ * The member to probe, or -1: due once BALANCER_PROBE_EVERY picks have passed since the
+ * last probe; then the measured, idle, available member left out longest, if it has
+ * been left out of the last BALANCER_PROBE_EVERY picks. Unmeasured members need no probe:
+ * they are tried first anyway.
+ */
+static int probe_due(const struct balancer *b, const struct bal_candidate *c)
+{
+    int oldest = -1;
+
+    if (b->picks - b->probed_at < BALANCER_PROBE_EVERY)
+        return -1;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!c[i].available || !c[i].measured || c[i].in_flight > 0 ||
+            b->picks - b->picked_at[i] < BALANCER_PROBE_EVERY)
+            continue;
+        if (oldest < 0 || b->picked_at[i] < b->picked_at[oldest])
+            oldest = (int)i;
+    }
+    return oldest;
+}
+
+static int best_scored(const struct balancer *b, const struct bal_candidate *c)
 {
     int best = -1;
     double best_score = 0;
@@ -171,8 +195,22 @@ static int pick_response_aware(struct balancer *b, const struct bal_candidate *c
             best_score = score;
         }
     }
-    if (best >= 0)
-        b->cursor = ((size_t)best + 1) % b->n;
+    return best;
+}
+
+static int pick_response_aware(struct balancer *b, const struct bal_candidate *c)
+{
+    int best = probe_due(b, c);
+
+    b->probed = best >= 0;
+    if (!b->probed)
+        best = best_scored(b, c);
+    if (best < 0)
+        return -1;
+    b->cursor = ((size_t)best + 1) % b->n;
+    b->picked_at[best] = ++b->picks;
+    if (b->probed)
+        b->probed_at = b->picks;
     return best;
 }
 

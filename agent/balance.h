@@ -10,7 +10,9 @@
  *                         a a b a c a a; over a full cycle the counts equal the weights
  *   random                uniform among available members, weights ignored
  *   response_aware        lowest ema_ms * (in_flight + 1) / success_rate; members never
- *                         measured first; the scan start rotates so ties spread
+ *                         measured first; the scan start rotates so ties spread; every
+ *                         BALANCER_PROBE_EVERY picks, a member left out that long is
+ *                         probed (`probed` says so), so a slow member is measured again
  *   failover              first available member in listed order
  */
 #ifndef LLMPROXY_BALANCE_H

@@ -132,6 +132,9 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     struct upstream_rt *up = grp->members[chosen];
     breaker_on_pick(&up->breaker, now_ms);
     upstream_note_pick(up, now_ms);
+    /* The average of a member left out so long describes what it was, not what it is. */
+    if (grp->balancer.probed)
+        up->ema_stale = true;
     out->upstream = up->conf->name;
     d->stats.picks_pass++;
 }

@@ -1,6 +1,7 @@
 /*
  * A log line's names looked up and its end classified, once (see judge.h).
  */
+#include "attempt_memo.h"
 #include "judge.h"
 #include "logline.h"
 #include "outcome.h"
@@ -25,6 +26,33 @@ static void judge_attempt(struct agent_state *st, struct outcome_attempt *a)
     a->outcome = outcome_classify(&a->line);
 }
 
+/*
+ * A group layer's request that ended normally with the status its last attempt sent
+ * relayed that attempt's answer: when the attempt failed, the answer was the listener's
+ * error for that failure, so the request failed the same way (attempt_memo.h). Anything
+ * else keeps the request's own judgement: a client's fault stays the client's.
+ * The listener logs an unreachable upstream as HAProxy's 503, which its errorfile sends
+ * as a 502.
+ */
+static bool relays(int request_status, int attempt_status)
+{
+    return request_status == attempt_status || (attempt_status == 503 && request_status == 502);
+}
+
+static struct outcome relayed_outcome(struct agent_state *st, const struct logline *line,
+                                      struct outcome own)
+{
+    struct outcome attempt;
+    int status;
+
+    if (!st->attempts || !attempt_memo_take(st->attempts, &line->id, &status, &attempt))
+        return own;
+    if (own.by != OUTCOME_BY_NONE || !relays(line->status, status) ||
+        !outcome_is_failure(attempt.cls))
+        return own;
+    return attempt;
+}
+
 void judge_line(struct agent_state *st, const struct logline *line, struct judged_line *out)
 {
     *out = (struct judged_line){0};
@@ -32,6 +60,8 @@ void judge_line(struct agent_state *st, const struct logline *line, struct judge
         out->has_attempt = true;
         out->attempt.line = *line;
         judge_attempt(st, &out->attempt);
+        if (st->attempts)
+            attempt_memo_put(st->attempts, &line->id, line->status, out->attempt.outcome);
         return;
     }
     out->is_request = true;
@@ -40,7 +70,7 @@ void judge_line(struct agent_state *st, const struct logline *line, struct judge
     if (line->client.len > 0)
         out->request.client = state_client(st, line->client.ptr, line->client.len);
     if (!line->pinned) {
-        out->request.outcome = outcome_classify(line);
+        out->request.outcome = relayed_outcome(st, line, outcome_classify(line));
         return;
     }
     /* No listener saw it: the request line is its only attempt, judged once for both. */

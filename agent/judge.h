@@ -16,7 +16,8 @@
 #include "logline-t.h"
 #include "state-t.h"
 
-/* Judge `line` against `st` into `out`. Pure: nothing in `st` changes. */
+/* Judge `line` against `st` into `out`. Nothing in `st` changes but its memo of the last
+ * attempt of each recent request, which judges the request's own line (attempt_memo.h). */
 void judge_line(struct agent_state *st, const struct logline *line, struct judged_line *out);
 
 #endif /* LLMPROXY_JUDGE_H */

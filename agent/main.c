@@ -18,6 +18,7 @@
 #include <ev.h>
 
 #include "admin.h"
+#include "attempt_memo.h"
 #include "config.h"
 #include "decide.h"
 #include "haproxy_api.h"
@@ -61,6 +62,8 @@ struct agent {
     struct admin_server *admin;
     struct haproxy_api *hapi; /* NULL: breakers are not mirrored into HAProxy */
     struct tunnels *tunnels;  /* CONNECT tunnels of proxied groups (often none) */
+    /* Lent to every state, so a reload forgets nothing: see attempt_memo.h. */
+    struct attempt_memo *attempt_memo;
     struct mirror mirror;
     uint64_t logfeed_conns_seen; /* a new log-feed connection is a new HAProxy process */
     ev_signal sighup, sigterm, sigint;
@@ -385,7 +388,13 @@ static int run(struct agent *ag)
     key = random_key();
     ag->decider.attempts = retry_create(ATTEMPTS_MAX, ATTEMPTS_TTL_MS, &key);
     ag->metrics = metrics_create();
-    if (!ag->decider.ratelimit || !ag->decider.attempts || !ag->metrics ||
+    ag->attempt_memo = malloc(sizeof(*ag->attempt_memo));
+    if (ag->attempt_memo) {
+        key = random_key();
+        attempt_memo_init(ag->attempt_memo, &key);
+        ag->decider.state->attempts = ag->attempt_memo;
+    }
+    if (!ag->decider.ratelimit || !ag->decider.attempts || !ag->metrics || !ag->attempt_memo ||
         !metrics_use_state(ag->metrics, ag->decider.state)) {
         log_error("out of memory creating the decision tables");
         return 1;
@@ -527,5 +536,6 @@ int main(int argc, char **argv)
     ratelimit_destroy(ag.decider.ratelimit);
     retry_destroy(ag.decider.attempts);
     metrics_free(ag.metrics);
+    free(ag.attempt_memo);
     return rc;
 }

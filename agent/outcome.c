@@ -124,8 +124,12 @@ enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_
     if (cls == OUTCOME_CLIENT)
         return OUTCOME_IGNORED;
     /* Time to the response headers, whatever the status: a sample whenever they came. */
-    if (line->t_response >= 0)
+    if (line->t_response >= 0) {
+        if (up->ema_stale)
+            up->measured = false; /* so the sample starts the average afresh */
+        up->ema_stale = false;
         ema_update(&up->ema_ms, &up->measured, line->t_response);
+    }
     if (cls == OUTCOME_NEUTRAL)
         return OUTCOME_IGNORED;
     breaker_record(&up->breaker, now_ms, !outcome_is_failure(cls));

@@ -26,6 +26,7 @@
 #define PICK_SETTLE_MS  5
 
 struct agent_state;
+struct attempt_memo;
 struct upstream_rt;
 
 /* Told of every breaker change after it happened (e.g. to mirror it into HAProxy). */
@@ -38,6 +39,7 @@ struct upstream_rt {
     struct breaker breaker;
     double ema_ms;              /* response time, exponential moving average */
     bool measured;              /* ema_ms holds at least one sample */
+    bool ema_stale;             /* probed after being left out: the next sample replaces ema_ms */
     uint32_t haproxy_in_flight; /* srv_conn + srv_queue as of the latest pick of its group */
     uint64_t recent_picks[PICK_RING_SLOTS];
     unsigned recent_next;
@@ -84,6 +86,9 @@ struct agent_state {
      * once the new state is built. */
     upstream_transition_fn *on_transition;
     void *transition_ctx;
+    /* Borrowed, or NULL: the last attempt of recent requests, which judges their lines
+     * (attempt_memo.h). The agent keeps one for its life, so a reload forgets nothing. */
+    struct attempt_memo *attempts;
 };
 
 #endif /* LLMPROXY_STATE_T_H */

@@ -183,6 +183,7 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
     if (old) {
         st->on_transition = old->on_transition;
         st->transition_ctx = old->transition_ctx;
+        st->attempts = old->attempts;
     }
     return st;
 

@@ -97,6 +97,29 @@ static unsigned haproxy_weight(const struct conf_group *g, size_t member)
     return w ? (unsigned)w : 1;
 }
 
+/*
+ * HAProxy has no idle timeout for server connections (`timeout http-keep-alive` is the
+ * client side's): its purge closes idle ones, every pool-purge-delay (5 s by default,
+ * hence ~14 s), once the recent need for them has decayed over two purges. Half the idle
+ * timeout closes a lone idle connection between idle and 1.5 x idle after its last use.
+ */
+#define HAPROXY_PURGE_DELAY_MS 5000u /* pool-purge-delay's default */
+
+static uint32_t purge_delay_ms(const struct conf_http_client *c)
+{
+    return c->idle_timeout_s * 500u;
+}
+
+static uint32_t purge_delay_ms_min(const struct config *cfg)
+{
+    uint32_t min = HAPROXY_PURGE_DELAY_MS;
+
+    for (size_t i = 0; i < cfg->n_groups; i++)
+        if (purge_delay_ms(&cfg->groups[i].client) < min)
+            min = purge_delay_ms(&cfg->groups[i].client);
+    return min;
+}
+
 static void section_global(const struct config *cfg, struct render_out *r)
 {
     struct render_topology topo = render_topology(cfg);
@@ -122,7 +145,15 @@ static void section_global(const struct config *cfg, struct render_out *r)
     render_printf(r, "    option httplog\n"
                      "    timeout connect 10s\n"
                      "    timeout client 30s\n"
-                     "    timeout server 30s\n\n");
+                     "    timeout server 30s\n");
+    /* One task purges every server's idle connections; HAProxy 3.x does not wake it
+     * earlier for a server that goes idle while it sleeps, so the servers that are not
+     * upstreams (the agent's, the group layer's) must not purge less often than the
+     * upstream that purges most often (see upstream_server). */
+    if (purge_delay_ms_min(cfg) < HAPROXY_PURGE_DELAY_MS)
+        render_printf(r, "    default-server pool-purge-delay %ums\n",
+                      (unsigned)purge_delay_ms_min(cfg));
+    render_printf(r, "\n");
 
     /* Upstream names are resolved at run time too, so a DNS change needs no reload. */
     render_printf(r,
@@ -621,7 +652,7 @@ static void upstream_server(const struct config *cfg, const struct conf_group *g
     /* Through the proxy, the name is the proxy's to resolve. */
     if (!literal && !proxied)
         render_printf(r, " resolvers %s init-addr last,libc,none", RESOLVERS);
-    render_printf(r, "\n");
+    render_printf(r, " pool-purge-delay %ums\n", (unsigned)purge_delay_ms(&g->client));
 }
 
 /* Server-side settings a listener and a pinned backend share. */

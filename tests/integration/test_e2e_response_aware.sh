@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # response_aware through the rendered data path: the agent learns each upstream's response
 # time from HAProxy's log feed, and under concurrent load sends most requests to the
-# faster of two upstreams (10 ms vs 200 ms), while still having tried both.
+# faster of two upstreams (10 ms vs 200 ms), while still having tried both. It keeps
+# learning: the slow upstream is still probed now and then (at most one pick in 11), so
+# once it becomes the fastest it wins its traffic back within a few sequential requests,
+# while in a steady state the fast upstream keeps the large majority.
 source "$(dirname "$0")/lib.sh"
 
 read -r FAST SLOW FWD SPOP LOGS ADMIN < <(free_ports 6 | xargs)
@@ -48,4 +51,30 @@ ema() {
 ef=$(ema fast); es=$(ema slow)
 check "the agent measured fast ($ef s) faster than slow ($es s)" \
     awk -v f="$ef" -v s="$es" 'BEGIN { exit !(f != "" && s != "" && f < 0.1 && s > 0.15) }'
+
+# share N: N chat completions one after the other, counted afresh at each mock: sets ok
+# (answered 200), nf and ns (requests at fast and slow).
+share() {
+    mock_reset "$FAST" "$SLOW"
+    ok=0
+    for _ in $(seq "$1"); do
+        [ "$(curl -s -m 10 -o /dev/null -w '%{http_code}' -d '{"model":"m","messages":[]}' \
+            "http://127.0.0.1:$FWD/v1/chat/completions")" = 200 ] && ok=$((ok + 1))
+    done
+    nf=$(mock_count "$FAST")
+    ns=$(mock_count "$SLOW")
+}
+
+share 60
+check "steady state: 60 sequential requests answered 200 ($ok)" test "$ok" -eq 60
+check "... the fast upstream got at least 80 % (fast $nf, slow $ns)" test "$nf" -ge 48
+check "... and the slow one was still probed (slow $ns)" test "$ns" -ge 1
+
+# The slow upstream becomes the fastest: it must win traffic back within 40 requests.
+mock_config "$SLOW" delay_ms=1
+share 40
+check "after slow became 1 ms: 40 requests answered 200 ($ok)" test "$ok" -eq 40
+check "... it got a fair share of them (slow $ns, fast $nf)" test "$ns" -ge 16
+share 40
+check "... and then the large majority (slow $ns, fast $nf)" test "$ns" -ge 32
 finish

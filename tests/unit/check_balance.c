@@ -337,6 +337,74 @@ START_TEST(test_ra_bad_statistics)
 }
 END_TEST
 
+/* Picks of member `idx` among `picks` picks with unchanged candidates; `probes` counts
+ * the picks the balancer called probes. */
+static int count_picks(struct balancer *b, const struct bal_candidate *c, size_t n, int idx,
+                       int picks, int *probes)
+{
+    int got = 0;
+
+    for (int i = 0; i < picks; i++) {
+        got += balancer_pick(b, c, n) == idx;
+        *probes += b->probed;
+    }
+    return got;
+}
+
+/* A member slower once is measured again, one pick in BALANCER_PROBE_EVERY at most. */
+START_TEST(test_ra_probes_left_out_member)
+{
+    struct balancer b;
+    struct bal_candidate c[2];
+    int probes = 0, fast;
+
+    healthy(c, 2);
+    c[0].ema_ms = 300;
+    c[1].ema_ms = 10;
+    init_ok(&b, BAL_RESPONSE_AWARE, 2, NULL, 0);
+    fast = count_picks(&b, c, 2, 1, 1000, &probes);
+    /* BALANCER_PROBE_EVERY picks of the fast member, then a probe, and so on. */
+    ck_assert_int_eq(probes, 1000 / (BALANCER_PROBE_EVERY + 1));
+    ck_assert_int_eq(fast, 1000 - probes);
+    balancer_free(&b);
+    init_ok(&b, BAL_RESPONSE_AWARE, 2, NULL, 0);
+    assert_sequence(&b, c, 2, "bbbbbbbbbb");
+    ck_assert(!b.probed);
+    assert_sequence(&b, c, 2, "a");
+    ck_assert(b.probed);
+    assert_sequence(&b, c, 2, "b");
+    ck_assert(!b.probed);
+    balancer_free(&b);
+}
+END_TEST
+
+/* A member already answering is measured by that answer; an unavailable or unmeasured one
+ * is not probed; members left out take turns, oldest first. */
+START_TEST(test_ra_probe_candidates)
+{
+    struct balancer b;
+    struct bal_candidate c[4];
+    int probes = 0;
+
+    healthy(c, 4);
+    c[0].ema_ms = 10;
+    c[1].ema_ms = 300;
+    c[1].in_flight = 1;
+    c[2].ema_ms = 300;
+    c[2].available = false;
+    c[3].measured = false; /* it would be tried first, were it available */
+    c[3].available = false;
+    init_ok(&b, BAL_RESPONSE_AWARE, 4, NULL, 0);
+    ck_assert_int_eq(count_picks(&b, c, 4, 0, 100, &probes), 100);
+    ck_assert_int_eq(probes, 0);
+    /* b and c idle and available: left out for 100 picks, they are probed in turn. */
+    c[1].in_flight = 0;
+    c[2].available = true;
+    assert_sequence(&b, c, 4, "baaaaaaaaaacaaaaaaaaaab");
+    balancer_free(&b);
+}
+END_TEST
+
 START_TEST(test_score)
 {
     struct bal_candidate c = {
@@ -509,6 +577,8 @@ static Suite *balance_suite(void)
     tcase_add_test(ra, test_ra_explores_unmeasured_first);
     tcase_add_test(ra, test_ra_spreads_ties);
     tcase_add_test(ra, test_ra_bad_statistics);
+    tcase_add_test(ra, test_ra_probes_left_out_member);
+    tcase_add_test(ra, test_ra_probe_candidates);
     tcase_add_test(ra, test_score);
     suite_add_tcase(s, ra);
 

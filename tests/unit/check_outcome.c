@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt_memo.h"
 #include "breaker.h"
 #include "config.h"
 #include "judge.h"
@@ -183,6 +184,30 @@ START_TEST(test_ema_from_tr)
     ck_assert(fabs(a->ema_ms - (115.0 + 0.15 * (15.0 - 115.0))) < 1e-9);
     ck_assert_uint_eq(breaker_counters(&a->breaker)->success, 2);
     ck_assert_uint_eq(breaker_counters(&a->breaker)->failure, 2);
+}
+END_TEST
+
+/* A probe's answer replaces the stale average; the answers after it move it as usual. */
+START_TEST(test_probe_restarts_ema)
+{
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct logline l;
+    char buf[128];
+
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 300, "----");
+    apply(st, &l, 1000, NULL);
+    a->ema_stale = true;
+    /* A client's fault measures nothing, so the next real answer still restarts it. */
+    attempt(&l, buf, sizeof(buf), "g", "a", -1, -1, "CH--");
+    apply(st, &l, 1000, NULL);
+    ck_assert(a->ema_stale);
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 1, "----");
+    apply(st, &l, 1000, NULL);
+    ck_assert(a->measured && !a->ema_stale);
+    ck_assert(fabs(a->ema_ms - 1.0) < 1e-9);
+    attempt(&l, buf, sizeof(buf), "g", "a", 200, 101, "----");
+    apply(st, &l, 1000, NULL);
+    ck_assert(fabs(a->ema_ms - 16.0) < 1e-9);
 }
 END_TEST
 
@@ -508,6 +533,81 @@ START_TEST(test_pinned_unknown_upstream_dropped)
 }
 END_TEST
 
+/* ---- a group layer's request, judged by the last attempt it relayed (attempt_memo.h) ---- */
+
+/* A line of request `rid`: through group g's layer (not pinned) with `status` and `tsc`
+ * when `request`, else an ATTEMPT line of it on g/a. */
+static void rid_line(struct logline *l, char *buf, size_t size, bool request, const char *rid,
+                     int status, const char *tsc)
+{
+    int n = request ? snprintf(buf, size,
+                               "LLMR3 %s main g - POST %d 0 0 0 5 9 100 %s 1 a grp_g "
+                               "pass - \"/\"",
+                               rid, status, tsc)
+                    : snprintf(buf, size, "LLMA1 %s g a %d 0 -1 -1 1000 100 %s", rid, status, tsc);
+
+    ck_assert_int_gt(n, 0);
+    ck_assert_msg(logline_parse(buf, (size_t)n, l) == 0, "bad fixture %s", buf);
+}
+
+/* judge `line`; the request's outcome. */
+static struct outcome request_outcome(const struct logline *l)
+{
+    struct judged_line j;
+
+    judge_line(st, l, &j);
+    ck_assert(j.is_request);
+    return j.request.outcome;
+}
+
+/* An attempt, then the group layer's line of the same request, and how that is judged. */
+struct relay_case {
+    int attempt_status;
+    const char *attempt_tsc;
+    int request_status;
+    const char *request_tsc;
+    enum outcome_class want;
+};
+
+static const struct relay_case relay_cases[] = {
+    /* Unreachable: HAProxy's 503 on the listener, sent as the 502 of its errorfile. */
+    {503, "SC--", 502, "----", OUTCOME_CONNECT},
+    {503, "sC--", 502, "----", OUTCOME_CONNECT}, /* connect timeout */
+    {504, "sH--", 504, "----", OUTCOME_TIMEOUT},
+    {502, "SH--", 502, "----", OUTCOME_EMPTY_RESPONSE},
+    /* The client left: its fault, whatever the attempt. */
+    {503, "SC--", 502, "CD--", OUTCOME_CLIENT},
+    /* Another status than the attempt's answer was not relayed from it. */
+    {504, "sH--", 503, "----", OUTCOME_STATUS_5XX},
+    /* A 5xx or successful attempt changes nothing: the request says as much. */
+    {500, "----", 500, "----", OUTCOME_STATUS_5XX},
+    {200, "----", 200, "----", OUTCOME_SUCCESS},
+};
+
+START_TEST(test_group_request_relays_attempt)
+{
+    const struct relay_case *rc = &relay_cases[_i];
+    static struct attempt_memo memo;
+    char abuf[160], rbuf[160];
+    struct logline att, req;
+    struct judged_line j;
+
+    attempt_memo_init(&memo, &(struct siphash_key){3, 4});
+    st->attempts = &memo;
+    rid_line(&att, abuf, sizeof(abuf), false, "r1", rc->attempt_status, rc->attempt_tsc);
+    judge_line(st, &att, &j);
+    rid_line(&req, rbuf, sizeof(rbuf), true, "r1", rc->request_status, rc->request_tsc);
+    ck_assert_int_eq(request_outcome(&req).cls, rc->want);
+    /* Taken once: the same line again is judged on its own. */
+    ck_assert_int_eq(request_outcome(&req).cls, outcome_classify(&req).cls);
+
+    /* Without a memo (tests, or out of memory at start) the line is judged alone. */
+    st->attempts = NULL;
+    judge_line(st, &att, &j);
+    ck_assert_int_eq(request_outcome(&req).cls, outcome_classify(&req).cls);
+}
+END_TEST
+
 static Suite *outcome_suite(void)
 {
     Suite *s = suite_create("outcome");
@@ -520,6 +620,7 @@ static Suite *outcome_suite(void)
     tcase_add_checked_fixture(cls, setup, teardown);
     tcase_add_checked_fixture(apply, setup, teardown);
     tcase_add_test(apply, test_ema_from_tr);
+    tcase_add_test(apply, test_probe_restarts_ema);
     tcase_add_test(apply, test_unknown_names_dropped);
     tcase_add_test(apply, test_request_and_neutral_change_nothing);
     tcase_add_test(apply, test_breaker_trips_and_recovers);
@@ -530,6 +631,8 @@ static Suite *outcome_suite(void)
     tcase_add_test(apply, test_pinned_same_state_as_attempt);
     tcase_add_test(apply, test_pinned_unknown_upstream_dropped);
     tcase_add_test(apply, test_client_faults_change_nothing);
+    tcase_add_loop_test(apply, test_group_request_relays_attempt, 0,
+                        (int)(sizeof(relay_cases) / sizeof(relay_cases[0])));
     suite_add_tcase(s, cls);
     suite_add_tcase(s, apply);
     return s;

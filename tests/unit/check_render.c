@@ -383,10 +383,10 @@ START_TEST(outbound_proxy_through_tunnel)
     ck_assert_str_eq(err, "");
     ck_assert_ptr_nonnull(strstr(text, "    server u \"unix@/run/llm/tunnel_g__u.sock\" ssl verify "
                                        "required ca-file @system-ca sni str(api.example.com) "
-                                       "alpn http/1.1\n"));
+                                       "alpn http/1.1 pool-purge-delay 30000ms\n"));
     ck_assert_ptr_nonnull(strstr(text, "    server ip \"unix@/run/llm/tunnel_g__ip.sock\" ssl "
                                        "verify required ca-file @system-ca verifyhost 10.0.0.9 "
-                                       "alpn http/1.1\n"));
+                                       "alpn http/1.1 pool-purge-delay 30000ms\n"));
     ck_assert_ptr_null(strstr(text, "hunter2"));
     ck_assert_ptr_null(strstr(text, "proxy:3128"));
     free(text);
@@ -454,6 +454,52 @@ START_TEST(weights_scaled_to_haproxy_range)
     free(text);
     free(diags);
     config_free(cfg);
+}
+END_TEST
+
+/* haproxy.cfg rendered from `yaml`, which must load and render cleanly; the caller frees it. */
+static char *rendered_cfg(const char *yaml)
+{
+    char *diags, *text, err[RENDER_ERR_SIZE];
+    struct config *cfg = ctu_load(yaml, NULL, &diags);
+
+    ck_assert_msg(cfg != NULL, "%s", diags);
+    text = render_mem(cfg, render_haproxy_cfg, NULL, err);
+    ck_assert_str_eq(err, "");
+    free(diags);
+    config_free(cfg);
+    return text;
+}
+
+/* Each group's idle timeout reaches its upstreams' servers as half a purge delay; the
+ * shortest also reaches every other server, so HAProxy's one purge task runs that often.
+ * Idle timeouts of 10 s and more purge no more often than HAProxy's default 5 s. */
+START_TEST(idle_timeout_purges_server_pools)
+{
+    static const char yaml[] =
+        "upstreams: [{name: a, url: 'http://10.0.0.1'}, {name: b, url: 'http://10.0.0.2'}]\n"
+        "upstream_groups:\n"
+        "  - {name: g1, upstreams: [{name: a}], http_client: {timeout: {idle: 3}}}\n"
+        "  - {name: g2, upstreams: [{name: b}]}\n"
+        "http_server: {forwards: [{name: f1, upstream_group: g1, port: 3001},\n"
+        "                         {name: f2, upstream_group: g2, port: 3002}]}\n";
+    static const char long_idle[] =
+        "upstreams: [{name: a, url: 'http://10.0.0.1'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: a}], http_client: {timeout: {idle: "
+        "10}}}]\n"
+        "http_server: {forwards: [{name: f, upstream_group: g}]}\n";
+    char *text = rendered_cfg(yaml);
+
+    ck_assert_ptr_nonnull(strstr(text, "    server a \"10.0.0.1:80\" pool-purge-delay 1500ms\n"));
+    ck_assert_ptr_nonnull(strstr(text, "    server b \"10.0.0.2:80\" pool-purge-delay 30000ms\n"));
+    ck_assert_ptr_nonnull(strstr(text, "defaults\n"));
+    ck_assert_ptr_nonnull(
+        strstr(strstr(text, "defaults\n"), "    default-server pool-purge-delay 1500ms\n"));
+    free(text);
+    text = rendered_cfg(long_idle);
+    ck_assert_ptr_nonnull(strstr(text, " pool-purge-delay 5000ms\n"));
+    ck_assert_ptr_null(strstr(text, "default-server"));
+    free(text);
 }
 END_TEST
 
@@ -899,6 +945,7 @@ static Suite *render_suite(void)
     tcase_add_test(tc, base64_of_literal_basic_auth);
     tcase_add_test(tc, outbound_proxy_through_tunnel);
     tcase_add_test(tc, outbound_proxy_run_dir_too_long);
+    tcase_add_test(tc, idle_timeout_purges_server_pools);
     tcase_add_test(tc, internal_hops_on_unix_sockets);
     tcase_add_test(tc, weights_scaled_to_haproxy_range);
     tcase_add_test(tc, pinned_group_layout);
