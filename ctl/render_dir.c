@@ -227,6 +227,8 @@ int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_
     }
     o.dir = abs;
     o.map_base = map_base;
+    /* TODO(version table): only for HAProxy before 3.0, whose log ring takes a lock. */
+    o.pin_threads_to_cpus = true;
     if (own_sub_dir(abs, RENDER_ERRORS_DIR, err, err_size) < 0)
         return -1;
     for (i = 0; render_errorfiles[i]; i++) {
