@@ -657,19 +657,26 @@ static const struct global_case global_cases[] = {
     {"{access_log: true, nbthread: 4096}", true, "    nbthread 4096\n"},
 };
 
-START_TEST(global_settings)
+/* One forward to one upstream, with this `haproxy:` block. */
+static struct config *load_with_haproxy(const char *haproxy)
 {
-    const struct global_case *c = &global_cases[_i];
-    char yaml[512], *text, *global, *defaults;
-    struct config *cfg;
+    char yaml[512];
 
     snprintf(yaml, sizeof(yaml),
              "upstreams: [{name: u, url: 'http://u'}]\n"
              "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
              "http_server: {forwards: [{name: f, upstream_group: g}]}\n"
              "haproxy: %s\n",
-             c->haproxy);
-    cfg = ctu_load_ok(yaml);
+             haproxy);
+    return ctu_load_ok(yaml);
+}
+
+START_TEST(global_settings)
+{
+    const struct global_case *c = &global_cases[_i];
+    char *text, *global, *defaults;
+    struct config *cfg = load_with_haproxy(c->haproxy);
+
     text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
     global = section(text, "global");
     defaults = section(text, "defaults");
@@ -713,16 +720,9 @@ static const struct {
 START_TEST(threads_pinned_one_per_cpu)
 {
     struct render_opts o = {.dir = FIXED_DIR, .pin_threads_to_cpus = true};
-    char yaml[512], *text, *global;
-    struct config *cfg;
+    struct config *cfg = load_with_haproxy(pin_cases[_i].haproxy);
+    char *text, *global;
 
-    snprintf(yaml, sizeof(yaml),
-             "upstreams: [{name: u, url: 'http://u'}]\n"
-             "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
-             "http_server: {forwards: [{name: f, upstream_group: g}]}\n"
-             "haproxy: %s\n",
-             pin_cases[_i].haproxy);
-    cfg = ctu_load_ok(yaml);
     text = render_mem_opts(cfg, render_haproxy_cfg, &o, NULL);
     global = section(text, "global");
     if (pin_cases[_i].cpu_map) {
