@@ -20,11 +20,12 @@ struct render_opts {
     conf_getenv_fn getenv_fn; /* NULL: the process environment */
     void *getenv_ctx;
     /*
-     * Bind each HAProxy thread to its own CPU (cpu-map). HAProxy before 3.0 wakes the log
-     * ring's forwarder while it holds the ring's lock; the woken thread, pulled onto the
-     * writer's CPU, spins on that lock until the writer runs again, which on a small or
-     * busy host adds milliseconds to the next request. One thread per CPU cannot preempt
-     * another. docs/benchmarks.md has the measurements.
+     * Bind each HAProxy thread to its own CPU (cpu-map). HAProxy (2.6 to 3.2 at least)
+     * wakes the log ring's forwarder while it holds a lock the forwarder takes first; the
+     * woken thread, pulled onto the writer's CPU, spins on it until the writer runs again,
+     * which on a small or busy host adds milliseconds to the next request. One thread per
+     * CPU cannot preempt another. Off only for a version that wakes after unlocking;
+     * docs/benchmarks.md has the measurements.
      */
     bool pin_threads_to_cpus;
 };

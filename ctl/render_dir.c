@@ -227,7 +227,7 @@ int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_
     }
     o.dir = abs;
     o.map_base = map_base;
-    /* TODO(version table): only for HAProxy before 3.0, whose log ring takes a lock. */
+    /* TODO(version table): every version tested needs it (2.6.12, 3.0.11, 3.2.0). */
     o.pin_threads_to_cpus = true;
     if (own_sub_dir(abs, RENDER_ERRORS_DIR, err, err_size) < 0)
         return -1;

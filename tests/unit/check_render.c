@@ -733,7 +733,7 @@ START_TEST(threads_pinned_one_per_cpu)
     }
     free(global);
     free(text);
-    /* Without the option (HAProxy 3.0 and later), no binding at all. */
+    /* Without the option (a version that wakes the forwarder after unlocking), none. */
     text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
     assert_lacks(text, "cpu-map");
     free(text);
