@@ -21,6 +21,14 @@ struct haproxy_target {
     /* 3.0's ring forwarder stops for good when the agent's end of a unix socket closes
      * (only a TCP reset makes it reconnect), so a unix socket feed is worth a warning. */
     bool ring_unix_stalls;
+    /*
+     * Bind each HAProxy thread to its own CPU (cpu-map). 2.6 to 3.2 wake the log ring's
+     * forwarder while holding a lock the forwarder takes first; the woken thread, pulled
+     * onto the writer's CPU, spins on it until the writer runs again, which on a small or
+     * busy host adds milliseconds to the next request. One thread per CPU cannot preempt
+     * another (docs/benchmarks.md, "Sequential tail"). Every tested release needs it.
+     */
+    bool bind_threads_to_cpus;
 };
 
 #endif /* LLMPROXY_HAPROXY_TARGET_T_H */

@@ -43,6 +43,8 @@
 
 /* The largest server weight HAProxy accepts. */
 #define HAPROXY_MAX_WEIGHT 256
+/* The highest thread number cpu-map takes (a bit in a 64-bit mask), on every version. */
+#define HAPROXY_CPU_MAP_THREADS 64
 
 /* The ring that carries every stream's log line to the agent's log feed (docs/architecture.md). */
 #define LOG_RING      "llm_logs"
@@ -120,6 +122,20 @@ static uint32_t purge_delay_ms_min(const struct config *cfg)
     return min;
 }
 
+/*
+ * Thread N on CPU N-1, for as many threads as HAProxy starts: with nbthread unset, that is
+ * one per CPU it may use, so every thread named here that exists has a CPU of its own.
+ * Threads past HAProxy's count are ignored; a CPU the host lacks leaves its thread unbound.
+ */
+static void render_cpu_map(const struct config *cfg, struct render_out *r)
+{
+    unsigned threads = HAPROXY_CPU_MAP_THREADS;
+
+    if (cfg->haproxy.nbthread && cfg->haproxy.nbthread < threads)
+        threads = (unsigned)cfg->haproxy.nbthread;
+    render_printf(r, "    cpu-map auto:1/1-%u 0-%u\n", threads, threads - 1);
+}
+
 static void section_global(const struct config *cfg, struct render_out *r)
 {
     struct render_topology topo = render_topology(cfg);
@@ -130,6 +146,8 @@ static void section_global(const struct config *cfg, struct render_out *r)
         render_printf(r, "    log stdout format raw local0 info\n");
     if (cfg->haproxy.nbthread)
         render_printf(r, "    nbthread %u\n", (unsigned)cfg->haproxy.nbthread);
+    if (r->opts->haproxy.bind_threads_to_cpus && cfg->haproxy.nbthread != 1)
+        render_cpu_map(cfg, r);
     render_printf(r, "    stats socket \"");
     render_quoted_text(r, cfg->haproxy.run_dir.val, false, "haproxy.run_dir");
     render_printf(r, "/" HAPI_SOCKET_NAME "\" mode 600 level admin\n");

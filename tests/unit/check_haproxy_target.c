@@ -72,6 +72,9 @@ START_TEST(what_each_release_wants)
     ck_assert(t.spop_mode && !t.ring_tcp_only);
     t = haproxy_target_of(V(3, 4));
     ck_assert(t.spop_mode && t.ring_tcp_only);
+    for (unsigned minor = 0; minor <= 4; minor++)
+        ck_assert(haproxy_target_of(V(3, minor)).bind_threads_to_cpus);
+    ck_assert(haproxy_target_of(V(2, 6)).bind_threads_to_cpus);
     ck_assert(haproxy_target_tested(V(2, 6)) && haproxy_target_tested(V(3, 0)) &&
               haproxy_target_tested(V(3, 2)));
     ck_assert(!haproxy_target_tested(V(2, 8)) && !haproxy_target_tested(V(3, 4)));

@@ -69,11 +69,11 @@ static struct config *load_fixture(const char *path, const char *const *env)
 
 typedef void (*render_fn)(const struct config *cfg, struct render_out *r);
 
-/* Render into memory; the text is malloc'd. `err` (may be NULL) gets a failure. */
-static char *render_mem(const struct config *cfg, render_fn fn, const char *const *env, char *err)
+/* Render into memory with these options; the text is malloc'd. */
+static char *render_mem_opts(const struct config *cfg, render_fn fn, const struct render_opts *o,
+                             char *err)
 {
-    struct render_opts o = {.dir = FIXED_DIR, .getenv_fn = ctu_getenv, .getenv_ctx = (void *)env};
-    struct render_out r = {.opts = &o};
+    struct render_out r = {.opts = o};
     char *text = NULL;
     size_t len = 0;
 
@@ -86,6 +86,14 @@ static char *render_mem(const struct config *cfg, render_fn fn, const char *cons
     else
         ck_assert_msg(!r.failed, "render failed: %s", r.err);
     return text;
+}
+
+/* Render into memory; the text is malloc'd. `err` (may be NULL) gets a failure. */
+static char *render_mem(const struct config *cfg, render_fn fn, const char *const *env, char *err)
+{
+    struct render_opts o = {.dir = FIXED_DIR, .getenv_fn = ctu_getenv, .getenv_ctx = (void *)env};
+
+    return render_mem_opts(cfg, fn, &o, err);
 }
 
 /*
@@ -701,19 +709,26 @@ static const struct global_case global_cases[] = {
     {"{access_log: true, nbthread: 4096}", true, "    nbthread 4096\n"},
 };
 
-START_TEST(global_settings)
+/* One forward to one upstream, with this `haproxy:` block. */
+static struct config *load_with_haproxy(const char *haproxy)
 {
-    const struct global_case *c = &global_cases[_i];
-    char yaml[512], *text, *global, *defaults;
-    struct config *cfg;
+    char yaml[512];
 
     snprintf(yaml, sizeof(yaml),
              "upstreams: [{name: u, url: 'http://u'}]\n"
              "upstream_groups: [{name: g, upstreams: [{name: u}]}]\n"
              "http_server: {forwards: [{name: f, upstream_group: g}]}\n"
              "haproxy: %s\n",
-             c->haproxy);
-    cfg = ctu_load_ok(yaml);
+             haproxy);
+    return ctu_load_ok(yaml);
+}
+
+START_TEST(global_settings)
+{
+    const struct global_case *c = &global_cases[_i];
+    char *text, *global, *defaults;
+    struct config *cfg = load_with_haproxy(c->haproxy);
+
     text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
     global = section(text, "global");
     defaults = section(text, "defaults");
@@ -733,6 +748,46 @@ START_TEST(global_settings)
     assert_has(defaults, "    option httplog\n");
     free(global);
     free(defaults);
+    free(text);
+    config_free(cfg);
+}
+END_TEST
+
+/*
+ * Where the log ring's lock would let one thread spin while another holds it, each thread
+ * gets a CPU of its own: as many as nbthread names, else up to cpu-map's 64 (HAProxy
+ * ignores the threads it does not start). One thread has nothing to spin against.
+ */
+static const struct {
+    const char *haproxy;
+    const char *cpu_map; /* NULL: none */
+} pin_cases[] = {
+    {"{}", "\n    cpu-map auto:1/1-64 0-63\n"},
+    {"{nbthread: 2}", "\n    cpu-map auto:1/1-2 0-1\n"},
+    {"{nbthread: 64}", "\n    cpu-map auto:1/1-64 0-63\n"},
+    {"{nbthread: 4096}", "\n    cpu-map auto:1/1-64 0-63\n"},
+    {"{nbthread: 1}", NULL},
+};
+
+START_TEST(threads_pinned_one_per_cpu)
+{
+    struct render_opts o = {.dir = FIXED_DIR, .haproxy = {.bind_threads_to_cpus = true}};
+    struct config *cfg = load_with_haproxy(pin_cases[_i].haproxy);
+    char *text, *global;
+
+    text = render_mem_opts(cfg, render_haproxy_cfg, &o, NULL);
+    global = section(text, "global");
+    if (pin_cases[_i].cpu_map) {
+        assert_has(global, pin_cases[_i].cpu_map);
+        ck_assert_ptr_null(strstr(strstr(text, "cpu-map") + 1, "cpu-map")); /* once */
+    } else {
+        assert_lacks(text, "cpu-map");
+    }
+    free(global);
+    free(text);
+    /* Without the option (a version that wakes the forwarder after unlocking), none. */
+    text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+    assert_lacks(text, "cpu-map");
     free(text);
     config_free(cfg);
 }
@@ -953,6 +1008,8 @@ static Suite *render_suite(void)
     tcase_add_loop_test(tc, global_settings, 0,
                         (int)(sizeof(global_cases) / sizeof(global_cases[0])));
     tcase_add_test(tc, bufsize_only_with_retries);
+    tcase_add_loop_test(tc, threads_pinned_one_per_cpu, 0,
+                        sizeof(pin_cases) / sizeof(pin_cases[0]));
     tcase_add_test(tc, client_request_rules);
     tcase_add_test(tc, render_into_folder);
     tcase_add_test(tc, trusted_proxies_file);
