@@ -146,7 +146,8 @@ static void section_global(const struct config *cfg, struct render_out *r)
         render_printf(r, "    log stdout format raw local0 info\n");
     if (cfg->haproxy.nbthread)
         render_printf(r, "    nbthread %u\n", (unsigned)cfg->haproxy.nbthread);
-    if (r->opts->haproxy.bind_threads_to_cpus && cfg->haproxy.nbthread != 1)
+    if (r->opts->haproxy.bind_threads_to_cpus && cfg->haproxy.bind_threads &&
+        cfg->haproxy.nbthread != 1)
         render_cpu_map(cfg, r);
     render_printf(r, "    stats socket \"");
     render_quoted_text(r, cfg->haproxy.run_dir.val, false, "haproxy.run_dir");

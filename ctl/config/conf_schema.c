@@ -826,6 +826,7 @@ static const struct conf_key haproxy_keys[] = {
     INT_KEY("hard_stop_after", struct conf_haproxy, hard_stop_after_s, 1, 604800, 3600),
     BOOL_KEY("access_log", struct conf_haproxy, access_log, false),
     INT_KEY("nbthread", struct conf_haproxy, nbthread, 0, 4096, 0),
+    BOOL_KEY("bind_threads", struct conf_haproxy, bind_threads, true),
     STR_KEY("socket_group", struct conf_haproxy, socket_group, 0, NULL),
     STR_KEY("version", struct conf_haproxy, version, 0, "auto"),
 };

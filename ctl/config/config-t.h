@@ -241,6 +241,7 @@ struct conf_haproxy {
     uint32_t hard_stop_after_s; /* how long an old worker may finish streams after a reload */
     bool access_log;            /* also write every request's log line to HAProxy's stdout */
     uint32_t nbthread;          /* HAProxy's threads; 0 leaves HAProxy's default (one per CPU) */
+    bool bind_threads;          /* each thread on its own CPU (cpu-map), where the release wants it */
     /* HAProxy's group when it is not the agent's user: the agent's sockets in run_dir are
      * then 0660 and this group; NULL, 0600. */
     struct conf_str socket_group;

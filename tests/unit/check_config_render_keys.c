@@ -1,6 +1,7 @@
 /*
  * The configuration keys added for rendering: upstreams[].tls and the top-level
- * `haproxy` block (run_dir, hard_stop_after, access_log, nbthread, socket_group, version).
+ * `haproxy` block (run_dir, hard_stop_after, access_log, nbthread, bind_threads,
+ * socket_group, version).
  * Defaults, accepted values and the exact messages of refused ones.
  */
 #include <check.h>
@@ -24,6 +25,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(cfg->haproxy.nbthread, 0);
     ck_assert_ptr_null(cfg->haproxy.socket_group.val);
     ck_assert_str_eq(cfg->haproxy.version.val, "auto");
+    ck_assert(cfg->haproxy.bind_threads);
     ck_assert_uint_eq(cfg->haproxy.target.major, 0);
     config_free(cfg);
 }
@@ -35,7 +37,7 @@ START_TEST(given_values)
         ctu_load_ok("upstreams: [{name: u, url: 'https://u', tls: {ca_file: /etc/ca.pem, verify: "
                     "false}}]\n" G
                     "haproxy: {run_dir: /srv/llm, hard_stop_after: 60, access_log: true, nbthread: "
-                    "4, socket_group: haproxy, version: \"3.0\"}\n");
+                    "4, socket_group: haproxy, version: \"3.0\", bind_threads: false}\n");
 
     ck_assert_str_eq(cfg->upstreams[0].tls_ca_file.val, "/etc/ca.pem");
     ck_assert(!cfg->upstreams[0].tls_verify);
@@ -46,6 +48,7 @@ START_TEST(given_values)
     ck_assert_str_eq(cfg->haproxy.socket_group.val, "haproxy");
     ck_assert_uint_eq(cfg->haproxy.target.major, 3);
     ck_assert_uint_eq(cfg->haproxy.target.minor, 0);
+    ck_assert(!cfg->haproxy.bind_threads);
     config_free(cfg);
 }
 END_TEST
@@ -98,7 +101,8 @@ static const struct bad_case bad_cases[] = {
      "t.yaml:1:21: haproxy.nbthread: found \"many\"; expected a number 0-4096\n"},
     {"haproxy: {nbthreads: 4}\n",
      "t.yaml:1:11: haproxy.nbthreads: unknown key \"nbthreads\"; did you mean \"nbthread\"? "
-     "(allowed: run_dir, hard_stop_after, access_log, nbthread, socket_group, version)\n"},
+     "(allowed: run_dir, hard_stop_after, access_log, nbthread, bind_threads, socket_group, "
+     "version)\n"},
     {"haproxy: {run_dir: "
      "/run/llmproxy/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
      "t.yaml:1:20: haproxy.run_dir: 79 bytes long; at most 70, so that the unix sockets under it "

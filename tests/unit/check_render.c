@@ -767,6 +767,8 @@ static const struct {
     {"{nbthread: 64}", "\n    cpu-map auto:1/1-64 0-63\n"},
     {"{nbthread: 4096}", "\n    cpu-map auto:1/1-64 0-63\n"},
     {"{nbthread: 1}", NULL},
+    {"{bind_threads: false}", NULL},
+    {"{nbthread: 8, bind_threads: false}", NULL},
 };
 
 START_TEST(threads_pinned_one_per_cpu)
@@ -785,7 +787,7 @@ START_TEST(threads_pinned_one_per_cpu)
     }
     free(global);
     free(text);
-    /* Without the option (a version that wakes the forwarder after unlocking), none. */
+    /* For a release that does not need it (all-zero options), none. */
     text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
     assert_lacks(text, "cpu-map");
     free(text);
