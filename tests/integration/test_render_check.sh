@@ -41,7 +41,8 @@ check "... and warns where run_dir is written" \
 check "render warns about it too" grep -q 'haproxy.run_dir: warning:' "$T/no-run-dir-render.err"
 mkdir "$T/not-there"
 "$CTL" render -c "$T/no-run-dir.yaml" -o "$T/no-run-dir" >/dev/null 2>"$T/run-dir-render.err"
-check "... and is quiet once it exists" test ! -s "$T/run-dir-render.err"
+# (Rendering for HAProxy 3.0 also warns about this file's unix socket log feed.)
+check "... and says nothing of it once it exists" bash -c "! grep -q run_dir '$T/run-dir-render.err'"
 
 "$CTL" render -c "$LLMPROXY_ROOT/tests/data/render/rich.yaml" -o "$T/rich" >/dev/null
 check "rendered files hold no secret from the environment" \
