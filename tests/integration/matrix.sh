@@ -13,6 +13,10 @@ shift
 RELEASE_INDEPENDENT="test_packaging test_fuzz_smoke"
 tests=${TESTS:-$(ls test_*.sh | sed 's/\.sh$//' | grep -vxF -f <(tr ' ' '\n' <<<"$RELEASE_INDEPENDENT") | xargs)}
 mapfile -t builds < <(../lib/haproxy-build.sh "$out" "$@")
+if [ "${#builds[@]}" -ne $# ]; then
+    echo "matrix: building HAProxy $* stopped after ${#builds[@]} of $# releases" >&2
+    exit 1
+fi
 verdicts=() failed=0
 for line in "${builds[@]}"; do
     version=${line%% *} bin=${line#* }
