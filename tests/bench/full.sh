@@ -36,7 +36,7 @@ CTL=$BUILD/llmproxy-ctl
 AGENT=$BUILD/llmproxy-agent
 MOCK=$BUILD/tools/mock_upstream
 SPOP_BENCH=$BUILD/tools/spop_bench
-HAPROXY=${HAPROXY:-haproxy}
+export HAPROXY=${HAPROXY:-haproxy} # llmproxy-ctl renders for the release it reports
 
 ROUNDS=${BENCH_ROUNDS:-3}
 RUN_S=${BENCH_SECONDS:-3}
