@@ -51,8 +51,7 @@ struct balancer {
     size_t cursor;       /* roundrobin, response_aware: the scan starts after the last pick */
     uint64_t picks;      /* response_aware: picks so far */
     uint64_t *picked_at; /* response_aware, n entries: `picks` when each was last chosen */
-    uint64_t probed_at;  /* response_aware: `picks` at the latest probe */
-    bool probed;         /* the latest pick was a probe (its answer should restart the EMA) */
+    uint64_t probed_at;  /* response_aware: `picks` at the latest probe, 0 before any */
     uint64_t rng;        /* random's generator state (splitmix64), seeded at init */
 };
 

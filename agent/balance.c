@@ -201,15 +201,15 @@ static int best_scored(const struct balancer *b, const struct bal_candidate *c)
 static int pick_response_aware(struct balancer *b, const struct bal_candidate *c)
 {
     int best = probe_due(b, c);
+    bool probe = best >= 0;
 
-    b->probed = best >= 0;
-    if (!b->probed)
+    if (!probe)
         best = best_scored(b, c);
     if (best < 0)
         return -1;
     b->cursor = ((size_t)best + 1) % b->n;
     b->picked_at[best] = ++b->picks;
-    if (b->probed)
+    if (probe)
         b->probed_at = b->picks;
     return best;
 }

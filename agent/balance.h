@@ -12,7 +12,7 @@
  *   response_aware        lowest ema_ms * (in_flight + 1) / success_rate; members never
  *                         measured first; the scan start rotates so ties spread; every
  *                         BALANCER_PROBE_EVERY picks, a member left out that long is
- *                         probed (`probed` says so), so a slow member is measured again
+ *                         probed (balancer_probed() says so), so a slow member is measured again
  *   failover              first available member in listed order
  */
 #ifndef LLMPROXY_BALANCE_H
@@ -28,6 +28,13 @@
  */
 int balancer_init(struct balancer *b, enum balance_strategy strategy, size_t n,
                   const uint32_t *weights, uint64_t seed);
+
+/* Whether the latest pick was a probe (response_aware): its answer should restart the
+ * member's average rather than move it. */
+static inline bool balancer_probed(const struct balancer *b)
+{
+    return b->probed_at != 0 && b->probed_at == b->picks;
+}
 
 void balancer_free(struct balancer *b);
 

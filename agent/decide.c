@@ -133,7 +133,7 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     breaker_on_pick(&up->breaker, now_ms);
     upstream_note_pick(up, now_ms);
     /* The average of a member left out so long describes what it was, not what it is. */
-    if (grp->balancer.probed)
+    if (balancer_probed(&grp->balancer))
         up->ema_stale = true;
     out->upstream = up->conf->name;
     d->stats.picks_pass++;

@@ -346,7 +346,7 @@ static int count_picks(struct balancer *b, const struct bal_candidate *c, size_t
 
     for (int i = 0; i < picks; i++) {
         got += balancer_pick(b, c, n) == idx;
-        *probes += b->probed;
+        *probes += balancer_probed(b);
     }
     return got;
 }
@@ -369,11 +369,11 @@ START_TEST(test_ra_probes_left_out_member)
     balancer_free(&b);
     init_ok(&b, BAL_RESPONSE_AWARE, 2, NULL, 0);
     assert_sequence(&b, c, 2, "bbbbbbbbbb");
-    ck_assert(!b.probed);
+    ck_assert(!balancer_probed(&b));
     assert_sequence(&b, c, 2, "a");
-    ck_assert(b.probed);
+    ck_assert(balancer_probed(&b));
     assert_sequence(&b, c, 2, "b");
-    ck_assert(!b.probed);
+    ck_assert(!balancer_probed(&b));
     balancer_free(&b);
 }
 END_TEST
