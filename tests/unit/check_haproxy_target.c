@@ -11,6 +11,7 @@
 
 #include "conf_haproxy_version.h"
 #include "config.h"
+#include "fs_tree.h"
 #include "haproxy_target.h"
 #include "render.h"
 #include "util/conf_testutil.h"
@@ -100,14 +101,6 @@ static const char *fake_haproxy(const char *body)
     return path;
 }
 
-static void remove_fake(void)
-{
-    char path[96];
-
-    snprintf(path, sizeof(path), "%s/haproxy", fake_dir);
-    unlink(path);
-    rmdir(fake_dir);
-}
 
 /* The target `haproxy_target_resolve` finds for `yaml` with $HAPROXY running `body`. */
 static struct haproxy_target resolve_with(const char *yaml, const char *body)
@@ -118,7 +111,7 @@ static struct haproxy_target resolve_with(const char *yaml, const char *body)
     setenv("HAPROXY", fake_haproxy(body), 1);
     t = haproxy_target_resolve(cfg, "check_haproxy_target");
     unsetenv("HAPROXY");
-    remove_fake();
+    ck_assert_int_eq(fs_remove_tree(fake_dir), 0);
     config_free(cfg);
     return t;
 }
@@ -171,7 +164,7 @@ END_TEST
  * NULL with the error in `err`. */
 static char *render_for(const char *yaml, struct conf_haproxy_version v, char *err)
 {
-    char dir[] = "/tmp/llmproxy-target.XXXXXX", path[64], cmd[96];
+    char dir[] = "/tmp/llmproxy-target.XXXXXX", path[64];
     struct config *cfg = ctu_load_ok(yaml);
     struct haproxy_target t = haproxy_target_of(v);
     char *text = NULL;
@@ -186,8 +179,7 @@ static char *render_for(const char *yaml, struct conf_haproxy_version v, char *e
         ck_assert_int_gt(getdelim(&text, &cap, '\0', f), 0);
         fclose(f);
     }
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(fs_remove_tree(dir), 0);
     config_free(cfg);
     return text;
 }
