@@ -230,6 +230,8 @@ int balancer_pick(struct balancer *b, const struct bal_candidate *c, size_t n)
         return pick_response_aware(b, c);
     case BAL_FAILOVER:
         return pick_failover(b, c);
+    case BAL_AFFINITY:
+        break;
     }
     return -1;
 }

@@ -9,10 +9,14 @@
  * and quoted; HAProxy encodes the bytes it deems unsafe in it as "#XX".
  *
  * REQUEST (one per client request, from frontend fwd_<forward>):
- *   LLMR3 <id> <forward> <group> <client> <method> <status> <Tq> <Tw> <Tc> <Tr> <Tt> <bytes>
- *         <tsc> <retries> <server> <backend> <verdict> <spoe-error> "<path>"
- *   e.g. LLMR3 7F000001:E81C_7F000001:7C9C_6B0B3CD0_0003:058E main g team-a POST 200 0 0 0 0
- *        104 1049 ---- 0 a pin_g__a pass - "/v1/chat/completions"
+ *   LLMR4 <id> <forward> <group> <route> <client> <method> <status> <Tq> <Tw> <Tc> <Tr> <Tt>
+ *         <bytes> <tsc> <retries> <server> <backend> <verdict> <spoe-error> "<path>"
+ *   e.g. LLMR4 7F000001:E81C_7F000001:7C9C_6B0B3CD0_0003:058E main g 0 team-a POST 200 0 0 0
+ *        0 104 1049 ---- 0 a pin_g__a pass - "/v1/chat/completions"
+ * <group> is the group the request was routed to (the forward's own without `routing`).
+ * <route> is "-" on a forward without `routing`; else the 0-based index of the rule that
+ * matched, or why none did (LOGLINE_ROUTE_*): the request then went to the forward's own
+ * group, or got a 404 with `routing_strict`.
  * <client> is the configured client whose key the request presented (SPOP_TXN_CLIENT),
  * "-" on a forward without client_auth or when no key matched (a 401).
  *
@@ -34,11 +38,20 @@
 #include "contract/internal_names.h"
 #include "contract/spop_names.h"
 
-#define LOGLINE_TAG_REQUEST "LLMR3"
+#define LOGLINE_TAG_REQUEST "LLMR4"
 #define LOGLINE_TAG_ATTEMPT "LLMA1"
 
 /* Longest line accepted: the renderer gives HAProxy's log and ring the same `len`/`maxlen`. */
 #define LOGLINE_MAX_LEN 8192
+
+/*
+ * The route of a request on a forward with `routing`, set by its rules in HAProxy: the
+ * matching rule's index, else one of these reasons.
+ */
+#define LOGLINE_ROUTE_VAR       "txn.llm_route"
+#define LOGLINE_ROUTE_UNMATCHED "unmatched" /* a model was read; no rule took it or the path */
+#define LOGLINE_ROUTE_NO_MODEL  "no_model"  /* the body was read whole: it names no model */
+#define LOGLINE_ROUTE_TRUNCATED "truncated" /* the model was not in the part of the body read */
 
 /* The listener's copy of the request id, set before the id header is removed. */
 #define LOGLINE_RID_VAR "txn.rid"
@@ -50,9 +63,11 @@
  * %HPO is the path without the query, taken from the request line as received (%[path]
  * is not allowed in a 2.6 log-format); "<BADREQ>" when the request could not be parsed.
  */
-/* printf arguments: forward name, group name */
+/* printf arguments: forward name, group name (or "%[var(SPOP_TXN_GROUP)]" on a forward with
+ * `routing`) */
 #define LOGLINE_REQUEST_FORMAT                                                                     \
-    LOGLINE_TAG_REQUEST " %%ID %s %s %%[var(" SPOP_TXN_CLIENT ")] %%HM %%ST %%Tq %%Tw %%Tc %%Tr "  \
+    LOGLINE_TAG_REQUEST " %%ID %s %s %%[var(" LOGLINE_ROUTE_VAR ")] %%[var(" SPOP_TXN_CLIENT       \
+                        ")] %%HM %%ST %%Tq %%Tw %%Tc %%Tr "                                        \
                         "%%Tt %%B %%tsc %%rc %%s %%b %%[var(" SPOP_TXN_VERDICT ")] "               \
                         "%%[var(" SPOP_TXN_ERROR ")] %%{+Q}HPO"
 /* printf arguments: group name, upstream name */

@@ -20,12 +20,22 @@
 #define SPOP_MSG_PICK    "pick"    /* frontend, one per client request */
 #define SPOP_MSG_ATTEMPT "attempt" /* per-upstream listener, one per try (groups that retry) */
 
+/*
+ * A forward with `routing` chooses the group in HAProxy, then sends the one message of that
+ * group, "pick_<group>", which carries that group's member counters (a message's arguments
+ * are fixed, and member lists differ). The agent takes the group from the name; plain
+ * "pick" is the forward's own group.
+ */
+#define SPOP_MSG_PICK_ROUTED_FMT SPOP_MSG_PICK "_%s"
+
 /* ---- arguments of `pick` ---- */
 
 #define SPOP_ARG_FORWARD "f"   /* str(<forward name>) */
 #define SPOP_ARG_SRC     "src" /* the client's address (behind trusted proxies: the one reported) */
 #define SPOP_ARG_ID      "id"  /* the request's unique id (also an argument of `attempt`) */
 #define SPOP_ARG_CLIENT  "cl"  /* forwards with client_auth only: var(SPOP_TXN_CLIENT) */
+/* Affinity groups only: the session key's 64-bit hash (INT64), var(SPOP_TXN_AFFINITY_KEY). */
+#define SPOP_ARG_AFFINITY_KEY "k"
 
 /*
  * The live counters of group member i arrive as <prefix><i>: "c0", "q0", "u0", ...
@@ -53,6 +63,14 @@
  * outside SPOE's var-prefix, so no agent answer can change it.
  */
 #define SPOP_TXN_CLIENT "txn.llm_client"
+
+/*
+ * What HAProxy works out itself on a forward with `routing`, also outside the var-prefix:
+ * the group the rules chose (the agent's `pick_<group>` and the backends follow it) and
+ * the session key of an affinity group (header, body field, client or address, hashed).
+ */
+#define SPOP_TXN_GROUP        "txn.llm_group"
+#define SPOP_TXN_AFFINITY_KEY "txn.llm_akey"
 
 /* ---- variables the agent sets (txn scope, under SPOE's var-prefix) ---- */
 

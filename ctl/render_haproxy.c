@@ -468,6 +468,7 @@ static const char *balance_algorithm(enum balance_strategy s)
         return "first";
     case BAL_ROUNDROBIN:
     case BAL_WEIGHTED_ROUNDROBIN:
+    case BAL_AFFINITY:
         break;
     }
     return "roundrobin";

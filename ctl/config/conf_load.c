@@ -275,6 +275,8 @@ const char *balance_strategy_name(enum balance_strategy s)
         return "response_aware";
     case BAL_FAILOVER:
         return "failover";
+    case BAL_AFFINITY:
+        return "affinity";
     }
     return "unknown";
 }

@@ -41,6 +41,7 @@ enum balance_strategy {
     BAL_RANDOM,
     BAL_RESPONSE_AWARE,
     BAL_FAILOVER,
+    BAL_AFFINITY, /* a session stays on one member: rendezvous hashing with bounded load */
 };
 
 enum auth_type {
@@ -123,12 +124,52 @@ struct conf_http_client {
     struct conf_url proxy; /* parsed proxy_url when proxy_enabled */
 };
 
+/* The request header that names a session when `affinity.header` is not set. */
+#define CONF_AFFINITY_HEADER_DEFAULT      "x-session-id"
+#define CONF_AFFINITY_LOAD_FACTOR_DEFAULT 1.25
+
+/*
+ * How an affinity group keys a session: the first of `header`, the JSON body's
+ * `prompt_cache_key` then `user` (when body_keys), the request's configured client, the
+ * client's address. A member keeps its sessions while its requests in flight stay within
+ * load_factor x the group's mean (counting the new one); beyond, the session spills to its
+ * next member.
+ */
+struct conf_affinity {
+    struct conf_str header; /* lower-case header name */
+    bool body_keys;
+    double load_factor; /* > 1 */
+};
+
 struct conf_group {
     char *name;
     struct conf_member *members;
     size_t n_members;
     enum balance_strategy strategy;
+    struct conf_affinity affinity; /* BAL_AFFINITY only */
     struct conf_http_client client;
+    /* `models`: names the group serves besides its forwards' exact model rules, listed
+     * by GET /v1/models on a forward that routes to it. */
+    struct conf_str *models;
+    size_t n_models;
+    struct conf_pos pos;
+};
+
+/* What a routing rule (`http_server.forwards[].routing[]`) matches. */
+enum route_kind {
+    ROUTE_MODEL = 0,    /* `model: name`: the request's model is exactly the name */
+    ROUTE_MODEL_PREFIX, /* `model: "name*"`: the model begins with the name */
+    ROUTE_PATH,         /* `path:` the original LLMProxy's pattern, on the request path */
+};
+
+struct conf_route {
+    enum route_kind kind;
+    struct conf_str pattern; /* as written: "gpt-4o*", "/v1/users/:id"; the model label */
+    /* ROUTE_MODEL: the name; ROUTE_MODEL_PREFIX: the name without its '*'; ROUTE_PATH: the
+     * pattern as a PCRE anchored at both ends, for HAProxy's path_reg. */
+    char *match;
+    struct conf_str group_name; /* `target_group` as written */
+    size_t group;               /* index into config.groups */
     struct conf_pos pos;
 };
 
@@ -177,6 +218,11 @@ struct conf_forward {
     size_t n_trusted_proxies;
     bool proxy_protocol; /* trusted peers send a PROXY protocol header first */
     enum client_address_header client_address_header;
+    /* `routing`: first match wins; a request none matches goes to `group`, or with
+     * routing_strict gets 404 model_not_found when it named a model. */
+    struct conf_route *routes;
+    size_t n_routes;
+    bool routing_strict;
     struct conf_pos pos;
 };
 
@@ -241,7 +287,7 @@ struct conf_haproxy {
     uint32_t hard_stop_after_s; /* how long an old worker may finish streams after a reload */
     bool access_log;            /* also write every request's log line to HAProxy's stdout */
     uint32_t nbthread;          /* HAProxy's threads; 0 leaves HAProxy's default (one per CPU) */
-    bool bind_threads;          /* each thread on its own CPU (cpu-map), where the release wants it */
+    bool bind_threads; /* each thread on its own CPU (cpu-map), where the release wants it */
     /* HAProxy's group when it is not the agent's user: the agent's sockets in run_dir are
      * then 0660 and this group; NULL, 0600. */
     struct conf_str socket_group;
