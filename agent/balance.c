@@ -1,5 +1,5 @@
 /*
- * Upstream selection of one group: the five strategies.
+ * Upstream selection of one group: the strategies (affinity's sessions are affinity.h's).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ int balancer_init(struct balancer *b, enum balance_strategy strategy, size_t n,
                   const uint32_t *weights, uint64_t seed)
 {
     memset(b, 0, sizeof(*b));
-    if (n == 0 || n > BALANCER_MAX_MEMBERS || (unsigned)strategy > BAL_FAILOVER)
+    if (n == 0 || n > BALANCER_MAX_MEMBERS || (unsigned)strategy > BAL_AFFINITY)
         return -1;
     for (size_t i = 0; weights && i < n; i++) {
         if (weights[i] < BALANCER_WEIGHT_MIN || weights[i] > BALANCER_WEIGHT_MAX)
@@ -214,6 +214,25 @@ static int pick_response_aware(struct balancer *b, const struct bal_candidate *c
     return best;
 }
 
+/*
+ * An affinity group's request without a session key: the member with the fewest requests
+ * in flight; the scan starts after the previous pick, so equal members take turns.
+ */
+static int pick_least_in_flight(struct balancer *b, const struct bal_candidate *c)
+{
+    int best = -1;
+
+    for (size_t i = 0; i < b->n; i++) {
+        size_t idx = (b->cursor + i) % b->n;
+
+        if (c[idx].available && (best < 0 || c[idx].in_flight < c[best].in_flight))
+            best = (int)idx;
+    }
+    if (best >= 0)
+        b->cursor = ((size_t)best + 1) % b->n;
+    return best;
+}
+
 int balancer_pick(struct balancer *b, const struct bal_candidate *c, size_t n)
 {
     if (n == 0 || n != b->n || !c)
@@ -231,7 +250,7 @@ int balancer_pick(struct balancer *b, const struct bal_candidate *c, size_t n)
     case BAL_FAILOVER:
         return pick_failover(b, c);
     case BAL_AFFINITY:
-        break;
+        return pick_least_in_flight(b, c);
     }
     return -1;
 }

@@ -14,6 +14,8 @@
  *                         BALANCER_PROBE_EVERY picks, a member left out that long is
  *                         probed (balancer_probed() says so), so a slow member is measured again
  *   failover              first available member in listed order
+ *   affinity              a request with a session key is affinity.h's; one without goes
+ *                         to the available member with the fewest in flight, ties in turn
  */
 #ifndef LLMPROXY_BALANCE_H
 #define LLMPROXY_BALANCE_H

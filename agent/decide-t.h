@@ -22,6 +22,13 @@ struct member_live {
 struct pick_request {
     const char *forward;
     size_t forward_len;
+    /* `pick_<group>`: the group the forward's routing chose, NULL for plain `pick` (the
+     * forward's own group). */
+    const char *group;
+    size_t group_len;
+    /* The session key of an affinity group (SPOP_ARG_AFFINITY_KEY), when one arrived. */
+    bool has_key;
+    uint64_t key;
     bool has_addr;
     struct rl_addr addr;
     /* The configured client HAProxy matched the request's key to (SPOP_ARG_CLIENT); NULL
@@ -74,6 +81,7 @@ struct decide_stats {
     uint64_t picks_limited;
     uint64_t picks_unavailable;
     uint64_t picks_unknown_forward; /* answered fail-open: HAProxy balances */
+    uint64_t picks_unknown_group;   /* a `pick_<group>` the forward cannot route to: likewise */
     uint64_t attempts;
     uint64_t attempts_retried;
     uint64_t attempts_failed_fast;

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "affinity.h"
 #include "balance.h"
 #include "breaker.h"
 #include "contract/spop_names.h"
@@ -14,6 +15,10 @@ void pick_request_init(struct pick_request *req)
 {
     req->forward = NULL;
     req->forward_len = 0;
+    req->group = NULL;
+    req->group_len = 0;
+    req->has_key = false;
+    req->key = 0;
     req->has_addr = false;
     req->client = NULL;
     req->client_len = 0;
@@ -77,6 +82,28 @@ static bool request_may_pass(struct decider *d, const struct forward_rt *fwd,
     return true;
 }
 
+/* The group's strategy, or its sessions' members for an affinity group's keyed request. */
+static int choose_member(struct decider *d, struct group_rt *grp, const struct pick_request *req,
+                         const struct bal_candidate *cand, uint64_t now_ms)
+{
+    size_t n = grp->conf->n_members;
+    enum affinity_outcome outcome = AFFINITY_NO_KEY;
+    double load_factor;
+    int chosen;
+
+    if (!grp->affinity || !req->has_key || !d->state->affinity) {
+        chosen = balancer_pick(&grp->balancer, cand, n);
+        if (grp->affinity && chosen >= 0)
+            grp->affinity->picks[AFFINITY_NO_KEY]++;
+        return chosen;
+    }
+    load_factor = grp->conf->affinity.load_factor;
+    if (!(load_factor > 1.0))
+        load_factor = CONF_AFFINITY_LOAD_FACTOR_DEFAULT;
+    return affinity_pick(d->state->affinity, grp->affinity, req->key, cand, n, load_factor, now_ms,
+                         &outcome);
+}
+
 void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
                  struct pick_result *out)
 {
@@ -96,6 +123,14 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         return;
     }
 
+    /* A group the forward does not route to (configs out of step during an apply, a
+     * hand-edited SPOE message): fail open as for an unknown forward. */
+    grp = req->group ? forward_target(fwd, req->group, req->group_len) : fwd->group;
+    if (!grp) {
+        d->stats.picks_unknown_group++;
+        return;
+    }
+
     /* A name the configuration lacks (configs out of step during an apply) counts as no
      * client: HAProxy checked the key, only the limit is the agent's. */
     client = req->client ? state_client(d->state, req->client, req->client_len) : NULL;
@@ -110,7 +145,6 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         return;
     }
 
-    grp = fwd->group;
     for (size_t m = 0; m < grp->conf->n_members; m++) {
         struct upstream_rt *up = grp->members[m];
         const struct member_live *live = m < req->n_live ? &req->live[m] : &member_default;
@@ -120,7 +154,7 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         cand[m] = upstream_candidate(up, breaker_ok[m] && live->up, now_ms);
     }
 
-    chosen = balancer_pick(&grp->balancer, cand, grp->conf->n_members);
+    chosen = choose_member(d, grp, req, cand, now_ms);
     if (chosen < 0) {
         out->verdict = PICK_UNAVAILABLE;
         out->retry_after_s = refuse_group(grp, breaker_ok, now_ms);

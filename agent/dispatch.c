@@ -50,11 +50,36 @@ static bool decode_member(struct pick_request *req, const struct spop_kv *kv)
     return true;
 }
 
-static bool decode_pick(struct spop_msg *msg, struct pick_request *req)
+/*
+ * `pick` or `pick_<group>` (SPOP_MSG_PICK_ROUTED_FMT): true for either, with the group's
+ * name (not NUL-terminated, possibly empty) in `group` for the second. Which groups the
+ * forward may route to is decide_pick()'s to check.
+ */
+static bool is_pick(struct spop_str name, struct spop_str *group)
+{
+    static const char routed_prefix[] = SPOP_MSG_PICK "_";
+    const size_t prefix_len = sizeof(routed_prefix) - 1;
+
+    *group = (struct spop_str){NULL, 0};
+    if (spop_str_eq(name, SPOP_MSG_PICK))
+        return true;
+    if (name.len < prefix_len || memcmp(name.ptr, routed_prefix, prefix_len) != 0)
+        return false;
+    group->ptr = name.ptr + prefix_len;
+    group->len = name.len - prefix_len;
+    return true;
+}
+
+static bool decode_pick(struct spop_msg *msg, struct spop_str group, struct pick_request *req)
 {
     struct spop_kv kv;
 
     pick_request_init(req);
+    if (group.ptr) {
+        /* An empty name is no group either: decide_pick() answers it fail-open. */
+        req->group = group.ptr;
+        req->group_len = group.len;
+    }
     while (spop_kv_next(&msg->args, &kv)) {
         if (spop_str_eq(kv.name, SPOP_ARG_FORWARD) && kv.value.type == SPOP_DATA_STRING) {
             req->forward = kv.value.bytes.ptr;
@@ -74,6 +99,11 @@ static bool decode_pick(struct spop_msg *msg, struct pick_request *req)
             /* Anything longer is no configured name; a NULL (unset variable) is no client. */
             req->client = kv.value.bytes.ptr;
             req->client_len = kv.value.bytes.len;
+        } else if (spop_str_eq(kv.name, SPOP_ARG_AFFINITY_KEY) && spop_data_is_int(&kv.value)) {
+            /* The hash's bits, whichever integer type carried them; any other type (a
+             * string, a NULL from an unset variable) is no key. */
+            req->has_key = true;
+            req->key = kv.value.u64;
         } else {
             /* id and anything a newer renderer adds are not needed to decide */
             decode_member(req, &kv);
@@ -109,14 +139,15 @@ uint32_t dispatch_notify(struct decider *d, struct spop_msg_iter *msgs, uint64_t
 {
     static struct pick_request pick; /* large; one event loop, never re-entered */
     struct spop_msg msg;
+    struct spop_str group;
     uint32_t delay_ms = 0;
 
     memset(out, 0, sizeof(*out));
     while (spop_msg_next(msgs, &msg)) {
-        if (spop_str_eq(msg.name, SPOP_MSG_PICK)) {
+        if (is_pick(msg.name, &group)) {
             struct pick_result res;
 
-            if (!decode_pick(&msg, &pick)) {
+            if (!decode_pick(&msg, group, &pick)) {
                 stats->bad_args++;
                 continue;
             }

@@ -1,6 +1,8 @@
 /*
  * A log line's names looked up and its end classified, once (see judge.h).
  */
+#include <string.h>
+
 #include "attempt_memo.h"
 #include "judge.h"
 #include "logline.h"
@@ -53,6 +55,59 @@ static struct outcome relayed_outcome(struct agent_state *st, const struct logli
     return attempt;
 }
 
+/* "0", "1", ... "9999": decimal without sign or leading zero, below `n`. */
+static bool rule_index(const struct logline_str *f, size_t n, size_t *out)
+{
+    size_t v = 0;
+
+    if (f->len == 0 || f->len > 4 || (f->len > 1 && f->ptr[0] == '0'))
+        return false;
+    for (size_t i = 0; i < f->len; i++) {
+        if (f->ptr[i] < '0' || f->ptr[i] > '9')
+            return false;
+        v = v * 10 + (size_t)(f->ptr[i] - '0');
+    }
+    *out = v;
+    return v < n;
+}
+
+static bool view_is(const struct logline_str *f, const char *s)
+{
+    size_t n = strlen(s);
+
+    return f->len == n && memcmp(f->ptr, s, n) == 0;
+}
+
+/*
+ * The line's route and group, checked against its forward: "-" only without routing, a
+ * rule index below its number of rules, or one of the fallback reasons; the group one the
+ * forward may route to. False refuses the line as naming what the forward lacks.
+ */
+static bool judge_route(const struct logline *line, struct judged_request *r)
+{
+    const struct conf_forward *cf = r->forward->conf;
+    const struct logline_str *f = &line->route;
+
+    if (f->len == 0)
+        r->route = JUDGED_ROUTE_NONE;
+    else if (cf->n_routes == 0)
+        return false;
+    else if (view_is(f, LOGLINE_ROUTE_UNMATCHED))
+        r->route = JUDGED_ROUTE_UNMATCHED;
+    else if (view_is(f, LOGLINE_ROUTE_NO_MODEL))
+        r->route = JUDGED_ROUTE_NO_MODEL;
+    else if (view_is(f, LOGLINE_ROUTE_TRUNCATED))
+        r->route = JUDGED_ROUTE_TRUNCATED;
+    else if (rule_index(f, cf->n_routes, &r->rule))
+        r->route = JUDGED_ROUTE_RULE;
+    else
+        return false;
+    if (r->route == JUDGED_ROUTE_NONE && cf->n_routes > 0)
+        return false;
+    r->group = forward_target(r->forward, line->group.ptr, line->group.len);
+    return r->group != NULL;
+}
+
 void judge_line(struct agent_state *st, const struct logline *line, struct judged_line *out)
 {
     *out = (struct judged_line){0};
@@ -67,6 +122,11 @@ void judge_line(struct agent_state *st, const struct logline *line, struct judge
     out->is_request = true;
     out->request.line = line;
     out->request.forward = state_forward(st, line->forward.ptr, line->forward.len);
+    if (out->request.forward && !judge_route(line, &out->request)) {
+        /* Nothing of it is trusted, its pinned attempt included: counted as unmatched. */
+        out->request.forward = NULL;
+        return;
+    }
     if (line->client.len > 0)
         out->request.client = state_client(st, line->client.ptr, line->client.len);
     if (!line->pinned) {

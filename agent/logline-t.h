@@ -57,10 +57,13 @@ struct logline_str {
 
 struct logline {
     enum logline_kind kind;
-    struct logline_str id;       /* the client request's unique id (both kinds) */
-    struct logline_str forward;  /* REQUEST: forward name */
-    struct logline_str client;   /* REQUEST: configured client of the key, empty if none */
-    struct logline_str group;    /* ATTEMPT: group name; REQUEST: the forward's group */
+    struct logline_str id;      /* the client request's unique id (both kinds) */
+    struct logline_str forward; /* REQUEST: forward name */
+    struct logline_str client;  /* REQUEST: configured client of the key, empty if none */
+    struct logline_str group;   /* ATTEMPT: group name; REQUEST: the group routed to */
+    /* REQUEST: the routing rule's index or the fallback reason (LOGLINE_ROUTE_*), as
+     * written; empty ("-") on a forward without routing. Judged against the forward. */
+    struct logline_str route;
     struct logline_str upstream; /* ATTEMPT: upstream; REQUEST: final server, if any */
     struct logline_str method;   /* REQUEST */
     struct logline_str path;     /* REQUEST: path without the query */

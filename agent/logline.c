@@ -259,6 +259,8 @@ static int parse_request(struct cursor *c, struct logline *out)
     CHECK(parse_name(out->forward), LOGLINE_ERR_NAME);
     NEXT(out->group);
     CHECK(parse_name(out->group), LOGLINE_ERR_NAME);
+    NEXT(out->route);
+    CHECK(parse_optional(&out->route, LOGLINE_ROUTE_MAX, is_name_char), LOGLINE_ERR_NAME);
     NEXT(out->client);
     CHECK(parse_optional(&out->client, LOGLINE_NAME_MAX, is_name_char), LOGLINE_ERR_NAME);
     NEXT(out->method);
@@ -325,7 +327,7 @@ int logline_parse(const char *line, size_t len, struct logline *out)
     out->status = -1;
     out->t_request = out->t_queue = out->t_connect = out->t_response = out->t_total = -1;
     out->id.ptr = out->forward.ptr = out->group.ptr = out->upstream.ptr = line;
-    out->client.ptr = out->method.ptr = out->path.ptr = out->verdict.ptr = line;
+    out->client.ptr = out->method.ptr = out->path.ptr = out->verdict.ptr = out->route.ptr = line;
 
     rc = field(&c, true, &tag);
     if (rc < 0)

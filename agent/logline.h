@@ -17,6 +17,7 @@
 #define LOGLINE_BACKEND_MAX 128 /* pin_<group>__<upstream>: two names and six bytes */
 #define LOGLINE_METHOD_MAX  32
 #define LOGLINE_VERDICT_MAX 32
+#define LOGLINE_ROUTE_MAX   16 /* a rule index or a LOGLINE_ROUTE_* reason */
 
 /*
  * Parse one line of `len` bytes (a trailing "\n" is tolerated). Never reads past `len`.

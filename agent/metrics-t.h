@@ -11,7 +11,8 @@
  * running configuration, methods outside a fixed set become "OTHER", a path is a label
  * only if it is a known API path or one an upstream answered with success (else "other"),
  * at most METRICS_PATHS_PER_FORWARD per forward; statuses are three digits; a client is
- * a configured client's name or one of the METRICS_CLIENT_* values below.
+ * a configured client's name or one of the METRICS_CLIENT_* values below; a route is
+ * "rule" or a fallback reason, a model a model rule's pattern as configured or "other".
  */
 #ifndef LLMPROXY_METRICS_T_H
 #define LLMPROXY_METRICS_T_H
@@ -46,6 +47,9 @@ enum metrics_family {
     MF_CLIENT_DURATION,
     MF_CLIENT_ERRORS,
     MF_CLIENT_RATELIMIT,
+    MF_ROUTE_REQUESTS, /* the routing families: only with a forward that has routing */
+    MF_MODEL_REQUESTS,
+    MF_MODEL_DURATION,
     MF_DECISION_DURATION,
     MF_COUNT
 };

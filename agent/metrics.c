@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conf_client_key.h"
+#include "contract/logformat.h"
 #include "contract/spop_names.h"
 #include "metrics.h"
 #include "outcome.h"
@@ -18,6 +19,8 @@
 #define UPSTREAM_MAX_SERIES 4096
 /* clients x forwards x (status classes or error kinds) */
 #define CLIENT_MAX_SERIES 16384
+/* forwards x (groups x routes, or (model rules + other) x status classes) */
+#define ROUTE_MAX_SERIES 16384
 
 const double metrics_duration_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                           2.5,   5,    10,    20,   30,  60,   120, 300};
@@ -127,6 +130,30 @@ static const struct reg_def family_defs[MF_COUNT] = {
                              NULL,
                              0,
                              CLIENT_MAX_SERIES},
+    [MF_ROUTE_REQUESTS] = {"llmproxy_route_requests_total",
+                           "Requests of a forward with routing, by group and how it was chosen.",
+                           REG_COUNTER,
+                           3,
+                           {"forward", "group", "route"},
+                           NULL,
+                           0,
+                           ROUTE_MAX_SERIES},
+    [MF_MODEL_REQUESTS] = {"llmproxy_model_requests_total",
+                           "Requests of a forward with routing, by model rule and status class.",
+                           REG_COUNTER,
+                           3,
+                           {"forward", "model", "status_class"},
+                           NULL,
+                           0,
+                           ROUTE_MAX_SERIES},
+    [MF_MODEL_DURATION] = {"llmproxy_model_request_duration_seconds",
+                           "Duration of a request of a forward with routing, by model rule.",
+                           REG_HISTOGRAM,
+                           2,
+                           {"forward", "model"},
+                           metrics_duration_bounds,
+                           N_BOUNDS(metrics_duration_bounds),
+                           ROUTE_MAX_SERIES},
     [MF_DECISION_DURATION] = {"llmproxy_agent_decision_duration_seconds",
                               "Time the agent took to decide one SPOP NOTIFY.",
                               REG_HISTOGRAM,
@@ -353,9 +380,42 @@ static void status_class_label(int status, char dst[4])
 
 bool metrics_family_shown(const struct metrics *m, enum metrics_family f)
 {
-    if (f < MF_CLIENT_REQUESTS || f > MF_CLIENT_RATELIMIT)
-        return true;
-    return m->state && state_has_clients(m->state);
+    if (f >= MF_CLIENT_REQUESTS && f <= MF_CLIENT_RATELIMIT)
+        return m->state && state_has_clients(m->state);
+    if (f >= MF_ROUTE_REQUESTS && f <= MF_MODEL_DURATION)
+        return m->state && state_has_routing(m->state);
+    return true;
+}
+
+const char *metrics_route_label(const struct judged_request *r)
+{
+    switch (r->route) {
+    case JUDGED_ROUTE_RULE:
+        return "rule";
+    case JUDGED_ROUTE_NO_MODEL:
+        return LOGLINE_ROUTE_NO_MODEL;
+    case JUDGED_ROUTE_TRUNCATED:
+        return LOGLINE_ROUTE_TRUNCATED;
+    case JUDGED_ROUTE_UNMATCHED:
+    case JUDGED_ROUTE_NONE:
+        break;
+    }
+    return LOGLINE_ROUTE_UNMATCHED;
+}
+
+static bool is_model_rule(const struct conf_route *route)
+{
+    return route->kind == ROUTE_MODEL || route->kind == ROUTE_MODEL_PREFIX;
+}
+
+const char *metrics_model_label(const struct judged_request *r)
+{
+    const struct conf_route *route;
+
+    if (r->route != JUDGED_ROUTE_RULE || r->rule >= r->forward->conf->n_routes)
+        return "other";
+    route = &r->forward->conf->routes[r->rule];
+    return is_model_rule(route) ? route->pattern.val : "other";
 }
 
 /* ---- recording ------------------------------------------------------------------------ */
@@ -387,6 +447,22 @@ static void record_client_request(struct metrics *m, const struct judged_request
         reg_add(&m->fam[MF_CLIENT_RATELIMIT], labels, 1);
 }
 
+/* The request again, by route and by model rule: a forward with routing only. */
+static void record_routed_request(struct metrics *m, const struct judged_request *r)
+{
+    const struct logline *ll = r->line;
+    const char *forward = r->forward->conf->name, *model = metrics_model_label(r);
+    char status_class[4];
+
+    reg_add(&m->fam[MF_ROUTE_REQUESTS],
+            (const char *[]){forward, r->group->conf->name, metrics_route_label(r)}, 1);
+    status_class_label(ll->status, status_class);
+    reg_add(&m->fam[MF_MODEL_REQUESTS], (const char *[]){forward, model, status_class}, 1);
+    if (ll->t_total >= 0)
+        reg_observe(&m->fam[MF_MODEL_DURATION], (const char *[]){forward, model},
+                    ms_to_s(ll->t_total));
+}
+
 static void record_request(struct metrics *m, const struct judged_request *r)
 {
     const struct logline *ll = r->line;
@@ -414,6 +490,8 @@ static void record_request(struct metrics *m, const struct judged_request *r)
         reg_add(&m->fam[MF_RATELIMIT], labels, 1);
     if (metrics_family_shown(m, MF_CLIENT_REQUESTS))
         record_client_request(m, r, error);
+    if (r->forward->conf->n_routes > 0 && r->group)
+        record_routed_request(m, r);
 }
 
 static void record_attempt(struct metrics *m, const struct outcome_attempt *a)
@@ -464,7 +542,23 @@ static bool client_label_exists(struct agent_state *st, const char *v)
     return conf_client_name_reserved(v) || state_client(st, v, strlen(v));
 }
 
-/* Whether every forward, group, upstream and client label of a series still names
+/* Whether `model` is "other" or a model rule's pattern of forward `forward`. */
+static bool model_label_exists(struct agent_state *st, const char *forward, const char *model)
+{
+    const struct forward_rt *fwd = state_forward(st, forward, strlen(forward));
+
+    if (!fwd || fwd->conf->n_routes == 0)
+        return false;
+    if (strcmp(model, "other") == 0)
+        return true;
+    for (size_t i = 0; i < fwd->conf->n_routes; i++)
+        if (is_model_rule(&fwd->conf->routes[i]) &&
+            strcmp(fwd->conf->routes[i].pattern.val, model) == 0)
+            return true;
+    return false;
+}
+
+/* Whether every forward, group, upstream, client and model label of a series still names
  * something. */
 static bool names_exist(void *ctx, const struct reg_def *def, const char *const *values)
 {
@@ -477,7 +571,8 @@ static bool names_exist(void *ctx, const struct reg_def *def, const char *const 
         if ((strcmp(label, "forward") == 0 && !state_forward(st, v, len)) ||
             (strcmp(label, "group") == 0 && !state_group(st, v, len)) ||
             (strcmp(label, "upstream") == 0 && !state_upstream(st, v, len)) ||
-            (strcmp(label, "client") == 0 && !client_label_exists(st, v)))
+            (strcmp(label, "client") == 0 && !client_label_exists(st, v)) ||
+            (strcmp(label, "model") == 0 && !model_label_exists(st, values[0], v)))
             return false;
     }
     return true;

@@ -40,8 +40,9 @@ void metrics_record_line(struct metrics *m, const struct judged_line *j);
 
 /*
  * Whether family `f` is on the scrape page: every one but the client families, which only
- * a configuration with clients (state_has_clients()) records and shows, so that one
- * without has the page it always had.
+ * a configuration with clients (state_has_clients()) records and shows, and the routing
+ * families, likewise with routing (state_has_routing()), so that one without has the page
+ * it always had.
  */
 bool metrics_family_shown(const struct metrics *m, enum metrics_family f);
 
@@ -53,6 +54,10 @@ const char *metrics_method_label(const char *method, size_t len);
 void metrics_status_label(int status, char dst[4]);
 /* The client label of a request judged `r` (CONF_CLIENT_* or a configured name). */
 const char *metrics_client_label(const struct judged_request *r);
+/* The route label of a request of a forward with routing: "rule" or the fallback reason. */
+const char *metrics_route_label(const struct judged_request *r);
+/* The model label: the matched model rule's pattern as configured, else "other". */
+const char *metrics_model_label(const struct judged_request *r);
 /* The error label of a REQUEST line judged `o`, NULL when the request did not fail. */
 const char *metrics_request_error(const struct logline *ll, struct outcome o);
 

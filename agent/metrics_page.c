@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin-t.h"
+#include "affinity.h"
 #include "balance.h"
 #include "breaker.h"
 #include "buf.h"
@@ -206,13 +207,15 @@ static void render_one(struct buf *out, const char *name, const char *help, cons
     render_labelled(out, name, help, type, NULL, &s, 1);
 }
 
-static void render_decisions(struct buf *out, const struct decide_stats *d)
+/* `routing`: some forward has routing, whose picks may name a group it lacks. */
+static void render_decisions(struct buf *out, const struct decide_stats *d, bool routing)
 {
     const struct labelled picks[] = {
         {"limited", (double)d->picks_limited},
         {"pass", (double)d->picks_pass},
         {"unavailable", (double)d->picks_unavailable},
         {"unknown_forward", (double)d->picks_unknown_forward},
+        {"unknown_group", (double)d->picks_unknown_group},
     };
     const struct labelled attempts[] = {
         {"fail", (double)d->attempts_failed_fast},
@@ -220,8 +223,9 @@ static void render_decisions(struct buf *out, const struct decide_stats *d)
     };
 
     render_labelled(out, "llmproxy_agent_pick_decisions_total",
-                    "pick decisions, by verdict (unknown_forward is answered pass).", "counter",
-                    "verdict", picks, N_BOUNDS(picks));
+                    "pick decisions, by verdict (unknown_forward and unknown_group are answered "
+                    "pass).",
+                    "counter", "verdict", picks, N_BOUNDS(picks) - !routing);
     render_labelled(out, "llmproxy_agent_attempt_decisions_total",
                     "attempt decisions, by verdict (fail: the breaker is open, fail fast).",
                     "counter", "verdict", attempts, N_BOUNDS(attempts));
@@ -415,6 +419,45 @@ static void render_tunnels(struct buf *out, const struct tunnels *ts)
     }
 }
 
+/* ---- affinity groups, live from the decision state --------------------------------------- */
+
+static void render_affinity(struct buf *out, const struct agent_state *st)
+{
+    static const char *const pick_names[] = {"group", "outcome"};
+    static const char *const group_name[] = {"group"};
+    const char *values[2];
+
+    prom_family(out, "llmproxy_affinity_picks_total",
+                "Picks of an affinity group, by what happened to the request's session.",
+                "counter");
+    for (size_t g = 0; g < st->cfg->n_groups; g++) {
+        const struct affinity_group *a = st->groups[g].affinity;
+
+        for (int o = 0; a && o < AFFINITY_N_OUTCOMES; o++) {
+            struct prom_labels labels = {pick_names, values, 2};
+
+            values[0] = st->groups[g].conf->name;
+            values[1] = affinity_outcome_name((enum affinity_outcome)o);
+            prom_sample(out, "llmproxy_affinity_picks_total", "", &labels, NULL,
+                        (double)a->picks[o]);
+        }
+    }
+    prom_family(out, "llmproxy_affinity_sessions",
+                "Sessions an affinity group holds in the agent's session table.", "gauge");
+    for (size_t g = 0; g < st->cfg->n_groups; g++) {
+        struct prom_labels labels = {group_name, values, 1};
+
+        if (!st->groups[g].affinity)
+            continue;
+        values[0] = st->groups[g].conf->name;
+        prom_sample(out, "llmproxy_affinity_sessions", "", &labels, NULL,
+                    (double)st->groups[g].affinity->held);
+    }
+    render_one(out, "llmproxy_affinity_evictions_total",
+               "Sessions forgotten because the session table was full (AFFINITY_MAX_SESSIONS).",
+               "counter", (double)affinity_evictions(st->affinity));
+}
+
 /* ---- the page ------------------------------------------------------------------------------ */
 
 bool metrics_page_render(const struct metrics_page_sources *src, uint64_t now_ms, struct buf *out)
@@ -431,8 +474,10 @@ bool metrics_page_render(const struct metrics_page_sources *src, uint64_t now_ms
         render_breakers(out, src->state);
         render_upstreams(out, src->state, now_ms);
     }
+    if (src->state && src->state->affinity)
+        render_affinity(out, src->state);
     if (src->decide)
-        render_decisions(out, src->decide);
+        render_decisions(out, src->decide, src->state && state_has_routing(src->state));
     if (src->retry)
         render_retry(out, src->retry);
     if (src->mirror)

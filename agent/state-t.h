@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "affinity-t.h"
 #include "balance-t.h"
 #include "breaker-t.h"
 #include "config-t.h"
@@ -49,12 +50,17 @@ struct upstream_rt {
 struct group_rt {
     const struct conf_group *conf;
     struct balancer balancer;
-    struct upstream_rt **members; /* conf->n_members entries, in listed order */
+    struct upstream_rt **members;    /* conf->n_members entries, in listed order */
+    struct affinity_group *affinity; /* BAL_AFFINITY: its part of agent_state.affinity */
 };
 
 struct forward_rt {
     const struct conf_forward *conf;
     struct group_rt *group;
+    /* The groups its requests may go to: `group` first, then its routing rules' targets,
+     * each once. A `pick_<group>` and a request line must name one of them. */
+    struct group_rt **targets;
+    size_t n_targets;
     uint32_t key; /* rate-limit table key part: stable across reloads for the same name */
     uint64_t limited;
     uint64_t unavailable;
@@ -89,6 +95,10 @@ struct agent_state {
     /* Borrowed, or NULL: the last attempt of recent requests, which judges their lines
      * (attempt_memo.h). The agent keeps one for its life, so a reload forgets nothing. */
     struct attempt_memo *attempts;
+    /* The sessions of the affinity groups, NULL without any. A reload starts an empty
+     * table but keeps `affinity_key`, so a session's rendezvous order stays the same. */
+    struct affinity *affinity;
+    struct siphash_key affinity_key;
 };
 
 #endif /* LLMPROXY_STATE_T_H */

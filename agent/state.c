@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "affinity.h"
 #include "balance.h"
 #include "breaker.h"
 #include "config.h"
@@ -133,6 +134,83 @@ static void init_clients(struct agent_state *st, const struct agent_state *old)
     qsort(st->clients_by_name, cfg->n_clients, sizeof(*st->clients_by_name), client_order);
 }
 
+static void free_targets(struct agent_state *st)
+{
+    for (size_t f = 0; st->forwards && st->cfg && f < st->cfg->n_forwards; f++) {
+        free(st->forwards[f].targets);
+        st->forwards[f].targets = NULL;
+    }
+}
+
+/* The forward's own group, then each rule's target once. */
+static bool init_targets(struct agent_state *st, struct forward_rt *fwd)
+{
+    const struct conf_forward *cf = fwd->conf;
+
+    fwd->targets = calloc(cf->n_routes + 1, sizeof(*fwd->targets));
+    if (!fwd->targets)
+        return false;
+    fwd->targets[fwd->n_targets++] = fwd->group;
+    for (size_t r = 0; r < cf->n_routes; r++) {
+        struct group_rt *g = &st->groups[cf->routes[r].group];
+        size_t t = 0;
+
+        while (t < fwd->n_targets && fwd->targets[t] != g)
+            t++;
+        if (t == fwd->n_targets)
+            fwd->targets[fwd->n_targets++] = g;
+    }
+    return true;
+}
+
+/* The old state's group of the same name, if it was an affinity group too. */
+static const struct affinity_group *old_affinity(const struct agent_state *old, const char *name)
+{
+    for (size_t g = 0; old && g < old->cfg->n_groups; g++)
+        if (old->groups[g].affinity && strcmp(old->groups[g].conf->name, name) == 0)
+            return old->groups[g].affinity;
+    return NULL;
+}
+
+/* The session table of the affinity groups, when there are some; their pick counters
+ * continue those of the same groups before a reload. */
+static bool init_affinity(struct agent_state *st, const struct agent_state *old, uint64_t seed)
+{
+    const struct config *cfg = st->cfg;
+    const char *names[BALANCER_MAX_MEMBERS];
+    uint32_t weights[BALANCER_MAX_MEMBERS];
+    bool any = false;
+
+    st->affinity_key =
+        old ? old->affinity_key
+            : (struct siphash_key){.k0 = seed ^ 0x6a09e667f3bcc908ull,
+                                   .k1 = (seed * 0x9e3779b97f4a7c15ull) ^ 0xbb67ae8584caa73bull};
+    for (size_t g = 0; g < cfg->n_groups; g++)
+        any |= cfg->groups[g].strategy == BAL_AFFINITY;
+    if (!any)
+        return true;
+    st->affinity = affinity_create(cfg->n_groups, AFFINITY_MAX_SESSIONS, &st->affinity_key);
+    if (!st->affinity)
+        return false;
+    for (size_t g = 0; g < cfg->n_groups; g++) {
+        const struct conf_group *cg = &cfg->groups[g];
+        const struct affinity_group *prev;
+
+        if (cg->strategy != BAL_AFFINITY)
+            continue;
+        for (size_t m = 0; m < cg->n_members; m++) {
+            names[m] = st->groups[g].members[m]->conf->name;
+            weights[m] = cg->members[m].weight;
+        }
+        if (affinity_group_init(st->affinity, g, cg->n_members, names, weights) != 0)
+            return false;
+        st->groups[g].affinity = &st->affinity->groups[g];
+        if ((prev = old_affinity(old, cg->name)))
+            memcpy(st->groups[g].affinity->picks, prev->picks, sizeof(prev->picks));
+    }
+    return true;
+}
+
 struct agent_state *state_create(struct config *cfg, const struct agent_state *old, uint64_t seed)
 {
     struct agent_state *st = calloc(1, sizeof(*st));
@@ -176,7 +254,11 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
         st->forwards[f].conf = &cfg->forwards[f];
         st->forwards[f].group = &st->groups[cfg->forwards[f].group];
         st->forwards[f].key = forward_key(st, old, cfg->forwards[f].name);
+        if (!init_targets(st, &st->forwards[f]))
+            goto fail;
     }
+    if (!init_affinity(st, old, seed))
+        goto fail;
     init_clients(st, old);
     /* Only now: changes made while building (a breaker disabled by the reload) are seen
      * by whoever follows the new state as a whole. */
@@ -188,6 +270,7 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
     return st;
 
 fail:
+    free_targets(st);
     st->cfg = NULL; /* still the caller's */
     state_free(st);
     return NULL;
@@ -204,7 +287,9 @@ void state_free(struct agent_state *st)
         }
     free(st->groups);
     free(st->upstreams);
+    free_targets(st);
     free(st->forwards);
+    affinity_free(st->affinity);
     free(st->clients);
     free(st->clients_by_name);
     config_free(st->cfg);
@@ -238,6 +323,22 @@ struct group_rt *state_group(struct agent_state *st, const char *name, size_t le
 struct client_rt *state_client(struct agent_state *st, const char *name, size_t len)
 {
     return find_client(st, name, len);
+}
+
+struct group_rt *forward_target(const struct forward_rt *fwd, const char *name, size_t len)
+{
+    for (size_t t = 0; t < fwd->n_targets; t++)
+        if (name_is(fwd->targets[t]->conf->name, name, len))
+            return fwd->targets[t];
+    return NULL;
+}
+
+bool state_has_routing(const struct agent_state *st)
+{
+    for (size_t i = 0; i < st->cfg->n_forwards; i++)
+        if (st->cfg->forwards[i].n_routes > 0)
+            return true;
+    return false;
 }
 
 bool state_has_clients(const struct agent_state *st)

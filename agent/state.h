@@ -23,6 +23,13 @@ struct upstream_rt *state_upstream(struct agent_state *st, const char *name, siz
 struct group_rt *state_group(struct agent_state *st, const char *name, size_t len);
 struct client_rt *state_client(struct agent_state *st, const char *name, size_t len);
 
+/* The group named `name` among those `fwd` may route to (forward_rt.targets), NULL if none:
+ * a short scan of the forward's own list, no allocation. */
+struct group_rt *forward_target(const struct forward_rt *fwd, const char *name, size_t len);
+
+/* Whether some forward has routing rules. */
+bool state_has_routing(const struct agent_state *st);
+
 /* Whether the configuration knows clients at all: some client, or a forward with
  * client_auth. Without, nothing is kept or shown per client. */
 bool state_has_clients(const struct agent_state *st);

@@ -65,7 +65,7 @@ static int feed_str(struct logframe *f, const char *data, struct sink *s)
 /* Three records as HAProxy's ring writes them back to back (captured, shortened ids). */
 static const char STREAM[] =
     "37 LLMA1 id1 g a 200 0 0 0 104 1049 ----"
-    "67 LLMR3 id1 main g - POST 200 0 0 0 0 104 1049 ---- 0 a grp_g - - \"/\""
+    "69 LLMR4 id1 main g - - POST 200 0 0 0 0 104 1049 ---- 0 a grp_g - - \"/\""
     "1 x";
 
 static void assert_stream_messages(const struct sink *s)
@@ -73,7 +73,7 @@ static void assert_stream_messages(const struct sink *s)
     ck_assert_uint_eq(s->n, 3);
     ck_assert_str_eq(s->msg[0], "LLMA1 id1 g a 200 0 0 0 104 1049 ----");
     ck_assert_str_eq(s->msg[1],
-                     "LLMR3 id1 main g - POST 200 0 0 0 0 104 1049 ---- 0 a grp_g - - \"/\"");
+                     "LLMR4 id1 main g - - POST 200 0 0 0 0 104 1049 ---- 0 a grp_g - - \"/\"");
     ck_assert_str_eq(s->msg[2], "x");
 }
 
@@ -221,12 +221,12 @@ START_TEST(test_record_counting)
     struct lines ls = {0};
 
     record_str(&st, "LLMA1 id g a 200 0 0 0 104 1049 ----", &ls);
-    record_str(&st, "LLMR3 id main g - GET 200 0 0 0 0 1 2 ---- 0 a grp_g - - \"/\"", &ls);
+    record_str(&st, "LLMR4 id main g - - GET 200 0 0 0 0 1 2 ---- 0 a grp_g - - \"/\"", &ls);
     record_str(&st, "LLMA1 id g a 200 0 0 0 104 1049 ", &ls);
     record_str(&st, "LLMA1 id g a 200 0 0 0 104 1049", &ls);
     record_str(&st, "hello", &ls);
     /* A pinned request is one line, delivered once: its attempt is the receiver's view. */
-    record_str(&st, "LLMR3 id main g - GET 200 0 0 0 0 1 2 ---- 0 a pin_g__a - - \"/\"", &ls);
+    record_str(&st, "LLMR4 id main g - - GET 200 0 0 0 0 1 2 ---- 0 a pin_g__a - - \"/\"", &ls);
     /* An HAProxy still on the previous configuration: counted, under its reason. */
     record_str(&st, "LLMR1 id main g GET 200 0 0 0 0 1 2 ---- 0 a - - \"/\"", &ls);
     ck_assert_uint_eq(st.lines, 7);

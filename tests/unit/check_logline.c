@@ -17,26 +17,26 @@
  * pinned backend did, the frontend's own name when it answered by itself (<NOSRV>).
  */
 static const char REQ_OK[] =
-    "LLMR3 7F000001:E810_7F000001:7C9C_6B0B3CD0_0001:058E main g - GET 200 "
+    "LLMR4 7F000001:E810_7F000001:7C9C_6B0B3CD0_0001:058E main g - - GET 200 "
     "0 0 0 0 0 200 ---- 0 a grp_g - - \"/v1/models\"";
 static const char REQ_SSE[] =
-    "LLMR3 7F000001:B2EA_7F000001:7C9C_6B0B3CF0_001A:058E main g team-a.1 POST 200 0 0 0 0 1503 "
+    "LLMR4 7F000001:B2EA_7F000001:7C9C_6B0B3CF0_001A:058E main g - team-a.1 POST 200 0 0 0 0 1503 "
     "1049 ---- 0 a grp_g pass 3 \"/v1/chat/completions\"";
 static const char REQ_BADREQ[] =
-    "LLMR3 - main g - <BADREQ> 400 -1 -1 -1 -1 0 0 PR-- 0 <NOSRV> fwd_main - - \"<BADREQ>\"";
+    "LLMR4 - main g - - <BADREQ> 400 -1 -1 -1 -1 0 0 PR-- 0 <NOSRV> fwd_main - - \"<BADREQ>\"";
 static const char REQ_ABORT[] =
-    "LLMR3 7F000001:B2F2_7F000001:7C9C_6B0B3CF2_001C:058E main g - POST 200 0 0 0 0 601 682 CD-- "
+    "LLMR4 7F000001:B2F2_7F000001:7C9C_6B0B3CF2_001C:058E main g - - POST 200 0 0 0 0 601 682 CD-- "
     "0 a grp_g - - \"/v1/chat/completions\"";
 /* HAProxy drops a field that does not fit `len` and ends the line there. */
 static const char REQ_CUT_BY_HAPROXY[] =
-    "LLMR3 7F000001:B98A_7F000001:7C9C_6B0B3CDA_0014:058E main g - GET 404 0 0 0 0 0 389 ---- 0 "
+    "LLMR4 7F000001:B98A_7F000001:7C9C_6B0B3CDA_0014:058E main g - - GET 404 0 0 0 0 0 389 ---- 0 "
     "a grp_g - - ";
 /* Pinned: the agent chose a, the frontend sent the request straight to a's backend. */
 static const char REQ_PINNED_OK[] =
-    "LLMR3 7F000001:ECE4_7F000001:99F3_6B0B5635_0002:7C7B main g - POST 200 0 0 1 12 1503 1049 "
+    "LLMR4 7F000001:ECE4_7F000001:99F3_6B0B5635_0002:7C7B main g - - POST 200 0 0 1 12 1503 1049 "
     "---- 0 a pin_g__a pass - \"/v1/chat/completions\"";
 static const char REQ_PINNED_REFUSED[] =
-    "LLMR3 7F000001:ECE2_7F000001:99F3_6B0B5632_0001:7C7B main g - POST 503 0 0 -1 -1 3005 217 "
+    "LLMR4 7F000001:ECE2_7F000001:99F3_6B0B5632_0001:7C7B main g - - POST 503 0 0 -1 -1 3005 217 "
     "SC-- 0 a pin_g__a pass - \"/v1/chat/completions\"";
 /* The same outcome as a listener would have logged it in the two-layer path. */
 static const char ATT_PINNED_REFUSED[] =
@@ -150,10 +150,11 @@ START_TEST(test_request_redispatch_and_limits)
 {
     struct logline l;
 
-    ck_assert_int_eq(parse_str("LLMR3 id main g - GET 503 1 2 3 4 2147483647 18446744073709551615 "
-                               "sC-- +3 b grp_g unavailable 65535 \"/\"",
-                               &l),
-                     0);
+    ck_assert_int_eq(
+        parse_str("LLMR4 id main g - - GET 503 1 2 3 4 2147483647 18446744073709551615 "
+                  "sC-- +3 b grp_g unavailable 65535 \"/\"",
+                  &l),
+        0);
     ck_assert_uint_eq(l.retries, 3);
     ck_assert(l.redispatched);
     ck_assert_int_eq(l.t_request, 1);
@@ -167,11 +168,12 @@ START_TEST(test_request_redispatch_and_limits)
     assert_str(l.path, "/");
     /* An empty path and HAProxy's #XX encoding are kept as logged. */
     ck_assert_int_eq(
-        parse_str("LLMR3 - main g - GET -1 0 0 0 0 0 0 CR-- 0 <NOSRV> fwd_main - - \"\"", &l), 0);
+        parse_str("LLMR4 - main g - - GET -1 0 0 0 0 0 0 CR-- 0 <NOSRV> fwd_main - - \"\"", &l), 0);
     ck_assert_int_eq(l.status, -1);
     ck_assert_uint_eq(l.path.len, 0);
     ck_assert_int_eq(
-        parse_str("LLMR3 - main g - GET 404 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a#22b\\c\"", &l), 0);
+        parse_str("LLMR4 - main g - - GET 404 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a#22b\\c\"", &l),
+        0);
     assert_str(l.path, "/a#22b\\c");
 }
 END_TEST
@@ -202,7 +204,7 @@ START_TEST(test_pinned_detection)
     struct logline l;
     char line[256];
 
-    snprintf(line, sizeof(line), "LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 %s %s - - \"/\"",
+    snprintf(line, sizeof(line), "LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 %s %s - - \"/\"",
              pc->server, pc->backend);
     ck_assert_msg(parse_str(line, &l) == 0, "case %d refused: %s", _i, line);
     ck_assert_msg(l.pinned == pc->pinned, "case %d (%s %s): pinned %d, want %d", _i, pc->server,
@@ -366,7 +368,7 @@ START_TEST(test_cut_by_haproxy)
     ck_assert_int_eq(parse_str(REQ_CUT_BY_HAPROXY, &l), -LOGLINE_ERR_TRUNCATED);
     ck_assert_int_eq(parse_str("", &l), -LOGLINE_ERR_TRUNCATED);
     ck_assert_int_eq(
-        parse_str("LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/v1/mod", &l),
+        parse_str("LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/v1/mod", &l),
         -LOGLINE_ERR_TRUNCATED);
 }
 END_TEST
@@ -379,57 +381,63 @@ struct bad_case {
 /* One wrong field at a time; the request line template is REQ_OK's shape. */
 static const struct bad_case bad_cases[] = {
     {"LLMX2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
-    {"LLMR4 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
+    {"LLMR5 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
     {"llmr2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
     /* The previous versions' lines, from an HAProxy still running an old configuration. */
     {"LLMR1 - main g GET 200 0 0 0 0 0 0 ---- 0 a - - \"/\"", LOGLINE_ERR_TAG},
     {"LLMR2 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
+    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TAG},
     /* Their shapes under the new tag are fields short: refused, not read shifted. */
-    {"LLMR3 - main g GET 200 0 0 0 0 0 0 ---- 0 a pass - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR3 - main g GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR3  - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_SEPARATOR},
-    {" LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_SEPARATOR},
-    {"LLMR3 a\"b main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_ID},
-    {"LLMR3 - ma/in g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR3 - main g\x01 - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR3 - main g te/am GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR3 - main g te\"am GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR3 - main g - GE(T 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_METHOD},
-    {"LLMR3 - main g - GET 20 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR3 - main g - GET 099 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR3 - main g - GET 1000 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR3 - main g - GET -2 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
-    {"LLMR3 - main g - GET 200 -2 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR3 - main g - GET 200 0 x 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR3 - main g - GET 200 0 0 +1 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR3 - main g - GET 200 0 0 0 2147483648 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
-    {"LLMR3 - main g - GET 200 0 0 0 0 99999999999999999999 0 ---- 0 a grp_g - - \"/\"",
+    {"LLMR4 - main g GET 200 0 0 0 0 0 0 ---- 0 a pass - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR4 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR4  - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_SEPARATOR},
+    /* The route: a token of the name charset, bounded; its meaning is the judge's. */
+    {"LLMR4 - main g 0/1 - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR4 - main g 00000000000000000 - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"",
+     LOGLINE_ERR_NAME},
+    {"LLMR4 - main g \"x\" - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {" LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_SEPARATOR},
+    {"LLMR4 a\"b main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_ID},
+    {"LLMR4 - ma/in g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR4 - main g\x01 - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR4 - main g - te/am GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR4 - main g - te\"am GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR4 - main g - - GE(T 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_METHOD},
+    {"LLMR4 - main g - - GET 20 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR4 - main g - - GET 099 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR4 - main g - - GET 1000 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR4 - main g - - GET -2 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_STATUS},
+    {"LLMR4 - main g - - GET 200 -2 0 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
+    {"LLMR4 - main g - - GET 200 0 x 0 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
+    {"LLMR4 - main g - - GET 200 0 0 +1 0 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
+    {"LLMR4 - main g - - GET 200 0 0 0 2147483648 0 0 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_TIMER},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 99999999999999999999 0 ---- 0 a grp_g - - \"/\"",
      LOGLINE_ERR_TIMER},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 18446744073709551616 ---- 0 a grp_g - - \"/\"",
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 18446744073709551616 ---- 0 a grp_g - - \"/\"",
      LOGLINE_ERR_BYTES},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 -1 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_BYTES},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 --- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ----- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 XH-- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 SX-- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 --X- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---X 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- ++1 a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 65536 a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- + a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a:b grp_g - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp/g - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a pin_g__a\" - - \"/\"", LOGLINE_ERR_NAME},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a  - - \"/\"", LOGLINE_ERR_SEPARATOR},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g pa$s - \"/\"", LOGLINE_ERR_VERDICT},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - -1 \"/\"", LOGLINE_ERR_SPOE_ERROR},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - 65536 \"/\"", LOGLINE_ERR_SPOE_ERROR},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - /", LOGLINE_ERR_PATH},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a b\"", LOGLINE_ERR_PATH},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\xc3\xa9\"", LOGLINE_ERR_PATH},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a\"b\"", LOGLINE_ERR_TRAILING},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\" ", LOGLINE_ERR_TRAILING},
-    {"LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/", LOGLINE_ERR_TRUNCATED},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 -1 ---- 0 a grp_g - - \"/\"", LOGLINE_ERR_BYTES},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 --- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ----- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 XH-- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 SX-- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 --X- 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---X 0 a grp_g - - \"/\"", LOGLINE_ERR_TERMINATION},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- ++1 a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 65536 a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- + a grp_g - - \"/\"", LOGLINE_ERR_RETRIES},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a:b grp_g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp/g - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a pin_g__a\" - - \"/\"", LOGLINE_ERR_NAME},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a  - - \"/\"", LOGLINE_ERR_SEPARATOR},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g pa$s - \"/\"", LOGLINE_ERR_VERDICT},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - -1 \"/\"", LOGLINE_ERR_SPOE_ERROR},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - 65536 \"/\"", LOGLINE_ERR_SPOE_ERROR},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - /", LOGLINE_ERR_PATH},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a b\"", LOGLINE_ERR_PATH},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\xc3\xa9\"", LOGLINE_ERR_PATH},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a\"b\"", LOGLINE_ERR_TRAILING},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\" ", LOGLINE_ERR_TRAILING},
+    {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/", LOGLINE_ERR_TRUNCATED},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- extra", LOGLINE_ERR_TRAILING},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- ", LOGLINE_ERR_TRAILING},
     {"LLMA1 - g a 200 0 0 0 0 0", LOGLINE_ERR_TRUNCATED},
@@ -464,7 +472,7 @@ START_TEST(test_bounds)
     memset(line, 'a', LOGLINE_MAX_LEN + 1);
     ck_assert_int_eq(logline_parse(line, LOGLINE_MAX_LEN + 1, &l), -LOGLINE_ERR_TOO_LONG);
     n = (size_t)snprintf(line, LOGLINE_MAX_LEN + 2,
-                         "LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/");
+                         "LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/");
     memset(line + n, 'p', LOGLINE_MAX_LEN - n - 1);
     line[LOGLINE_MAX_LEN - 1] = '"';
     ck_assert_int_eq(logline_parse(line, LOGLINE_MAX_LEN, &l), 0);
@@ -474,13 +482,13 @@ START_TEST(test_bounds)
     /* A client name as long as the parser takes any name; one byte more is refused. */
     memset(name, 'c', LOGLINE_NAME_MAX);
     name[LOGLINE_NAME_MAX] = '\0';
-    snprintf(buf, sizeof(buf), "LLMR3 - main g %s GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"",
+    snprintf(buf, sizeof(buf), "LLMR4 - main g - %s GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"",
              name);
     ck_assert_int_eq(parse_str(buf, &l), 0);
     ck_assert_uint_eq(l.client.len, LOGLINE_NAME_MAX);
     name[LOGLINE_NAME_MAX] = 'c';
     name[LOGLINE_NAME_MAX + 1] = '\0';
-    snprintf(buf, sizeof(buf), "LLMR3 - main g %s GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"",
+    snprintf(buf, sizeof(buf), "LLMR4 - main g - %s GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\"",
              name);
     ck_assert_int_eq(parse_str(buf, &l), -LOGLINE_ERR_NAME);
 
@@ -490,13 +498,15 @@ START_TEST(test_bounds)
     memcpy(name, "pin_", 4);
     memcpy(name + 4 + CONF_NAME_MAX, "__", 2);
     name[4 + CONF_NAME_MAX + 2 + CONF_NAME_MAX] = '\0';
-    snprintf(buf, sizeof(buf), "LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a %s - - \"/\"", name);
+    snprintf(buf, sizeof(buf), "LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a %s - - \"/\"",
+             name);
     ck_assert_int_eq(parse_str(buf, &l), 0);
     ck_assert(l.pinned);
     memset(name, 'b', sizeof(name));
     memcpy(name, "pin_", 4);
     name[LOGLINE_BACKEND_MAX + 1] = '\0';
-    snprintf(buf, sizeof(buf), "LLMR3 - main g - GET 200 0 0 0 0 0 0 ---- 0 a %s - - \"/\"", name);
+    snprintf(buf, sizeof(buf), "LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a %s - - \"/\"",
+             name);
     ck_assert_int_eq(parse_str(buf, &l), -LOGLINE_ERR_NAME);
 
     memset(id, 'a', sizeof(id));
@@ -519,7 +529,8 @@ START_TEST(test_formats_match_parser)
      * put the quoted path last. */
     n = snprintf(fmt, sizeof(fmt), LOGLINE_REQUEST_FORMAT, "fwd", "grp");
     ck_assert_int_gt(n, 0);
-    ck_assert_str_eq(fmt, "LLMR3 %ID fwd grp %[var(txn.llm_client)] %HM %ST %Tq %Tw %Tc %Tr %Tt "
+    ck_assert_str_eq(fmt, "LLMR4 %ID fwd grp %[var(txn.llm_route)] %[var(txn.llm_client)] %HM %ST "
+                          "%Tq %Tw %Tc %Tr %Tt "
                           "%B %tsc %rc %s %b %[var(txn.llm.v)] %[var(txn.llm.err)] %{+Q}HPO");
     n = snprintf(fmt, sizeof(fmt), LOGLINE_ATTEMPT_FORMAT, "grp", "up");
     ck_assert_int_gt(n, 0);

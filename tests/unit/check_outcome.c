@@ -232,8 +232,9 @@ END_TEST
 
 START_TEST(test_request_and_neutral_change_nothing)
 {
-    static const char req[] = "LLMR3 id main g - POST 503 0 0 -1 -1 3004 217 SC-- 0 a grp_g pass - "
-                              "\"/v1/chat/completions\"";
+    static const char req[] =
+        "LLMR4 id main g - - POST 503 0 0 -1 -1 3004 217 SC-- 0 a grp_g pass - "
+        "\"/v1/chat/completions\"";
     struct upstream_rt *a = state_upstream(st, "a", 1);
     struct logline l;
     char buf[128];
@@ -365,7 +366,7 @@ static void request(struct logline *l, char *buf, size_t size, const char *up, c
                     int status, int tr, const char *tsc)
 {
     int n =
-        snprintf(buf, size, "LLMR3 id main g - POST %d 0 0 %d %d 500 100 %s 0 %s %s pass - \"/\"",
+        snprintf(buf, size, "LLMR4 id main g - - POST %d 0 0 %d %d 500 100 %s 0 %s %s pass - \"/\"",
                  status, tr < 0 ? -1 : 0, tr, tsc, up, backend);
 
     ck_assert_int_gt(n, 0);
@@ -541,7 +542,7 @@ static void rid_line(struct logline *l, char *buf, size_t size, bool request, co
                      int status, const char *tsc)
 {
     int n = request ? snprintf(buf, size,
-                               "LLMR3 %s main g - POST %d 0 0 0 5 9 100 %s 1 a grp_g "
+                               "LLMR4 %s main g - - POST %d 0 0 0 5 9 100 %s 1 a grp_g "
                                "pass - \"/\"",
                                rid, status, tsc)
                     : snprintf(buf, size, "LLMA1 %s g a %d 0 -1 -1 1000 100 %s", rid, status, tsc);
