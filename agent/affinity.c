@@ -130,13 +130,18 @@ static int best_below(const double *score, size_t n, const double *above)
     return best;
 }
 
-/* A new session's member: of the two best, the one holding fewer sessions. */
+/*
+ * A new session's member: of the two best, the one holding fewer sessions for its weight
+ * (ties: the best). Raw counts would undo the weights: with two members, both are always
+ * the two best, and equal counts would follow.
+ */
 static int choose_member(const struct affinity_group *grp, const double *score)
 {
     int first = best_below(score, grp->n, NULL);
     int second = first >= 0 ? best_below(score, grp->n, &score[first]) : -1;
 
-    if (second >= 0 && grp->sessions[second] < grp->sessions[first])
+    if (second >= 0 && (double)grp->sessions[second] * grp->weight[first] <
+                           (double)grp->sessions[first] * grp->weight[second])
         return second;
     return first;
 }
