@@ -176,6 +176,40 @@ static void render_client(struct buf *out, const struct client_rt *cl)
     buf_puts(out, "}");
 }
 
+static const char *route_kind_name(enum route_kind k)
+{
+    switch (k) {
+    case ROUTE_MODEL:
+        return "model";
+    case ROUTE_MODEL_PREFIX:
+        return "model_prefix";
+    case ROUTE_PATH:
+        break;
+    }
+    return "path";
+}
+
+/* A forward with routing lists its rules in order: the index is the log lines' <route>. */
+static void render_routes(struct buf *out, const struct agent_state *st,
+                          const struct conf_forward *conf)
+{
+    buf_puts(out, ",\"routes\":[");
+    for (size_t r = 0; r < conf->n_routes; r++) {
+        const struct conf_route *route = &conf->routes[r];
+
+        buf_puts(out, r ? ",{" : "{");
+        json_u64_field(out, "index", r);
+        buf_puts(out, ",");
+        json_str_field(out, "kind", route_kind_name(route->kind));
+        buf_puts(out, ",");
+        json_str_field(out, "pattern", route->pattern.val ? route->pattern.val : "");
+        buf_puts(out, ",");
+        json_str_field(out, "group", st->cfg->groups[route->group].name);
+        buf_puts(out, "}");
+    }
+    buf_puts(out, "]");
+}
+
 static void render_forward(struct buf *out, const struct agent_state *st,
                            const struct forward_rt *fwd)
 {
@@ -194,6 +228,8 @@ static void render_forward(struct buf *out, const struct agent_state *st,
     json_u64_field(out, "limited", fwd->limited);
     buf_puts(out, ",");
     json_u64_field(out, "unavailable", fwd->unavailable);
+    if (conf->n_routes > 0)
+        render_routes(out, st, conf);
     buf_puts(out, "}");
 }
 
@@ -211,9 +247,18 @@ static void render_group(struct buf *out, const struct group_rt *grp)
         json_str_field(out, "upstream", grp->members[k]->conf->name);
         buf_puts(out, ",");
         json_u64_field(out, "weight", conf->members[k].weight);
+        if (grp->affinity) {
+            buf_puts(out, ",");
+            json_u64_field(out, "sessions", grp->affinity->sessions[k]);
+        }
         buf_puts(out, "}");
     }
-    buf_puts(out, "]}");
+    buf_puts(out, "]");
+    if (grp->affinity) {
+        buf_puts(out, ",");
+        json_u64_field(out, "sessions", grp->affinity->held);
+    }
+    buf_puts(out, "}");
 }
 
 static void render_breaker(struct buf *out, struct breaker *b, uint64_t now_ms)

@@ -32,6 +32,7 @@
 #include "spop_frame.h"
 #include "spop_writer.h"
 #include "state.h"
+#include "status_json.h"
 #include "util/conf_testutil.h"
 
 /* `main` routes gpt-4o* to w, /v1/embeddings to aff (an affinity group), the rest to g;
@@ -514,6 +515,26 @@ START_TEST(reload_keeps_affinity_counters)
 }
 END_TEST
 
+START_TEST(status_lists_routes_and_sessions)
+{
+    const struct spop_data k = spop_data_int64(42);
+    struct buf b;
+
+    notify("pick_aff", "main", &k, 4, 1000);
+    buf_init(&b, 1 << 20);
+    ck_assert(status_json_render(d.state, 1000, &b));
+    ck_assert_ptr_nonnull(strstr(b.data, "\"routes\":[{\"index\":0,\"kind\":\"model_prefix\","
+                                         "\"pattern\":\"gpt-4o*\",\"group\":\"w\"},{\"index\":1,"
+                                         "\"kind\":\"path\",\"pattern\":\"/v1/embeddings\","
+                                         "\"group\":\"aff\"}]"));
+    ck_assert_ptr_nonnull(strstr(b.data, "\"strategy\":\"affinity\""));
+    ck_assert_ptr_nonnull(strstr(b.data, "],\"sessions\":1}"));
+    /* `plain` has no rules and lists none. */
+    ck_assert_ptr_null(strstr(strstr(b.data, "\"name\":\"plain\""), "\"routes\""));
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *routed_suite(void)
 {
     Suite *s = suite_create("routed");
@@ -533,6 +554,7 @@ static Suite *routed_suite(void)
     tcase_add_test(tc, routing_metrics_absent_without_routing);
     tcase_add_test(tc, routing_and_affinity_on_the_page);
     tcase_add_test(tc, reload_keeps_affinity_counters);
+    tcase_add_test(tc, status_lists_routes_and_sessions);
     suite_add_tcase(s, tc);
     return s;
 }
