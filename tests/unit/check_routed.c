@@ -133,7 +133,7 @@ static struct answer notify(const char *msg, const char *forward, const struct s
     if (k)
         spop_put_kv(&w, SPOP_ARG_AFFINITY_KEY, *k);
     for (size_t i = 0; i < n_members; i++) {
-        char name[8];
+        char name[24];
 
         snprintf(name, sizeof(name), "c%zu", i);
         spop_put_kv(&w, name, spop_data_int64(0));
