@@ -104,7 +104,11 @@ static bool judge_route(const struct logline *line, struct judged_request *r)
         return false;
     if (r->route == JUDGED_ROUTE_NONE && cf->n_routes > 0)
         return false;
-    r->group = forward_target(r->forward, line->group.ptr, line->group.len);
+    /* A routing_strict forward's 404 went to no group: HAProxy may log "-" for it. */
+    if (r->route >= JUDGED_ROUTE_UNMATCHED && view_is(&line->group, "-"))
+        r->group = r->forward->group;
+    else
+        r->group = forward_target(r->forward, line->group.ptr, line->group.len);
     return r->group != NULL;
 }
 

@@ -323,6 +323,7 @@ static const struct route_case route_cases[] = {
     {"main", "g", LOGLINE_ROUTE_NO_MODEL, true},
     {"main", "g", LOGLINE_ROUTE_TRUNCATED, true},
     {"plain", "g", "-", true},
+    {"main", "-", LOGLINE_ROUTE_UNMATCHED, true}, /* routing_strict's 404: no group */
     /* hostile or out of step */
     {"main", "w", "2", false},  /* no rule 2 */
     {"main", "w", "00", false}, /* leading zero */
@@ -337,6 +338,8 @@ static const struct route_case route_cases[] = {
     {"main", "other", "0", false}, /* a group the forward does not route to */
     {"plain", "w", "-", false},    /* not the forward's own group */
     {"main", "nope", "unmatched", false},
+    {"main", "-", "0", false}, /* a rule matched, yet no group */
+    {"plain", "-", "-", false},
 };
 
 static int parse_case(const struct route_case *c, char *line, size_t size, struct logline *ll)
@@ -361,7 +364,7 @@ START_TEST(request_lines_judged_by_their_route)
         ck_assert_msg((j.request.forward != NULL) == c->matched, "%s %s %s: matched %d", c->forward,
                       c->group, c->route, j.request.forward != NULL);
         if (c->matched)
-            ck_assert_str_eq(j.request.group->conf->name, c->group);
+            ck_assert_str_eq(j.request.group->conf->name, strcmp(c->group, "-") ? c->group : "g");
     }
 }
 END_TEST
