@@ -32,6 +32,15 @@ static void idle(struct bal_candidate *c, size_t n)
         c[i] = (struct bal_candidate){.available = true, .success_rate = 1.0};
 }
 
+/* The members as each test starts: all available and idle. */
+static struct bal_candidate c[N_MEMBERS];
+static enum affinity_outcome o;
+
+static void setup(void)
+{
+    idle(c, N_MEMBERS);
+}
+
 static struct affinity *table(uint32_t cap, uint64_t seed, size_t n_groups)
 {
     struct siphash_key key = {.k0 = seed, .k1 = seed * 31 + 7};
@@ -43,10 +52,9 @@ static struct affinity *table(uint32_t cap, uint64_t seed, size_t n_groups)
     return a;
 }
 
-static int pick(struct affinity *a, size_t g, uint64_t key, const struct bal_candidate *c,
-                enum affinity_outcome *o)
+static int pick(struct affinity *a, size_t g, uint64_t key)
 {
-    return affinity_pick(a, &a->groups[g], key, c, N_MEMBERS, 1.25, 1000, o);
+    return affinity_pick(a, &a->groups[g], key, c, N_MEMBERS, 1.25, 1000, &o);
 }
 
 /* The sum of the per-member counts is what the group holds, which the table bounds. */
@@ -68,14 +76,11 @@ static void assert_counts_exact(const struct affinity *a)
 START_TEST(test_turns_stay_on_one_member)
 {
     struct affinity *a = table(1024, 3, 1);
-    struct bal_candidate c[N_MEMBERS];
     int home[100];
-    enum affinity_outcome o;
 
-    idle(c, N_MEMBERS);
     for (int turn = 0; turn < 20; turn++) {
         for (uint64_t s = 0; s < 100; s++) {
-            int m = pick(a, 0, 1000 + s, c, &o);
+            int m = pick(a, 0, 1000 + s);
 
             ck_assert_int_ge(m, 0);
             if (turn == 0) {
@@ -105,13 +110,11 @@ START_TEST(test_spread_within_20_percent)
 
     for (uint64_t seed = 1; seed <= 500; seed++) {
         struct affinity *a = table(1024, seed, 1);
-        struct bal_candidate c[N_MEMBERS];
         uint64_t rng = seed * 7919;
-        enum affinity_outcome o;
 
         idle(c, N_MEMBERS);
         for (int s = 0; s < 100; s++)
-            ck_assert_int_ge(pick(a, 0, mix(&rng), c, &o), 0);
+            ck_assert_int_ge(pick(a, 0, mix(&rng)), 0);
         for (int m = 0; m < N_MEMBERS; m++) {
             unsigned n = a->groups[0].sessions[m];
 
@@ -133,14 +136,13 @@ START_TEST(test_weights_bias_the_choice)
     struct siphash_key key = {.k0 = 11, .k1 = 12};
     struct affinity *a = affinity_create(1, 4096, &key);
     const uint32_t w[2] = {3, 1};
-    struct bal_candidate c[2];
+    struct bal_candidate two[2];
     uint64_t rng = 5;
-    enum affinity_outcome o;
 
     ck_assert_int_eq(affinity_group_init(a, 0, 2, names, w), 0);
-    idle(c, 2);
+    idle(two, 2);
     for (int s = 0; s < 2000; s++)
-        ck_assert_int_ge(affinity_pick(a, &a->groups[0], mix(&rng), c, 2, 100.0, 1, &o), 0);
+        ck_assert_int_ge(affinity_pick(a, &a->groups[0], mix(&rng), two, 2, 100.0, 1, &o), 0);
     /* Two choices compare counts per weight: 3 to 1. */
     ck_assert_uint_ge(a->groups[0].sessions[0], 1450);
     ck_assert_uint_le(a->groups[0].sessions[0], 1550);
@@ -151,20 +153,17 @@ END_TEST
 START_TEST(test_breaker_moves_only_that_members_sessions)
 {
     struct affinity *a = table(1024, 9, 1);
-    struct bal_candidate c[N_MEMBERS];
     int home[100], moved_to[100];
     unsigned held_by_c, moved = 0;
-    enum affinity_outcome o;
 
-    idle(c, N_MEMBERS);
     for (uint64_t s = 0; s < 100; s++)
-        home[s] = pick(a, 0, s * 0x100000001ull, c, &o);
+        home[s] = pick(a, 0, s * 0x100000001ull);
     held_by_c = a->groups[0].sessions[2];
     ck_assert_uint_gt(held_by_c, 0);
 
     c[2].available = false; /* its breaker opened */
     for (uint64_t s = 0; s < 100; s++) {
-        int m = pick(a, 0, s * 0x100000001ull, c, &o);
+        int m = pick(a, 0, s * 0x100000001ull);
 
         ck_assert_int_ne(m, 2);
         if (home[s] == 2) {
@@ -183,7 +182,7 @@ START_TEST(test_breaker_moves_only_that_members_sessions)
     /* Back: the moved sessions stay where their cache is now; nobody moves again. */
     c[2].available = true;
     for (uint64_t s = 0; s < 100; s++) {
-        ck_assert_int_eq(pick(a, 0, s * 0x100000001ull, c, &o), moved_to[s]);
+        ck_assert_int_eq(pick(a, 0, s * 0x100000001ull), moved_to[s]);
         ck_assert_int_eq(o, AFFINITY_HOME);
     }
     assert_counts_exact(a);
@@ -194,19 +193,15 @@ END_TEST
 START_TEST(test_nothing_available_keeps_the_session)
 {
     struct affinity *a = table(16, 4, 1);
-    struct bal_candidate c[N_MEMBERS];
-    enum affinity_outcome o;
-    int home;
+    int home = pick(a, 0, 77);
 
-    idle(c, N_MEMBERS);
-    home = pick(a, 0, 77, c, &o);
     for (int m = 0; m < N_MEMBERS; m++)
         c[m].available = false;
-    ck_assert_int_eq(pick(a, 0, 77, c, &o), -1);
-    ck_assert_int_eq(pick(a, 0, 78, c, &o), -1); /* a new one is not recorded either */
+    ck_assert_int_eq(pick(a, 0, 77), -1);
+    ck_assert_int_eq(pick(a, 0, 78), -1); /* a new one is not recorded either */
     ck_assert_uint_eq(a->groups[0].held, 1);
     idle(c, N_MEMBERS);
-    ck_assert_int_eq(pick(a, 0, 77, c, &o), home);
+    ck_assert_int_eq(pick(a, 0, 77), home);
     ck_assert_int_eq(o, AFFINITY_HOME);
     affinity_free(a);
 }
@@ -215,40 +210,37 @@ END_TEST
 START_TEST(test_overloaded_member_spills_and_keeps_its_sessions)
 {
     struct affinity *a = table(64, 5, 1);
-    struct bal_candidate c[N_MEMBERS];
-    enum affinity_outcome o;
     uint64_t key = 0;
     int home = -1, m;
 
-    idle(c, N_MEMBERS);
     /* A session whose home is member 0. */
     while (home != 0)
-        home = pick(a, 0, ++key, c, &o);
+        home = pick(a, 0, ++key);
     /* 0 has 10 in flight, the others 2: the bound is ceil(1.25 x 17 / 4) = 6. */
     c[0].in_flight = 10;
     c[1].in_flight = c[2].in_flight = c[3].in_flight = 2;
-    m = pick(a, 0, key, c, &o);
+    m = pick(a, 0, key);
     ck_assert_int_ne(m, 0);
     ck_assert_int_eq(o, AFFINITY_SPILLED);
     ck_assert_uint_eq(a->groups[0].picks[AFFINITY_SPILLED], 1);
     /* The same member every time while the load lasts: its rendezvous order. */
-    ck_assert_int_eq(pick(a, 0, key, c, &o), m);
+    ck_assert_int_eq(pick(a, 0, key), m);
     /* Load gone: home again, the session never moved. */
     c[0].in_flight = 2;
-    ck_assert_int_eq(pick(a, 0, key, c, &o), 0);
+    ck_assert_int_eq(pick(a, 0, key), 0);
     ck_assert_int_eq(o, AFFINITY_HOME);
     ck_assert_uint_eq(a->groups[0].picks[AFFINITY_MOVED], 0);
 
     /* Within the bound exactly: in flight + 1 == bound stays home. 0 has 5, others 2:
      * ceil(1.25 x 12 / 4) = 4 < 6, spills; 0 has 3: ceil(1.25 x 10 / 4) = 4 = 3 + 1. */
     c[0].in_flight = 3;
-    ck_assert_int_eq(pick(a, 0, key, c, &o), 0);
+    ck_assert_int_eq(pick(a, 0, key), 0);
     c[0].in_flight = 5;
-    ck_assert_int_ne(pick(a, 0, key, c, &o), 0);
+    ck_assert_int_ne(pick(a, 0, key), 0);
     /* Every member loaded alike: the bound holds for all, no spill. */
     for (int i = 0; i < N_MEMBERS; i++)
         c[i].in_flight = 1000;
-    ck_assert_int_eq(pick(a, 0, key, c, &o), 0);
+    ck_assert_int_eq(pick(a, 0, key), 0);
     affinity_free(a);
 }
 END_TEST
@@ -256,13 +248,10 @@ END_TEST
 START_TEST(test_eviction_keeps_counts_exact)
 {
     struct affinity *a = table(64, 6, 2);
-    struct bal_candidate c[N_MEMBERS];
-    enum affinity_outcome o;
     uint64_t rng = 99;
 
-    idle(c, N_MEMBERS);
     for (int s = 0; s < 1000; s++) {
-        ck_assert_int_ge(pick(a, (size_t)(s % 2), mix(&rng), c, &o), 0);
+        ck_assert_int_ge(pick(a, (size_t)(s % 2), mix(&rng)), 0);
         assert_counts_exact(a);
     }
     ck_assert_uint_eq(a->groups[0].held + a->groups[1].held, 64);
@@ -271,7 +260,7 @@ START_TEST(test_eviction_keeps_counts_exact)
     c[1].available = false;
     rng = 99;
     for (int s = 0; s < 1000; s++) {
-        ck_assert_int_ne(pick(a, (size_t)(s % 2), mix(&rng), c, &o), 1);
+        ck_assert_int_ne(pick(a, (size_t)(s % 2), mix(&rng)), 1);
         assert_counts_exact(a);
     }
     ck_assert_uint_eq(a->groups[0].sessions[1] + a->groups[1].sessions[1], 0);
@@ -282,21 +271,18 @@ END_TEST
 START_TEST(test_hostile_keys_stay_bounded)
 {
     struct affinity *a = table(1024, 8, 2);
-    struct bal_candidate c[N_MEMBERS];
-    enum affinity_outcome o;
     int first;
 
-    idle(c, N_MEMBERS);
     /* One key forever: one session, one member, in both groups independently. */
-    first = pick(a, 0, 0, c, &o);
+    first = pick(a, 0, 0);
     for (int i = 0; i < 10000; i++)
-        ck_assert_int_eq(pick(a, 0, 0, c, &o), first);
-    ck_assert_int_ge(pick(a, 1, 0, c, &o), 0);
+        ck_assert_int_eq(pick(a, 0, 0), first);
+    ck_assert_int_ge(pick(a, 1, 0), 0);
     ck_assert_uint_eq(a->groups[0].held, 1);
     ck_assert_uint_eq(a->groups[1].held, 1);
     /* Sequential keys, far more than the table holds: bounded, exact, still spread. */
     for (uint64_t k = 1; k <= 100000; k++)
-        ck_assert_int_ge(pick(a, 0, k, c, &o), 0);
+        ck_assert_int_ge(pick(a, 0, k), 0);
     assert_counts_exact(a);
     ck_assert_uint_le(a->groups[0].held + a->groups[1].held, 1024);
     for (int m = 0; m < N_MEMBERS; m++)
@@ -309,8 +295,6 @@ START_TEST(test_bad_input)
 {
     struct siphash_key key = {.k0 = 1, .k1 = 2};
     struct affinity *a = affinity_create(1, 8, &key);
-    struct bal_candidate c[N_MEMBERS];
-    enum affinity_outcome o;
 
     ck_assert_ptr_nonnull(a);
     ck_assert_int_eq(affinity_group_init(a, 1, N_MEMBERS, names, NULL), -1); /* no group 1 */
@@ -332,23 +316,23 @@ END_TEST
 START_TEST(test_keyless_least_in_flight)
 {
     struct balancer b;
-    struct bal_candidate c[3];
+    struct bal_candidate three[3];
 
     ck_assert_int_eq(balancer_init(&b, BAL_AFFINITY, 3, NULL, 0), 0);
-    idle(c, 3);
-    ck_assert_int_eq(balancer_pick(&b, c, 3), 0);
-    ck_assert_int_eq(balancer_pick(&b, c, 3), 1);
-    ck_assert_int_eq(balancer_pick(&b, c, 3), 2);
-    ck_assert_int_eq(balancer_pick(&b, c, 3), 0);
-    c[0].in_flight = 3;
-    c[1].in_flight = 1;
-    c[2].in_flight = 2;
-    ck_assert_int_eq(balancer_pick(&b, c, 3), 1);
-    c[1].available = false;
-    ck_assert_int_eq(balancer_pick(&b, c, 3), 2);
-    c[2].available = false;
-    c[0].available = false;
-    ck_assert_int_eq(balancer_pick(&b, c, 3), -1);
+    idle(three, 3);
+    ck_assert_int_eq(balancer_pick(&b, three, 3), 0);
+    ck_assert_int_eq(balancer_pick(&b, three, 3), 1);
+    ck_assert_int_eq(balancer_pick(&b, three, 3), 2);
+    ck_assert_int_eq(balancer_pick(&b, three, 3), 0);
+    three[0].in_flight = 3;
+    three[1].in_flight = 1;
+    three[2].in_flight = 2;
+    ck_assert_int_eq(balancer_pick(&b, three, 3), 1);
+    three[1].available = false;
+    ck_assert_int_eq(balancer_pick(&b, three, 3), 2);
+    three[2].available = false;
+    three[0].available = false;
+    ck_assert_int_eq(balancer_pick(&b, three, 3), -1);
     balancer_free(&b);
 }
 END_TEST
@@ -359,6 +343,7 @@ static Suite *affinity_suite(void)
     TCase *tc = tcase_create("affinity");
 
     tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, test_turns_stay_on_one_member);
     tcase_add_test(tc, test_spread_within_20_percent);
     tcase_add_test(tc, test_weights_bias_the_choice);
