@@ -17,6 +17,14 @@
  */
 #define AFFINITY_MAX_SESSIONS 65536
 
+/*
+ * A member with fewer requests than this in flight (this one included) is never overloaded.
+ * Below it the mean is noise: with 8 sessions active on 4 members, 4 on one is common and
+ * ceil(1.25 x 9 / 4) = 3 would spill them, each spilled turn losing its prefix cache for
+ * no load worth the name (an engine batches far more). Above it the load bound applies.
+ */
+#define AFFINITY_LOAD_FLOOR 8
+
 /* What a pick did with its session; the label of llmproxy_affinity_picks_total. */
 enum affinity_outcome {
     AFFINITY_HOME = 0, /* a known session, sent to its member */

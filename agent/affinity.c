@@ -147,8 +147,9 @@ static int choose_member(const struct affinity_group *grp, const double *score)
 }
 
 /* The most requests a member may have in flight, this one included: load_factor x the mean
- * of the available members counting this request, rounded up. The least loaded member is
- * always within it, so a spill always finds a member. */
+ * of the available members counting this request, rounded up, and at least
+ * AFFINITY_LOAD_FLOOR. The least loaded member is always within it, so a spill always
+ * finds a member. */
 static uint32_t load_bound(const struct bal_candidate *c, size_t n, double load_factor)
 {
     uint64_t total = 0;
@@ -162,7 +163,8 @@ static uint32_t load_bound(const struct bal_candidate *c, size_t n, double load_
     }
     if (!(load_factor >= 1.0))
         load_factor = 1.0;
-    return (uint32_t)fmin(ceil(load_factor * (double)(total + 1) / (double)available), 4e9);
+    return (uint32_t)fmax(fmin(ceil(load_factor * (double)(total + 1) / (double)available), 4e9),
+                          AFFINITY_LOAD_FLOOR);
 }
 
 static bool within(const struct bal_candidate *m, uint32_t bound)

@@ -9,7 +9,8 @@
  *                 mean (100 sessions on 4 members: 22 to 27 over 500 seeds).
  *   known         its member, while available (breaker lets it through, HAProxy says up)
  *                 and not overloaded: in flight + 1 <= ceil(load_factor x (total in flight
- *                 of the available + 1) / available). Overloaded, this one request goes to
+ *                 of the available + 1) / available), or AFFINITY_LOAD_FLOOR if that is
+ *                 more. Overloaded, this one request goes to
  *                 the next member of the session's rendezvous order that is not; the session
  *                 keeps its member.
  *   member gone   unavailable, the session is assigned again as a new one would be, its

@@ -216,9 +216,9 @@ START_TEST(test_overloaded_member_spills_and_keeps_its_sessions)
     /* A session whose home is member 0. */
     while (home != 0)
         home = pick(a, 0, ++key);
-    /* 0 has 10 in flight, the others 2: the bound is ceil(1.25 x 17 / 4) = 6. */
-    c[0].in_flight = 10;
-    c[1].in_flight = c[2].in_flight = c[3].in_flight = 2;
+    /* 0 has 20 in flight, the others 10: the bound is ceil(1.25 x 51 / 4) = 16. */
+    c[0].in_flight = 20;
+    c[1].in_flight = c[2].in_flight = c[3].in_flight = 10;
     m = pick(a, 0, key);
     ck_assert_int_ne(m, 0);
     ck_assert_int_eq(o, AFFINITY_SPILLED);
@@ -226,16 +226,23 @@ START_TEST(test_overloaded_member_spills_and_keeps_its_sessions)
     /* The same member every time while the load lasts: its rendezvous order. */
     ck_assert_int_eq(pick(a, 0, key), m);
     /* Load gone: home again, the session never moved. */
-    c[0].in_flight = 2;
+    c[0].in_flight = 10;
     ck_assert_int_eq(pick(a, 0, key), 0);
     ck_assert_int_eq(o, AFFINITY_HOME);
     ck_assert_uint_eq(a->groups[0].picks[AFFINITY_MOVED], 0);
 
-    /* Within the bound exactly: in flight + 1 == bound stays home. 0 has 5, others 2:
-     * ceil(1.25 x 12 / 4) = 4 < 6, spills; 0 has 3: ceil(1.25 x 10 / 4) = 4 = 3 + 1. */
-    c[0].in_flight = 3;
+    /* At the bound exactly: 0 has 14, ceil(1.25 x 45 / 4) = 15 = 14 + 1, stays; 0 has 15,
+     * ceil(1.25 x 46 / 4) = 15 < 16, spills. */
+    c[0].in_flight = 14;
     ck_assert_int_eq(pick(a, 0, key), 0);
-    c[0].in_flight = 5;
+    c[0].in_flight = 15;
+    ck_assert_int_ne(pick(a, 0, key), 0);
+    /* Below the floor nothing spills, however uneven: 7 + 1 <= AFFINITY_LOAD_FLOOR though
+     * ceil(1.25 x 8 / 4) = 3; 8 + 1 is over it. */
+    c[1].in_flight = c[2].in_flight = c[3].in_flight = 0;
+    c[0].in_flight = AFFINITY_LOAD_FLOOR - 1;
+    ck_assert_int_eq(pick(a, 0, key), 0);
+    c[0].in_flight = AFFINITY_LOAD_FLOOR;
     ck_assert_int_ne(pick(a, 0, key), 0);
     /* Every member loaded alike: the bound holds for all, no spill. */
     for (int i = 0; i < N_MEMBERS; i++)
