@@ -67,7 +67,7 @@ CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -MMD -MP
 LDFLAGS  += $(SANFLAGS)
 VERSION_FLAG := -DLLMPROXY_VERSION='"$(VERSION)"'
 
-LIBS_CONF  := -lyaml -lcrypto
+LIBS_CONF  := -lyaml -lcrypto $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 LIBS_AGENT := -lev -lssl -lcrypto -lm
 LIBS_CHECK  = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 

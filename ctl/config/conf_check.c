@@ -128,8 +128,20 @@ static void resolve_forwards(struct config *cfg, const struct named_list *groups
 
     for (i = 0; i < cfg->n_forwards; i++) {
         struct conf_forward *f = &cfg->forwards[i];
-        char path[64];
+        char path[96];
 
+        for (size_t r = 0; r < f->n_routes; r++) {
+            struct conf_route *route = &f->routes[r];
+
+            if (!route->group_name.val)
+                continue;
+            route->group = lookup(groups, route->group_name.val);
+            if (route->group != SIZE_MAX)
+                continue;
+            snprintf(path, sizeof(path), "http_server.forwards[%zu].routing[%zu].target_group", i,
+                     r);
+            undefined(diags, &route->group_name, path, groups);
+        }
         if (!f->group_name.val)
             continue;
         f->group = lookup(groups, f->group_name.val);

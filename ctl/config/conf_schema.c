@@ -11,6 +11,7 @@
 #include "conf_client_key.h"
 #include "conf_haproxy_version.h"
 #include "conf_diag.h"
+#include "conf_route.h"
 #include "conf_schema.h"
 #include "conf_sockets.h"
 #include "conf_url.h"
@@ -21,6 +22,7 @@ _Static_assert(sizeof(enum balance_strategy) == sizeof(int), "enum fields are wr
 _Static_assert(sizeof(enum auth_type) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum header_op) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum client_address_header) == sizeof(int), "enum fields are written as int");
+_Static_assert(sizeof(enum route_kind) == sizeof(int), "enum fields are written as int");
 
 #define FIELD_SIZE(T, member) sizeof(((T *)0)->member)
 #define N_KEYS(keys)          (sizeof(keys) / sizeof((keys)[0]))
@@ -106,6 +108,17 @@ static bool rejected(const struct conf_schema *s, const struct conf_seen *seen, 
     size_t i = conf_schema_index(s, name);
 
     return seen->key[i] && !seen->val[i];
+}
+
+/* The value of key `name` in `map` as written (accepted or not), or NULL. */
+static const struct conf_node *written_value(const struct conf_node *map, const char *name)
+{
+    if (!map || map->type != CONF_NODE_MAP)
+        return NULL;
+    for (const struct conf_item *it = map->items; it; it = it->next)
+        if (it->key->type == CONF_NODE_SCALAR && strcmp(it->key->str, name) == 0)
+            return it->val;
+    return NULL;
 }
 
 /* ---- http_server ---------------------------------------------------------------------- */
@@ -196,6 +209,92 @@ const char *const conf_http_methods[] = {
 static void forward_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                            const struct conf_seen *seen);
 
+/* ---- routing rules -------------------------------------------------------------------- */
+
+static void route_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                         const struct conf_seen *seen);
+
+static const struct conf_key route_keys[] = {
+    STR_KEY("model", struct conf_route, pattern, 0, NULL),
+    STR_KEY("path", struct conf_route, pattern, 0, NULL),
+    STR_KEY("target_group", struct conf_route, group_name, CONF_K_REQUIRED, NULL),
+};
+static const struct conf_schema route_schema =
+    SCHEMA(route_keys, .item_size = sizeof(struct conf_route), .keep_pos = true,
+           .pos_off = offsetof(struct conf_route, pos), .finish = route_finish);
+
+static void route_path_finish(struct conf_walk *w, struct conf_route *r)
+{
+    char re[CONF_ROUTE_REGEX_SIZE], why[512];
+
+    if (conf_route_path_regex(r->pattern.val, re, sizeof(re), why, sizeof(why)) < 0)
+        conf_walk_error(w, &r->pattern.pos, "path", "%s", why);
+    else
+        r->match = conf_walk_strdup(w, re, strlen(re));
+}
+
+static void route_model_finish(struct conf_walk *w, struct conf_route *r)
+{
+    const char *s = r->pattern.val, *why = conf_route_model_problem(s, true);
+    size_t len = strlen(s);
+
+    if (why) {
+        conf_walk_error(w, &r->pattern.pos, "model", "%s", why);
+        return;
+    }
+    r->kind = s[len - 1] == '*' ? ROUTE_MODEL_PREFIX : ROUTE_MODEL;
+    r->match = conf_walk_strdup(w, s, r->kind == ROUTE_MODEL_PREFIX ? len - 1 : len);
+}
+
+/* Exactly one of model and path: `pattern` holds whichever was given. */
+static void route_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                         const struct conf_seen *seen)
+{
+    struct conf_route *r = obj;
+    bool model = written(&route_schema, seen, "model"), path = written(&route_schema, seen, "path");
+    struct conf_pos pos = conf_walk_pos(w, map);
+
+    r->match = NULL;
+    if (model && path) {
+        conf_walk_error(w, &pos, NULL,
+                        "gives both model and path; a rule matches one of them "
+                        "(write two rules)");
+    } else if (!model && !path) {
+        conf_walk_error(w, &pos, NULL, "gives neither model nor path; a rule matches one");
+    } else if (!r->pattern.val) {
+        return; /* rejected and reported */
+    } else if (path) {
+        r->kind = ROUTE_PATH;
+        route_path_finish(w, r);
+    } else {
+        route_model_finish(w, r);
+    }
+}
+
+/* The same kind of rule on the same pattern twice: the second could never match. */
+static void routes_unique(struct conf_walk *w, const struct conf_forward *f)
+{
+    char key[32];
+
+    for (size_t i = 0; i < f->n_routes; i++) {
+        const struct conf_route *a = &f->routes[i];
+
+        for (size_t j = 0; j < i && a->match; j++) {
+            const struct conf_route *b = &f->routes[j];
+
+            if (!b->match || (a->kind == ROUTE_PATH) != (b->kind == ROUTE_PATH) ||
+                strcmp(a->pattern.val, b->pattern.val) != 0)
+                continue;
+            snprintf(key, sizeof(key), "routing[%zu]", i);
+            conf_walk_error(w, &a->pattern.pos, key,
+                            "repeats the %s pattern of routing[%zu] (line %d); the first "
+                            "match wins, so this rule would never apply",
+                            a->kind == ROUTE_PATH ? "path" : "model", j, b->pattern.pos.line);
+            break;
+        }
+    }
+}
+
 /* Indexed by enum client_address_header. */
 static const char *const client_address_header_words[] = {"x-forwarded-for", "forwarded", "none",
                                                           NULL};
@@ -229,6 +328,8 @@ static const struct conf_key forward_keys[] = {
     BOOL_KEY("proxy_protocol", struct conf_forward, proxy_protocol, false),
     ENUM_KEY("client_address_header", struct conf_forward, client_address_header, 0,
              client_address_header_words),
+    LIST_KEY("routing", struct conf_forward, routes, n_routes, 0, 0, CONF_ROUTE_MAX, route_schema),
+    BOOL_KEY("routing_strict", struct conf_forward, routing_strict, false),
 };
 static const struct conf_schema forward_schema =
     SCHEMA(forward_keys, .item_size = sizeof(struct conf_forward), .keep_pos = true,
@@ -313,16 +414,13 @@ static void forward_finish(struct conf_walk *w, void *obj, const struct conf_nod
         {HTTP_METHOD_TRACE, "the upstream would echo the request back, with the credentials "
                             "LLMProxy adds"},
     };
-    const struct conf_node *list = NULL;
+    /* Looked up as written, so that this is reported along with any other bad entry. */
+    const struct conf_node *list = written_value(map, "methods");
     struct conf_forward *f = obj;
 
     client_address_finish(w, f, map, seen);
-    /* Looked up as written, so that this is reported along with any other bad entry. */
-    for (const struct conf_item *it = map->items; it; it = it->next)
-        if (it->key->type == CONF_NODE_SCALAR && strcmp(it->key->str, "methods") == 0 &&
-            it->val->type == CONF_NODE_SEQ)
-            list = it->val;
-    if (!list)
+    routes_unique(w, f);
+    if (!list || list->type != CONF_NODE_SEQ)
         return;
     for (const struct conf_item *it = list->items; it; it = it->next) {
         for (size_t i = 0; i < N_KEYS(refused); i++) {
@@ -596,7 +694,7 @@ static void upstream_finish(struct conf_walk *w, void *obj, const struct conf_no
 /* ---- upstream_groups ------------------------------------------------------------------ */
 
 static const char *const strategy_words[] = {
-    "roundrobin", "weighted_roundrobin", "random", "response_aware", "failover", NULL,
+    "roundrobin", "weighted_roundrobin", "random", "response_aware", "failover", "affinity", NULL,
 };
 
 static const struct conf_key member_keys[] = {
@@ -671,16 +769,116 @@ static const struct conf_key http_client_keys[] = {
 };
 static const struct conf_schema http_client_schema = SCHEMA(http_client_keys);
 
+static void affinity_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                            const struct conf_seen *seen);
+
+static const struct conf_key affinity_keys[] = {
+    STR_KEY("header", struct conf_affinity, header, 0, CONF_AFFINITY_HEADER_DEFAULT),
+    BOOL_KEY("body_keys", struct conf_affinity, body_keys, true),
+    {.name = "load_factor",
+     .type = CONF_T_FLOAT,
+     .off = offsetof(struct conf_affinity, load_factor),
+     .min = 1.0,
+     .max = 100.0,
+     .def = CONF_AFFINITY_LOAD_FACTOR_DEFAULT},
+};
+static const struct conf_schema affinity_schema = SCHEMA(affinity_keys, .finish = affinity_finish);
+
+/* The header is matched lower-cased (HTTP/2 sends it so); 1.0 would be no slack at all. */
+static void affinity_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                            const struct conf_seen *seen)
+{
+    struct conf_affinity *a = obj;
+    const struct conf_node *lf = given(&affinity_schema, seen, "load_factor");
+    struct conf_pos pos;
+
+    (void)map;
+    if (a->header.val && given(&affinity_schema, seen, "header")) {
+        size_t i;
+
+        for (i = 0; a->header.val[i] && is_tchar(a->header.val[i]); i++)
+            a->header.val[i] = (char)tolower((unsigned char)a->header.val[i]);
+        if (!a->header.val[0] || a->header.val[i])
+            conf_walk_error(w, &a->header.pos, "header",
+                            "invalid header name; allowed: letters, digits and "
+                            "!#$%%&*+-.^_`|~ (an RFC 9110 token without ')");
+    }
+    if (lf && a->load_factor <= 1.0) {
+        pos = conf_walk_pos(w, lf);
+        conf_walk_error(w, &pos, "load_factor",
+                        "%s leaves a member no room above the mean; allowed: more than 1.0, "
+                        "up to 100 (1.25: 25%% above the mean)",
+                        lf->str);
+    }
+}
+
+static void group_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                         const struct conf_seen *seen);
+
 static const struct conf_key group_keys[] = {
     NAME_KEY(struct conf_group),
     LIST_KEY("upstreams", struct conf_group, members, n_members, CONF_K_REQUIRED, 1,
              CONF_MAX_MEMBERS, member_schema),
     MAP_KEY("balance", 0, balance_schema),
     MAP_KEY("http_client", offsetof(struct conf_group, client), http_client_schema),
+    {.name = "models",
+     .type = CONF_T_STRLIST,
+     .off = offsetof(struct conf_group, models),
+     .count_off = offsetof(struct conf_group, n_models),
+     .min = 0,
+     .max = CONF_ROUTE_MAX},
+    MAP_KEY("affinity", offsetof(struct conf_group, affinity), affinity_schema),
 };
 static const struct conf_schema group_schema =
     SCHEMA(group_keys, .item_size = sizeof(struct conf_group), .keep_pos = true,
-           .pos_off = offsetof(struct conf_group, pos));
+           .pos_off = offsetof(struct conf_group, pos), .finish = group_finish);
+
+/* `models`: exact names, each once. */
+static void group_models_finish(struct conf_walk *w, const struct conf_group *g)
+{
+    char key[32];
+
+    for (size_t i = 0; i < g->n_models; i++) {
+        const struct conf_str *m = &g->models[i];
+        const char *why;
+
+        if (!m->val)
+            continue;
+        snprintf(key, sizeof(key), "models[%zu]", i);
+        if ((why = conf_route_model_problem(m->val, false))) {
+            conf_walk_error(w, &m->pos, key, "%s", why);
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (g->models[j].val && strcmp(g->models[j].val, m->val) == 0) {
+                conf_walk_error(w, &m->pos, key, "repeats models[%zu]; list a model once", j);
+                break;
+            }
+    }
+}
+
+/* An affinity block is the affinity strategy's: it implies it, and contradicts any other. */
+static void group_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                         const struct conf_seen *seen)
+{
+    struct conf_group *g = obj;
+    const struct conf_node *strategy = written_value(written_value(map, "balance"), "strategy");
+    char q[CONF_QUOTE_BUF];
+    struct conf_pos pos;
+
+    group_models_finish(w, g);
+    if (!given(&group_schema, seen, "affinity"))
+        return;
+    if (!strategy) {
+        g->strategy = BAL_AFFINITY;
+    } else if (strategy->type == CONF_NODE_SCALAR && strcmp(strategy->str, "affinity") != 0) {
+        pos = conf_walk_pos(w, given(&group_schema, seen, "affinity"));
+        conf_walk_error(w, &pos, "affinity",
+                        "given with balance.strategy %s; affinity settings belong to strategy "
+                        "affinity (remove the strategy or this block)",
+                        conf_quote(q, sizeof(q), strategy->str, strategy->len));
+    }
+}
 
 /* ---- agent ---------------------------------------------------------------------------- */
 
