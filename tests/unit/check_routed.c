@@ -4,9 +4,6 @@
  * in its integer types and hostile ones, affinity through decide_pick with breakers,
  * LLMR4 request lines judged against the forward's rules (hostile route fields are
  * unmatched), and the routing metric families with their bounds.
- *
- * The rules are set on a loaded configuration by hand, as the parser would have, so these
- * tests depend only on the configuration types (config-t.h).
  */
 #include <check.h>
 #include <stdio.h>
@@ -40,7 +37,12 @@
 static const char yaml[] =
     "http_server:\n"
     "  forwards:\n"
-    "    - {name: main, port: 3001, upstream_group: g}\n"
+    "    - name: main\n"
+    "      port: 3001\n"
+    "      upstream_group: g\n"
+    "      routing:\n"
+    "        - {model: 'gpt-4o*', target_group: w}\n"
+    "        - {path: /v1/embeddings, target_group: aff}\n"
     "    - {name: plain, port: 3002, upstream_group: g}\n"
     "upstreams:\n"
     "  - {name: a, url: 'http://127.0.0.1:1', breaker: {threshold: 0.5, cooldown: 7}}\n"
@@ -50,15 +52,17 @@ static const char yaml[] =
     "upstream_groups:\n"
     "  - {name: g, upstreams: [{name: a}, {name: b}]}\n"
     "  - {name: w, upstreams: [{name: c}]}\n"
-    "  - {name: aff, upstreams: [{name: a}, {name: b}, {name: c}, {name: e}]}\n"
+    "  - name: aff\n"
+    "    upstreams: [{name: a}, {name: b}, {name: c}, {name: e}]\n"
+    "    balance: {strategy: affinity}\n"
     "  - {name: other, upstreams: [{name: e}]}\n";
 
-static struct conf_route routes[2];
 static struct decider d;
-static struct config *cfg;
 
 static size_t group_index(const char *name)
 {
+    const struct config *cfg = d.state->cfg;
+
     for (size_t g = 0; g < cfg->n_groups; g++)
         if (strcmp(cfg->groups[g].name, name) == 0)
             return g;
@@ -66,40 +70,12 @@ static size_t group_index(const char *name)
     return 0;
 }
 
-static void set_route(size_t i, enum route_kind kind, const char *pattern, const char *group)
-{
-    routes[i] = (struct conf_route){.kind = kind, .group = group_index(group)};
-    routes[i].pattern.val = (char *)pattern;
-    routes[i].group_name.val = (char *)group;
-}
-
-static struct config *routed_config(void)
-{
-    cfg = ctu_load_ok(yaml);
-    set_route(0, ROUTE_MODEL_PREFIX, "gpt-4o*", "w");
-    set_route(1, ROUTE_PATH, "/v1/embeddings", "aff");
-    cfg->forwards[0].routes = routes;
-    cfg->forwards[0].n_routes = 2;
-    cfg->groups[group_index("aff")].strategy = BAL_AFFINITY;
-    return cfg;
-}
-
-/* The rules are this file's, not the configuration's to free. */
-static void free_state(struct agent_state *st)
-{
-    if (!st)
-        return;
-    st->cfg->forwards[0].routes = NULL;
-    st->cfg->forwards[0].n_routes = 0;
-    state_free(st);
-}
-
 static void setup(void)
 {
     struct siphash_key key = {.k0 = 1, .k1 = 2};
 
     memset(&d, 0, sizeof(d));
-    d.state = state_create(routed_config(), NULL, 42);
+    d.state = state_create(ctu_load_ok(yaml), NULL, 42);
     ck_assert_ptr_nonnull(d.state);
     d.ratelimit = ratelimit_create(1000, &key);
     d.attempts = retry_create(1000, 60000, &key);
@@ -107,7 +83,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    free_state(d.state);
+    state_free(d.state);
     ratelimit_destroy(d.ratelimit);
     retry_destroy(d.attempts);
 }
@@ -440,7 +416,11 @@ END_TEST
 
 START_TEST(routing_metrics_absent_without_routing)
 {
-    struct agent_state *st = state_create(ctu_load_ok(yaml), NULL, 1);
+    static const char unrouted[] = "http_server:\n"
+                                   "  forwards: [{name: plain, port: 3002, upstream_group: g}]\n"
+                                   "upstreams: [{name: a, url: 'http://127.0.0.1:1'}]\n"
+                                   "upstream_groups: [{name: g, upstreams: [{name: a}]}]\n";
+    struct agent_state *st = state_create(ctu_load_ok(unrouted), NULL, 1);
     struct metrics *m = metrics_create();
     struct metrics_page_sources src = {0};
     struct buf b;
@@ -507,13 +487,13 @@ START_TEST(reload_keeps_affinity_counters)
 
     notify("pick_aff", "main", &k, 4, 1000);
     notify("pick_aff", "main", &k, 4, 1010); /* the first settled: HAProxy counts it */
-    next = state_create(routed_config(), d.state, 99);
+    next = state_create(ctu_load_ok(yaml), d.state, 99);
     ck_assert_ptr_nonnull(next);
     ck_assert_uint_eq(next->affinity_key.k0, d.state->affinity_key.k0);
     ck_assert_uint_eq(next->groups[group_index("aff")].affinity->picks[AFFINITY_HOME], 1);
     ck_assert_uint_eq(next->groups[group_index("aff")].affinity->picks[AFFINITY_NEW], 1);
     ck_assert_uint_eq(next->groups[group_index("aff")].affinity->held, 0);
-    free_state(d.state);
+    state_free(d.state);
     d.state = next;
 }
 END_TEST
