@@ -113,7 +113,7 @@ trip() {
 
 # Attempts on each upstream, from HAProxy's request lines through its pinned backend
 # (bad_ref has no mock to count them).
-attempts_on() { grep -c "^LLMR3 .* $1 pin_[a-z_]*__$1 " "$T/haproxy.log"; }
+attempts_on() { grep -c "^LLMR4 .* $1 pin_[a-z_]*__$1 " "$T/haproxy.log"; }
 ref_attempts() { attempts_on bad_ref; }
 hang_attempts() { mock_count "$HANG"; }
 err_attempts() { mock_count "$ERR"; }
@@ -121,7 +121,7 @@ err_attempts() { mock_count "$ERR"; }
 # (a) Connection refused: HAProxy answers 502 upstream_unreachable; each attempt is SC--.
 trip "refused" "$F_REF" bad_ref ref_attempts 502
 check "refused: the attempts were logged as connect failures (SC--)" \
-    test "$(grep -cE '^LLMR3 .* f_ref g_ref - POST 502 .* SC-- 0 bad_ref pin_g_ref__bad_ref ' "$T/haproxy.log")" = 5
+    test "$(grep -cE '^LLMR4 .* f_ref g_ref - - POST 502 .* SC-- 0 bad_ref pin_g_ref__bad_ref ' "$T/haproxy.log")" = 5
 check "refused: counted as connect errors" \
     test "$(metric 'llmproxy_upstream_errors_total{error="connect",group="g_ref",upstream="bad_ref"}')" = 5
 
@@ -139,7 +139,7 @@ check "5xx: counted as status_5xx errors" \
 
 # Every upstream of g_dead is open (a breaker belongs to its upstream, whatever the group):
 # the agent refuses the request before any connection is attempted.
-n_attempts=$(grep -c '^LLMR3 .* pin_' "$T/haproxy.log")
+n_attempts=$(grep -c '^LLMR4 .* pin_' "$T/haproxy.log")
 n_hang=$(hang_attempts)
 n_err=$(err_attempts)
 call "$F_DEAD"
@@ -151,7 +151,7 @@ ra=$(awk 'tolower($1) == "retry-after:" { gsub(/\r/, "", $2); print $2 }' "$T/h"
 check "... and Retry-After within the cooldown (${ra:-none})" \
     bash -c "[[ '$ra' =~ ^[0-9]+$ ]] && [ '$ra' -ge 1 ] && [ '$ra' -le $COOLDOWN ]"
 check "... with no attempt on any upstream (HAProxy logged none)" \
-    test "$(grep -c '^LLMR3 .* pin_' "$T/haproxy.log")" = "$n_attempts"
+    test "$(grep -c '^LLMR4 .* pin_' "$T/haproxy.log")" = "$n_attempts"
 check "... and no request reached the mocks (hang $n_hang, err $n_err)" \
     test "$(hang_attempts)" = "$n_hang" -a "$(err_attempts)" = "$n_err"
 check "... counted as an unavailable pick" \

@@ -95,11 +95,11 @@ check "an entry that is no address ends the walk: the client is 10.9.9.9, not sk
     test "$got" = "200 200"
 got=$(req "$XFF")
 check "the balancer's own requests (no header) keep the balancer's bucket (got: $got)" test "$got" = 200
-n=$(grep -c "^LLMR3 C6336401:" "$T/haproxy.log")
+n=$(grep -c "^LLMR4 C6336401:" "$T/haproxy.log")
 check "the log lines name the client: $n request ids start with 198.51.100.1 (C6336401)" \
     test "$n" = $((BURST + 2))
 check "... and none of the untrusted peer's forged addresses (C633640A)" \
-    bash -c "! grep -q '^LLMR3 C633640[AB]:' '$T/haproxy.log'"
+    bash -c "! grep -q '^LLMR4 C633640[AB]:' '$T/haproxy.log'"
 
 # ---- Forwarded ----
 got=$(statuses "$FWD" $((BURST + 1)) -H 'Forwarded: for="[2001:db8::1]:4711";proto=https')

@@ -56,7 +56,7 @@ read -r code _ < <(post "$F_FO")
 check "a refused connection is retried on the other upstream (status $code)" test "$code" = 200
 check "the other upstream answered it once ($(mock_count "$GOOD"))" test "$(mock_count "$GOOD")" -eq 1
 check "HAProxy logged one retry with redispatch for it" \
-    wait_until 5 grep -qE '^LLMR3 .* fo fo - POST 200 .* \+1 good grp_fo ' "$T/haproxy.log"
+    wait_until 5 grep -qE '^LLMR4 .* fo fo - - POST 200 .* \+1 good grp_fo ' "$T/haproxy.log"
 
 # A single upstream answering 503: tried 1 + 2 times, 150 ms then 300 ms apart.
 read -r code secs < <(post "$F_503")

@@ -17,7 +17,7 @@
 #   lines and counts them; the notices' counts add up to exactly the lines written in the
 #   stall that the agent never received (the first notice, "1 event dropped", is written
 #   at once in the little room left; the one with the rest when the ring drains);
-# - each notice reaches the agent as one malformed line (reason `tag`: it is no LLMR3 or
+# - each notice reaches the agent as one malformed line (reason `tag`: it is no LLMR4 or
 #   LLMA1 line), and nothing else is malformed;
 # - new traffic afterwards is counted normally: 10 requests, 10 more lines (with the agent
 #   up they go through pinned backends: one line each; in the stall, fail-open, two).
@@ -66,7 +66,7 @@ check "HAProxy's ring connects to the log feed" \
 
 received() { metric llmproxy_log_lines_received_total; }
 malformed() { metric llmproxy_log_lines_malformed_total; }
-# parsed: lines received that were LLMR3 or LLMA1 lines.
+# parsed: lines received that were LLMR4 or LLMA1 lines.
 parsed() { echo $(($(received) - $(malformed))); }
 parsed_is() { [ "$(parsed)" -eq "$1" ]; }
 # settled: the received count did not move for a second.
@@ -93,8 +93,8 @@ codes=$(requests "$FLOOD" | sort | uniq -c | awk '{ print $2"x"$1 }' | xargs)
 check "agent stopped: HAProxy answers all $FLOOD requests 200 ($codes)" test "$codes" = "200x$FLOOD"
 # HAProxy 3.2 ends each event it shows with a NUL before the newline; 2.6 does not.
 haproxy_cli "$T/haproxy.sock" "show events llm_logs" | tr -d '\000' >"$T/ring.txt"
-ring_lines=$(grep -cE '^(LLMR3|LLMA1) ' "$T/ring.txt")
-ring_bytes=$(grep -E '^(LLMR3|LLMA1) ' "$T/ring.txt" | wc -c)
+ring_lines=$(grep -cE '^(LLMR4|LLMA1) ' "$T/ring.txt")
+ring_bytes=$(grep -E '^(LLMR4|LLMA1) ' "$T/ring.txt" | wc -c)
 check "the ring is full of unread lines ($ring_lines lines, $ring_bytes bytes)" \
     test "$ring_bytes" -gt $((RING_BYTES / 2)) -a "$ring_bytes" -le "$RING_BYTES"
 check "HAProxy marked the overflow in the ring: '$(grep -m 1 -E 'events? dropped' "$T/ring.txt")'" \

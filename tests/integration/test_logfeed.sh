@@ -68,9 +68,9 @@ check "the agent opened a's breaker from the log feed" \
 check "no line was refused as malformed by the agent" \
     bash -c "! grep -q 'logfeed: malformed' '$T/agent.log'"
 check "operators still see the lines on HAProxy's stdout" \
-    wait_until 5 grep -q '^LLMR3 .* main feed - GET 503 .* feed_a pin_feed__feed_a pass ' "$T/haproxy.log"
+    wait_until 5 grep -q '^LLMR4 .* main feed - - GET 503 .* feed_a pin_feed__feed_a pass ' "$T/haproxy.log"
 check "the request line carries forward, group, server, backend and verdict" \
-    grep -qE '^LLMR3 [0-9A-F:_]+ main feed - GET 200 .* feed_b pin_feed__feed_b pass - "/v1/models"$' \
+    grep -qE '^LLMR4 [0-9A-F:_]+ main feed - - GET 200 .* feed_b pin_feed__feed_b pass - "/v1/models"$' \
     "$T/haproxy.log"
 
 # Open: every pick avoids a for the cooldown.
@@ -103,7 +103,7 @@ kill -TERM "$PID_mock_b"
 wait "$PID_mock_b" 2>/dev/null
 for _ in 1 2 3 4; do one; done >/dev/null
 check "a refused connection is logged as SC--, with the 502 the client got" \
-    wait_until 5 grep -qE '^LLMR3 \S+ main feed - GET 502 [0-9]+ [0-9]+ -1 -1 [0-9]+ [0-9]+ SC-- 0 feed_b pin_feed__feed_b ' \
+    wait_until 5 grep -qE '^LLMR4 \S+ main feed - - GET 502 [0-9]+ [0-9]+ -1 -1 [0-9]+ [0-9]+ SC-- 0 feed_b pin_feed__feed_b ' \
     "$T/haproxy.log"
 
 # A garbage stream on the log port is dropped and counted; HAProxy's own stream carries on.
