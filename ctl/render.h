@@ -38,6 +38,14 @@
     RENDER_TRUSTED_ACL_PREFIX "%s" RENDER_TRUSTED_ACL_SUFFIX /* forward */
 
 /*
+ * Each forward with model rules answers GET /v1/models itself from a JSON file in the
+ * output folder.
+ */
+#define RENDER_MODELS_PREFIX "models_"
+#define RENDER_MODELS_SUFFIX ".json"
+#define RENDER_MODELS_FMT    RENDER_MODELS_PREFIX "%s" RENDER_MODELS_SUFFIX /* forward */
+
+/*
  * The backend that reaches the agent. The names the agent relies on too (proxies, SPOE
  * engines and messages) are in contract/internal_names.h and contract/spop_names.h.
  */
@@ -69,6 +77,7 @@ extern const struct render_error render_err_unreachable;
 extern const struct render_error render_err_no_upstream;
 extern const struct render_error render_err_timeout;
 extern const struct render_error render_err_invalid_api_key;
+extern const struct render_error render_err_model_not_found;
 
 /* Every error that has an errorfile, NULL-terminated. */
 extern const struct render_error *const render_errorfiles[];
@@ -94,6 +103,33 @@ void render_trusted_acl(const struct config *cfg, size_t forward, struct render_
  * trusted peer's PROXY header or forwarding header; nothing without.
  */
 void render_client_address_rules(const struct conf_forward *f, struct render_out *r);
+
+/* ---- routing and affinity (render_routing.c) ---- */
+
+/* Whether forward `f` has a model rule (then it reads the model and lists the models). */
+bool render_has_model_rules(const struct conf_forward *f);
+
+/* The groups forward `f` can send a request to, its own first, each once, into `out`
+ * (RENDER_ROUTABLE_MAX entries); returns how many. */
+#define RENDER_ROUTABLE_MAX (CONF_ROUTE_MAX + 1)
+size_t render_routable_groups(const struct conf_forward *f, size_t *out);
+
+/* The JSON file GET /v1/models answers with on forward `forward`. */
+void render_models_list(const struct config *cfg, size_t forward, struct render_out *r);
+
+/* The frontend's routing rules (none without `routing`): model, rules, reason, group. */
+void render_routing_rules(const struct config *cfg, const struct conf_forward *f,
+                          struct render_out *r);
+
+/* The session key of the affinity groups `f` can route to (none without one). */
+void render_affinity_rules(const struct config *cfg, const struct conf_forward *f,
+                           struct render_out *r);
+
+/* A routed forward's pick_<group> messages, and its backends, which follow the group. */
+void render_routed_pick(const struct config *cfg, const struct conf_forward *f,
+                        struct render_out *r);
+void render_routed_backends(const struct config *cfg, const struct conf_forward *f,
+                            struct render_out *r);
 
 /* ---- writing and quoting (render_quote.c) ---- */
 

@@ -147,6 +147,9 @@ static const struct forward_file trusted_acls = {".", RENDER_TRUSTED_ACL_PREFIX,
                                                  RENDER_TRUSTED_ACL_SUFFIX, has_trusted_proxies,
                                                  render_trusted_acl};
 
+static const struct forward_file model_lists = {".", RENDER_MODELS_PREFIX, RENDER_MODELS_SUFFIX,
+                                                render_has_model_rules, render_models_list};
+
 /* Whether `name` is the file of kind `k` of a forward in `cfg`. */
 static bool current_file(const struct config *cfg, const struct forward_file *k, const char *name)
 {
@@ -271,7 +274,8 @@ int render_to_dir_at(const struct config *cfg, const char *dir, const char *map_
     }
     /* Mode 0640: hashes are no credential, but no reason to show them to everyone either. */
     if (write_forward_files(cfg, &o, &client_maps, 0640, err, err_size) < 0 ||
-        write_forward_files(cfg, &o, &trusted_acls, 0644, err, err_size) < 0)
+        write_forward_files(cfg, &o, &trusted_acls, 0644, err, err_size) < 0 ||
+        write_forward_files(cfg, &o, &model_lists, 0644, err, err_size) < 0)
         return -1;
     if (write_file(cfg, &o, RENDER_SPOE_PICK, 0644, &pick, err, err_size) < 0)
         return -1;

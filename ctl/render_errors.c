@@ -90,6 +90,16 @@ const struct render_error render_err_invalid_api_key = {
     "invalid_api_key",
 };
 
+/* routing_strict: the model the request named is routed nowhere. */
+const struct render_error render_err_model_not_found = {
+    NULL,
+    404,
+    "Not Found",
+    "the requested model is not served here",
+    "invalid_request_error",
+    "model_not_found",
+};
+
 const struct render_error *const render_errorfiles[] = {
     &render_err_bad_request,     &render_err_method_not_allowed,
     &render_err_request_timeout, &render_err_too_large,

@@ -433,19 +433,32 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
         render_printf(r, "    option http-no-delay\n");
     render_printf(r, "    unique-id-format %s\n", UNIQUE_ID_FORMAT);
     log_to_agent(r);
-    render_printf(r, "    log-format \"" LOGLINE_REQUEST_FORMAT "\"\n", f->name, g->name);
+    render_printf(r, "    log-format \"" LOGLINE_REQUEST_FORMAT "\"\n", f->name,
+                  f->n_routes ? "%[var(" SPOP_TXN_GROUP ")]" : g->name);
     render_printf(r, "    filter spoe engine " SPOE_ENGINE_PICK_FMT " config \"", f->name);
     render_quoted_text(r, r->opts->dir, false, "the output folder");
     render_printf(r, "/%s\"\n", RENDER_SPOE_PICK);
     render_client_address_rules(f, r);
     client_request_rules(f, r);
-    render_printf(r,
-                  "    http-request send-spoe-group " SPOE_ENGINE_PICK_FMT " " SPOP_MSG_PICK "\n",
-                  f->name);
+    render_routing_rules(cfg, f, r);
+    if (f->routing_strict && render_has_model_rules(f))
+        return_error(&render_err_model_not_found, false,
+                     "{ var(" LOGLINE_ROUTE_VAR ") -m str " LOGLINE_ROUTE_UNMATCHED " }", r);
+    render_affinity_rules(cfg, f, r);
+    if (f->n_routes)
+        render_routed_pick(cfg, f, r);
+    else
+        render_printf(
+            r, "    http-request send-spoe-group " SPOE_ENGINE_PICK_FMT " " SPOP_MSG_PICK "\n",
+            f->name);
     return_error(&render_err_rate_limited, true,
                  "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_LIMITED " }", r);
     return_error(&render_err_no_upstream, true,
                  "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_UNAVAILABLE " }", r);
+    if (f->n_routes) {
+        render_routed_backends(cfg, f, r);
+        return;
+    }
     /* The agent answers only member names, and a name with no backend falls through to
      * the default one: one lookup per request, whatever the group's size. */
     if (render_group_topology(g).pinned)
@@ -466,9 +479,9 @@ static const char *balance_algorithm(enum balance_strategy s)
         return "leastconn";
     case BAL_FAILOVER:
         return "first";
+    case BAL_AFFINITY: /* section_group hashes the session header instead */
     case BAL_ROUNDROBIN:
     case BAL_WEIGHTED_ROUNDROBIN:
-    case BAL_AFFINITY:
         break;
     }
     return "roundrobin";
@@ -482,7 +495,11 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     size_t i;
 
     render_printf(r, "backend " HAPROXY_GROUP_FMT "\n", g->name);
-    render_printf(r, "    balance %s\n", balance_algorithm(g->strategy));
+    /* Affinity without the agent: the session header's hash, round robin without it. */
+    if (g->strategy == BAL_AFFINITY)
+        render_printf(r, "    balance hdr(%s)\n    hash-type consistent\n", g->affinity.header.val);
+    else
+        render_printf(r, "    balance %s\n", balance_algorithm(g->strategy));
     render_printf(r, "    timeout connect %us\n    timeout server %us\n",
                   (unsigned)c->connect_timeout_s, (unsigned)c->request_timeout_s);
     render_printf(r, "    errorfiles %s\n", FRONT_ERRORS);

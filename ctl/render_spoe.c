@@ -8,6 +8,7 @@
  * from a variable each listener sets.
  */
 #include "contract/internal_names.h"
+#include "config.h"
 #include "contract/spop_names.h"
 #include "render.h"
 #include "render_topology.h"
@@ -34,26 +35,23 @@ static void agent_section(struct render_out *r, const char *engine, const char *
     render_printf(r, "    log global\n\n");
 }
 
-static void pick_engine(const struct config *cfg, const struct conf_forward *f,
-                        struct render_out *r)
+/* Message `name` with the counters of group `g`'s members, and its spoe-group. */
+static void pick_message(const struct config *cfg, const struct conf_forward *f,
+                         const struct conf_group *g, const char *name, struct render_out *r)
 {
-    const struct conf_group *g = &cfg->groups[f->group];
     bool pinned = render_group_topology(g).pinned;
-    char engine[64], backend[160];
+    char backend[160];
     size_t i;
 
-    snprintf(engine, sizeof(engine), SPOE_ENGINE_PICK_FMT, f->name);
-    render_printf(r, "[%s]\n", engine);
-    agent_section(r, engine, SPOP_MSG_PICK,
-                  SPOP_VAR_UPSTREAM " " SPOP_VAR_VERDICT " " SPOP_VAR_RETRY_AFTER,
-                  cfg->agent.decision_timeout_ms);
     render_printf(r,
-                  "spoe-message " SPOP_MSG_PICK "\n    args " SPOP_ARG_FORWARD
-                  "=str(%s) " SPOP_ARG_SRC "=src " SPOP_ARG_ID "=unique-id",
-                  f->name);
+                  "spoe-message %s\n    args " SPOP_ARG_FORWARD "=str(%s) " SPOP_ARG_SRC
+                  "=src " SPOP_ARG_ID "=unique-id",
+                  name, f->name);
     /* Set on every request that gets this far: one without a known key got its 401. */
     if (f->client_auth)
         render_printf(r, " " SPOP_ARG_CLIENT "=var(" SPOP_TXN_CLIENT ")");
+    if (g->strategy == BAL_AFFINITY)
+        render_printf(r, " " SPOP_ARG_AFFINITY_KEY "=var(" SPOP_TXN_AFFINITY_KEY ")");
     for (i = 0; i < g->n_members; i++) {
         const char *u = cfg->upstreams[g->members[i].upstream].name;
 
@@ -66,7 +64,38 @@ static void pick_engine(const struct config *cfg, const struct conf_forward *f,
                       SPOP_ARG_MEMBER_CONN, i, backend, u, SPOP_ARG_MEMBER_QUEUE, i, backend, u,
                       SPOP_ARG_MEMBER_UP, i, backend, u);
     }
-    render_printf(r, "\n\nspoe-group " SPOP_MSG_PICK "\n    messages " SPOP_MSG_PICK "\n");
+    render_printf(r, "\n\nspoe-group %s\n    messages %s\n", name, name);
+}
+
+/* A routed forward's engine has one message per group it can route to: pick_<group>. */
+static void pick_engine(const struct config *cfg, const struct conf_forward *f,
+                        struct render_out *r)
+{
+    size_t groups[RENDER_ROUTABLE_MAX], n = render_routable_groups(f, groups), k;
+    char engine[64], name[64], names[(RENDER_ROUTABLE_MAX)*64];
+    size_t o = 0;
+
+    snprintf(engine, sizeof(engine), SPOE_ENGINE_PICK_FMT, f->name);
+    render_printf(r, "[%s]\n", engine);
+    if (!f->n_routes) {
+        agent_section(r, engine, SPOP_MSG_PICK,
+                      SPOP_VAR_UPSTREAM " " SPOP_VAR_VERDICT " " SPOP_VAR_RETRY_AFTER,
+                      cfg->agent.decision_timeout_ms);
+        pick_message(cfg, f, &cfg->groups[f->group], SPOP_MSG_PICK, r);
+        return;
+    }
+    names[0] = '\0';
+    for (k = 0; k < n; k++)
+        o += (size_t)snprintf(names + o, sizeof(names) - o, "%s" SPOP_MSG_PICK_ROUTED_FMT,
+                              k ? " " : "", cfg->groups[groups[k]].name);
+    agent_section(r, engine, names, SPOP_VAR_UPSTREAM " " SPOP_VAR_VERDICT " " SPOP_VAR_RETRY_AFTER,
+                  cfg->agent.decision_timeout_ms);
+    for (k = 0; k < n; k++) {
+        snprintf(name, sizeof(name), SPOP_MSG_PICK_ROUTED_FMT, cfg->groups[groups[k]].name);
+        if (k)
+            render_printf(r, "\n");
+        pick_message(cfg, f, &cfg->groups[groups[k]], name, r);
+    }
 }
 
 void render_spoe_pick(const struct config *cfg, struct render_out *r)

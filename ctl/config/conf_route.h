@@ -12,8 +12,6 @@
 /* Longest model pattern or name, and longest path pattern, in bytes. */
 #define CONF_ROUTE_MODEL_MAX 200
 #define CONF_ROUTE_PATH_MAX  1024
-/* Rules per forward, at most. */
-#define CONF_ROUTE_MAX 256
 /* Room for any translated path pattern: at most 5 bytes per pattern byte, plus anchors. */
 #define CONF_ROUTE_REGEX_SIZE (CONF_ROUTE_PATH_MAX * 5 + 16)
 

@@ -162,6 +162,9 @@ enum route_kind {
     ROUTE_PATH,         /* `path:` the original LLMProxy's pattern, on the request path */
 };
 
+/* Rules per forward, at most. */
+#define CONF_ROUTE_MAX 256
+
 struct conf_route {
     enum route_kind kind;
     struct conf_str pattern; /* as written: "gpt-4o*", "/v1/users/:id"; the model label */
