@@ -124,6 +124,12 @@ struct conf_http_client {
     struct conf_url proxy; /* parsed proxy_url when proxy_enabled */
 };
 
+/* What an inference engine of a least_load group is: which names its metrics page uses. */
+enum engine_type {
+    ENGINE_VLLM = 0,
+    ENGINE_SGLANG,
+};
+
 /* The request header that names a session when `affinity.header` is not set. */
 #define CONF_AFFINITY_HEADER_DEFAULT      "x-session-id"
 #define CONF_AFFINITY_LOAD_FACTOR_DEFAULT 1.25
