@@ -23,7 +23,8 @@ static const struct rule_case cases[] = {
     /* ---- keys ---- */
     {"unknown key with suggestion", U "upstreams_groups: []\n",
      "t.yaml:2:1: upstreams_groups: unknown key \"upstreams_groups\"; did you mean "
-     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy, clients)\n"},
+     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy, "
+     "clients)\n"},
     {"unknown key, case only", "upstreams:\n  - Name: u\n    url: 'http://u'\n",
      "t.yaml:2:5: upstreams[0].Name: unknown key \"Name\"; did you mean \"name\"? (allowed: name, "
      "url, auth, headers, breaker, tls)\n"
@@ -151,16 +152,17 @@ static const struct rule_case cases[] = {
      "t.yaml:3:76: http_server.forwards[0].ratelimit.enabled: found the string \"yes\"; expected "
      "true or false (write it without quotes)\n"
      "t.yaml:5:1: upstream_groups_x: unknown key \"upstream_groups_x\"; did you mean "
-     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy, clients)\n"},
+     "\"upstream_groups\"? (allowed: http_server, upstreams, upstream_groups, agent, haproxy, "
+     "clients)\n"},
     {"enum with suggestion",
      U "upstream_groups: [{name: g, upstreams: [{name: u}], balance: {strategy: round_robin}}]\n",
      "t.yaml:2:73: upstream_groups[0].balance.strategy: unknown strategy \"round_robin\"; did you "
      "mean \"roundrobin\"? (allowed: roundrobin, weighted_roundrobin, random, response_aware, "
-     "failover)\n"},
+     "failover, affinity, least_load)\n"},
     {"enum without suggestion",
      U "upstream_groups: [{name: g, upstreams: [{name: u}], balance: {strategy: least_conn}}]\n",
      "t.yaml:2:73: upstream_groups[0].balance.strategy: unknown strategy \"least_conn\"; allowed: "
-     "roundrobin, weighted_roundrobin, random, response_aware, failover\n"},
+     "roundrobin, weighted_roundrobin, random, response_aware, failover, affinity, least_load\n"},
     /* ---- names and addresses ---- */
     {"bad names",
      "upstreams:\n  - {name: 'a b', url: 'http://u'}\n"
