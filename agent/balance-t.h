@@ -34,6 +34,12 @@
  */
 #define BALANCER_PROBE_EVERY 10
 
+/* least_load: when an engine counts as saturated, taken only when every available one is. */
+struct least_load_limits {
+    double waiting;  /* requests queued at or above this */
+    double kv_usage; /* KV-cache share at or above this */
+};
+
 /* What the caller knows about one member at pick time, in the group's member order. */
 struct bal_candidate {
     bool available;      /* breaker lets it through and HAProxy says the server is up */
@@ -41,6 +47,11 @@ struct bal_candidate {
     double ema_ms;       /* response-time EMA */
     uint32_t in_flight;  /* HAProxy's srv_conn + srv_queue, plus picks not yet connected */
     double success_rate; /* over the breaker window, 0.01 .. 1.0 */
+    /* least_load: the member's engine as its metrics page said at the latest scrape, when
+     * that is recent (`scraped`), and in_flight as it was then. */
+    bool scraped;
+    double waiting, running, kv_usage;
+    uint32_t in_flight_at;
 };
 
 struct balancer {
@@ -53,6 +64,7 @@ struct balancer {
     uint64_t *picked_at; /* response_aware, n entries: `picks` when each was last chosen */
     uint64_t probed_at;  /* response_aware: `picks` at the latest probe, 0 before any */
     uint64_t rng;        /* random's generator state (splitmix64), seeded at init */
+    struct least_load_limits saturated; /* least_load: when an engine counts as saturated */
 };
 
 #endif /* LLMPROXY_BALANCE_T_H */

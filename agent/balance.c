@@ -1,5 +1,6 @@
 /*
- * Upstream selection of one group: the strategies (affinity's sessions are affinity.h's).
+ * Upstream selection of one group: the strategies of balance.h (affinity's sessions are
+ * affinity.h's).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ int balancer_init(struct balancer *b, enum balance_strategy strategy, size_t n,
                   const uint32_t *weights, uint64_t seed)
 {
     memset(b, 0, sizeof(*b));
-    if (n == 0 || n > BALANCER_MAX_MEMBERS || (unsigned)strategy > BAL_AFFINITY)
+    if (n == 0 || n > BALANCER_MAX_MEMBERS || (unsigned)strategy > BAL_LEAST_LOAD)
         return -1;
     for (size_t i = 0; weights && i < n; i++) {
         if (weights[i] < BALANCER_WEIGHT_MIN || weights[i] > BALANCER_WEIGHT_MAX)
@@ -52,6 +53,7 @@ int balancer_init(struct balancer *b, enum balance_strategy strategy, size_t n,
     b->strategy = strategy;
     b->n = n;
     b->rng = seed;
+    b->saturated = (struct least_load_limits){.waiting = 5, .kv_usage = 0.8};
     return 0;
 }
 
@@ -233,6 +235,62 @@ static int pick_least_in_flight(struct balancer *b, const struct bal_candidate *
     return best;
 }
 
+/* ---- least_load ---- */
+
+double balancer_engine_waiting(const struct bal_candidate *m)
+{
+    if (!m->scraped)
+        return m->in_flight;
+    return m->waiting + (m->in_flight > m->in_flight_at ? m->in_flight - m->in_flight_at : 0);
+}
+
+static bool saturated(const struct bal_candidate *m, const struct least_load_limits *lim)
+{
+    return balancer_engine_waiting(m) >= lim->waiting ||
+           (m->scraped && m->kv_usage >= lim->kv_usage);
+}
+
+/* Negative when `a` is the better member, positive when `b` is, 0 for a tie. */
+static int compare(const struct bal_candidate *a, const struct bal_candidate *b)
+{
+    double wa = balancer_engine_waiting(a), wb = balancer_engine_waiting(b);
+    double ka = a->scraped ? floor(a->kv_usage * 10) : 0,
+           kb = b->scraped ? floor(b->kv_usage * 10) : 0;
+    double ra = a->scraped ? a->running : 0, rb = b->scraped ? b->running : 0;
+
+    if (wa != wb)
+        return wa < wb ? -1 : 1;
+    if (ka != kb)
+        return ka < kb ? -1 : 1;
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    return 0;
+}
+
+static int pick_least_load(struct balancer *b, const struct bal_candidate *m)
+{
+    const struct least_load_limits *limits = &b->saturated;
+    bool any_unsaturated = false;
+    size_t n = b->n;
+    int best = -1;
+
+    for (size_t i = 0; i < n; i++)
+        if (m[i].available && !saturated(&m[i], limits))
+            any_unsaturated = true;
+    /* From the cursor on, so that the first of equals is a different one each time. */
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (b->cursor + k) % n;
+
+        if (!m[i].available || (any_unsaturated && saturated(&m[i], limits)))
+            continue;
+        if (best < 0 || compare(&m[i], &m[best]) < 0)
+            best = (int)i;
+    }
+    if (best >= 0)
+        b->cursor = ((size_t)best + 1) % n;
+    return best;
+}
+
 int balancer_pick(struct balancer *b, const struct bal_candidate *c, size_t n)
 {
     if (n == 0 || n != b->n || !c)
@@ -249,6 +307,8 @@ int balancer_pick(struct balancer *b, const struct bal_candidate *c, size_t n)
         return pick_response_aware(b, c);
     case BAL_FAILOVER:
         return pick_failover(b, c);
+    case BAL_LEAST_LOAD:
+        return pick_least_load(b, c);
     case BAL_AFFINITY:
         return pick_least_in_flight(b, c);
     }

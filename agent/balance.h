@@ -16,6 +16,18 @@
  *   failover              first available member in listed order
  *   affinity              a request with a session key is affinity.h's; one without goes
  *                         to the available member with the fewest in flight, ties in turn
+ *   least_load            the inference engine that will start a request soonest, by its
+ *                         metrics page (below)
+ *
+ * least_load compares members on, in order: requests waiting in the engine, KV-cache use in
+ * tenths, requests running; ties go round robin. An engine's queue is what delays a new
+ * request's first token, its KV-cache use how close it is to queueing, its running batch
+ * what slows each token a little. Between two scrapes (a few hundred ms) the page is stale:
+ * every request HAProxy has in flight on a member beyond what it had when the scrape ended
+ * counts as waiting, so a burst spreads instead of piling onto the member that looked
+ * idlest. A member without a recent scrape is judged by HAProxy's count alone, each request
+ * in flight counted as waiting. Saturated members (waiting or KV-cache use at or above the
+ * limits, balancer_set_saturation()) are left out while any available member is not.
  */
 #ifndef LLMPROXY_BALANCE_H
 #define LLMPROXY_BALANCE_H
@@ -39,6 +51,15 @@ static inline bool balancer_probed(const struct balancer *b)
 }
 
 void balancer_free(struct balancer *b);
+
+/* least_load: when an engine counts as saturated (defaults: 5 waiting, KV-cache 0.8). */
+static inline void balancer_set_saturation(struct balancer *b, double waiting, double kv_usage)
+{
+    b->saturated = (struct least_load_limits){.waiting = waiting, .kv_usage = kv_usage};
+}
+
+/* least_load: the requests waiting that member `c` is judged by (for /status and tests). */
+double balancer_engine_waiting(const struct bal_candidate *c);
 
 /*
  * Choose a member. `c` describes the `n` members in the order given at init; `n` must be

@@ -152,6 +152,8 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         up->haproxy_in_flight = live->conn + live->queue;
         breaker_ok[m] = breaker_available(&up->breaker, now_ms);
         cand[m] = upstream_candidate(up, breaker_ok[m] && live->up, now_ms);
+        if (grp->engines)
+            engine_seen_candidate(&grp->engines[m], &grp->conf->engine, now_ms, &cand[m]);
     }
 
     chosen = choose_member(d, grp, req, cand, now_ms);

@@ -21,6 +21,7 @@
 #include "attempt_memo.h"
 #include "config.h"
 #include "decide.h"
+#include "engine_fleet.h"
 #include "haproxy_api.h"
 #include "judge.h"
 #include "log.h"
@@ -60,8 +61,9 @@ struct agent {
     struct logfeed *logfeed;
     struct metrics *metrics;
     struct admin_server *admin;
-    struct haproxy_api *hapi; /* NULL: breakers are not mirrored into HAProxy */
-    struct tunnels *tunnels;  /* CONNECT tunnels of proxied groups (often none) */
+    struct haproxy_api *hapi;     /* NULL: breakers are not mirrored into HAProxy */
+    struct tunnels *tunnels;      /* CONNECT tunnels of proxied groups (often none) */
+    struct engine_fleet *engines; /* least_load groups' metrics pages (often none) */
     /* Lent to every state, so a reload forgets nothing: see attempt_memo.h. */
     struct attempt_memo *attempt_memo;
     struct mirror mirror;
@@ -257,8 +259,11 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
         log_warn("reload: out of memory for the breaker mirror; HAProxy's weights not updated");
     if (ag->admin && !admin_set_token(ag->admin, cfg->admin.token.val))
         log_warn("reload: out of memory for the admin token; the previous one still applies");
+    engine_fleet_detach(ag->engines, ag->decider.state);
     state_free(ag->decider.state);
     ag->decider.state = st;
+    if (!engine_fleet_attach(ag->engines, st))
+        log_warn("reload: some engines are not scraped (out of memory)");
     mirror_push(ag);
     log_info("reloaded: %s", config_summary(cfg, summary));
 }
@@ -407,6 +412,12 @@ static int run(struct agent *ag)
     ag->tunnels = tunnels_start(ag->loop, cfg, &owner);
     if (!ag->tunnels)
         return 1;
+    ag->engines = engine_fleet_create(ag->loop);
+    if (!ag->engines) {
+        log_error("out of memory creating the engine scrapers");
+        return 1;
+    }
+    engine_fleet_attach(ag->engines, ag->decider.state);
     ag->spop = spop_server_start(ag->loop, &cfg->agent.spop, &owner, &ag->decider);
     if (!ag->spop)
         return 1;
@@ -444,6 +455,8 @@ static int run(struct agent *ag)
     logfeed_free(ag->logfeed);
     admin_free(ag->admin);
     tunnels_free(ag->tunnels);
+    engine_fleet_detach(ag->engines, ag->decider.state);
+    engine_fleet_free(ag->engines);
     hapi_free(ag->hapi);
     mirror_release(&ag->mirror);
     ev_timer_stop(ag->loop, &ag->housekeeping);

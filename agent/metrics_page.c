@@ -182,6 +182,101 @@ static void render_upstreams(struct buf *out, struct agent_state *st, uint64_t n
     }
 }
 
+/* ---- least_load engines, as their metrics pages said (only groups with an engine) ---- */
+
+struct engine_gauge {
+    const char *name, *help;
+    /* The value for `e` at `now_ms`; false: no sample (nothing read yet). */
+    bool (*get)(const struct engine_seen *e, uint64_t now_ms, double *v);
+};
+
+static bool get_engine_waiting(const struct engine_seen *e, uint64_t now_ms, double *v)
+{
+    (void)now_ms;
+    *v = e->load.waiting;
+    return e->at_ms != 0;
+}
+
+static bool get_engine_running(const struct engine_seen *e, uint64_t now_ms, double *v)
+{
+    (void)now_ms;
+    *v = e->load.running;
+    return e->at_ms != 0;
+}
+
+static bool get_engine_kv(const struct engine_seen *e, uint64_t now_ms, double *v)
+{
+    (void)now_ms;
+    *v = e->load.kv_usage;
+    return e->at_ms != 0 && e->load.has_kv;
+}
+
+static bool get_engine_age(const struct engine_seen *e, uint64_t now_ms, double *v)
+{
+    *v = now_ms > e->at_ms ? (double)(now_ms - e->at_ms) / 1000.0 : 0;
+    return e->at_ms != 0;
+}
+
+static bool any_engines(const struct agent_state *st)
+{
+    for (size_t g = 0; g < st->cfg->n_groups; g++)
+        if (st->groups[g].engines)
+            return true;
+    return false;
+}
+
+static void render_engines(struct buf *out, struct agent_state *st, uint64_t now_ms)
+{
+    static const struct engine_gauge gauges[] = {
+        {"llmproxy_engine_requests_waiting",
+         "Requests queued in the engine, as its metrics page said at the latest good scrape.",
+         get_engine_waiting},
+        {"llmproxy_engine_requests_running",
+         "Requests in the engine's batches, as its metrics page said at the latest good "
+         "scrape.",
+         get_engine_running},
+        {"llmproxy_engine_kv_cache_usage",
+         "The engine's KV-cache share in use (0 to 1) at the latest good scrape.", get_engine_kv},
+        {"llmproxy_engine_scrape_age_seconds",
+         "Time since the latest good scrape; least_load trusts one for three intervals and a "
+         "timeout.",
+         get_engine_age},
+    };
+    static const char *const names[] = {"group", "upstream", "result"};
+    const struct config *cfg = st->cfg;
+
+    if (!any_engines(st))
+        return;
+    for (size_t i = 0; i < N_BOUNDS(gauges); i++) {
+        prom_family(out, gauges[i].name, gauges[i].help, "gauge");
+        for (size_t g = 0; g < cfg->n_groups; g++) {
+            const struct group_rt *grp = &st->groups[g];
+            for (size_t m = 0; grp->engines && m < grp->conf->n_members; m++) {
+                const char *values[2] = {grp->conf->name, grp->members[m]->conf->name};
+                struct prom_labels labels = {names, values, 2};
+                double v;
+                if (gauges[i].get(&grp->engines[m], now_ms, &v))
+                    prom_sample(out, gauges[i].name, "", &labels, NULL, v);
+            }
+        }
+    }
+    prom_family(out, "llmproxy_engine_scrapes_total",
+                "Scrapes of the engine's metrics page, by result (ok, failed).", "counter");
+    for (size_t g = 0; g < cfg->n_groups; g++) {
+        const struct group_rt *grp = &st->groups[g];
+        for (size_t m = 0; grp->engines && m < grp->conf->n_members; m++) {
+            const struct engine_seen *e = &grp->engines[m];
+            const char *ok[3] = {grp->conf->name, grp->members[m]->conf->name, "ok"};
+            const char *failed[3] = {grp->conf->name, grp->members[m]->conf->name, "failed"};
+            struct prom_labels ok_labels = {names, ok, 3}, failed_labels = {names, failed, 3};
+            prom_sample(out, "llmproxy_engine_scrapes_total", "", &ok_labels, NULL,
+                        (double)e->scrapes_ok);
+            prom_sample(out, "llmproxy_engine_scrapes_total", "", &failed_labels, NULL,
+                        (double)e->scrapes_failed);
+        }
+    }
+}
+
 /* A family of plain numbers with one label: `n` samples of (label value, number). */
 struct labelled {
     const char *value;
@@ -473,6 +568,7 @@ bool metrics_page_render(const struct metrics_page_sources *src, uint64_t now_ms
     if (src->state) {
         render_breakers(out, src->state);
         render_upstreams(out, src->state, now_ms);
+        render_engines(out, src->state, now_ms);
     }
     if (src->state && src->state->affinity)
         render_affinity(out, src->state);

@@ -16,6 +16,7 @@
 #include "balance-t.h"
 #include "breaker-t.h"
 #include "config-t.h"
+#include "engine_load-t.h"
 #include "ratelimit-t.h"
 
 /*
@@ -28,6 +29,7 @@
 
 struct agent_state;
 struct attempt_memo;
+struct engine_probe;
 struct upstream_rt;
 
 /* Told of every breaker change after it happened (e.g. to mirror it into HAProxy). */
@@ -47,11 +49,27 @@ struct upstream_rt {
     uint64_t picks; /* times chosen by pick */
 };
 
+/*
+ * What a least_load group knows of one member's engine, from its metrics page. The
+ * scrapes themselves are I/O, done by engine_fleet.c, which records each one here.
+ */
+struct engine_seen {
+    struct upstream_rt *up;  /* the member */
+    struct engine_load load; /* as the latest good scrape read it */
+    uint64_t at_ms;          /* when that scrape ended; 0: none yet */
+    uint32_t in_flight_at;   /* the member's requests in flight then */
+    bool failing;            /* the latest scrape failed */
+    uint64_t scrapes_ok, scrapes_failed;
+    struct engine_probe *probe; /* engine_fleet.c's, while it scrapes this member */
+};
+
 struct group_rt {
     const struct conf_group *conf;
     struct balancer balancer;
     struct upstream_rt **members;    /* conf->n_members entries, in listed order */
     struct affinity_group *affinity; /* BAL_AFFINITY: its part of agent_state.affinity */
+    /* least_load with an `engine` block: conf->n_members entries; else NULL. */
+    struct engine_seen *engines;
 };
 
 struct forward_rt {

@@ -248,6 +248,14 @@ struct agent_state *state_create(struct config *cfg, const struct agent_state *o
         }
         if (balancer_init(&grp->balancer, cg->strategy, cg->n_members, weights, seed + g) != 0)
             goto fail;
+        if (cg->strategy == BAL_LEAST_LOAD && cg->engine.enabled) {
+            balancer_set_saturation(&grp->balancer, cg->engine.saturated_waiting,
+                                    cg->engine.saturated_kv_cache);
+            if (!(grp->engines = calloc(cg->n_members, sizeof(*grp->engines))))
+                goto fail;
+            for (size_t m = 0; m < cg->n_members; m++)
+                grp->engines[m].up = grp->members[m];
+        }
     }
 
     for (size_t f = 0; f < cfg->n_forwards; f++) {
@@ -284,6 +292,7 @@ void state_free(struct agent_state *st)
         for (size_t g = 0; g < st->cfg->n_groups; g++) {
             balancer_free(&st->groups[g].balancer);
             free(st->groups[g].members);
+            free(st->groups[g].engines);
         }
     free(st->groups);
     free(st->upstreams);
@@ -383,4 +392,32 @@ void upstream_note_pick(struct upstream_rt *up, uint64_t now_ms)
     up->recent_picks[up->recent_next] = now_ms ? now_ms : 1;
     up->recent_next = (up->recent_next + 1) % PICK_RING_SLOTS;
     up->picks++;
+}
+
+void engine_seen_record(struct engine_seen *e, const struct engine_load *load, uint64_t now_ms)
+{
+    e->failing = load == NULL;
+    if (!load) {
+        e->scrapes_failed++;
+        return;
+    }
+    e->scrapes_ok++;
+    e->load = *load;
+    e->at_ms = now_ms ? now_ms : 1;
+    e->in_flight_at = upstream_in_flight(e->up, now_ms);
+}
+
+void engine_seen_candidate(const struct engine_seen *e, const struct conf_engine *conf,
+                           uint64_t now_ms, struct bal_candidate *c)
+{
+    /* Three scrapes missed in a row (or none yet): what the page said no longer holds. */
+    uint64_t fresh_ms = 3ull * conf->interval_ms + conf->timeout_ms;
+
+    c->scraped = e->at_ms != 0 && now_ms >= e->at_ms && now_ms - e->at_ms <= fresh_ms;
+    if (!c->scraped)
+        return;
+    c->waiting = e->load.waiting;
+    c->running = e->load.running;
+    c->kv_usage = e->load.has_kv ? e->load.kv_usage : 0;
+    c->in_flight_at = e->in_flight_at;
 }

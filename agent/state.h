@@ -45,4 +45,12 @@ struct bal_candidate upstream_candidate(const struct upstream_rt *up, bool avail
                                         uint64_t now_ms);
 void upstream_note_pick(struct upstream_rt *up, uint64_t now_ms);
 
+/* A scrape of a least_load member's engine ended at `now_ms`: `load` read, or NULL (failed). */
+void engine_seen_record(struct engine_seen *e, const struct engine_load *load, uint64_t now_ms);
+
+/* Add to `c` what `e` knows of the member's engine, if its latest scrape is still recent
+ * by `conf`'s interval (three intervals and a timeout). */
+void engine_seen_candidate(const struct engine_seen *e, const struct conf_engine *conf,
+                           uint64_t now_ms, struct bal_candidate *c);
+
 #endif /* LLMPROXY_STATE_H */

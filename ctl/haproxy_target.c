@@ -73,8 +73,9 @@ struct haproxy_target haproxy_target_resolve(const struct config *cfg, const cha
     if (t.ring_unix_stalls && cfg->agent.logs.socket.val)
         fprintf(stderr,
                 "%s: warning: HAProxy %u.%u stops sending its log lines to the agent when the "
-                "agent restarts on a unix socket, until HAProxy reloads; give agent.logs an "
-                "address and a port on loopback (haproxy/README.md)\n",
+                "agent restarts on a unix socket, until HAProxy reloads; reload it after each "
+                "agent start (the packaged systemd units do) or give agent.logs an address and "
+                "a port on loopback (haproxy/README.md)\n",
                 who, v.major, v.minor);
     return t;
 }

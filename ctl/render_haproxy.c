@@ -476,6 +476,7 @@ static const char *balance_algorithm(enum balance_strategy s)
     case BAL_RANDOM:
         return "random";
     case BAL_RESPONSE_AWARE:
+    case BAL_LEAST_LOAD:
         return "leastconn";
     case BAL_FAILOVER:
         return "first";

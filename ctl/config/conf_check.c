@@ -10,6 +10,7 @@
 #include "conf_arena.h"
 #include "conf_check.h"
 #include "conf_diag.h"
+#include "conf_engine.h"
 #include "conf_map.h"
 #include "conf_sockets.h"
 #include "conf_suggest.h"
@@ -465,5 +466,6 @@ int conf_check(struct config *cfg, struct conf_diags *diags)
     warn_exposed(cfg, &cfg->agent.spop, "agent.spop");
     warn_exposed(cfg, &cfg->agent.logs, "agent.logs");
     warn_unused_clients(cfg);
+    conf_engine_check(cfg, diags);
     return 0;
 }

@@ -277,6 +277,8 @@ const char *balance_strategy_name(enum balance_strategy s)
         return "failover";
     case BAL_AFFINITY:
         return "affinity";
+    case BAL_LEAST_LOAD:
+        return "least_load";
     }
     return "unknown";
 }

@@ -23,6 +23,7 @@ _Static_assert(sizeof(enum auth_type) == sizeof(int), "enum fields are written a
 _Static_assert(sizeof(enum header_op) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum client_address_header) == sizeof(int), "enum fields are written as int");
 _Static_assert(sizeof(enum route_kind) == sizeof(int), "enum fields are written as int");
+_Static_assert(sizeof(enum engine_type) == sizeof(int), "enum fields are written as int");
 
 #define FIELD_SIZE(T, member) sizeof(((T *)0)->member)
 #define N_KEYS(keys)          (sizeof(keys) / sizeof((keys)[0]))
@@ -694,7 +695,8 @@ static void upstream_finish(struct conf_walk *w, void *obj, const struct conf_no
 /* ---- upstream_groups ------------------------------------------------------------------ */
 
 static const char *const strategy_words[] = {
-    "roundrobin", "weighted_roundrobin", "random", "response_aware", "failover", "affinity", NULL,
+    "roundrobin", "weighted_roundrobin", "random", "response_aware", "failover",
+    "affinity",   "least_load",          NULL,
 };
 
 static const struct conf_key member_keys[] = {
@@ -815,6 +817,61 @@ static void affinity_finish(struct conf_walk *w, void *obj, const struct conf_no
 static void group_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                          const struct conf_seen *seen);
 
+/* Indexed by enum engine_type. */
+static const char *const engine_type_words[] = {"vllm", "sglang", NULL};
+
+static void engine_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                          const struct conf_seen *seen);
+
+static const struct conf_key engine_saturated_keys[] = {
+    INT_KEY("waiting", struct conf_engine, saturated_waiting, 1, 1000000, 5),
+    {.name = "kv_cache",
+     .type = CONF_T_FLOAT,
+     .off = offsetof(struct conf_engine, saturated_kv_cache),
+     .min = 0.01,
+     .max = 1.0,
+     .def = 0.8},
+};
+static const struct conf_schema engine_saturated_schema = SCHEMA(engine_saturated_keys);
+
+static const struct conf_key engine_keys[] = {
+    ENUM_KEY("type", struct conf_engine, type, CONF_K_REQUIRED, engine_type_words),
+    STR_KEY("metrics_path", struct conf_engine, metrics_path, 0, "/metrics"),
+    INT_KEY("interval_ms", struct conf_engine, interval_ms, 50, 60000, 200),
+    INT_KEY("timeout_ms", struct conf_engine, timeout_ms, 10, 10000, 1000),
+    MAP_KEY("saturated", 0, engine_saturated_schema),
+};
+static const struct conf_schema engine_schema =
+    SCHEMA(engine_keys, .keep_pos = true, .pos_off = offsetof(struct conf_engine, pos),
+           .finish = engine_finish);
+
+/* The path goes on the scrape's request line as it is. */
+static void engine_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                          const struct conf_seen *seen)
+{
+    const struct conf_str *p = &((const struct conf_engine *)obj)->metrics_path;
+    size_t len = p->val ? strlen(p->val) : 0;
+
+    (void)map;
+    if (!p->val || rejected(&engine_schema, seen, "metrics_path"))
+        return;
+    if (p->val[0] != '/' || len > 512)
+        conf_walk_error(w, &p->pos, "metrics_path",
+                        "a path from the root (/metrics), at most "
+                        "512 bytes");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p->val[i];
+
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '#') {
+            conf_walk_error(w, &p->pos, "metrics_path",
+                            "byte %zu cannot go on a request line; allowed: printable ASCII "
+                            "without spaces, '\"' or '#'",
+                            i + 1);
+            return;
+        }
+    }
+}
+
 static const struct conf_key group_keys[] = {
     NAME_KEY(struct conf_group),
     LIST_KEY("upstreams", struct conf_group, members, n_members, CONF_K_REQUIRED, 1,
@@ -828,6 +885,12 @@ static const struct conf_key group_keys[] = {
      .min = 0,
      .max = CONF_ROUTE_MAX},
     MAP_KEY("affinity", offsetof(struct conf_group, affinity), affinity_schema),
+    {.name = "engine",
+     .type = CONF_T_MAP,
+     .flags = CONF_K_FLAG,
+     .off = offsetof(struct conf_group, engine),
+     .sub = &engine_schema,
+     .flag_off = offsetof(struct conf_group, engine.enabled)},
 };
 static const struct conf_schema group_schema =
     SCHEMA(group_keys, .item_size = sizeof(struct conf_group), .keep_pos = true,

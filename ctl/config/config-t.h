@@ -41,7 +41,8 @@ enum balance_strategy {
     BAL_RANDOM,
     BAL_RESPONSE_AWARE,
     BAL_FAILOVER,
-    BAL_AFFINITY, /* a session stays on one member: rendezvous hashing with bounded load */
+    BAL_AFFINITY,   /* a session stays on one member: rendezvous hashing with bounded load */
+    BAL_LEAST_LOAD, /* the engine that will start a request soonest, by its metrics page */
 };
 
 enum auth_type {
@@ -124,6 +125,27 @@ struct conf_http_client {
     struct conf_url proxy; /* parsed proxy_url when proxy_enabled */
 };
 
+/* What an inference engine of a least_load group is: which names its metrics page uses. */
+enum engine_type {
+    ENGINE_VLLM = 0,
+    ENGINE_SGLANG,
+};
+
+/*
+ * A least_load group's engines (`engine`): where each member publishes its load and when
+ * it counts as saturated. Each member is scraped at http://<its host>:<its port><path>.
+ */
+struct conf_engine {
+    bool enabled; /* an `engine` block was given */
+    enum engine_type type;
+    struct conf_str metrics_path;
+    uint32_t interval_ms;       /* between two scrapes of a member */
+    uint32_t timeout_ms;        /* a scrape's time bound */
+    uint32_t saturated_waiting; /* requests queued at or above this: saturated */
+    double saturated_kv_cache;  /* KV-cache share at or above this: saturated */
+    struct conf_pos pos;
+};
+
 /* The request header that names a session when `affinity.header` is not set. */
 #define CONF_AFFINITY_HEADER_DEFAULT      "x-session-id"
 #define CONF_AFFINITY_LOAD_FACTOR_DEFAULT 1.25
@@ -147,6 +169,7 @@ struct conf_group {
     size_t n_members;
     enum balance_strategy strategy;
     struct conf_affinity affinity; /* BAL_AFFINITY only */
+    struct conf_engine engine;     /* BAL_LEAST_LOAD */
     struct conf_http_client client;
     /* `models`: names the group serves besides its forwards' exact model rules, listed
      * by GET /v1/models on a forward that routes to it. */

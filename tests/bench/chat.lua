@@ -21,7 +21,8 @@ end
 done = function(summary, latency, requests)
     local e = summary.errors
     io.write(string.format(
-        "requests=%d duration_us=%d p50_us=%.0f p99_us=%.0f socket_errors=%d status_errors=%d\n",
+        "requests=%d duration_us=%d p50_us=%.0f p99_us=%.0f mean_us=%.0f socket_errors=%d "
+            .. "status_errors=%d\n",
         summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-        e.connect + e.read + e.write + e.timeout, e.status))
+        latency.mean, e.connect + e.read + e.write + e.timeout, e.status))
 end

@@ -2,8 +2,9 @@
 # make bench: the full data path side by side. The same client load goes straight to a mock
 # upstream (`direct`), through a plain one-layer HAProxy (`haproxy`), through LLMProxy as
 # llmproxy-ctl renders it (`llmproxy-rr`, `llmproxy-ra`, and `llmproxy-keys`: round robin on
-# a forward with client_auth, every request carrying a client key) and, when it installs, through
-# Portkey's gateway (`portkey`). Method and reference figures: docs/benchmarks.md.
+# a forward with client_auth, every request carrying a client key; `llmproxy-route`: round robin
+# on a forward that routes by model and path, the same body matching its last rule) and, when it
+# installs, through Portkey's gateway (`portkey`). Method and reference figures: docs/benchmarks.md.
 #
 #   tests/bench/full.sh [BUILD_DIR]        (default: build)
 #
@@ -223,14 +224,32 @@ agent_up() {
 # every request and looks it up in its map before anything else.
 BENCH_CLIENT_KEY=llmp-bench-0123456789abcdefghijklmnopqrstuvwxyz
 
-# start_llmproxy NAME STRATEGY [keys]: render a realistic configuration with llmproxy-ctl and
-# start its agent and HAProxy as `make run` does; with `keys`, the forward checks client keys.
+# start_llmproxy NAME STRATEGY [keys|routed]: render a realistic configuration with
+# llmproxy-ctl and start its agent and HAProxy as `make run` does; with `keys`, the forward
+# checks client keys; with `routed`, it routes by model and path, and the benchmark's model
+# matches its last rule (every rule is tried, the body's model read), to the same group; with
+# `engines`, its members are the two engine mocks (ENGINE_FAST_PORT, ENGINE_SLOW_PORT) and it
+# is measured apart, by the engine workload only.
 start_llmproxy() {
-    local name=$1 strategy=$2 keys=${3:-} dir=$WORK/$1 fwd admin spop logs agent_pid ha_pid
-    local auth_line="" clients=""
-    if [[ $keys == keys ]]; then
-        auth_line="      client_auth: true"
+    local name=$1 strategy=$2 variant=${3:-} dir=$WORK/$1 fwd admin spop logs agent_pid ha_pid
+    local forward_extra="" clients="" groups_extra="" group_extra="" port_a=$MOCK_A_PORT
+    local port_b=$MOCK_B_PORT
+    if [[ $variant == engines ]]; then
+        port_a=$ENGINE_FAST_PORT
+        port_b=$ENGINE_SLOW_PORT
+        [[ $strategy != least_load ]] || group_extra="    engine: {type: vllm, interval_ms: 100}"
+    elif [[ $variant == keys ]]; then
+        forward_extra="      client_auth: true"
         clients="clients: [{name: bench, key: $BENCH_CLIENT_KEY}]"
+    elif [[ $variant == routed ]]; then
+        forward_extra='      routing:
+        - {model: "gpt-4o*", target_group: other}
+        - {model: "claude-3-5-sonnet", target_group: other}
+        - {path: "/v1/embeddings", target_group: other}
+        - {model: "bench", target_group: g}'
+        groups_extra='  - name: other
+    upstreams: [{name: a}, {name: b}]
+    http_client: {stream: true}'
     fi
     fwd=$(free_port)
     admin=$(free_port)
@@ -245,15 +264,15 @@ http_server:
       port: $fwd
       upstream_group: g
       ratelimit: {enabled: true, per_second: 1000000, burst: 1000000}
-$auth_line
+$forward_extra
   admin: {address: 127.0.0.1, port: $admin}
 upstreams:
   - name: a
-    url: "http://127.0.0.1:$MOCK_A_PORT/v1"
+    url: "http://127.0.0.1:$port_a/v1"
     auth: {type: bearer, token: sk-bench-a}
     breaker: {threshold: 0.5, cooldown: 30}
   - name: b
-    url: "http://127.0.0.1:$MOCK_B_PORT/v1"
+    url: "http://127.0.0.1:$port_b/v1"
     auth: {type: bearer, token: sk-bench-b}
     breaker: {threshold: 0.5, cooldown: 30}
 upstream_groups:
@@ -261,6 +280,8 @@ upstream_groups:
     upstreams: [{name: a}, {name: b}]
     balance: {strategy: $strategy}
     http_client: {stream: true}
+$group_extra
+$groups_extra
 agent:
   spop: {address: 127.0.0.1, port: $spop}
   logs: {address: 127.0.0.1, port: $logs}
@@ -275,9 +296,9 @@ EOF
     spawn ha_pid /dev/null "$HAPROXY" -W -db -f "$dir/out/haproxy.cfg"
     wait_for "$ha_pid" 15 "$name HAProxy seeing its agent UP" agent_up "$dir" ||
         { tail "$WORK/stderr.log" >&2; exit 1; }
-    TARGETS+=("$name")
+    [[ $variant == engines ]] || TARGETS+=("$name")
     URL[$name]=http://127.0.0.1:$fwd/v1/chat/completions
-    [[ $keys == keys ]] && HEADER[$name]="Authorization: Bearer $BENCH_CLIENT_KEY"
+    [[ $variant == keys ]] && HEADER[$name]="Authorization: Bearer $BENCH_CLIENT_KEY"
     PROC[$name]="$ha_pid $(children "$ha_pid") $agent_pid"
     # ADMIN_llmproxy_rr, SPOP_llmproxy_rr, AGENT_llmproxy_rr and the same for _ra.
     printf -v "ADMIN_${name//-/_}" '%s' "$admin"
@@ -287,6 +308,23 @@ EOF
 start_llmproxy llmproxy-rr roundrobin
 start_llmproxy llmproxy-ra response_aware
 start_llmproxy llmproxy-keys roundrobin keys
+start_llmproxy llmproxy-route roundrobin routed
+
+# Two mocks playing inference engines of unequal speed (4 slots each, 20 ms and 100 ms a
+# completion, the rest queued, their load on a vLLM metrics page), for the engine workload.
+ENGINE_FAST_PORT=$(free_port)
+ENGINE_SLOW_PORT=$(free_port)
+for m in fast:20 slow:100; do
+    port_var=ENGINE_${m%%:*}_PORT
+    port_var=${port_var^^}
+    spawn pid /dev/null "$MOCK" --name "engine-${m%%:*}" --port "${!port_var}" --slots 4 \
+        --service-ms "${m#*:}"
+    wait_for "$pid" 10 "engine mock ${m%%:*}" curl -sf -m 1 "http://127.0.0.1:${!port_var}/__mock/health" ||
+        exit 1
+done
+ENGINE_TARGETS=(engines-rr engines-ll)
+start_llmproxy engines-rr roundrobin engines
+start_llmproxy engines-ll least_load engines
 
 # Portkey's gateway (Node.js), when npm can fetch it within a minute. Its routing comes in a
 # request header: load balance over the two mocks as OpenAI-compatible hosts.
@@ -344,6 +382,7 @@ done
 
 # Results, one line per measured run:
 #   workload target round requests duration_us p50_us p99_us cpu_ticks socket_errors status_errors
+#   mean_us
 RESULTS=$WORK/results
 : >"$RESULTS"
 declare -A HWM_KB # workload/target -> peak RSS of the proxy after the workload
@@ -363,11 +402,11 @@ wrk_run() {
     after=$(cpu_ticks "${pids[@]}")
     kv=$(grep '^requests=' "$WORK/wrk.out") || { say "wrk printed no figures for $t"; exit 1; }
     ((r > 0)) || return 0
-    # requests=N duration_us=N p50_us=N p99_us=N socket_errors=N status_errors=N
+    # requests=N duration_us=N p50_us=N p99_us=N mean_us=N socket_errors=N status_errors=N
     awk -v w="$w" -v t="$t" -v r="$r" -v cpu=$((after - before)) '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         print w, t, r, v["requests"], v["duration_us"], v["p50_us"], v["p99_us"], cpu,
-              v["socket_errors"], v["status_errors"]
+              v["socket_errors"], v["status_errors"], v["mean_us"]
     }' <<<"$kv" >>"$RESULTS"
 }
 
@@ -393,7 +432,7 @@ sse_run() {
             { x[NR] = $col * 1e6; total += $3 * 1e6; if ($1 != 200) bad++ }
             END {
                 i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
-                printf "%s %s %d %d %.0f %.0f %.0f %d 0 %d\n", w, t, r, NR, total, x[i50], x[i99], cpu, bad
+                printf "%s %s %d %d %.0f %.0f %.0f %d 0 %d %.0f\n", w, t, r, NR, total, x[i50], x[i99], cpu, bad, NR ? total / NR : 0
             }' >>"$RESULTS"
     done
 }
@@ -441,6 +480,14 @@ record_hwm sse-ttfb
 record_hwm sse-total
 wrk_workload seq-0ms 1 1
 
+# The engines: the same load, 16 clients, to roundrobin and least_load in turn. The answers
+# are not streamed, so a request's latency is its time to first byte.
+say "engines: wrk -c 16 -t 2, $ROUNDS rounds of ${RUN_S}s x ${#ENGINE_TARGETS[@]} targets"
+for t in "${ENGINE_TARGETS[@]}"; do wrk_run engines "$t" 0 "$WARM_S" 16 2; done
+for ((r = 1; r <= ROUNDS; r++)); do
+    for t in "${ENGINE_TARGETS[@]}"; do wrk_run engines "$t" "$r" "$RUN_S" 16 2; done
+done
+
 # 100,000 client addresses through llmproxy-rr's agent: its per-client table at that size.
 say "agent memory: $MEMORY_CLIENTS distinct client addresses over SPOP"
 run_fg "$SPOP_BENCH" -p "$SPOP_llmproxy_rr" -f main -c 4 -d 20 -n $((2 * MEMORY_CLIENTS)) -t 30 \
@@ -480,26 +527,28 @@ awk -v tick_us="$TICK_US" '
         req[key] += $4
         cpu[key] += $8
         err[key] += $9 + $10
+        mean[key] = mean[key] " " $11
     }
     END {
         for (i = 1; i <= n; i++) {
             k = order[i]
             # Fewer than 20 ticks (sse: a few ms of CPU in all) cannot be told apart.
             c = cpu[k] < 20 ? "-" : sprintf("%.1f", cpu[k] * tick_us / req[k])
-            printf "%s %.1f %.3f %.3f %s %d\n", k, median(rps[k]), median(p50[k]) / 1000,
-                median(p99[k]) / 1000, c, err[k]
+            printf "%s %.1f %.3f %.3f %s %d %.3f\n", k, median(rps[k]), median(p50[k]) / 1000,
+                median(p99[k]) / 1000, c, err[k], median(mean[k]) / 1000
         }
     }' "$RESULTS" >"$SUMMARY"
 
-declare -A S_RPS S_P50 S_P99 S_CPU S_ERR
+declare -A S_RPS S_P50 S_P99 S_CPU S_ERR S_MEAN
 WORKLOADS=()
-while read -r w t rps p50 p99 cpu errs; do
+while read -r w t rps p50 p99 cpu errs mean; do
     [[ " ${WORKLOADS[*]} " == *" $w "* ]] || WORKLOADS+=("$w")
     S_RPS[$w/$t]=$rps
     S_P50[$w/$t]=$p50
     S_P99[$w/$t]=$p99
     S_CPU[$w/$t]=$cpu
     S_ERR[$w/$t]=$errs
+    S_MEAN[$w/$t]=$mean
 done <"$SUMMARY"
 
 ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
@@ -535,6 +584,22 @@ echo "processes after the workload. Ratios: req/s over the haproxy and direct ro
 for n in "${NOTES[@]}"; do echo "$n"; done
 echo "log feed: llmproxy-rr's agent counted $FEED_RR requests, llmproxy-ra's $FEED_RA" \
     "(llmproxy_http_requests_total)"
+echo
+
+# The engines: time to first byte under the same load, by strategy.
+efmt='%-10s %-11s %10s %13s %12s %12s  %s\n'
+printf "$efmt" workload target req/s "TTFB mean ms" "TTFB p50 ms" "TTFB p99 ms" ""
+for t in "${ENGINE_TARGETS[@]}"; do
+    note=
+    if ((${S_ERR[engines/$t]:-0} > 0)); then
+        note="${S_ERR[engines/$t]} errors"
+        FAILED=1
+    fi
+    printf "$efmt" engines "$t" "${S_RPS[engines/$t]}" "${S_MEAN[engines/$t]}" \
+        "${S_P50[engines/$t]}" "${S_P99[engines/$t]}" "$note"
+done
+echo "engines: two mocks playing inference engines (4 slots, 20 ms and 100 ms a completion, the"
+echo "rest queued), wrk -c 16; medians of $ROUNDS rounds. Answers are not streamed: latency is TTFB."
 echo
 
 # ---- issue 7 targets -----------------------------------------------------------------------
@@ -573,6 +638,17 @@ k=thr-0ms
 printf "$TARGET_FMT" "client_auth throughput >= 0.9 x llmproxy-rr" llmproxy-keys \
     "$(ratio "${S_RPS[$k/llmproxy-keys]}" "${S_RPS[$k/llmproxy-rr]}") x (${S_RPS[$k/llmproxy-keys]} vs ${S_RPS[$k/llmproxy-rr]})" \
     "$(verdict "${S_RPS[$k/llmproxy-keys]} >= 0.9 * ${S_RPS[$k/llmproxy-rr]}")"
+printf "$TARGET_FMT" "routed forward throughput >= 0.85 x llmproxy-rr" llmproxy-route \
+    "$(ratio "${S_RPS[$k/llmproxy-route]}" "${S_RPS[$k/llmproxy-rr]}") x (${S_RPS[$k/llmproxy-route]} vs ${S_RPS[$k/llmproxy-rr]})" \
+    "$(verdict "${S_RPS[$k/llmproxy-route]} >= 0.85 * ${S_RPS[$k/llmproxy-rr]}")"
+k=engines
+printf "$TARGET_FMT" "least_load mean TTFB below roundrobin's" engines-ll \
+    "$(ratio "${S_MEAN[$k/engines-ll]}" "${S_MEAN[$k/engines-rr]}") x (${S_MEAN[$k/engines-ll]} vs ${S_MEAN[$k/engines-rr]} ms)" \
+    "$(verdict "${S_MEAN[$k/engines-ll]} < ${S_MEAN[$k/engines-rr]}")"
+printf "$TARGET_FMT" "least_load p99 TTFB below roundrobin's" engines-ll \
+    "$(ratio "${S_P99[$k/engines-ll]}" "${S_P99[$k/engines-rr]}") x (${S_P99[$k/engines-ll]} vs ${S_P99[$k/engines-rr]} ms)" \
+    "$(verdict "${S_P99[$k/engines-ll]} < ${S_P99[$k/engines-rr]}")"
+k=thr-0ms
 printf "$TARGET_FMT" "agent RSS <= 32 MiB, $MEMORY_CLIENTS client IPs" llmproxy-rr \
     "peak $(awk -v kb="$AGENT_HWM_KB" 'BEGIN { printf "%.1f", kb / 1024 }') MiB, now $(awk -v kb="$AGENT_RSS_KB" 'BEGIN { printf "%.1f", kb / 1024 }') MiB" \
     "$(verdict "$AGENT_HWM_KB <= $AGENT_RSS_TARGET_KB")"

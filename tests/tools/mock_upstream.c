@@ -7,6 +7,11 @@
  * delay, closing, hanging or resetting, on every K-th request only) from the command line
  * or at run time through POST /__mock/config. tests/tools/README.md is the user guide.
  *
+ * It can also play an inference engine under load: with `slots` set, at most that many
+ * completions run at once, each for `service_ms`, and the rest wait in arrival order; GET
+ * /metrics publishes the load as vLLM and SGLang do (requests running and waiting, KV-cache
+ * use), so that load-aware balancing has something real to read.
+ *
  * One thread, one libev loop. Each connection is an explicit state machine (enum
  * conn_state) with a fixed input buffer the size of the largest accepted request head, and
  * an output buffer that producers refill only once it has drained below a low-water mark,
@@ -323,6 +328,8 @@ struct mock_config {
     unsigned fail_every;         /* faults hit requests whose number is a multiple of it */
     unsigned sse_events;
     unsigned sse_gap_ms;
+    unsigned slots;      /* engine mode: completions running at once; 0 = no limit, no queue */
+    unsigned service_ms; /* engine mode: how long a running completion takes to answer */
 };
 
 enum setting_kind { SET_NAME, SET_UINT, SET_STATUS, SET_FAIL_MODE };
@@ -343,6 +350,8 @@ static const struct setting settings[] = {
     {"fail_every", SET_UINT, 1, 1000000, offsetof(struct mock_config, fail_every)},
     {"sse_events", SET_UINT, 0, 100000, offsetof(struct mock_config, sse_events)},
     {"sse_gap_ms", SET_UINT, 0, 3600000, offsetof(struct mock_config, sse_gap_ms)},
+    {"slots", SET_UINT, 0, 100000, offsetof(struct mock_config, slots)},
+    {"service_ms", SET_UINT, 0, 3600000, offsetof(struct mock_config, service_ms)},
 };
 
 static const struct mock_config config_defaults = {
@@ -421,9 +430,9 @@ static void config_render(struct buf *b, const struct mock_config *cfg)
     buf_json_cstr(b, cfg->name);
     buf_printf(b,
                ",\"status\":%u,\"delay_ms\":%u,\"fail_mode\":\"%s\",\"fail_every\":%u,"
-               "\"sse_events\":%u,\"sse_gap_ms\":%u}",
+               "\"sse_events\":%u,\"sse_gap_ms\":%u,\"slots\":%u,\"service_ms\":%u}",
                cfg->status, cfg->delay_ms, fail_mode_names[cfg->fail_mode], cfg->fail_every,
-               cfg->sse_events, cfg->sse_gap_ms);
+               cfg->sse_events, cfg->sse_gap_ms, cfg->slots, cfg->service_ms);
 }
 
 /* Whether the API request numbered seq (from 1) is one of those the faults hit. */
@@ -998,6 +1007,7 @@ enum route {
     ROUTE_BIG,    /* .../big?bytes=N */
     ROUTE_OTHER,  /* 404 */
     ROUTE_CTL_HEALTH,
+    ROUTE_CTL_METRICS, /* /metrics: the engine's load, as vLLM and SGLang publish it */
     ROUTE_CTL_REQUESTS,
     ROUTE_CTL_RESET,
     ROUTE_CTL_CONFIG,
@@ -1030,6 +1040,8 @@ static enum route route_of(const char *target)
             return ROUTE_CTL_CONFIG;
         return ROUTE_CTL_OTHER;
     }
+    if (path_is(target, len, "/metrics"))
+        return ROUTE_CTL_METRICS;
     if (path_ends_with(target, len, "/chat/completions"))
         return ROUTE_CHAT;
     if (path_ends_with(target, len, "/models"))
@@ -1193,6 +1205,7 @@ enum conn_state {
     CS_HANDSHAKE, /* TLS handshake in progress */
     CS_HEAD,      /* waiting for a complete request head */
     CS_BODY,      /* reading the request body */
+    CS_QUEUED,    /* engine mode: request complete, waiting for a free slot */
     CS_WAIT,      /* request complete, delaying the answer */
     CS_SEND,      /* sending a response; producers refill the output */
     CS_HANG,      /* never answering: input drained until the peer leaves */
@@ -1226,7 +1239,10 @@ struct conn {
     bool reset_on_close;
     bool tls_read_wants_write, tls_write_wants_read, tls_handshake_wants_write;
     bool has_request;
-    uint64_t seq; /* of the API request being answered */
+    bool in_flight;     /* an API request complete and not yet answered in full */
+    bool running;       /* engine mode: holds one of the server's slots */
+    struct list queued; /* engine mode, CS_QUEUED: in srv->waiting */
+    uint64_t seq;       /* of the API request being answered */
     struct request req;
     struct plan plan;
     struct response resp;
@@ -1247,12 +1263,17 @@ struct server {
     ev_signal sigterm, sigint;
     struct list conns; /* of struct conn */
     unsigned nconns;
-    uint64_t seq; /* last sequence number given to an API request */
+    uint64_t seq;        /* last sequence number given to an API request */
+    unsigned in_flight;  /* API requests complete and not yet answered in full */
+    unsigned running;    /* engine mode: slots taken */
+    struct list waiting; /* engine mode: connections in CS_QUEUED, oldest first */
+    unsigned n_waiting;
     struct record_log log;
     char pattern[OUT_LOW_WATER + 26]; /* /big's body: the alphabet over and over */
 };
 
 static void conn_run(struct conn *c);
+static void conn_answer(struct conn *c);
 
 static const char *conn_name(const struct conn *c)
 {
@@ -1271,8 +1292,87 @@ static void conn_timer_arm(struct conn *c, unsigned ms)
     ev_timer_start(c->srv->loop, &c->timer);
 }
 
+/* --- engine mode: slots, a queue in arrival order, and the load they make ------------- */
+
+/* The answer's wait: the configured delay, plus the service time of a completion that runs
+ * on the engine. Always through the timer, so that a connection started from another's
+ * event is driven by its own. */
+static void conn_schedule_answer(struct conn *c, unsigned extra_ms)
+{
+    c->state = CS_WAIT;
+    conn_timer_arm(c, c->plan.delay_ms + extra_ms);
+}
+
+static void engine_run(struct conn *c)
+{
+    c->running = true;
+    c->srv->running++;
+    conn_schedule_answer(c, c->srv->cfg.service_ms);
+}
+
+static bool engine_has_slot(const struct server *srv)
+{
+    return srv->cfg.slots == 0 || srv->running < srv->cfg.slots;
+}
+
+/* Start waiting completions while slots are free (one was released, or `slots` grew). */
+static void engine_dispatch(struct server *srv)
+{
+    while (engine_has_slot(srv) && !list_empty(&srv->waiting)) {
+        struct conn *next = list_first_entry(&srv->waiting, struct conn, queued);
+
+        list_delete(&next->queued);
+        srv->n_waiting--;
+        engine_run(next);
+    }
+}
+
+/* Only a completion the mock will answer normally is engine work: faults and errors are
+ * answered after the delay alone, as an engine refusing a request would. */
+static void engine_admit(struct conn *c)
+{
+    struct server *srv = c->srv;
+
+    c->in_flight = true;
+    srv->in_flight++;
+    if (srv->cfg.slots == 0 || c->plan.route != ROUTE_CHAT || c->plan.faulted ||
+        c->plan.status != 200) {
+        if (c->plan.delay_ms > 0)
+            conn_schedule_answer(c, 0);
+        else
+            conn_answer(c);
+    } else if (engine_has_slot(srv)) {
+        engine_run(c);
+    } else {
+        c->state = CS_QUEUED;
+        list_append(&srv->waiting, &c->queued);
+        srv->n_waiting++;
+    }
+}
+
+/* The request is answered in full or its connection goes: its place and slot are free. */
+static void engine_release(struct conn *c)
+{
+    struct server *srv = c->srv;
+
+    if (c->in_flight) {
+        c->in_flight = false;
+        srv->in_flight--;
+    }
+    if (!list_empty(&c->queued)) {
+        list_delete(&c->queued);
+        srv->n_waiting--;
+    }
+    if (c->running) {
+        c->running = false;
+        srv->running--;
+        engine_dispatch(srv);
+    }
+}
+
 static void conn_request_free(struct conn *c)
 {
+    engine_release(c);
     free(c->req.head);
     c->req = (struct request){0};
     c->has_request = false;
@@ -1336,15 +1436,21 @@ static void resp_end(struct conn *c)
     c->resp.complete = true;
 }
 
-static void answer_fixed(struct conn *c, unsigned status, const struct buf *body, bool close)
+static void answer_typed(struct conn *c, unsigned status, const char *ctype, const struct buf *body,
+                         bool close)
 {
     if (body->failed) {
         conn_kill(c);
         return;
     }
-    resp_start(c, status, "application/json", body->len, NULL, close);
+    resp_start(c, status, ctype, body->len, NULL, close);
     buf_append(&c->out, body->data, body->len);
     c->resp.complete = true;
+}
+
+static void answer_fixed(struct conn *c, unsigned status, const struct buf *body, bool close)
+{
+    answer_typed(c, status, "application/json", body, close);
 }
 
 /* An OpenAI-style error object. */
@@ -1567,6 +1673,43 @@ static void conn_answer(struct conn *c)
     }
 }
 
+/*
+ * GET /metrics: the load in the Prometheus text format of vLLM (V1 names, and V0's
+ * gpu_cache_usage_perc) and of SGLang. Without slots every completion in progress counts
+ * as running and nothing waits; KV-cache use is the share of slots taken.
+ */
+static void answer_engine_metrics(struct conn *c)
+{
+    const struct server *srv = c->srv;
+    unsigned running = srv->cfg.slots ? srv->running : srv->in_flight;
+    double kv = srv->cfg.slots ? (double)srv->running / srv->cfg.slots : 0.0;
+    static const struct {
+        const char *name, *help;
+        int what; /* 0 running, 1 waiting, 2 kv */
+    } gauges[] = {
+        {"vllm:num_requests_running", "Number of requests in model execution batches.", 0},
+        {"vllm:num_requests_waiting", "Number of requests waiting to be processed.", 1},
+        {"vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", 2},
+        {"vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage.", 2},
+        {"sglang:num_running_reqs", "The number of running requests.", 0},
+        {"sglang:num_queue_reqs", "The number of requests in the waiting queue.", 1},
+        {"sglang:token_usage", "The token usage.", 2},
+    };
+    struct buf b = {0};
+
+    for (size_t i = 0; i < ARRAY_LEN(gauges); i++) {
+        buf_printf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s{model_name=", gauges[i].name,
+                   gauges[i].help, gauges[i].name, gauges[i].name);
+        buf_json_cstr(&b, srv->cfg.name);
+        if (gauges[i].what == 2)
+            buf_printf(&b, "} %.6f\n", kv);
+        else
+            buf_printf(&b, "} %u\n", gauges[i].what == 0 ? running : srv->n_waiting);
+    }
+    answer_typed(c, 200, "text/plain; version=0.0.4; charset=utf-8", &b, false);
+    buf_free(&b);
+}
+
 /* POST /__mock/config: every pair of the query is applied, or none. */
 static void control_configure(struct conn *c)
 {
@@ -1587,6 +1730,7 @@ static void control_configure(struct conn *c)
         return;
     }
     srv->cfg = cfg;
+    engine_dispatch(srv); /* more slots, or none (no limit) */
     struct buf line = {0};
     config_render(&line, &srv->cfg);
     printf("%s: config %.*s\n", srv->cfg.name, line.failed ? 0 : (int)line.len,
@@ -1631,6 +1775,9 @@ static void control_answer(struct conn *c, enum route route)
         buf_json_cstr(&b, srv->cfg.name);
         buf_printf(&b, ",\"requests\":%" PRIu64 "}\n", srv->seq);
         answer_fixed(c, 200, &b, false);
+        break;
+    case ROUTE_CTL_METRICS:
+        answer_engine_metrics(c);
         break;
     case ROUTE_CTL_REQUESTS:
         if (query_get(target_query(c->req.target), "since", value, sizeof(value)) &&
@@ -1678,12 +1825,7 @@ static void conn_request_complete(struct conn *c)
     records_add(&srv->log, c->seq, &json);
     buf_free(&json);
 
-    if (c->plan.delay_ms > 0) {
-        c->state = CS_WAIT;
-        conn_timer_arm(c, c->plan.delay_ms);
-    } else {
-        conn_answer(c);
-    }
+    engine_admit(c);
 }
 
 static bool conn_parse_head(struct conn *c)
@@ -2057,6 +2199,7 @@ static bool conn_new(struct server *srv, int fd)
     c->srv = srv;
     c->fd = fd;
     c->state = srv->tls ? CS_HANDSHAKE : CS_HEAD;
+    list_init(&c->queued);
     ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
     ev_init(&c->timer, conn_timer_cb);
     ev_io_start(srv->loop, &c->io);
@@ -2191,6 +2334,8 @@ static void usage(FILE *to)
                 "  --fail-every K       only every K-th API request is faulted (default 1)\n"
                 "  --sse-events N       events of a streamed completion (default 5)\n"
                 "  --sse-gap-ms N       between two events (default 20)\n"
+                "  --slots N            play an engine: N completions at once, others queue\n"
+                "  --service-ms N       with --slots: time a running completion takes\n"
                 "  --tls-cert FILE      serve HTTPS with this PEM certificate chain\n"
                 "  --tls-key FILE       and this PEM private key\n"
                 "See tests/tools/README.md.\n");
@@ -2224,6 +2369,7 @@ int main(int argc, char **argv)
     if (!srv)
         return 1;
     list_init(&srv->conns);
+    list_init(&srv->waiting);
     srv->listen_fd = -1;
     srv->cfg = config_defaults;
     srv->log.first = 1;

@@ -158,11 +158,11 @@ static const struct rule_case cases[] = {
      U "upstream_groups: [{name: g, upstreams: [{name: u}], balance: {strategy: round_robin}}]\n",
      "t.yaml:2:73: upstream_groups[0].balance.strategy: unknown strategy \"round_robin\"; did you "
      "mean \"roundrobin\"? (allowed: roundrobin, weighted_roundrobin, random, response_aware, "
-     "failover, affinity)\n"},
+     "failover, affinity, least_load)\n"},
     {"enum without suggestion",
      U "upstream_groups: [{name: g, upstreams: [{name: u}], balance: {strategy: least_conn}}]\n",
      "t.yaml:2:73: upstream_groups[0].balance.strategy: unknown strategy \"least_conn\"; allowed: "
-     "roundrobin, weighted_roundrobin, random, response_aware, failover, affinity\n"},
+     "roundrobin, weighted_roundrobin, random, response_aware, failover, affinity, least_load\n"},
     /* ---- names and addresses ---- */
     {"bad names",
      "upstreams:\n  - {name: 'a b', url: 'http://u'}\n"
