@@ -10,8 +10,8 @@
 
 #include "cluster_key.h"
 
-static void hash_fields(struct cluster_digest *out, char kind, const char *prefix,
-                        const void *a, size_t a_len, const void *b, size_t b_len)
+static void hash_fields(struct cluster_digest *out, char kind, const char *prefix, const void *a,
+                        size_t a_len, const void *b, size_t b_len)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;

@@ -19,13 +19,13 @@ enum cluster_link_state {
 
 struct cluster_link {
     enum cluster_link_state state;
-    uint32_t failures;     /* consecutive, since the last time Redis answered */
-    uint64_t retry_at_ms;  /* when to connect again */
-    uint64_t since_ms;     /* when the state was entered */
-    uint64_t fallbacks;    /* shared -> local */
-    uint64_t recoveries;   /* local -> shared */
-    uint64_t errors;       /* failures of any kind (connect, error reply, bad reply) */
-    uint64_t timeouts;     /* ... of which a batch unanswered within timeout_ms */
+    uint32_t failures;    /* consecutive, since the last time Redis answered */
+    uint64_t retry_at_ms; /* when to connect again */
+    uint64_t since_ms;    /* when the state was entered */
+    uint64_t fallbacks;   /* shared -> local */
+    uint64_t recoveries;  /* local -> shared */
+    uint64_t errors;      /* failures of any kind (connect, error reply, bad reply) */
+    uint64_t timeouts;    /* ... of which a batch unanswered within timeout_ms */
 };
 
 #endif /* LLMPROXY_CLUSTER_LINK_T_H */

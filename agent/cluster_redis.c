@@ -127,8 +127,7 @@ static void link_lost(struct cluster_redis *c, const char *why, bool timeout, bo
         log_warn("cluster: Redis %s: %s; deciding on local buckets until it answers again",
                  c->endpoint, why);
     else
-        log_debug("cluster: Redis %s: %s (failure %u)", c->endpoint, why,
-                  c->stats.link.failures);
+        log_debug("cluster: Redis %s: %s (failure %u)", c->endpoint, why, c->stats.link.failures);
     c->ac = NULL;
     if (c->lookup) {
         resolver_cancel(c->lookup);
@@ -278,8 +277,7 @@ static void send_batch(struct cluster_redis *c, uint64_t now)
             c->limit_mt = (int64_t)c->items[i].burst * 1000;
     }
     for (size_t i = 0; i < n; i++) {
-        const uint32_t fields[3] = {c->items[i].spend, c->items[i].per_second,
-                                    c->items[i].burst};
+        const uint32_t fields[3] = {c->items[i].spend, c->items[i].per_second, c->items[i].burst};
 
         for (size_t f = 0; f < 3; f++) {
             snprintf(c->nums[1 + 3 * i + f], NUM_LEN, "%u", fields[f]);

@@ -44,7 +44,7 @@ struct cluster_table_stats {
     uint64_t checks;
     uint64_t limited;
     uint64_t keys_synced;   /* bucket updates sent */
-    uint64_t keys_deferred; /* spend kept local for a round: the batch was full */
+    uint64_t keys_deferred; /* spends not queued for a batch: it was full (per spend) */
     uint64_t keys_merged;   /* shared levels applied */
     uint32_t entries;
     uint32_t capacity;

@@ -88,9 +88,8 @@ void cluster_table_destroy(struct cluster_table *t)
     free(t);
 }
 
-bool cluster_table_take(struct cluster_table *t, const struct cluster_digest *key,
-                        uint64_t now_ms, uint32_t per_second, uint32_t burst,
-                        uint32_t *retry_after_s)
+bool cluster_table_take(struct cluster_table *t, const struct cluster_digest *key, uint64_t now_ms,
+                        uint32_t per_second, uint32_t burst, uint32_t *retry_after_s)
 {
     bool created = false;
     struct shared_bucket *b = lrutab_get_or_insert(t->buckets, key, now_ms, &created);
@@ -135,8 +134,10 @@ size_t cluster_table_batch_begin(struct cluster_table *t, struct cluster_batch_i
 
         if (!b) /* evicted meanwhile: nothing left to send */
             continue;
-        items[n] = (struct cluster_batch_item){
-            .key = t->pending[i], .spend = b->unsent, .per_second = b->per_second, .burst = b->burst};
+        items[n] = (struct cluster_batch_item){.key = t->pending[i],
+                                               .spend = b->unsent,
+                                               .per_second = b->per_second,
+                                               .burst = b->burst};
         t->in_flight[n++] = t->pending[i];
         b->unsent = 0;
         b->queued = 0;

@@ -35,9 +35,8 @@ void cluster_table_destroy(struct cluster_table *t);
 
 /* Whether a request on bucket `key` may pass now; records the spend for the next batch
  * while sharing. */
-bool cluster_table_take(struct cluster_table *t, const struct cluster_digest *key,
-                        uint64_t now_ms, uint32_t per_second, uint32_t burst,
-                        uint32_t *retry_after_s);
+bool cluster_table_take(struct cluster_table *t, const struct cluster_digest *key, uint64_t now_ms,
+                        uint32_t per_second, uint32_t burst, uint32_t *retry_after_s);
 
 /*
  * Start a batch: fill `items` (room for max_batch) with the pending buckets' spend, which

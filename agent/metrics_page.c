@@ -361,7 +361,7 @@ static void render_cluster(struct buf *out, const struct cluster_table_stats *t,
     render_one(out, "llmproxy_cluster_keys_synced_total", "Bucket updates sent to Redis.",
                "counter", (double)t->keys_synced);
     render_one(out, "llmproxy_cluster_keys_deferred_total",
-               "Bucket updates kept local for a round: the batch had max_keys_per_sync already.",
+               "Spends kept local for a round: the next batch had max_keys_per_sync buckets already.",
                "counter", (double)t->keys_deferred);
     render_one(out, "llmproxy_cluster_buckets", "Shared token buckets held now.", "gauge",
                (double)t->entries);
