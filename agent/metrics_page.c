@@ -360,9 +360,10 @@ static void render_cluster(struct buf *out, const struct cluster_table_stats *t,
                (double)r->last_rtt_us / 1e6);
     render_one(out, "llmproxy_cluster_keys_synced_total", "Bucket updates sent to Redis.",
                "counter", (double)t->keys_synced);
-    render_one(out, "llmproxy_cluster_keys_deferred_total",
-               "Spends kept local for a round: the next batch had max_keys_per_sync buckets already.",
-               "counter", (double)t->keys_deferred);
+    render_one(
+        out, "llmproxy_cluster_keys_deferred_total",
+        "Spends kept local for a round: the next batch had max_keys_per_sync buckets already.",
+        "counter", (double)t->keys_deferred);
     render_one(out, "llmproxy_cluster_buckets", "Shared token buckets held now.", "gauge",
                (double)t->entries);
 }

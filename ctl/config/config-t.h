@@ -271,15 +271,15 @@ struct conf_admin {
  */
 struct conf_cluster {
     bool redis_enabled;
-    struct conf_str url;      /* redis://host[:port][/db] as written */
-    char *host;               /* name or IP literal, IPv6 without brackets */
-    uint16_t port;            /* 6379 unless written */
-    uint32_t db;              /* SELECTed after connecting */
-    struct conf_str password; /* AUTH; a secret: never logged nor shown; val NULL: none */
-    uint32_t timeout_ms;      /* a batch unanswered this long falls back to local buckets */
-    struct conf_str key_prefix;  /* after "llmproxy:" in every key */
-    uint32_t sync_interval_ms;   /* how often the spend is sent */
-    uint32_t max_keys_per_sync;  /* keys one batch carries at most */
+    struct conf_str url;        /* redis://host[:port][/db] as written */
+    char *host;                 /* name or IP literal, IPv6 without brackets */
+    uint16_t port;              /* 6379 unless written */
+    uint32_t db;                /* SELECTed after connecting */
+    struct conf_str password;   /* AUTH; a secret: never logged nor shown; val NULL: none */
+    uint32_t timeout_ms;        /* a batch unanswered this long falls back to local buckets */
+    struct conf_str key_prefix; /* after "llmproxy:" in every key */
+    uint32_t sync_interval_ms;  /* how often the spend is sent */
+    uint32_t max_keys_per_sync; /* keys one batch carries at most */
 };
 
 /*
