@@ -2,7 +2,8 @@
 # make bench: the full data path side by side. The same client load goes straight to a mock
 # upstream (`direct`), through a plain one-layer HAProxy (`haproxy`), through LLMProxy as
 # llmproxy-ctl renders it (`llmproxy-rr`, `llmproxy-ra`, and `llmproxy-keys`: round robin on
-# a forward with client_auth, every request carrying a client key) and, when it installs, through
+# a forward with client_auth, every request carrying a client key; `llmproxy-redis`: round robin
+# with the rate limits shared through a redis-server the bench starts) and, when it installs, through
 # Portkey's gateway (`portkey`). Method and reference figures: docs/benchmarks.md.
 #
 #   tests/bench/full.sh [BUILD_DIR]        (default: build)
@@ -223,15 +224,17 @@ agent_up() {
 # every request and looks it up in its map before anything else.
 BENCH_CLIENT_KEY=llmp-bench-0123456789abcdefghijklmnopqrstuvwxyz
 
-# start_llmproxy NAME STRATEGY [keys]: render a realistic configuration with llmproxy-ctl and
-# start its agent and HAProxy as `make run` does; with `keys`, the forward checks client keys.
+# start_llmproxy NAME STRATEGY [keys|redis]: render a realistic configuration with llmproxy-ctl
+# and start its agent and HAProxy as `make run` does; with `keys`, the forward checks client
+# keys; with `redis`, its rate-limit buckets are shared through the redis-server on REDIS_PORT.
 start_llmproxy() {
     local name=$1 strategy=$2 keys=${3:-} dir=$WORK/$1 fwd admin spop logs agent_pid ha_pid
-    local auth_line="" clients=""
+    local auth_line="" clients="" cluster=""
     if [[ $keys == keys ]]; then
         auth_line="      client_auth: true"
         clients="clients: [{name: bench, key: $BENCH_CLIENT_KEY}]"
     fi
+    [[ $keys == redis ]] && cluster="  cluster: {redis: {url: \"redis://127.0.0.1:$REDIS_PORT/0\"}}"
     fwd=$(free_port)
     admin=$(free_port)
     spop=$(free_port)
@@ -264,6 +267,7 @@ upstream_groups:
 agent:
   spop: {address: 127.0.0.1, port: $spop}
   logs: {address: 127.0.0.1, port: $logs}
+$cluster
 haproxy: {run_dir: "$dir"${NBTHREAD:+, nbthread: $NBTHREAD}}
 $clients
 EOF
@@ -287,6 +291,10 @@ EOF
 start_llmproxy llmproxy-rr roundrobin
 start_llmproxy llmproxy-ra response_aware
 start_llmproxy llmproxy-keys roundrobin keys
+REDIS_PORT=$(free_port)
+spawn pid "$WORK/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no
+wait_for "$pid" 10 "redis-server" listening "$REDIS_PORT" || { tail "$WORK/redis.log" >&2; exit 1; }
+start_llmproxy llmproxy-redis roundrobin redis
 
 # Portkey's gateway (Node.js), when npm can fetch it within a minute. Its routing comes in a
 # request header: load balance over the two mocks as OpenAI-compatible hosts.
@@ -573,6 +581,9 @@ k=thr-0ms
 printf "$TARGET_FMT" "client_auth throughput >= 0.9 x llmproxy-rr" llmproxy-keys \
     "$(ratio "${S_RPS[$k/llmproxy-keys]}" "${S_RPS[$k/llmproxy-rr]}") x (${S_RPS[$k/llmproxy-keys]} vs ${S_RPS[$k/llmproxy-rr]})" \
     "$(verdict "${S_RPS[$k/llmproxy-keys]} >= 0.9 * ${S_RPS[$k/llmproxy-rr]}")"
+printf "$TARGET_FMT" "Redis-shared limits throughput >= 0.85 x rr" llmproxy-redis \
+    "$(ratio "${S_RPS[$k/llmproxy-redis]}" "${S_RPS[$k/llmproxy-rr]}") x, p99 $(awk -v a="${S_P99[lat-20ms/llmproxy-redis]}" -v b="${S_P99[lat-20ms/llmproxy-rr]}" 'BEGIN { printf "%+.3f", a - b }') ms (20 ms)" \
+    "$(verdict "${S_RPS[$k/llmproxy-redis]} >= 0.85 * ${S_RPS[$k/llmproxy-rr]}")"
 printf "$TARGET_FMT" "agent RSS <= 32 MiB, $MEMORY_CLIENTS client IPs" llmproxy-rr \
     "peak $(awk -v kb="$AGENT_HWM_KB" 'BEGIN { printf "%.1f", kb / 1024 }') MiB, now $(awk -v kb="$AGENT_RSS_KB" 'BEGIN { printf "%.1f", kb / 1024 }') MiB" \
     "$(verdict "$AGENT_HWM_KB <= $AGENT_RSS_TARGET_KB")"
