@@ -68,7 +68,7 @@ LDFLAGS  += $(SANFLAGS)
 VERSION_FLAG := -DLLMPROXY_VERSION='"$(VERSION)"'
 
 LIBS_CONF  := -lyaml -lcrypto $(shell pkg-config --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
-LIBS_AGENT := -lev -lssl -lcrypto -lm
+LIBS_AGENT := -lev -lhiredis -lssl -lcrypto -lm
 LIBS_CHECK  = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 CONF_SRCS  := $(sort $(wildcard contract/*.c ctl/config/*.c))

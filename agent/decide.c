@@ -3,6 +3,8 @@
 #include "affinity.h"
 #include "balance.h"
 #include "breaker.h"
+#include "cluster_key.h"
+#include "cluster_table.h"
 #include "contract/spop_names.h"
 #include "decide.h"
 #include "ratelimit.h"
@@ -58,6 +60,13 @@ static bool address_may_pass(struct decider *d, const struct forward_rt *fwd,
     struct rl_addr key = *addr;
 
     rl_addr_client_key(&key, fwd->conf->ratelimit_ipv6_prefix);
+    if (d->cluster) {
+        struct cluster_digest shared;
+
+        cluster_key_address(&shared, d->cluster_prefix, fwd->conf->name, &key);
+        return cluster_table_take(d->cluster, &shared, now_ms, fwd->conf->ratelimit_per_second,
+                                  fwd->conf->ratelimit_burst, retry_after_s);
+    }
     return ratelimit_check(d->ratelimit, fwd->key, &key, now_ms, fwd->conf->ratelimit_per_second,
                            fwd->conf->ratelimit_burst, retry_after_s);
 }
@@ -74,6 +83,13 @@ static bool request_may_pass(struct decider *d, const struct forward_rt *fwd,
 {
     const struct conf_client *c = client ? client->conf : NULL;
 
+    if (c && c->ratelimit_enabled && d->cluster) {
+        struct cluster_digest shared;
+
+        cluster_key_client(&shared, d->cluster_prefix, c->name);
+        return cluster_table_take(d->cluster, &shared, now_ms, c->ratelimit_per_second,
+                                  c->ratelimit_burst, retry_after_s);
+    }
     if (c && c->ratelimit_enabled)
         return token_bucket_take(&client->bucket, now_ms, c->ratelimit_per_second,
                                  c->ratelimit_burst, retry_after_s);

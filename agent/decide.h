@@ -20,6 +20,10 @@ struct retry_table;
 struct decider {
     struct agent_state *state;
     struct ratelimit *ratelimit;
+    /* agent.cluster: the buckets shared through Redis, used instead of the local ones;
+     * NULL without agent.cluster.redis. Named with cluster_prefix (cluster_key.h). */
+    struct cluster_table *cluster;
+    const char *cluster_prefix;
     struct retry_table *attempts;
     struct decide_stats stats;
 };

@@ -19,6 +19,9 @@
 
 #include "admin.h"
 #include "attempt_memo.h"
+#include "cluster_key.h"
+#include "cluster_redis.h"
+#include "cluster_table.h"
 #include "config.h"
 #include "decide.h"
 #include "engine_fleet.h"
@@ -70,6 +73,10 @@ struct agent {
     uint64_t logfeed_conns_seen; /* a new log-feed connection is a new HAProxy process */
     ev_signal sighup, sigterm, sigint;
     ev_timer housekeeping;
+    /* agent.cluster.redis: the buckets' link to Redis, and the key prefix, kept as started
+     * (a reload does not change them); NULL and "" without it. */
+    struct cluster_redis *cluster;
+    char cluster_prefix[CLUSTER_KEY_PREFIX_MAX + 1];
 };
 
 static void usage(FILE *out)
@@ -311,6 +318,8 @@ static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     ratelimit_expire(ag->decider.ratelimit, now, EXPIRE_WORK);
+    if (ag->decider.cluster)
+        cluster_table_expire(ag->decider.cluster, now, EXPIRE_WORK);
     retry_expire(ag->decider.attempts, now, EXPIRE_WORK);
     mirror_housekeeping(ag);
 }
@@ -323,6 +332,8 @@ static bool render_metrics(void *ctx, struct buf *out)
     struct ratelimit_stats rl;
     struct retry_stats retry;
     struct admin_stats admin;
+    struct cluster_table_stats cluster_table;
+    struct cluster_redis_stats cluster;
     struct metrics_page_sources src = {.recorded = ag->metrics,
                                        .state = ag->decider.state,
                                        .decide = &ag->decider.stats,
@@ -337,6 +348,12 @@ static bool render_metrics(void *ctx, struct buf *out)
     admin_stats(ag->admin, &admin);
     ratelimit_stats(ag->decider.ratelimit, &rl);
     retry_stats(ag->decider.attempts, &retry);
+    if (ag->cluster) {
+        cluster_table_stats(ag->decider.cluster, &cluster_table);
+        cluster_redis_stats(ag->cluster, &cluster);
+        src.cluster_table = &cluster_table;
+        src.cluster = &cluster;
+    }
     if (ag->logfeed) {
         src.logs = logfeed_stats(ag->logfeed);
         src.log_admission = *logfeed_admission(ag->logfeed);
@@ -349,7 +366,16 @@ static bool render_status(void *ctx, struct buf *out)
 {
     struct agent *ag = ctx;
 
-    return status_json_render(ag->decider.state, monotonic_ms(), out);
+    struct cluster_table_stats table;
+    struct cluster_redis_stats redis;
+    struct status_cluster cluster = {.redis = &redis, .table = &table};
+
+    if (!ag->cluster)
+        return status_json_render(ag->decider.state, monotonic_ms(), out);
+    cluster.endpoint = cluster_redis_endpoint(ag->cluster);
+    cluster_table_stats(ag->decider.cluster, &table);
+    cluster_redis_stats(ag->cluster, &redis);
+    return status_json_render_cluster(ag->decider.state, &cluster, monotonic_ms(), out);
 }
 
 static const struct admin_page admin_pages[] = {
@@ -382,6 +408,27 @@ static int socket_owner(const struct agent *ag, const struct config *cfg, struct
     return 0;
 }
 
+/* agent.cluster.redis: every rate-limit bucket is shared through Redis (cluster_redis.h). */
+static int cluster_start(struct agent *ag, const struct conf_agent *conf)
+{
+    struct siphash_key key = random_key();
+
+    if (!conf->cluster.redis_enabled)
+        return 0;
+    snprintf(ag->cluster_prefix, sizeof(ag->cluster_prefix), "%s",
+             conf->cluster.key_prefix.val ? conf->cluster.key_prefix.val : "");
+    ag->decider.cluster_prefix = ag->cluster_prefix;
+    ag->decider.cluster =
+        cluster_table_create(conf->ratelimit_max_clients, conf->cluster.max_keys_per_sync, &key);
+    if (ag->decider.cluster)
+        ag->cluster = cluster_redis_start(ag->loop, &conf->cluster, ag->decider.cluster);
+    if (!ag->cluster) {
+        log_error("out of memory creating the shared rate-limit tables");
+        return -1;
+    }
+    return 0;
+}
+
 static int run(struct agent *ag)
 {
     const struct config *cfg = ag->decider.state->cfg;
@@ -405,6 +452,8 @@ static int run(struct agent *ag)
         return 1;
     }
     ag->loop = ev_default_loop(EVFLAG_AUTO);
+    if (cluster_start(ag, &cfg->agent) != 0)
+        return 1;
     /* One owner for every unix socket: tunnels, SPOP and log feed. */
     if (socket_owner(ag, cfg, &owner) != 0)
         return 1;
@@ -451,6 +500,7 @@ static int run(struct agent *ag)
     log_info("llmproxy-agent %s running: %s", LLMPROXY_VERSION, config_summary(cfg, summary));
     ev_run(ag->loop, 0);
 
+    cluster_redis_stop(ag->cluster);
     spop_server_free(ag->spop);
     logfeed_free(ag->logfeed);
     admin_free(ag->admin);
@@ -547,6 +597,7 @@ int main(int argc, char **argv)
         pidfile_remove(pidfile);
     state_free(ag.decider.state);
     ratelimit_destroy(ag.decider.ratelimit);
+    cluster_table_destroy(ag.decider.cluster);
     retry_destroy(ag.decider.attempts);
     metrics_free(ag.metrics);
     free(ag.attempt_memo);

@@ -7,6 +7,8 @@
 #include "acceptor-t.h"
 
 struct admin_stats;
+struct cluster_redis_stats;
+struct cluster_table_stats;
 struct agent_state;
 struct decide_stats;
 struct logfeed_stats;
@@ -34,6 +36,9 @@ struct metrics_page_sources {
     struct acceptor_stats log_admission; /* the log feed's, read with `logs` */
     const struct admin_stats *admin;
     const struct tunnels *tunnels;
+    /* agent.cluster: both NULL without it */
+    const struct cluster_table_stats *cluster_table;
+    const struct cluster_redis_stats *cluster;
 };
 
 #endif /* LLMPROXY_METRICS_PAGE_T_H */

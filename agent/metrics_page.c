@@ -18,6 +18,8 @@
 #include "mirror-t.h"
 #include "promtext.h"
 #include "ratelimit-t.h"
+#include "cluster_redis-t.h"
+#include "cluster_table-t.h"
 #include "registry.h"
 #include "retry-t.h"
 #include "spop_conn.h"
@@ -431,6 +433,40 @@ static void render_ratelimit(struct buf *out, const struct ratelimit_stats *r)
                "counter", (double)r->evictions_busy);
 }
 
+/* agent.cluster: the shared buckets, and whether Redis is keeping up (docs/metrics.md). */
+static void render_cluster(struct buf *out, const struct cluster_table_stats *t,
+                           const struct cluster_redis_stats *r)
+{
+    render_one(out, "llmproxy_cluster_shared",
+               "1 while rate-limit buckets are shared through Redis, 0 while decided locally.",
+               "gauge", r->link.state == CLUSTER_SHARED ? 1 : 0);
+    render_one(out, "llmproxy_cluster_fallbacks_total",
+               "Times Redis failed or was late and decisions went local.", "counter",
+               (double)r->link.fallbacks);
+    render_one(out, "llmproxy_cluster_recoveries_total",
+               "Times Redis answered again and buckets were shared again.", "counter",
+               (double)r->link.recoveries);
+    render_one(out, "llmproxy_cluster_errors_total",
+               "Failures of the link to Redis: connect, error or malformed reply, timeout.",
+               "counter", (double)r->link.errors);
+    render_one(out, "llmproxy_cluster_timeouts_total",
+               "Failures that were a batch or a connection not answered within timeout_ms.",
+               "counter", (double)r->link.timeouts);
+    render_one(out, "llmproxy_cluster_batches_total", "Sync batches Redis answered in time.",
+               "counter", (double)r->batches);
+    render_one(out, "llmproxy_cluster_batch_rtt_seconds",
+               "Round trip of the latest answered sync batch.", "gauge",
+               (double)r->last_rtt_us / 1e6);
+    render_one(out, "llmproxy_cluster_keys_synced_total", "Bucket updates sent to Redis.",
+               "counter", (double)t->keys_synced);
+    render_one(
+        out, "llmproxy_cluster_keys_deferred_total",
+        "Spends kept local for a round: the next batch had max_keys_per_sync buckets already.",
+        "counter", (double)t->keys_deferred);
+    render_one(out, "llmproxy_cluster_buckets", "Shared token buckets held now.", "gauge",
+               (double)t->entries);
+}
+
 /* The log feed's counters: records received, and what could not be used. */
 static void render_logs(struct buf *out, const struct logfeed_stats *l,
                         const struct acceptor_stats *admission)
@@ -582,6 +618,8 @@ bool metrics_page_render(const struct metrics_page_sources *src, uint64_t now_ms
         render_spop(out, src->spop);
     if (src->ratelimit)
         render_ratelimit(out, src->ratelimit);
+    if (src->cluster_table && src->cluster)
+        render_cluster(out, src->cluster_table, src->cluster);
     if (src->logs)
         render_logs(out, src->logs, &src->log_admission);
     if (src->admin)

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "promtext.h"
 #include "state.h"
+#include "cluster_link.h"
 #include "status_json.h"
 
 /* ---- JSON text ------------------------------------------------------------------------ */
@@ -318,7 +319,43 @@ static void render_upstream(struct buf *out, struct upstream_rt *up, uint64_t no
     buf_puts(out, "}");
 }
 
+static void render_cluster(struct buf *out, const struct status_cluster *c, uint64_t now_ms)
+{
+    const struct cluster_link *l = &c->redis->link;
+
+    buf_puts(out, ",\"cluster\":{");
+    json_str_field(out, "redis", c->endpoint);
+    buf_puts(out, ",");
+    json_str_field(out, "state", cluster_link_state_name(l->state));
+    buf_puts(out, ",");
+    json_u64_field(out, "since_ms", now_ms - l->since_ms);
+    buf_puts(out, ",");
+    json_u64_field(out, "fallbacks", l->fallbacks);
+    buf_puts(out, ",");
+    json_u64_field(out, "recoveries", l->recoveries);
+    buf_puts(out, ",");
+    json_u64_field(out, "errors", l->errors);
+    buf_puts(out, ",");
+    json_u64_field(out, "timeouts", l->timeouts);
+    buf_puts(out, ",");
+    json_u64_field(out, "batches", c->redis->batches);
+    buf_puts(out, ",");
+    json_num_field(out, "batch_rtt_ms", (double)c->redis->last_rtt_us / 1000.0,
+                   c->redis->batches > 0);
+    buf_puts(out, ",");
+    json_u64_field(out, "buckets", c->table->entries);
+    buf_puts(out, ",");
+    json_u64_field(out, "keys_deferred", c->table->keys_deferred);
+    buf_puts(out, "}");
+}
+
 bool status_json_render(struct agent_state *st, uint64_t now_ms, struct buf *out)
+{
+    return status_json_render_cluster(st, NULL, now_ms, out);
+}
+
+bool status_json_render_cluster(struct agent_state *st, const struct status_cluster *cluster,
+                                uint64_t now_ms, struct buf *out)
 {
     const struct config *cfg = st->cfg;
 
@@ -353,6 +390,8 @@ bool status_json_render(struct agent_state *st, uint64_t now_ms, struct buf *out
         }
         buf_puts(out, "]");
     }
+    if (cluster)
+        render_cluster(out, cluster, now_ms);
     buf_puts(out, "}\n");
     return !out->overflow;
 }

@@ -11,7 +11,11 @@
  *                  "window_attempts","window_failures","opened","closed","half_opened",
  *                  "success","failure","rejected"},
  *                  "ema_ms"|null,"success_rate","in_flight","score"|null,"picks"}],
- *    "clients":[{"name","ratelimit":{"per_second","burst"}|null,"requests","limited"}]}
+ *    "clients":[{"name","ratelimit":{"per_second","burst"}|null,"requests","limited"}],
+ *    "cluster":{"redis","state","since_ms","fallbacks","recoveries","errors","timeouts",
+ *               "batches","batch_rtt_ms","buckets","keys_deferred"}}
+ *
+ * "cluster" is there only with agent.cluster.redis; it never holds the password.
  *
  * "clients" is there only when the configuration has clients or a forward with
  * client_auth; it never holds a key or a key's hash.
@@ -26,6 +30,8 @@
 #include <stdint.h>
 
 #include "buf-t.h"
+#include "cluster_redis-t.h"
+#include "cluster_table-t.h"
 #include "state-t.h"
 
 /* Bumped when a field changes meaning or goes away (new fields do not bump it). */
@@ -40,6 +46,17 @@
  * step. False when `out` overflowed its bound (its content is then incomplete).
  */
 bool status_json_render(struct agent_state *st, uint64_t now_ms, struct buf *out);
+
+/* The shared buckets' side of the document (agent.cluster). */
+struct status_cluster {
+    const char *endpoint; /* host:port of the Redis */
+    const struct cluster_redis_stats *redis;
+    const struct cluster_table_stats *table;
+};
+
+/* The same document, with "cluster" when `cluster` is not NULL. */
+bool status_json_render_cluster(struct agent_state *st, const struct status_cluster *cluster,
+                                uint64_t now_ms, struct buf *out);
 
 /*
  * Append `len` bytes of `s` as a JSON string, quotes included. `"` and `\` are escaped,

@@ -7,8 +7,9 @@ set -eu
 # (tests/lib/haproxy-build.sh); debhelper, dpkg-dev, fakeroot, help2man, lintian and rpm build
 # and check the packages (make deb, make rpm, tests/integration/test_packaging.sh); clang and
 # libclang-rt-14-dev (libFuzzer) build the fuzzing harnesses (make fuzz,
-# tests/integration/test_fuzz_smoke.sh).
-PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2 jq python3 openssl ca-certificates libpcre2-dev tinyproxy debhelper dpkg-dev fakeroot help2man lintian rpm clang libclang-rt-14-dev}"
+# tests/integration/test_fuzz_smoke.sh). libhiredis-dev links the agent's Redis client
+# (agent.cluster); redis-server runs in tests/integration/test_cluster_ratelimit.sh and the bench.
+PKGS="${LLMPROXY_DEPS:-haproxy libev-dev libhiredis-dev redis-server libyaml-dev libssl-dev check pkg-config make gcc curl socat iproute2 jq python3 openssl ca-certificates libpcre2-dev tinyproxy debhelper dpkg-dev fakeroot help2man lintian rpm clang libclang-rt-14-dev}"
 
 missing=""
 for p in $PKGS; do

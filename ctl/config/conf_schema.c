@@ -9,6 +9,7 @@
 
 #include "conf_cidr.h"
 #include "conf_client_key.h"
+#include "conf_cluster.h"
 #include "conf_haproxy_version.h"
 #include "conf_diag.h"
 #include "conf_route.h"
@@ -1018,6 +1019,7 @@ static const struct conf_key agent_keys[] = {
     INT_KEY("ratelimit_max_clients", struct conf_agent, ratelimit_max_clients, 1000, 100000000,
             1000000),
     INT_KEY("decision_timeout_ms", struct conf_agent, decision_timeout_ms, 5, 10000, 50),
+    MAP_KEY("cluster", offsetof(struct conf_agent, cluster), conf_cluster_schema),
 };
 static const struct conf_schema agent_schema = SCHEMA(agent_keys);
 

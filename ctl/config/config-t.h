@@ -292,6 +292,23 @@ struct conf_admin {
 };
 
 /*
+ * agent.cluster: token buckets shared by every agent pointed at one Redis (docs/operations.md
+ * "Scaling out"). `redis_enabled` when agent.cluster.redis is given.
+ */
+struct conf_cluster {
+    bool redis_enabled;
+    struct conf_str url;        /* redis://host[:port][/db] as written */
+    char *host;                 /* name or IP literal, IPv6 without brackets */
+    uint16_t port;              /* 6379 unless written */
+    uint32_t db;                /* SELECTed after connecting */
+    struct conf_str password;   /* AUTH; a secret: never logged nor shown; val NULL: none */
+    uint32_t timeout_ms;        /* a batch unanswered this long falls back to local buckets */
+    struct conf_str key_prefix; /* after "llmproxy:" in every key */
+    uint32_t sync_interval_ms;  /* how often the spend is sent */
+    uint32_t max_keys_per_sync; /* keys one batch carries at most */
+};
+
+/*
  * Settings of llmproxy-agent itself (top-level key `agent`, all optional). The
  * original LLMProxy had no such block; defaults keep a seed config working.
  */
@@ -300,6 +317,7 @@ struct conf_agent {
     struct conf_listen logs;        /* log-feed listener (HAProxy ring) */
     uint32_t ratelimit_max_clients; /* hard bound of the token-bucket table */
     uint32_t decision_timeout_ms;   /* SPOE `timeout processing` for pick */
+    struct conf_cluster cluster;
 };
 
 /* Settings of the rendered HAProxy configuration (top-level key `haproxy`, optional). */

@@ -3,8 +3,10 @@
 # upstream (`direct`), through a plain one-layer HAProxy (`haproxy`), through LLMProxy as
 # llmproxy-ctl renders it (`llmproxy-rr`, `llmproxy-ra`, and `llmproxy-keys`: round robin on
 # a forward with client_auth, every request carrying a client key; `llmproxy-route`: round robin
-# on a forward that routes by model and path, the same body matching its last rule) and, when it
-# installs, through Portkey's gateway (`portkey`). Method and reference figures: docs/benchmarks.md.
+# on a forward that routes by model and path, the same body matching its last rule;
+# `llmproxy-redis`: round robin with the rate limits shared through a redis-server the bench
+# starts) and, when it installs, through Portkey's gateway (`portkey`). Method and reference
+# figures: docs/benchmarks.md.
 #
 #   tests/bench/full.sh [BUILD_DIR]        (default: build)
 #
@@ -224,15 +226,16 @@ agent_up() {
 # every request and looks it up in its map before anything else.
 BENCH_CLIENT_KEY=llmp-bench-0123456789abcdefghijklmnopqrstuvwxyz
 
-# start_llmproxy NAME STRATEGY [keys|routed]: render a realistic configuration with
-# llmproxy-ctl and start its agent and HAProxy as `make run` does; with `keys`, the forward
-# checks client keys; with `routed`, it routes by model and path, and the benchmark's model
-# matches its last rule (every rule is tried, the body's model read), to the same group; with
+# start_llmproxy NAME STRATEGY [keys|routed|redis|engines]: render a realistic configuration
+# with llmproxy-ctl and start its agent and HAProxy as `make run` does; with `keys`, the
+# forward checks client keys; with `routed`, it routes by model and path, and the benchmark's
+# model matches its last rule (every rule is tried, the body's model read), to the same group;
+# with `redis`, its rate-limit buckets are shared through the redis-server on REDIS_PORT; with
 # `engines`, its members are the two engine mocks (ENGINE_FAST_PORT, ENGINE_SLOW_PORT) and it
 # is measured apart, by the engine workload only.
 start_llmproxy() {
     local name=$1 strategy=$2 variant=${3:-} dir=$WORK/$1 fwd admin spop logs agent_pid ha_pid
-    local forward_extra="" clients="" groups_extra="" group_extra="" port_a=$MOCK_A_PORT
+    local forward_extra="" clients="" groups_extra="" group_extra="" cluster="" port_a=$MOCK_A_PORT
     local port_b=$MOCK_B_PORT
     if [[ $variant == engines ]]; then
         port_a=$ENGINE_FAST_PORT
@@ -250,6 +253,8 @@ start_llmproxy() {
         groups_extra='  - name: other
     upstreams: [{name: a}, {name: b}]
     http_client: {stream: true}'
+    elif [[ $variant == redis ]]; then
+        cluster="  cluster: {redis: {url: \"redis://127.0.0.1:$REDIS_PORT/0\"}}"
     fi
     fwd=$(free_port)
     admin=$(free_port)
@@ -285,6 +290,7 @@ $groups_extra
 agent:
   spop: {address: 127.0.0.1, port: $spop}
   logs: {address: 127.0.0.1, port: $logs}
+$cluster
 haproxy: {run_dir: "$dir"${NBTHREAD:+, nbthread: $NBTHREAD}}
 $clients
 EOF
@@ -325,6 +331,11 @@ done
 ENGINE_TARGETS=(engines-rr engines-ll)
 start_llmproxy engines-rr roundrobin engines
 start_llmproxy engines-ll least_load engines
+
+REDIS_PORT=$(free_port)
+spawn pid "$WORK/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no
+wait_for "$pid" 10 "redis-server" listening "$REDIS_PORT" || { tail "$WORK/redis.log" >&2; exit 1; }
+start_llmproxy llmproxy-redis roundrobin redis
 
 # Portkey's gateway (Node.js), when npm can fetch it within a minute. Its routing comes in a
 # request header: load balance over the two mocks as OpenAI-compatible hosts.
@@ -649,6 +660,9 @@ printf "$TARGET_FMT" "least_load p99 TTFB below roundrobin's" engines-ll \
     "$(ratio "${S_P99[$k/engines-ll]}" "${S_P99[$k/engines-rr]}") x (${S_P99[$k/engines-ll]} vs ${S_P99[$k/engines-rr]} ms)" \
     "$(verdict "${S_P99[$k/engines-ll]} < ${S_P99[$k/engines-rr]}")"
 k=thr-0ms
+printf "$TARGET_FMT" "Redis-shared limits throughput >= 0.85 x rr" llmproxy-redis \
+    "$(ratio "${S_RPS[$k/llmproxy-redis]}" "${S_RPS[$k/llmproxy-rr]}") x, p99 $(awk -v a="${S_P99[lat-20ms/llmproxy-redis]}" -v b="${S_P99[lat-20ms/llmproxy-rr]}" 'BEGIN { printf "%+.3f", a - b }') ms (20 ms)" \
+    "$(verdict "${S_RPS[$k/llmproxy-redis]} >= 0.85 * ${S_RPS[$k/llmproxy-rr]}")"
 printf "$TARGET_FMT" "agent RSS <= 32 MiB, $MEMORY_CLIENTS client IPs" llmproxy-rr \
     "peak $(awk -v kb="$AGENT_HWM_KB" 'BEGIN { printf "%.1f", kb / 1024 }') MiB, now $(awk -v kb="$AGENT_RSS_KB" 'BEGIN { printf "%.1f", kb / 1024 }') MiB" \
     "$(verdict "$AGENT_HWM_KB <= $AGENT_RSS_TARGET_KB")"

@@ -34,7 +34,7 @@ static const struct rule_case cases[] = {
      "port, address, timeout, token)\n"},
     {"unknown key, nothing close", "agent: {color: blue}\n",
      "t.yaml:1:9: agent.color: unknown key \"color\"; allowed: spop, logs, ratelimit_max_clients, "
-     "decision_timeout_ms\n"},
+     "decision_timeout_ms, cluster\n"},
     {"keys of the original not in the schema",
      "upstreams: [{name: u, url: 'http://u', weight: 2}]\n",
      "t.yaml:1:40: upstreams[0].weight: unknown key \"weight\"; allowed: name, url, auth, headers, "
