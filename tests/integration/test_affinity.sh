@@ -40,13 +40,6 @@ start_mock m2 "$M2" || finish
 start_mock m3 "$M3" || finish
 start_stack "$T/config.yaml" || finish
 
-scrape() { curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" >"$T/metrics"; }
-# metric 'NAME{LABELS}': the value of exactly that series, or "absent".
-metric() {
-    scrape
-    awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "absent" }' "$T/metrics"
-}
-
 # turns SESSION N: N sequential chat completions of one session over one keep-alive
 # connection (one curl); prints "SESSION NAME" per turn, NAME the answering mock (it puts
 # its name in the completion), or the status when not 200.

@@ -40,11 +40,6 @@ start_mock b "$B" || finish
 start_mock c "$C" || finish
 start_stack "$T/config.yaml" || finish
 
-scrape() { curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" >"$T/metrics"; }
-metric() {
-    scrape
-    awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "absent" }' "$T/metrics"
-}
 # ask PORT PATH BODY: the answering mock's name, or the status when not 200.
 ask() {
     local out
