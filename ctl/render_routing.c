@@ -141,9 +141,17 @@ static void rule_condition(const struct conf_route *route, struct render_out *r)
     }
 }
 
-/* The route's reason when no rule matched (contract/logformat.h). */
-static void route_reasons(struct render_out *r)
+/*
+ * The route's reason when no rule matched (contract/logformat.h). A forward with path
+ * rules only reads no model: a miss is unmatched, never a 404 (that is model_not_found).
+ */
+static void route_reasons(const struct conf_forward *f, struct render_out *r)
 {
+    if (!render_has_model_rules(f)) {
+        render_printf(r, "    http-request set-var(" LOGLINE_ROUTE_VAR
+                         ") str(" LOGLINE_ROUTE_UNMATCHED ") if " ROUTE_NOT_SET "\n");
+        return;
+    }
     render_printf(r,
                   "    http-request set-var(" LOGLINE_ROUTE_VAR ") str(" LOGLINE_ROUTE_UNMATCHED
                   ") if " ROUTE_NOT_SET " { var(" MODEL_VAR ") -m found }\n"
@@ -191,7 +199,7 @@ void render_routing_rules(const struct config *cfg, const struct conf_forward *f
         rule_condition(&f->routes[i], r);
         render_printf(r, "\n");
     }
-    route_reasons(r);
+    route_reasons(f, r);
     choose_group(cfg, f, r);
 }
 
@@ -279,17 +287,25 @@ void render_routed_pick(const struct config *cfg, const struct conf_forward *f,
 void render_routed_backends(const struct config *cfg, const struct conf_forward *f,
                             struct render_out *r)
 {
-    size_t groups[RENDER_ROUTABLE_MAX], n = render_routable_groups(f, groups);
-    bool pinned = false;
+    size_t groups[RENDER_ROUTABLE_MAX], n = render_routable_groups(f, groups), pinned = 0;
 
     for (size_t k = 0; k < n; k++)
-        pinned = pinned || render_group_topology(&cfg->groups[groups[k]]).pinned;
-    /* A member name with no backend (a group that is not pinned) falls through. */
-    if (pinned)
-        render_printf(r,
-                      "    use_backend " HAPROXY_PINNED_FMT " if { var(" SPOP_TXN_UPSTREAM
-                      ") -m found }\n",
-                      "%[var(" SPOP_TXN_GROUP ")]", "%[var(" SPOP_TXN_UPSTREAM ")]");
+        pinned += render_group_topology(&cfg->groups[groups[k]]).pinned;
+    /* A dynamic name with no backend goes to the default backend, not to the next rule
+     * (2.6 and 3.2 alike): only pinned groups may take a member's own backend. */
+    if (pinned) {
+        render_printf(
+            r, "    use_backend " HAPROXY_PINNED_FMT " if { var(" SPOP_TXN_UPSTREAM ") -m found }",
+            "%[var(" SPOP_TXN_GROUP ")]", "%[var(" SPOP_TXN_UPSTREAM ")]");
+        if (pinned < n) {
+            render_printf(r, " { var(" SPOP_TXN_GROUP ") -m str");
+            for (size_t k = 0; k < n; k++)
+                if (render_group_topology(&cfg->groups[groups[k]]).pinned)
+                    render_printf(r, " %s", cfg->groups[groups[k]].name);
+            render_printf(r, " }");
+        }
+        render_printf(r, "\n");
+    }
     render_printf(r, "    use_backend " HAPROXY_GROUP_FMT "\n", "%[var(" SPOP_TXN_GROUP ")]");
     render_printf(r, "    default_backend " HAPROXY_GROUP_FMT "\n\n", cfg->groups[f->group].name);
 }

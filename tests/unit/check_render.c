@@ -178,6 +178,42 @@ START_TEST(golden_client_address)
 }
 END_TEST
 
+START_TEST(golden_routing)
+{
+    golden_case(RENDER_DATA "routing.yaml", "routing", NULL);
+}
+END_TEST
+
+/* GET /v1/models: exact model rules, then the models of the groups the forward reaches,
+ * each once; a forward without model rules has no list. */
+START_TEST(routing_model_list)
+{
+    struct config *cfg = load_fixture(RENDER_DATA "routing.yaml", NULL);
+    struct render_opts o = {.dir = FIXED_DIR};
+    struct render_out r = {.opts = &o};
+    char *text = NULL;
+    size_t len = 0;
+
+    r.f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(r.f);
+    render_models_list(cfg, 0, &r);
+    fclose(r.f);
+    ck_assert(!r.failed);
+
+    ck_assert_str_eq(text, "{\"object\":\"list\",\"data\":["
+                           "{\"id\":\"llama-3.1-70b\",\"object\":\"model\",\"created\":0,"
+                           "\"owned_by\":\"vllm\"},"
+                           "{\"id\":\"gpt-4o-mini\",\"object\":\"model\",\"created\":0,"
+                           "\"owned_by\":\"openai\"},"
+                           "{\"id\":\"llama-3.1-8b\",\"object\":\"model\",\"created\":0,"
+                           "\"owned_by\":\"vllm\"}]}\n");
+    ck_assert(render_has_model_rules(&cfg->forwards[0]));
+    ck_assert(!render_has_model_rules(&cfg->forwards[1]));
+    free(text);
+    config_free(cfg);
+}
+END_TEST
+
 START_TEST(secrets_from_env_never_written)
 {
     struct config *cfg = load_fixture(RENDER_DATA "rich.yaml", rich_env);
@@ -991,6 +1027,8 @@ static Suite *render_suite(void)
 
     tcase_add_test(tc, golden_seed_full);
     tcase_add_test(tc, golden_rich);
+    tcase_add_test(tc, golden_routing);
+    tcase_add_test(tc, routing_model_list);
     tcase_add_test(tc, golden_client_address);
     tcase_add_test(tc, secrets_from_env_never_written);
     tcase_add_test(tc, render_is_deterministic);
