@@ -300,6 +300,7 @@ static const struct route_case route_cases[] = {
     {"main", "g", LOGLINE_ROUTE_TRUNCATED, true},
     {"plain", "g", "-", true},
     {"main", "-", LOGLINE_ROUTE_UNMATCHED, true}, /* routing_strict's 404: no group */
+    {"main", "-", "-", true}, /* refused before routing: see below for the server */
     /* hostile or out of step */
     {"main", "w", "2", false},  /* no rule 2 */
     {"main", "w", "00", false}, /* leading zero */
@@ -318,12 +319,18 @@ static const struct route_case route_cases[] = {
     {"plain", "-", "-", false},
 };
 
-static int parse_case(const struct route_case *c, char *line, size_t size, struct logline *ll)
+/* A line of the case; one without a group is HAProxy's own answer (no server), as it
+ * logs one, unless `served` says a server took it anyway. */
+static int parse_case(const struct route_case *c, bool served, char *line, size_t size,
+                      struct logline *ll)
 {
+    bool own = strcmp(c->group, "-") == 0 && !served;
+
     snprintf(line, size,
-             "LLMR4 id1 %s %s %s - POST 200 0 0 0 1 20 100 ---- 0 a grp_%s pass - "
+             "LLMR4 id1 %s %s %s - POST %s 0 0 0 1 20 100 ---- 0 %s %s%s %s - "
              "\"/v1/chat/completions\"",
-             c->forward, c->group, c->route, c->group);
+             c->forward, c->group, c->route, own ? "405" : "200", own ? "<NOSRV>" : "a",
+             own ? "fwd_" : "grp_", own ? c->forward : c->group, own ? "-" : "pass");
     return logline_parse(line, strlen(line), ll);
 }
 
@@ -335,12 +342,22 @@ START_TEST(request_lines_judged_by_their_route)
         struct logline ll;
         struct judged_line j;
 
-        ck_assert_int_eq(parse_case(c, line, sizeof(line), &ll), 0);
+        ck_assert_int_eq(parse_case(c, false, line, sizeof(line), &ll), 0);
         judge_line(d.state, &ll, &j);
         ck_assert_msg((j.request.forward != NULL) == c->matched, "%s %s %s: matched %d", c->forward,
                       c->group, c->route, j.request.forward != NULL);
-        if (c->matched)
+        if (!c->matched)
+            continue;
+        if (strcmp(c->route, "-") == 0 && strcmp(c->forward, "main") == 0)
+            ck_assert_ptr_null(j.request.group); /* answered before routing */
+        else
             ck_assert_str_eq(j.request.group->conf->name, strcmp(c->group, "-") ? c->group : "g");
+        /* Without a group nothing may have been served: a server makes it unmatched. */
+        if (strcmp(c->group, "-") == 0 && strcmp(c->route, "-") == 0) {
+            ck_assert_int_eq(parse_case(c, true, line, sizeof(line), &ll), 0);
+            judge_line(d.state, &ll, &j);
+            ck_assert_ptr_null(j.request.forward);
+        }
     }
 }
 END_TEST
