@@ -496,22 +496,53 @@ START_TEST(routing_and_affinity_on_the_page)
 }
 END_TEST
 
-/* A reload keeps the affinity groups' pick counters and the rendezvous key. */
-START_TEST(reload_keeps_affinity_counters)
+/* A reload keeps the affinity groups' pick counters and the rendezvous key, and, with the
+ * affinity groups unchanged, every session on its member. */
+START_TEST(reload_keeps_affinity_sessions)
 {
     const struct spop_data k = spop_data_int64(42);
+    char home[ANSWER_NAME_MAX];
     struct agent_state *next;
+    struct answer a = notify("pick_aff", "main", &k, 4, 1000);
 
-    notify("pick_aff", "main", &k, 4, 1000);
-    notify("pick_aff", "main", &k, 4, 1010); /* the first settled: HAProxy counts it */
+    memcpy(home, a.upstream, sizeof(home));
+    notify("pick_aff", "main", &k, 4, 1010);
     next = state_create(ctu_load_ok(yaml), d.state, 99);
     ck_assert_ptr_nonnull(next);
     ck_assert_uint_eq(next->affinity_key.k0, d.state->affinity_key.k0);
-    ck_assert_uint_eq(next->groups[group_index("aff")].affinity->picks[AFFINITY_HOME], 1);
-    ck_assert_uint_eq(next->groups[group_index("aff")].affinity->picks[AFFINITY_NEW], 1);
-    ck_assert_uint_eq(next->groups[group_index("aff")].affinity->held, 0);
     state_free(d.state);
     d.state = next;
+    ck_assert_uint_eq(aff()->picks[AFFINITY_HOME], 1);
+    ck_assert_uint_eq(aff()->picks[AFFINITY_NEW], 1);
+    ck_assert_uint_eq(aff()->held, 1);
+    ck_assert_str_eq(notify("pick_aff", "main", &k, 4, 1020).upstream, home);
+    ck_assert_uint_eq(aff()->picks[AFFINITY_HOME], 2);
+    /* The old table is gone with its state: the copy counts evictions on its own. */
+    ck_assert_uint_eq(affinity_evictions(d.state->affinity), 0);
+}
+END_TEST
+
+/* Members of an affinity group changed: its sessions start over, counters go on. */
+START_TEST(reload_with_other_members_starts_over)
+{
+    const struct spop_data k = spop_data_int64(42);
+    char changed[sizeof(yaml) + 16];
+    struct agent_state *next;
+    char *at;
+
+    notify("pick_aff", "main", &k, 4, 1000);
+    memcpy(changed, yaml, sizeof(yaml));
+    at = strstr(changed, "{name: c}, {name: e}]");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "{name: e}, {name: c}]", 21); /* the same members, another order */
+    next = state_create(ctu_load_ok(changed), d.state, 99);
+    ck_assert_ptr_nonnull(next);
+    state_free(d.state);
+    d.state = next;
+    ck_assert_uint_eq(aff()->held, 0);
+    ck_assert_uint_eq(aff()->picks[AFFINITY_NEW], 1);
+    notify("pick_aff", "main", &k, 4, 1010);
+    ck_assert_uint_eq(aff()->picks[AFFINITY_NEW], 2);
 }
 END_TEST
 
@@ -553,7 +584,8 @@ static Suite *routed_suite(void)
     tcase_add_test(tc, routing_metrics_by_route_and_model);
     tcase_add_test(tc, routing_metrics_absent_without_routing);
     tcase_add_test(tc, routing_and_affinity_on_the_page);
-    tcase_add_test(tc, reload_keeps_affinity_counters);
+    tcase_add_test(tc, reload_keeps_affinity_sessions);
+    tcase_add_test(tc, reload_with_other_members_starts_over);
     tcase_add_test(tc, status_lists_routes_and_sessions);
     suite_add_tcase(s, tc);
     return s;
