@@ -10,12 +10,8 @@ read -r M_DEF M_S1 M_S2 F_MAIN < <(free_ports 4 | xargs)
 cat >"$T/config.yaml" <<YAML
 http_server:
   forwards:
-    - name: main
-      address: 127.0.0.1
-      port: $F_MAIN
-      upstream_group: dflt
-      routing:
-        - {model: "sticky*", target_group: sess}
+    - {name: main, address: 127.0.0.1, port: $F_MAIN, upstream_group: dflt,
+       routing: [{model: "sticky*", target_group: sess}]}
 upstreams:
   - {name: def, url: "http://127.0.0.1:$M_DEF/v1"}
   - {name: s1, url: "http://127.0.0.1:$M_S1/v1"}
