@@ -91,6 +91,30 @@ int affinity_group_init(struct affinity *a, size_t g, size_t n, const char *cons
     return 0;
 }
 
+int affinity_take_sessions(struct affinity *dst, const struct affinity *src)
+{
+    struct lrutab *t;
+
+    if (dst->n_groups != src->n_groups)
+        return -1;
+    for (size_t g = 0; g < dst->n_groups; g++)
+        if (dst->groups[g].n != src->groups[g].n)
+            return -1;
+    if (!(t = lrutab_clone(src->table)))
+        return -1;
+    lrutab_destroy(dst->table);
+    dst->table = t;
+    lrutab_on_evict(t, on_evict, dst);
+    for (size_t g = 0; g < dst->n_groups; g++) {
+        struct affinity_group *d = &dst->groups[g];
+
+        if (d->n)
+            memcpy(d->sessions, src->groups[g].sessions, d->n * sizeof(*d->sessions));
+        d->held = src->groups[g].held;
+    }
+    return 0;
+}
+
 /*
  * Weighted rendezvous score of member i for `key`: w / -ln(u), u uniform in (0, 1) from
  * the keyed hash of (key, member). The member with the highest score is the session's

@@ -41,6 +41,14 @@ int affinity_group_init(struct affinity *a, size_t g, size_t n, const char *cons
                         const uint32_t *weights);
 
 /*
+ * Continue the sessions of `src` (a reload's old table) in `dst`, which must have the same
+ * groups with the same members in the same order, and the same key: its table becomes a
+ * copy of src's, its counts src's. 0, or -1 (then `dst` is unchanged) when the group
+ * sizes differ or memory is short.
+ */
+int affinity_take_sessions(struct affinity *dst, const struct affinity *src);
+
+/*
  * The member for a request of session `key` in group `grp` (from affinity_group_init on
  * `a`), `c` describing its `n` members; -1 when none is available. `*outcome` says what
  * happened to the session.

@@ -15,7 +15,7 @@ struct group_rt;
 
 /* How a request found its group (the line's <route>, judged against its forward). */
 enum judged_route {
-    JUDGED_ROUTE_NONE = 0,  /* a forward without routing: its own group */
+    JUDGED_ROUTE_NONE = 0,  /* a forward without routing: its own group; or not routed */
     JUDGED_ROUTE_RULE,      /* rule number `rule` matched */
     JUDGED_ROUTE_UNMATCHED, /* the fallback reasons (LOGLINE_ROUTE_*): the forward's group */
     JUDGED_ROUTE_NO_MODEL,
@@ -28,7 +28,9 @@ struct judged_request {
     /* NULL: the running configuration has no such forward, or the line's group or route
      * is none the forward has (configurations out of step, or a forged line). */
     struct forward_rt *forward;
-    struct group_rt *group; /* the group routed to: the forward's own or a rule's target */
+    /* The group routed to: the forward's own or a rule's target; NULL for a request of a
+     * forward with routing that HAProxy answered before routing it (a 405, say). */
+    struct group_rt *group;
     enum judged_route route;
     size_t rule;              /* JUDGED_ROUTE_RULE: index into forward->conf->routes */
     struct client_rt *client; /* NULL: no client named, or one the configuration lacks */

@@ -88,6 +88,11 @@ static bool judge_route(const struct logline *line, struct judged_request *r)
     const struct conf_forward *cf = r->forward->conf;
     const struct logline_str *f = &line->route;
 
+    if (f->len == 0 && cf->n_routes > 0)
+        /* HAProxy answered before its rules ran (a 400, 405, 413, 408): nothing was routed,
+         * so there is no group and no server either. The request is the forward's, in no
+         * group's families. */
+        return view_is(&line->group, "-") && line->upstream.len == 0;
     if (f->len == 0)
         r->route = JUDGED_ROUTE_NONE;
     else if (cf->n_routes == 0)
@@ -101,8 +106,6 @@ static bool judge_route(const struct logline *line, struct judged_request *r)
     else if (rule_index(f, cf->n_routes, &r->rule))
         r->route = JUDGED_ROUTE_RULE;
     else
-        return false;
-    if (r->route == JUDGED_ROUTE_NONE && cf->n_routes > 0)
         return false;
     /* A routing_strict forward's 404 went to no group: HAProxy may log "-" for it. */
     if (r->route >= JUDGED_ROUTE_UNMATCHED && view_is(&line->group, "-"))

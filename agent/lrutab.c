@@ -170,6 +170,27 @@ struct lrutab *lrutab_create(size_t key_len, size_t val_len, uint32_t max_entrie
     return t;
 }
 
+struct lrutab *lrutab_clone(const struct lrutab *src)
+{
+    struct lrutab *t = lrutab_create(src->key_len, src->val_len, src->max_entries, &src->seed);
+    unsigned char *slots;
+    uint32_t *buckets;
+
+    if (!t)
+        return NULL;
+    slots = t->slots;
+    buckets = t->buckets;
+    *t = *src;
+    t->slots = slots;
+    t->buckets = buckets;
+    t->on_evict = NULL;
+    t->evict_ctx = NULL;
+    /* Slots from `fresh` on were never used: left untouched, as in the source. */
+    memcpy(t->slots, src->slots, (size_t)(src->fresh - 1) * src->slot_size);
+    memcpy(t->buckets, src->buckets, ((size_t)src->bucket_mask + 1) * sizeof(*t->buckets));
+    return t;
+}
+
 void lrutab_destroy(struct lrutab *t)
 {
     if (!t)

@@ -22,6 +22,10 @@ struct lrutab *lrutab_create(size_t key_len, size_t val_len, uint32_t max_entrie
                              const struct siphash_key *seed);
 void lrutab_destroy(struct lrutab *t);
 
+/* A copy of `src`, entries, order, seed and counters alike, without its eviction observer;
+ * NULL with errno ENOMEM. */
+struct lrutab *lrutab_clone(const struct lrutab *src);
+
 /* Register the eviction observer (NULL to remove it). */
 void lrutab_on_evict(struct lrutab *t, lrutab_evict_fn fn, void *ctx);
 

@@ -113,8 +113,9 @@ struct agent_state {
     /* Borrowed, or NULL: the last attempt of recent requests, which judges their lines
      * (attempt_memo.h). The agent keeps one for its life, so a reload forgets nothing. */
     struct attempt_memo *attempts;
-    /* The sessions of the affinity groups, NULL without any. A reload starts an empty
-     * table but keeps `affinity_key`, so a session's rendezvous order stays the same. */
+    /* The sessions of the affinity groups, NULL without any. A reload copies them when the
+     * affinity groups are unchanged, else starts empty; it keeps `affinity_key` either way,
+     * so a session's rendezvous order stays the same. */
     struct affinity *affinity;
     struct siphash_key affinity_key;
 };

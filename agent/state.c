@@ -172,8 +172,36 @@ static const struct affinity_group *old_affinity(const struct agent_state *old, 
     return NULL;
 }
 
+/* Whether the affinity groups of `st` are those of `old`: the same groups in the same
+ * order, affinity the same ones, with the same members and weights in the same order. */
+static bool same_affinity_groups(const struct agent_state *st, const struct agent_state *old)
+{
+    const struct config *a = st->cfg, *b = old->cfg;
+
+    if (!old->affinity || a->n_groups != b->n_groups)
+        return false;
+    for (size_t g = 0; g < a->n_groups; g++) {
+        const struct conf_group *x = &a->groups[g], *y = &b->groups[g];
+
+        if (strcmp(x->name, y->name) != 0 ||
+            (x->strategy == BAL_AFFINITY) != (y->strategy == BAL_AFFINITY))
+            return false;
+        if (x->strategy != BAL_AFFINITY)
+            continue;
+        if (x->n_members != y->n_members)
+            return false;
+        for (size_t m = 0; m < x->n_members; m++)
+            if (x->members[m].weight != y->members[m].weight ||
+                strcmp(st->groups[g].members[m]->conf->name,
+                       old->groups[g].members[m]->conf->name) != 0)
+                return false;
+    }
+    return true;
+}
+
 /* The session table of the affinity groups, when there are some; their pick counters
- * continue those of the same groups before a reload. */
+ * continue those of the same groups before a reload, and their sessions too when the
+ * affinity groups are unchanged (a reload for anything else keeps every session home). */
 static bool init_affinity(struct agent_state *st, const struct agent_state *old, uint64_t seed)
 {
     const struct config *cfg = st->cfg;
@@ -208,6 +236,10 @@ static bool init_affinity(struct agent_state *st, const struct agent_state *old,
         if ((prev = old_affinity(old, cg->name)))
             memcpy(st->groups[g].affinity->picks, prev->picks, sizeof(prev->picks));
     }
+    /* A copy, not a move: `old` stays whole until its owner frees it. Short of memory,
+     * the sessions start over, as after a restart. */
+    if (old && same_affinity_groups(st, old))
+        (void)affinity_take_sessions(st->affinity, old->affinity);
     return true;
 }
 

@@ -11,7 +11,8 @@
  * whose name and URL are unchanged keeps its breaker (with the new settings), EMA and
  * counters, every forward keeps its rate-limit key, and every client of the same name
  * keeps its bucket (read with the new rate and burst) and counters, whatever its key
- * became; `old` itself is left intact for
+ * became, and affinity groups keep their pick counters (and their sessions, when the
+ * affinity groups are unchanged); `old` itself is left intact for
  * the caller to free. Returns NULL when memory is short (then `cfg` is still the caller's).
  */
 struct agent_state *state_create(struct config *cfg, const struct agent_state *old, uint64_t seed);

@@ -238,3 +238,10 @@ start_stack() {
         return 1
     fi
 }
+
+# metric 'NAME{LABELS}': the value of exactly that series on the agent's /metrics page at
+# 127.0.0.1:$ADMIN, or "absent"; the page stays in $T/metrics for further reading.
+metric() {
+    curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" >"$T/metrics"
+    awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "absent" }' "$T/metrics"
+}

@@ -5,7 +5,7 @@
 # 25 +- 20 % sessions each. Then one member's mock stops: its sessions' next requests fail
 # until its breaker opens (5 failed attempts, threshold 0.5), after which exactly the
 # sessions of that member have moved (to the others, for good) and every other session
-# is still where it was.
+# is still where it was. A reload of the agent in between moves none.
 source "$(dirname "$0")/lib.sh"
 
 read -r M0 M1 M2 M3 FWD SPOP LOGS ADMIN < <(free_ports 8 | xargs)
@@ -39,13 +39,6 @@ start_mock m1 "$M1" || finish
 start_mock m2 "$M2" || finish
 start_mock m3 "$M3" || finish
 start_stack "$T/config.yaml" || finish
-
-scrape() { curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" >"$T/metrics"; }
-# metric 'NAME{LABELS}': the value of exactly that series, or "absent".
-metric() {
-    scrape
-    awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "absent" }' "$T/metrics"
-}
 
 # turns SESSION N: N sequential chat completions of one session over one keep-alive
 # connection (one curl); prints "SESSION NAME" per turn, NAME the answering mock (it puts
@@ -86,11 +79,13 @@ check "every turn answered by a member ($(wc -l <"$T/r1") lines)" \
 awk '{ n[$1" "$2]++ } END { for (k in n) print k, n[k] }' "$T/r1" | sort -k1,1n -k3,3nr |
     awk '!seen[$1]++ { print $1, $2, $3 }' >"$T/home"
 off_home=$(awk '{ off += '"$TURNS"' - $3 } END { print off + 0 }' "$T/home")
+# Requests HAProxy balanced itself: the agent's answer came too late (no verdict logged).
+failed_open() { awk '$1 == "LLMR4" && $19 == "-"' "$T/haproxy.log" | wc -l; }
 # A turn leaves its session's member only when the agent spilled it (its member over the
 # load bound) or when HAProxy balanced it itself because the agent's answer came too late
 # (fail-open: no verdict in its log line). Both stay rare at 8 sessions at a time.
 spilled=$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="spilled"}')
-failopen=$(awk '$1 == "LLMR4" && $19 == "-"' "$T/haproxy.log" | wc -l)
+failopen=$(failed_open)
 log "turns away from their session's member: $off_home (agent spilled $spilled, fail-open $failopen)"
 check "every session's turns on one member but those spilled or failed open ($off_home <= $spilled + $failopen)" \
     test "$off_home" -le $((spilled + failopen)) -a "$off_home" -ge "$spilled"
@@ -104,6 +99,18 @@ check "the agent holds $SESSIONS sessions" \
 check "$SESSIONS new sessions, none moved" \
     test "$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="new"}')" = "$SESSIONS" -a \
     "$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="moved"}')" = 0
+
+# The agent reloads its unchanged configuration: every session stays on its member.
+kill -HUP "$PID_agent"
+check "the agent reloaded" wait_until 5 grep -q 'reloaded:' "$T/agent.log"
+check "... and still holds $SESSIONS sessions" \
+    test "$(metric 'llmproxy_affinity_sessions{group="gpu"}')" = "$SESSIONS"
+before=$(failed_open)
+round "$T/r1b" 1 2
+after_reload=$(join <(sort "$T/home") <(sort "$T/r1b") | awk '$2 == $4' | wc -l)
+late=$(($(failed_open) - before))
+check "after the reload, one more turn of every session at its member ($after_reload, $late failed open)" \
+    test "$after_reload" -ge $((SESSIONS - late))
 
 # m2 goes away: its sessions fail until its breaker opens.
 stop_pid "$PID_mock_m2"
@@ -124,7 +131,9 @@ check "m2's breaker opened while its sessions failed ($tries requests: $(awk '{p
     wait_until 5 is_open
 
 # One turn of every session, two at a time: no load to spill for.
+before=$(failed_open)
 round "$T/r2" 1 2
+late=$(($(failed_open) - before))
 stayed=0 moved=0 wrong=0
 while read -r s m _; do
     now=$(awk -v s="$s" '$1 == s {print $2}' "$T/r2")
@@ -137,8 +146,8 @@ while read -r s m _; do
     fi
 done <"$T/home"
 check "m2's $n_m2 sessions moved to the others ($moved)" test "$moved" = "$n_m2"
-check "the other $((SESSIONS - n_m2)) sessions stayed ($stayed, $wrong wrong)" \
-    test "$stayed" = $((SESSIONS - n_m2)) -a "$wrong" = 0
+check "the other $((SESSIONS - n_m2)) sessions stayed ($stayed, $wrong elsewhere, $late failed open)" \
+    test "$stayed" -ge $((SESSIONS - n_m2 - late)) -a "$wrong" -le "$late"
 check "the agent counted $n_m2 moves" \
     test "$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="moved"}')" = "$n_m2"
 log "whole test: $((SECONDS - started)) s"

@@ -40,11 +40,6 @@ start_mock b "$B" || finish
 start_mock c "$C" || finish
 start_stack "$T/config.yaml" || finish
 
-scrape() { curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" >"$T/metrics"; }
-metric() {
-    scrape
-    awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "absent" }' "$T/metrics"
-}
 # ask PORT PATH BODY: the answering mock's name, or the status when not 200.
 ask() {
     local out
@@ -63,9 +58,12 @@ ask "$ROUTED" /v1/embeddings '{"input":"x"}' >/dev/null
 check "the path rule sends embeddings to cloud ($(mock_count "$B") requests on b)" \
     test "$(mock_count "$B")" = 3
 ask "$PLAIN" /v1/chat/completions '{"model":"gpt-4o","messages":[]}' >/dev/null
+# HAProxy refuses this one before its rules run: no route, no group, still the forward's.
+code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -X PATCH "http://127.0.0.1:$ROUTED/v1/chat/completions")
+check "a method HAProxy refuses is answered before routing ($code)" test "$code" = 405
 
-lines_in() { [ "$(metric llmproxy_log_lines_received_total)" -ge 7 ]; }
-check "the agent received the 7 request lines" wait_until 10 lines_in
+lines_in() { [ "$(metric llmproxy_log_lines_received_total)" -ge 8 ]; }
+check "the agent received the 8 request lines" wait_until 10 lines_in
 check "no line unmatched or malformed" \
     test "$(metric llmproxy_log_lines_unmatched_total)" = 0 -a \
     "$(metric llmproxy_log_lines_malformed_total)" = 0
@@ -84,6 +82,8 @@ check "by model rule: llama-3.1-70b 1 (2xx)" \
 # (the mock has no embeddings endpoint: that one is its 404)
 other=$(awk '$1 ~ /^llmproxy_model_requests_total\{forward="routed",model="other",/ { n += $2 } END { print n + 0 }' "$T/metrics")
 check "other models, no model and the path rule: other 3 ($other)" test "$other" = 3
+check "the refused request counts as the routed forward's, in no route" \
+    test "$(metric 'llmproxy_http_request_errors_total{forward="routed",error="method_not_allowed",status="405"}')" = 1
 check "the forward without routing has no routing series" \
     bash -c "! grep -q 'forward=\"plain\"' <(grep -E '^llmproxy_(route|model)_' '$T/metrics')"
 check "no pick named a group its forward lacks" \

@@ -271,6 +271,36 @@ START_TEST(evicts_least_recently_used)
 }
 END_TEST
 
+/* A clone holds the same entries in the same order, and from then on lives apart. */
+START_TEST(clone_is_a_separate_copy)
+{
+    struct lrutab *t = new_table(3), *c;
+    struct evict_log log = {0};
+
+    lrutab_on_evict(t, log_eviction, &log);
+    touch(t, 1, 0, NULL);
+    touch(t, 2, 0, NULL);
+    touch(t, 3, 0, NULL);
+    touch(t, 4, 1, NULL); /* evicts 1 */
+    touch(t, 2, 2, NULL); /* 3 is the oldest now */
+    c = lrutab_clone(t);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(lrutab_count(c), 3);
+    ck_assert_uint_eq(lrutab_evictions(c), 1);
+    ck_assert(has(c, 2) && has(c, 3) && has(c, 4) && !has(c, 1));
+    /* No observer came along; the order did: 3 goes first, then 4. */
+    touch(c, 5, 3, NULL);
+    ck_assert(!has(c, 3));
+    touch(c, 6, 3, NULL);
+    ck_assert(!has(c, 4) && has(c, 2));
+    ck_assert_uint_eq(log.n, 1);
+    /* The source is untouched by what the clone did. */
+    ck_assert(has(t, 3) && has(t, 4) && !has(t, 5));
+    lrutab_destroy(t);
+    lrutab_destroy(c);
+}
+END_TEST
+
 START_TEST(get_does_not_refresh)
 {
     struct lrutab *t = new_table(2);
@@ -459,6 +489,7 @@ static Suite *lrutab_suite(void)
     tcase_add_test(tab, insert_get_delete);
     tcase_add_test(tab, delete_within_chains);
     tcase_add_test(tab, evicts_least_recently_used);
+    tcase_add_test(tab, clone_is_a_separate_copy);
     tcase_add_test(tab, get_does_not_refresh);
     tcase_add_test(tab, deleted_slots_are_reused_before_evicting);
     tcase_add_test(tab, zero_sized_values_make_a_set);

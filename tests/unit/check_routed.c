@@ -300,6 +300,7 @@ static const struct route_case route_cases[] = {
     {"main", "g", LOGLINE_ROUTE_TRUNCATED, true},
     {"plain", "g", "-", true},
     {"main", "-", LOGLINE_ROUTE_UNMATCHED, true}, /* routing_strict's 404: no group */
+    {"main", "-", "-", true}, /* refused before routing: see below for the server */
     /* hostile or out of step */
     {"main", "w", "2", false},  /* no rule 2 */
     {"main", "w", "00", false}, /* leading zero */
@@ -318,12 +319,18 @@ static const struct route_case route_cases[] = {
     {"plain", "-", "-", false},
 };
 
-static int parse_case(const struct route_case *c, char *line, size_t size, struct logline *ll)
+/* A line of the case; one without a group is HAProxy's own answer (no server), as it
+ * logs one, unless `served` says a server took it anyway. */
+static int parse_case(const struct route_case *c, bool served, char *line, size_t size,
+                      struct logline *ll)
 {
+    bool own = strcmp(c->group, "-") == 0 && !served;
+
     snprintf(line, size,
-             "LLMR4 id1 %s %s %s - POST 200 0 0 0 1 20 100 ---- 0 a grp_%s pass - "
+             "LLMR4 id1 %s %s %s - POST %s 0 0 0 1 20 100 ---- 0 %s %s%s %s - "
              "\"/v1/chat/completions\"",
-             c->forward, c->group, c->route, c->group);
+             c->forward, c->group, c->route, own ? "405" : "200", own ? "<NOSRV>" : "a",
+             own ? "fwd_" : "grp_", own ? c->forward : c->group, own ? "-" : "pass");
     return logline_parse(line, strlen(line), ll);
 }
 
@@ -335,12 +342,22 @@ START_TEST(request_lines_judged_by_their_route)
         struct logline ll;
         struct judged_line j;
 
-        ck_assert_int_eq(parse_case(c, line, sizeof(line), &ll), 0);
+        ck_assert_int_eq(parse_case(c, false, line, sizeof(line), &ll), 0);
         judge_line(d.state, &ll, &j);
         ck_assert_msg((j.request.forward != NULL) == c->matched, "%s %s %s: matched %d", c->forward,
                       c->group, c->route, j.request.forward != NULL);
-        if (c->matched)
+        if (!c->matched)
+            continue;
+        if (strcmp(c->route, "-") == 0 && strcmp(c->forward, "main") == 0)
+            ck_assert_ptr_null(j.request.group); /* answered before routing */
+        else
             ck_assert_str_eq(j.request.group->conf->name, strcmp(c->group, "-") ? c->group : "g");
+        /* Without a group nothing may have been served: a server makes it unmatched. */
+        if (strcmp(c->group, "-") == 0 && strcmp(c->route, "-") == 0) {
+            ck_assert_int_eq(parse_case(c, true, line, sizeof(line), &ll), 0);
+            judge_line(d.state, &ll, &j);
+            ck_assert_ptr_null(j.request.forward);
+        }
     }
 }
 END_TEST
@@ -479,22 +496,53 @@ START_TEST(routing_and_affinity_on_the_page)
 }
 END_TEST
 
-/* A reload keeps the affinity groups' pick counters and the rendezvous key. */
-START_TEST(reload_keeps_affinity_counters)
+/* A reload keeps the affinity groups' pick counters and the rendezvous key, and, with the
+ * affinity groups unchanged, every session on its member. */
+START_TEST(reload_keeps_affinity_sessions)
 {
     const struct spop_data k = spop_data_int64(42);
+    char home[ANSWER_NAME_MAX];
     struct agent_state *next;
+    struct answer a = notify("pick_aff", "main", &k, 4, 1000);
 
-    notify("pick_aff", "main", &k, 4, 1000);
-    notify("pick_aff", "main", &k, 4, 1010); /* the first settled: HAProxy counts it */
+    memcpy(home, a.upstream, sizeof(home));
+    notify("pick_aff", "main", &k, 4, 1010);
     next = state_create(ctu_load_ok(yaml), d.state, 99);
     ck_assert_ptr_nonnull(next);
     ck_assert_uint_eq(next->affinity_key.k0, d.state->affinity_key.k0);
-    ck_assert_uint_eq(next->groups[group_index("aff")].affinity->picks[AFFINITY_HOME], 1);
-    ck_assert_uint_eq(next->groups[group_index("aff")].affinity->picks[AFFINITY_NEW], 1);
-    ck_assert_uint_eq(next->groups[group_index("aff")].affinity->held, 0);
     state_free(d.state);
     d.state = next;
+    ck_assert_uint_eq(aff()->picks[AFFINITY_HOME], 1);
+    ck_assert_uint_eq(aff()->picks[AFFINITY_NEW], 1);
+    ck_assert_uint_eq(aff()->held, 1);
+    ck_assert_str_eq(notify("pick_aff", "main", &k, 4, 1020).upstream, home);
+    ck_assert_uint_eq(aff()->picks[AFFINITY_HOME], 2);
+    /* The old table is gone with its state: the copy counts evictions on its own. */
+    ck_assert_uint_eq(affinity_evictions(d.state->affinity), 0);
+}
+END_TEST
+
+/* Members of an affinity group changed: its sessions start over, counters go on. */
+START_TEST(reload_with_other_members_starts_over)
+{
+    const struct spop_data k = spop_data_int64(42);
+    char changed[sizeof(yaml) + 16];
+    struct agent_state *next;
+    char *at;
+
+    notify("pick_aff", "main", &k, 4, 1000);
+    memcpy(changed, yaml, sizeof(yaml));
+    at = strstr(changed, "{name: c}, {name: e}]");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "{name: e}, {name: c}]", 21); /* the same members, another order */
+    next = state_create(ctu_load_ok(changed), d.state, 99);
+    ck_assert_ptr_nonnull(next);
+    state_free(d.state);
+    d.state = next;
+    ck_assert_uint_eq(aff()->held, 0);
+    ck_assert_uint_eq(aff()->picks[AFFINITY_NEW], 1);
+    notify("pick_aff", "main", &k, 4, 1010);
+    ck_assert_uint_eq(aff()->picks[AFFINITY_NEW], 2);
 }
 END_TEST
 
@@ -536,7 +584,8 @@ static Suite *routed_suite(void)
     tcase_add_test(tc, routing_metrics_by_route_and_model);
     tcase_add_test(tc, routing_metrics_absent_without_routing);
     tcase_add_test(tc, routing_and_affinity_on_the_page);
-    tcase_add_test(tc, reload_keeps_affinity_counters);
+    tcase_add_test(tc, reload_keeps_affinity_sessions);
+    tcase_add_test(tc, reload_with_other_members_starts_over);
     tcase_add_test(tc, status_lists_routes_and_sessions);
     suite_add_tcase(s, tc);
     return s;
