@@ -159,6 +159,18 @@ START_TEST(alone_each_agent_admits_the_rate)
 }
 END_TEST
 
+/* One more spend on bucket `n`, then a batch: it carries that bucket alone, with `spend`. */
+static void spend_one_and_batch(struct cluster_table *t, uint32_t n, uint32_t spend)
+{
+    struct cluster_batch_item items[8];
+    struct cluster_digest k = key_n(n);
+    uint32_t ra;
+
+    ck_assert(cluster_table_take(t, &k, 0, 10, 10, &ra));
+    ck_assert_uint_eq(cluster_table_batch_begin(t, items), 1);
+    ck_assert_uint_eq(items[0].spend, spend);
+}
+
 START_TEST(a_batch_is_bounded_and_the_rest_waits)
 {
     struct cluster_table *t = cluster_table_create(1000, 4, &seed);
@@ -183,10 +195,7 @@ START_TEST(a_batch_is_bounded_and_the_rest_waits)
     ck_assert_uint_eq(st.keys_deferred, 12); /* 6 buckets, 2 spends each */
     ck_assert_uint_eq(st.keys_synced, 4);
     /* The deferred buckets join the next batch once they spend again, with all of it. */
-    struct cluster_digest k9 = key_n(9);
-    ck_assert(cluster_table_take(t, &k9, 0, 10, 10, &ra));
-    ck_assert_uint_eq(cluster_table_batch_begin(t, items), 1);
-    ck_assert_uint_eq(items[0].spend, 3);
+    spend_one_and_batch(t, 9, 3);
     cluster_table_destroy(t);
 }
 END_TEST
@@ -204,9 +213,7 @@ START_TEST(going_local_drops_pending_spend)
     ck_assert(cluster_table_take(t, &k, 0, 10, 10, &ra));
     cluster_table_set_sharing(t, true);
     ck_assert_uint_eq(cluster_table_batch_begin(t, items), 0);
-    ck_assert(cluster_table_take(t, &k, 0, 10, 10, &ra));
-    ck_assert_uint_eq(cluster_table_batch_begin(t, items), 1);
-    ck_assert_uint_eq(items[0].spend, 1);
+    spend_one_and_batch(t, 3, 1);
     cluster_table_destroy(t);
 }
 END_TEST
