@@ -328,6 +328,36 @@ START_TEST(error_replies_are_logged_printable_and_cut)
 }
 END_TEST
 
+/* What a reader built with `bytes` of a server's answer; NULL when it refused them. */
+static redisReply *read_reply(const char *bytes)
+{
+    redisReader *r = redisReaderCreate();
+    void *reply = NULL;
+    int rc;
+
+    cluster_reply_cap_arrays(r);
+    redisReaderFeed(r, bytes, strlen(bytes));
+    rc = redisReaderGetReply(r, &reply);
+    redisReaderFree(r);
+    return rc == REDIS_OK ? reply : NULL;
+}
+
+START_TEST(announced_huge_arrays_are_refused_unallocated)
+{
+    redisReply *r = read_reply("*3\r\n:1\r\n:-2\r\n:3\r\n");
+    int64_t levels[3];
+    char err[160];
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(cluster_reply_levels(r, 3, 10, levels, err, sizeof(err)), 0);
+    freeReplyObject(r);
+    /* 2^31 - 1 elements of 8 bytes would be a 16 GiB allocation. */
+    ck_assert_ptr_null(read_reply("*2147483647\r\n"));
+    ck_assert_ptr_null(read_reply("*100001\r\n"));
+    ck_assert_ptr_null(read_reply("*1\r\n*100001\r\n"));
+}
+END_TEST
+
 START_TEST(setup_replies)
 {
     char sha[41], err[160];
@@ -396,6 +426,7 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, link_falls_back_and_recovers_with_backoff);
     tcase_add_test(tc, replies_are_checked_before_use);
     tcase_add_test(tc, error_replies_are_logged_printable_and_cut);
+    tcase_add_test(tc, announced_huge_arrays_are_refused_unallocated);
     tcase_add_test(tc, setup_replies);
     tcase_add_test(tc, bucket_names_hash_identities);
     suite_add_tcase(s, tc);
