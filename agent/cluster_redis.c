@@ -91,18 +91,6 @@ struct cluster_redis {
     ev_timer tick;
 };
 
-static redisReplyObjectFunctions capped_functions;
-static void *(*default_create_array)(const redisReadTask *, int);
-
-/* The hiredis of Debian 12 allocates whatever array length a server announces: refuse
- * long ones before they are allocated (NULL reads as out of memory: the link fails). */
-static void *create_capped_array(const redisReadTask *task, int elements)
-{
-    if (elements < 0 || elements > CLUSTER_REPLY_MAX_ELEMENTS)
-        return NULL;
-    return default_create_array(task, elements);
-}
-
 static void set_phase(struct cluster_redis *c, enum phase p, uint64_t now_ms)
 {
     c->phase = p;
@@ -224,12 +212,7 @@ static void on_resolved(void *ctx, int err, const struct sockaddr *addr, socklen
     }
     ac->data = c;
     c->ac = ac;
-    if (!default_create_array) {
-        capped_functions = *ac->c.reader->fn;
-        default_create_array = capped_functions.createArray;
-        capped_functions.createArray = create_capped_array;
-    }
-    ac->c.reader->fn = &capped_functions;
+    cluster_reply_cap_arrays(ac->c.reader);
     redisLibevAttach(c->loop, ac);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);

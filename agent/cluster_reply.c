@@ -8,6 +8,28 @@
 
 #define SHA_HEX_LEN 40
 
+/* hiredis' own reply builders, but for arrays; filled from the first reader capped (the
+ * loop is single-threaded). */
+static redisReplyObjectFunctions capped_functions;
+static void *(*default_create_array)(const redisReadTask *, int);
+
+static void *create_capped_array(const redisReadTask *task, int elements)
+{
+    if (elements < 0 || elements > CLUSTER_REPLY_MAX_ELEMENTS)
+        return NULL;
+    return default_create_array(task, elements);
+}
+
+void cluster_reply_cap_arrays(redisReader *reader)
+{
+    if (!default_create_array) {
+        capped_functions = *reader->fn;
+        default_create_array = capped_functions.createArray;
+        capped_functions.createArray = create_capped_array;
+    }
+    reader->fn = &capped_functions;
+}
+
 /* An error reply's first bytes, with anything unprintable replaced: it goes to the log. */
 static int error_text(const redisReply *r, const char *what, char *err, size_t errlen)
 {

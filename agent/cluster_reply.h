@@ -15,6 +15,13 @@
 #define CLUSTER_REPLY_MAX_ELEMENTS 100000
 
 /*
+ * Make `reader` refuse, before allocating it, an array announced longer than
+ * CLUSTER_REPLY_MAX_ELEMENTS: the hiredis of Debian 12 allocates whatever length a server
+ * announces. The reader then fails as out of memory, which drops the connection.
+ */
+void cluster_reply_cap_arrays(redisReader *reader);
+
+/*
  * The levels of a batch of `n` buckets: an array of exactly `n` integers, each within
  * +-`limit_mt`. Returns 0 and fills `levels`, or -1 with what was wrong in `err` (an
  * error reply's text is cut and made printable: it is logged).

@@ -322,30 +322,27 @@ static void render_upstream(struct buf *out, struct upstream_rt *up, uint64_t no
 static void render_cluster(struct buf *out, const struct status_cluster *c, uint64_t now_ms)
 {
     const struct cluster_link *l = &c->redis->link;
+    const struct {
+        const char *key;
+        uint64_t value;
+    } counts[] = {
+        {"since_ms", now_ms - l->since_ms}, {"fallbacks", l->fallbacks},
+        {"recoveries", l->recoveries},      {"errors", l->errors},
+        {"timeouts", l->timeouts},          {"batches", c->redis->batches},
+        {"buckets", c->table->entries},     {"keys_deferred", c->table->keys_deferred},
+    };
 
     buf_puts(out, ",\"cluster\":{");
     json_str_field(out, "redis", c->endpoint);
     buf_puts(out, ",");
     json_str_field(out, "state", cluster_link_state_name(l->state));
-    buf_puts(out, ",");
-    json_u64_field(out, "since_ms", now_ms - l->since_ms);
-    buf_puts(out, ",");
-    json_u64_field(out, "fallbacks", l->fallbacks);
-    buf_puts(out, ",");
-    json_u64_field(out, "recoveries", l->recoveries);
-    buf_puts(out, ",");
-    json_u64_field(out, "errors", l->errors);
-    buf_puts(out, ",");
-    json_u64_field(out, "timeouts", l->timeouts);
-    buf_puts(out, ",");
-    json_u64_field(out, "batches", c->redis->batches);
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        buf_puts(out, ",");
+        json_u64_field(out, counts[i].key, counts[i].value);
+    }
     buf_puts(out, ",");
     json_num_field(out, "batch_rtt_ms", (double)c->redis->last_rtt_us / 1000.0,
                    c->redis->batches > 0);
-    buf_puts(out, ",");
-    json_u64_field(out, "buckets", c->table->entries);
-    buf_puts(out, ",");
-    json_u64_field(out, "keys_deferred", c->table->keys_deferred);
     buf_puts(out, "}");
 }
 

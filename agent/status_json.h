@@ -13,7 +13,7 @@
  *                  "ema_ms"|null,"success_rate","in_flight","score"|null,"picks"}],
  *    "clients":[{"name","ratelimit":{"per_second","burst"}|null,"requests","limited"}],
  *    "cluster":{"redis","state","since_ms","fallbacks","recoveries","errors","timeouts",
- *               "batches","batch_rtt_ms","buckets","keys_deferred"}}
+ *               "batches","buckets","keys_deferred","batch_rtt_ms"}}
  *
  * "cluster" is there only with agent.cluster.redis; it never holds the password.
  *

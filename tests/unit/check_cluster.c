@@ -159,6 +159,18 @@ START_TEST(alone_each_agent_admits_the_rate)
 }
 END_TEST
 
+/* One more spend on bucket `n`, then a batch: it carries that bucket alone, with `spend`. */
+static void spend_one_and_batch(struct cluster_table *t, uint32_t n, uint32_t spend)
+{
+    struct cluster_batch_item items[8];
+    struct cluster_digest k = key_n(n);
+    uint32_t ra;
+
+    ck_assert(cluster_table_take(t, &k, 0, 10, 10, &ra));
+    ck_assert_uint_eq(cluster_table_batch_begin(t, items), 1);
+    ck_assert_uint_eq(items[0].spend, spend);
+}
+
 START_TEST(a_batch_is_bounded_and_the_rest_waits)
 {
     struct cluster_table *t = cluster_table_create(1000, 4, &seed);
@@ -183,10 +195,7 @@ START_TEST(a_batch_is_bounded_and_the_rest_waits)
     ck_assert_uint_eq(st.keys_deferred, 12); /* 6 buckets, 2 spends each */
     ck_assert_uint_eq(st.keys_synced, 4);
     /* The deferred buckets join the next batch once they spend again, with all of it. */
-    struct cluster_digest k9 = key_n(9);
-    ck_assert(cluster_table_take(t, &k9, 0, 10, 10, &ra));
-    ck_assert_uint_eq(cluster_table_batch_begin(t, items), 1);
-    ck_assert_uint_eq(items[0].spend, 3);
+    spend_one_and_batch(t, 9, 3);
     cluster_table_destroy(t);
 }
 END_TEST
@@ -204,9 +213,7 @@ START_TEST(going_local_drops_pending_spend)
     ck_assert(cluster_table_take(t, &k, 0, 10, 10, &ra));
     cluster_table_set_sharing(t, true);
     ck_assert_uint_eq(cluster_table_batch_begin(t, items), 0);
-    ck_assert(cluster_table_take(t, &k, 0, 10, 10, &ra));
-    ck_assert_uint_eq(cluster_table_batch_begin(t, items), 1);
-    ck_assert_uint_eq(items[0].spend, 1);
+    spend_one_and_batch(t, 3, 1);
     cluster_table_destroy(t);
 }
 END_TEST
@@ -321,6 +328,36 @@ START_TEST(error_replies_are_logged_printable_and_cut)
 }
 END_TEST
 
+/* What a reader built with `bytes` of a server's answer; NULL when it refused them. */
+static redisReply *read_reply(const char *bytes)
+{
+    redisReader *r = redisReaderCreate();
+    void *reply = NULL;
+    int rc;
+
+    cluster_reply_cap_arrays(r);
+    redisReaderFeed(r, bytes, strlen(bytes));
+    rc = redisReaderGetReply(r, &reply);
+    redisReaderFree(r);
+    return rc == REDIS_OK ? reply : NULL;
+}
+
+START_TEST(announced_huge_arrays_are_refused_unallocated)
+{
+    redisReply *r = read_reply("*3\r\n:1\r\n:-2\r\n:3\r\n");
+    int64_t levels[3];
+    char err[160];
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(cluster_reply_levels(r, 3, 10, levels, err, sizeof(err)), 0);
+    freeReplyObject(r);
+    /* 2^31 - 1 elements of 8 bytes would be a 16 GiB allocation. */
+    ck_assert_ptr_null(read_reply("*2147483647\r\n"));
+    ck_assert_ptr_null(read_reply("*100001\r\n"));
+    ck_assert_ptr_null(read_reply("*1\r\n*100001\r\n"));
+}
+END_TEST
+
 START_TEST(setup_replies)
 {
     char sha[41], err[160];
@@ -389,6 +426,7 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, link_falls_back_and_recovers_with_backoff);
     tcase_add_test(tc, replies_are_checked_before_use);
     tcase_add_test(tc, error_replies_are_logged_printable_and_cut);
+    tcase_add_test(tc, announced_huge_arrays_are_refused_unallocated);
     tcase_add_test(tc, setup_replies);
     tcase_add_test(tc, bucket_names_hash_identities);
     suite_add_tcase(s, tc);
