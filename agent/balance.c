@@ -216,25 +216,6 @@ static int pick_response_aware(struct balancer *b, const struct bal_candidate *c
     return best;
 }
 
-/*
- * An affinity group's request without a session key: the member with the fewest requests
- * in flight; the scan starts after the previous pick, so equal members take turns.
- */
-static int pick_least_in_flight(struct balancer *b, const struct bal_candidate *c)
-{
-    int best = -1;
-
-    for (size_t i = 0; i < b->n; i++) {
-        size_t idx = (b->cursor + i) % b->n;
-
-        if (c[idx].available && (best < 0 || c[idx].in_flight < c[best].in_flight))
-            best = (int)idx;
-    }
-    if (best >= 0)
-        b->cursor = ((size_t)best + 1) % b->n;
-    return best;
-}
-
 /* ---- least_load ---- */
 
 double balancer_engine_waiting(const struct bal_candidate *m)
@@ -310,7 +291,10 @@ int balancer_pick(struct balancer *b, const struct bal_candidate *c, size_t n)
     case BAL_LEAST_LOAD:
         return pick_least_load(b, c);
     case BAL_AFFINITY:
-        return pick_least_in_flight(b, c);
+        /* A request without a session key: the least loaded member. Affinity members are
+         * never scraped, so that is the one with the fewest requests in flight (saturation
+         * only ever leaves out members with more), equals taking turns. */
+        return pick_least_load(b, c);
     }
     return -1;
 }
