@@ -84,7 +84,9 @@ check "another local user cannot connect to it" \
 # ---- HAProxy as the same unprivileged user serves the proxied group ----------------------
 "$CTL" render -c "$T/config.yaml" -o "$T/out" >"$T/render.log" 2>&1 || { fail "render"; finish; }
 chown -R "$RUN_AS:nogroup" "$T/out"
-spawn haproxy setpriv --reuid="$RUN_AS" --regid=nogroup --clear-groups "$HAPROXY" -W -db -f "$T/out/haproxy.cfg"
+# From /, as systemd starts it: HAProxy goes back to its starting folder while parsing, and
+# the one this test was started from (a clone in a 0700 folder) may be closed to nobody.
+spawn haproxy env -C / setpriv --reuid="$RUN_AS" --regid=nogroup --clear-groups "$HAPROXY" -W -db -f "$T/out/haproxy.cfg"
 up() { [ "$(haproxy_cli "$RUN/haproxy.sock" "show stat llm_agent 4 -1" | awk -F, '$2=="agent"{print $18}')" = UP ]; }
 check "HAProxy, running as $RUN_AS, sees the agent UP" wait_until 10 up
 check "... and runs as $RUN_AS ($(stat -c %U "$RUN/haproxy.sock" 2>/dev/null))" \
