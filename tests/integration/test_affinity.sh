@@ -34,10 +34,12 @@ agent:
 haproxy: {run_dir: "$T", access_log: true}
 YAML
 
-start_mock m0 "$M0" || finish
-start_mock m1 "$M1" || finish
-start_mock m2 "$M2" || finish
-start_mock m3 "$M3" || finish
+# Each answer takes 10 ms, so requests overlap as an engine's do: an instant answer leaves
+# nothing in flight but the agent's few milliseconds of fresh picks, all of one session.
+for m in 0 1 2 3; do
+    port_var=M$m
+    start_mock "m$m" "${!port_var}" --delay-ms 10 || finish
+done
 start_stack "$T/config.yaml" || finish
 
 # turns SESSION N: N sequential chat completions of one session over one keep-alive
@@ -96,8 +98,10 @@ spread_ok() { for c in $counts; do [ "$c" -ge 20 ] && [ "$c" -le 30 ] || return 
 check "members hold 25 +- 20 % sessions each ($counts)" spread_ok
 check "the agent holds $SESSIONS sessions" \
     test "$(metric 'llmproxy_affinity_sessions{group="gpu"}')" = "$SESSIONS"
-check "$SESSIONS new sessions, none moved" \
-    test "$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="new"}')" = "$SESSIONS" -a \
+# A new session's first request that spills counts as spilled, not new.
+new=$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="new"}')
+check "$SESSIONS new sessions but those whose first turn spilled ($new, $spilled spilled), none moved" \
+    test "$new" -le "$SESSIONS" -a $((new + spilled)) -ge "$SESSIONS" -a \
     "$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="moved"}')" = 0
 
 # The agent reloads its unchanged configuration: every session stays on its member.
@@ -119,12 +123,12 @@ n_m2=$(wc -w <<<"$on_m2")
 is_open() { [ "$(metric 'llmproxy_upstream_breaker_state{upstream="m2"}')" = 1 ]; }
 # The breaker's 10 s window still holds m2's successes of the first round: its failures
 # open it once they are half of the window, within about 10 s.
-tries=0
+tries=0 failing_since=$SECONDS
 for s in $(for _ in $(seq 20); do echo "$on_m2"; done); do
     is_open && break
     turns "$s" 1 >>"$T/failing"
     tries=$((tries + 1))
-    [ $((SECONDS - started)) -lt 50 ] || break
+    [ $((SECONDS - failing_since)) -lt 30 ] || break
     sleep 0.1
 done
 check "m2's breaker opened while its sessions failed ($tries requests: $(awk '{print $2}' "$T/failing" | sort | uniq -c | xargs))" \
@@ -148,7 +152,9 @@ done <"$T/home"
 check "m2's $n_m2 sessions moved to the others ($moved)" test "$moved" = "$n_m2"
 check "the other $((SESSIONS - n_m2)) sessions stayed ($stayed, $wrong elsewhere, $late failed open)" \
     test "$stayed" -ge $((SESSIONS - n_m2 - late)) -a "$wrong" -le "$late"
-check "the agent counted $n_m2 moves" \
-    test "$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="moved"}')" = "$n_m2"
+spilled_r2=$(($(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="spilled"}') - spilled))
+moves=$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="moved"}')
+check "the agent counted $n_m2 moves, but those that spilled ($moves, $spilled_r2 spilled)" \
+    test "$moves" -le "$n_m2" -a $((moves + spilled_r2)) -ge "$n_m2"
 log "whole test: $((SECONDS - started)) s"
 finish
