@@ -104,7 +104,6 @@ static int choose_member(struct decider *d, struct group_rt *grp, const struct p
 {
     size_t n = grp->conf->n_members;
     enum affinity_outcome outcome = AFFINITY_NO_KEY;
-    double load_factor;
     int chosen;
 
     if (!grp->affinity || !req->has_key || !d->state->affinity) {
@@ -113,11 +112,9 @@ static int choose_member(struct decider *d, struct group_rt *grp, const struct p
             grp->affinity->picks[AFFINITY_NO_KEY]++;
         return chosen;
     }
-    load_factor = grp->conf->affinity.load_factor;
-    if (!(load_factor > 1.0))
-        load_factor = CONF_AFFINITY_LOAD_FACTOR_DEFAULT;
-    return affinity_pick(d->state->affinity, grp->affinity, req->key, cand, n, load_factor, now_ms,
-                         &outcome);
+    /* The configuration holds a load_factor above 1 (its default included). */
+    return affinity_pick(d->state->affinity, grp->affinity, req->key, cand, n,
+                         grp->conf->affinity.load_factor, now_ms, &outcome);
 }
 
 void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
