@@ -30,6 +30,12 @@ load_summary() { awk '{print $1}' "$T/load.$1" | sort | uniq -c | awk '{print $2
 # load_total NAME, load_failed NAME: how many requests, how many not answered 200.
 load_total() { wc -l <"$T/load.$1"; }
 load_failed() { awk '$1 != 200 { n++ } END { print n + 0 }' "$T/load.$1"; }
+# load_covered NAME SECONDS: the load sent at least 4 requests a second over its SECONDS, so
+# every second of the fault it overlapped saw requests. Not more: a busy host runs the
+# curl loop at 8-10 a second, not the 20 it reaches when idle.
+load_covered() { [ "$(load_total "$1")" -ge $((4 * $2)) ]; }
+# load_all_200 NAME SECONDS: covered, and every request answered 200.
+load_all_200() { load_covered "$1" "$2" && [ "$(load_failed "$1")" -eq 0 ]; }
 # load_slowest NAME: the longest request, in seconds.
 load_slowest() { awk '$2 > m { m = $2 } END { printf "%.3f\n", m }' "$T/load.$1"; }
 

@@ -60,7 +60,7 @@ start_agent "$T/config.yaml" || fail "the agent did not restart"
 load_wait kill
 n=$(load_total kill)
 check "SIGKILL: every request of the load answered 200 ($n requests: $(load_summary kill))" \
-    test "$n" -ge 60 -a "$(load_failed kill)" -eq 0
+    load_all_200 kill 6
 check "SIGKILL: no request waited long (slowest $(load_slowest kill) s)" \
     awk -v t="$(load_slowest kill)" 'BEGIN { exit !(t < 1.0) }'
 check "the restarted agent is UP for HAProxy" wait_until 10 agent_is UP
@@ -81,7 +81,7 @@ kill -CONT "$PID_agent"
 load_wait stop
 n=$(load_total stop)
 check "SIGSTOP: every request of the load answered 200 ($n requests: $(load_summary stop))" \
-    test "$n" -ge 70 -a "$(load_failed stop)" -eq 0
+    load_all_200 stop 7
 check "SIGSTOP: each waited at most the pick timeout, plus some (slowest $(load_slowest stop) s)" \
     awk -v t="$(load_slowest stop)" 'BEGIN { exit !(t < 1.0) }'
 check "SIGCONT: HAProxy marks the agent UP again" wait_until 10 agent_is UP

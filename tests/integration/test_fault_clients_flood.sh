@@ -11,9 +11,9 @@
 #   - the agent's RSS stays under its baseline + the table's size (spop_bench
 #     --table-bytes 100000, plus an eighth for ASan's shadow) + 8 MiB: memory follows the
 #     bound, not the 2 million clients;
-#   - decisions stay as fast with a full, evicting table: the p99 of the last 100k picks
+#   - decisions stay as fast with a full, evicting table: the median of the last 100k picks
 #     (IPv6 sources evicted long ago, so each is an insert that evicts) is at most twice the
-#     first 100k's (an empty table filling up) + 500 us;
+#     first 100k's (an empty table filling up) + 200 us;
 #   - a legitimate client (127.0.0.1, through HAProxy) keeps its own limit throughout:
 #     every 2.5 s during the flood (its bucket refilled) it sends 6 requests at once and
 #     gets exactly 4 x 200 then 2 x 429.
@@ -116,14 +116,18 @@ check "the flood: $((2 * FLOOD)) distinct sources (IPv4, IPv6), every pick answe
 n=$(clients)
 check "the table stays at its bound: llmproxy_ratelimit_clients $n <= $MAX_CLIENTS" test "$n" -le "$MAX_CLIENTS"
 ev=$(metric llmproxy_ratelimit_evictions_total)
+# Most of the flood leaves by eviction; on a slow host a bucket idle past its refill time
+# (2 s) may be dropped as expired first, which keeps the table under its bound as well.
 check "... the oldest clients were evicted instead ($ev evictions, busy $(metric llmproxy_ratelimit_evictions_busy_total))" \
-    test "$ev" -ge $((2 * FLOOD))
+    test "$ev" -ge $((2 * FLOOD - 2 * MAX_CLIENTS))
 rss=$(rss_kb "$PID_agent")
 check "agent RSS $rss0 -> $rss KiB, under baseline + table ($table_kb KiB) + 1/8 + 8 MiB = $rss_bound KiB" \
     test "$rss" -le "$rss_bound"
-p99_first=$(kv first p99_us) p99_last=$(kv last p99_us)
-check "decision latency flat: p99 first 100k $p99_first us (p50 $(kv first p50_us)), last 100k $p99_last us (p50 $(kv last p50_us))" \
-    awk -v a="$p99_first" -v b="$p99_last" 'BEGIN { exit !(a > 0 && b > 0 && b <= 2 * a + 500) }'
+# The median, not the tail: a table that degraded would slow every pick, while the p99 of
+# a loaded two-core host moves by milliseconds with its other work.
+p50_first=$(kv first p50_us) p50_last=$(kv last p50_us)
+check "decision latency flat: p50 first 100k $p50_first us (p99 $(kv first p99_us)), last 100k $p50_last us (p99 $(kv last p99_us))" \
+    awk -v a="$p50_first" -v b="$p50_last" 'BEGIN { exit !(a > 0 && b > 0 && b <= 2 * a + 200) }'
 rounds=$(grep -c . "$T/legit")
 bad=$(grep -vc '^200 200 200 200 429 429 $' "$T/legit")
 check "the legitimate client kept its limit in all $rounds rounds during and after the flood ($bad differ: $(sort "$T/legit" | uniq -c | xargs))" \

@@ -56,7 +56,7 @@ check "$done_reloads reloads, each with a new worker ($first -> ${seen[*]})" \
     test "$done_reloads" -eq "$RELOADS" -a \
     "$(printf '%s\n' "$first" "${seen[@]}" | sort -u | wc -l)" -eq $((RELOADS + 1))
 check "no request failed across the reloads ($n requests: $(load_summary reload))" \
-    test "$n" -ge 150 -a "$(load_failed reload)" -eq 0
+    load_all_200 reload 14
 check "the agent decided them (picks $picks_before -> $(picks))" \
     test $(($(picks) - picks_before)) -ge "$n"
 one_worker() { [ "$(workers)" -eq 1 ]; }
