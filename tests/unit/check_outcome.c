@@ -124,10 +124,11 @@ static const struct class_case class_cases[] = {
     {405, -1, "LR--", OUTCOME_CLIENT}, /* method refused by a rule */
     {413, -1, "PR--", OUTCOME_CLIENT}, /* body too large */
     {431, -1, "PR--", OUTCOME_CLIENT},
-    {429, -1, "PR--", OUTCOME_NEUTRAL}, /* the agent's rate limit: never sent */
-    {503, -1, "PR--", OUTCOME_NEUTRAL}, /* the agent's fast-fail: never sent */
-    {500, -1, "PH--", OUTCOME_NEUTRAL}, /* an http-response rule failed: ours */
-    {503, -1, "sQ--", OUTCOME_NEUTRAL},
+    {429, -1, "PR--", OUTCOME_NEUTRAL},       /* the agent's rate limit: never sent */
+    {503, -1, "PR--", OUTCOME_NEUTRAL},       /* the agent's fast-fail: never sent */
+    {500, -1, "PH--", OUTCOME_NEUTRAL},       /* an http-response rule failed: ours */
+    {503, -1, "sQ--", OUTCOME_QUEUE_TIMEOUT}, /* queue timeout: busy, not failing */
+    {503, -1, "SQ--", OUTCOME_NEUTRAL},       /* the server went away while queued */
     {500, -1, "IR--", OUTCOME_NEUTRAL},
     {503, -1, "----", OUTCOME_NEUTRAL}, /* HAProxy's own reply, no upstream answer */
 };
@@ -152,6 +153,8 @@ START_TEST(test_class_names)
     ck_assert_str_eq(outcome_class_name(OUTCOME_N_CLASSES), "unknown");
     ck_assert(!outcome_is_failure(OUTCOME_SUCCESS));
     ck_assert(!outcome_is_failure(OUTCOME_NEUTRAL));
+    ck_assert(!outcome_is_failure(OUTCOME_QUEUE_TIMEOUT));
+    ck_assert_str_eq(outcome_class_name(OUTCOME_QUEUE_TIMEOUT), "queue_timeout");
     for (int c = OUTCOME_CONNECT; c < OUTCOME_N_CLASSES; c++)
         ck_assert(outcome_is_failure((enum outcome_class)c));
 }
@@ -451,9 +454,9 @@ END_TEST
 START_TEST(test_pinned_same_state_as_attempt)
 {
     static const struct class_case seq[] = {
-        {200, 40, "----", OUTCOME_SUCCESS}, {503, 7, "----", OUTCOME_STATUS_5XX},
-        {504, -1, "sH--", OUTCOME_TIMEOUT}, {502, -1, "SH--", OUTCOME_EMPTY_RESPONSE},
-        {-1, -1, "sQ--", OUTCOME_NEUTRAL},  {200, 90, "CD--", OUTCOME_CLIENT},
+        {200, 40, "----", OUTCOME_SUCCESS},      {503, 7, "----", OUTCOME_STATUS_5XX},
+        {504, -1, "sH--", OUTCOME_TIMEOUT},      {502, -1, "SH--", OUTCOME_EMPTY_RESPONSE},
+        {-1, -1, "sQ--", OUTCOME_QUEUE_TIMEOUT}, {200, 90, "CD--", OUTCOME_CLIENT},
         {503, -1, "SC--", OUTCOME_CONNECT},
     };
     struct agent_state *st2 = new_state();
