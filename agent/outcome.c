@@ -64,6 +64,10 @@ static enum outcome_class classify(const struct logline *line, enum outcome_ende
         return OUTCOME_QUEUE_TIMEOUT;
     if ((by_server || by_timeout) && phase == 'C')
         return OUTCOME_CONNECT;
+    /* The one rule that answers a response with a 502 (LH): the forward proxy's tunnel
+     * reached no plain http upstream (contract/internal_names.h). */
+    if (by == OUTCOME_BY_RULE && phase == 'H' && line->status == 502)
+        return OUTCOME_CONNECT;
     if (by_timeout && after_connect)
         return OUTCOME_TIMEOUT;
     if (by_server && phase == 'H')
@@ -129,8 +133,9 @@ enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_
      * Nor does a wait in the queue: the member was never asked. */
     if (cls == OUTCOME_CLIENT || cls == OUTCOME_QUEUE_TIMEOUT)
         return OUTCOME_IGNORED;
-    /* Time to the response headers, whatever the status: a sample whenever they came. */
-    if (line->t_response >= 0) {
+    /* Time to the response headers, whatever the status: a sample whenever they came
+     * (a tunnel's own answer for an upstream it never reached is none). */
+    if (line->t_response >= 0 && cls != OUTCOME_CONNECT) {
         if (up->ema_stale)
             up->measured = false; /* so the sample starts the average afresh */
         up->ema_stale = false;

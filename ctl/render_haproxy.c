@@ -745,6 +745,15 @@ static void upstream_rules(const struct config *cfg, const struct conf_group *g,
     header_rules(up, r);
     /* Ours alone: the upstream never sees it, whoever set it. */
     render_printf(r, "    http-request del-header %s\n", HAPROXY_ID_HEADER);
+    /* The agent's tunnel could not reach a plain http upstream through the proxy: HAProxy
+     * had already sent the request, so the tunnel says so in a response head of its own.
+     * HAProxy logs the answer LH 502, which the agent counts as a failed connection. An
+     * upstream that sends the header itself only fails its own request. */
+    if (c->proxy_enabled && !up->parsed.tls) {
+        json_reply("http-response return status", &render_err_unreachable, NULL, NULL, r);
+        render_printf(r, " if { res.hdr(%s) -m str %s }\n", HAPROXY_TUNNEL_HEADER,
+                      HAPROXY_TUNNEL_UNREACHABLE);
+    }
     upstream_server(cfg, g, up, r);
     render_printf(r, "\n");
 }

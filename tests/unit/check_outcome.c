@@ -116,13 +116,16 @@ static const struct class_case class_cases[] = {
     {600, 5, "----", OUTCOME_SUCCESS},
     {-1, -1, "CH--", OUTCOME_CLIENT}, /* the client (or the group layer) gave up first */
     {-1, -1, "CC--", OUTCOME_CLIENT},
-    {-1, -1, "CR--", OUTCOME_CLIENT},  /* body shorter than its Content-Length (captured) */
-    {-1, -1, "CD--", OUTCOME_CLIENT},  /* client closed mid-body, pinned (captured) */
-    {400, -1, "PH--", OUTCOME_CLIENT}, /* broken chunking after connect, pinned (captured) */
-    {408, -1, "cR--", OUTCOME_CLIENT}, /* body too slow (captured) */
-    {400, -1, "PR--", OUTCOME_CLIENT}, /* bad syntax, head too large (captured) */
-    {405, -1, "LR--", OUTCOME_CLIENT}, /* method refused by a rule */
-    {413, -1, "PR--", OUTCOME_CLIENT}, /* body too large */
+    {-1, -1, "CR--", OUTCOME_CLIENT},   /* body shorter than its Content-Length (captured) */
+    {-1, -1, "CD--", OUTCOME_CLIENT},   /* client closed mid-body, pinned (captured) */
+    {400, -1, "PH--", OUTCOME_CLIENT},  /* broken chunking after connect, pinned (captured) */
+    {408, -1, "cR--", OUTCOME_CLIENT},  /* body too slow (captured) */
+    {400, -1, "PR--", OUTCOME_CLIENT},  /* bad syntax, head too large (captured) */
+    {405, -1, "LR--", OUTCOME_CLIENT},  /* method refused by a rule */
+    {502, -1, "LH--", OUTCOME_CONNECT}, /* the proxy tunnel reached no http upstream (2.6) */
+    {502, 1, "LH--", OUTCOME_CONNECT},  /* ... (3.2 logs the tunnel's head as a response) */
+    {503, -1, "LH--", OUTCOME_NEUTRAL}, /* no rule of ours answers so */
+    {413, -1, "PR--", OUTCOME_CLIENT},  /* body too large */
     {431, -1, "PR--", OUTCOME_CLIENT},
     {429, -1, "PR--", OUTCOME_NEUTRAL},       /* the agent's rate limit: never sent */
     {503, -1, "PR--", OUTCOME_NEUTRAL},       /* the agent's fast-fail: never sent */
@@ -292,9 +295,12 @@ START_TEST(test_every_termination_state)
                                       outcome_class_name(cls));
                         if (!outcome_is_failure(cls))
                             continue;
-                        /* A failure is only ever the upstream's doing. */
-                        ck_assert_msg(strchr("SsP-", *w), "%s: %s", l.termination,
-                                      outcome_class_name(cls));
+                        /* A failure is only ever the upstream's doing: its own, or
+                         * the proxy tunnel's answer that it could not be reached (LH 502,
+                         * the one rule that answers a response). */
+                        ck_assert_msg(strchr("SsP-", *w) ||
+                                          (*w == 'L' && *p == 'H' && l.status == 502),
+                                      "%s: %s", l.termination, outcome_class_name(cls));
                         if (*w == '-')
                             ck_assert(l.t_response >= 0 && l.status >= 500 && l.status <= 599);
                         if (*w == 'P')
