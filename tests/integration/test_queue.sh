@@ -114,8 +114,10 @@ post "$F_DEAD" dead
 read -r st _ <"$T/dead.out"
 check "a refused connection: 502 ($st) upstream_unreachable ($(sed -n 2p "$T/dead.out"))" \
     test "$st/$(sed -n 2p "$T/dead.out")" = "502/upstream_unreachable"
-check "... counted as upstream_unreachable" wait_until 5 is \
+wait_until 10 is \
     'llmproxy_http_request_errors_total{forward="dead",error="upstream_unreachable",status="502"}' 1
+check "... counted as upstream_unreachable ($(grep '^llmproxy_http_request_errors_total{forward="dead"' "$T/metrics" | xargs))" \
+    is 'llmproxy_http_request_errors_total{forward="dead",error="upstream_unreachable",status="502"}' 1
 for i in 2 3 4 5 6; do post "$F_DEAD" dead; done
 check "... and by the breaker, which opens" \
     wait_until 5 is 'llmproxy_upstream_breaker_state{upstream="refused"}' 1
