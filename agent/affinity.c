@@ -191,9 +191,11 @@ static uint32_t load_bound(const struct bal_candidate *c, size_t n, double load_
                           AFFINITY_LOAD_FLOOR);
 }
 
+/* A member at its max_in_flight is over any bound: its request would only wait in
+ * HAProxy's queue, so it spills to one with room (stays home when none has). */
 static bool within(const struct bal_candidate *m, uint32_t bound)
 {
-    return (uint64_t)m->in_flight + 1 <= bound;
+    return !m->full && (uint64_t)m->in_flight + 1 <= bound;
 }
 
 /* The first member after `home` in the session's rendezvous order that is within the

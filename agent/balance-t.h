@@ -42,10 +42,13 @@ struct least_load_limits {
 
 /* What the caller knows about one member at pick time, in the group's member order. */
 struct bal_candidate {
-    bool available;      /* breaker lets it through and HAProxy says the server is up */
-    bool measured;       /* ema_ms holds at least one sample */
-    double ema_ms;       /* response-time EMA */
-    uint32_t in_flight;  /* HAProxy's srv_conn + srv_queue, plus picks not yet connected */
+    bool available;     /* breaker lets it through and HAProxy says the server is up */
+    bool measured;      /* ema_ms holds at least one sample */
+    double ema_ms;      /* response-time EMA */
+    uint32_t in_flight; /* HAProxy's srv_conn + srv_queue, plus picks not yet connected */
+    /* At its max_in_flight: a new request would wait in HAProxy's queue. The strategies
+     * that look at load send it to an available member with room while there is one. */
+    bool full;
     double success_rate; /* over the breaker window, 0.01 .. 1.0 */
     /* least_load: the member's engine as its metrics page said at the latest scrape, when
      * that is recent (`scraped`), and in_flight as it was then. */

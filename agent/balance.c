@@ -130,6 +130,21 @@ static int pick_failover(const struct balancer *b, const struct bal_candidate *c
     return -1;
 }
 
+/* Some available member has room: those at their max_in_flight then wait their turn. */
+static bool room_left(const struct bal_candidate *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (c[i].available && !c[i].full)
+            return true;
+    return false;
+}
+
+/* Whether a strategy that looks at load may take the member (`room`: room_left()). */
+static bool eligible(const struct bal_candidate *m, bool room)
+{
+    return m->available && !(room && m->full);
+}
+
 double balancer_score(const struct bal_candidate *c)
 {
     /* The negated comparisons also catch NaN, so bad statistics cannot poison a pick. */
@@ -164,14 +179,14 @@ static bool ra_better(const struct bal_candidate *x, double x_score, const struc
  * been left out of the last BALANCER_PROBE_EVERY picks. Unmeasured members need no probe:
  * they are tried first anyway.
  */
-static int probe_due(const struct balancer *b, const struct bal_candidate *c)
+static int probe_due(const struct balancer *b, const struct bal_candidate *c, bool room)
 {
     int oldest = -1;
 
     if (b->picks - b->probed_at < BALANCER_PROBE_EVERY)
         return -1;
     for (size_t i = 0; i < b->n; i++) {
-        if (!c[i].available || !c[i].measured || c[i].in_flight > 0 ||
+        if (!eligible(&c[i], room) || !c[i].measured || c[i].in_flight > 0 ||
             b->picks - b->picked_at[i] < BALANCER_PROBE_EVERY)
             continue;
         if (oldest < 0 || b->picked_at[i] < b->picked_at[oldest])
@@ -180,7 +195,7 @@ static int probe_due(const struct balancer *b, const struct bal_candidate *c)
     return oldest;
 }
 
-static int best_scored(const struct balancer *b, const struct bal_candidate *c)
+static int best_scored(const struct balancer *b, const struct bal_candidate *c, bool room)
 {
     int best = -1;
     double best_score = 0;
@@ -189,7 +204,7 @@ static int best_scored(const struct balancer *b, const struct bal_candidate *c)
         size_t idx = (b->cursor + i) % b->n;
         double score;
 
-        if (!c[idx].available)
+        if (!eligible(&c[idx], room))
             continue;
         score = balancer_score(&c[idx]);
         if (best < 0 || ra_better(&c[idx], score, &c[best], best_score)) {
@@ -202,11 +217,12 @@ static int best_scored(const struct balancer *b, const struct bal_candidate *c)
 
 static int pick_response_aware(struct balancer *b, const struct bal_candidate *c)
 {
-    int best = probe_due(b, c);
+    bool room = room_left(c, b->n);
+    int best = probe_due(b, c, room);
     bool probe = best >= 0;
 
     if (!probe)
-        best = best_scored(b, c);
+        best = best_scored(b, c, room);
     if (best < 0)
         return -1;
     b->cursor = ((size_t)best + 1) % b->n;
@@ -253,16 +269,17 @@ static int pick_least_load(struct balancer *b, const struct bal_candidate *m)
     const struct least_load_limits *limits = &b->saturated;
     bool any_unsaturated = false;
     size_t n = b->n;
+    bool room = room_left(m, n);
     int best = -1;
 
     for (size_t i = 0; i < n; i++)
-        if (m[i].available && !saturated(&m[i], limits))
+        if (eligible(&m[i], room) && !saturated(&m[i], limits))
             any_unsaturated = true;
     /* From the cursor on, so that the first of equals is a different one each time. */
     for (size_t k = 0; k < n; k++) {
         size_t i = (b->cursor + k) % n;
 
-        if (!m[i].available || (any_unsaturated && saturated(&m[i], limits)))
+        if (!eligible(&m[i], room) || (any_unsaturated && saturated(&m[i], limits)))
             continue;
         if (best < 0 || compare(&m[i], &m[best]) < 0)
             best = (int)i;

@@ -117,6 +117,13 @@ static int choose_member(struct decider *d, struct group_rt *grp, const struct p
                          grp->conf->affinity.load_factor, now_ms, &outcome);
 }
 
+/* HAProxy holds a member's requests beyond its max_in_flight in its queue: with as many
+ * in flight (queued ones and picks not yet counted included), the next one would wait. */
+static bool member_full(const struct conf_member *m, const struct bal_candidate *c)
+{
+    return m->max_in_flight > 0 && c->in_flight >= m->max_in_flight;
+}
+
 void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
                  struct pick_result *out)
 {
@@ -163,10 +170,12 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         const struct member_live *live = m < req->n_live ? &req->live[m] : &member_default;
 
         up->haproxy_in_flight = live->conn + live->queue;
+        up->haproxy_queued = live->queue;
         breaker_ok[m] = breaker_available(&up->breaker, now_ms);
         cand[m] = upstream_candidate(up, breaker_ok[m] && live->up, now_ms);
         if (grp->engines)
             engine_seen_candidate(&grp->engines[m], &grp->conf->engine, now_ms, &cand[m]);
+        cand[m].full = member_full(&grp->conf->members[m], &cand[m]);
     }
 
     chosen = choose_member(d, grp, req, cand, now_ms);

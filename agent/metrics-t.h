@@ -39,6 +39,8 @@ enum metrics_family {
     MF_UPSTREAM_DURATION,
     MF_UPSTREAM_TTFB,
     MF_UPSTREAM_ERRORS,
+    MF_UPSTREAM_QUEUE_WAIT, /* members with max_in_flight: HAProxy's queue */
+    MF_UPSTREAM_QUEUE_TIMEOUTS,
     MF_HTTP_REQUESTS,
     MF_HTTP_DURATION,
     MF_HTTP_ERRORS,

@@ -66,6 +66,24 @@ static const struct reg_def family_defs[MF_COUNT] = {
                             NULL,
                             0,
                             UPSTREAM_MAX_SERIES},
+    [MF_UPSTREAM_QUEUE_WAIT] = {"llmproxy_upstream_queue_wait_seconds",
+                                "Time requests waited in HAProxy's queue for a member at its "
+                                "max_in_flight (timed out ones included).",
+                                REG_HISTOGRAM,
+                                2,
+                                {"group", "upstream"},
+                                metrics_duration_bounds,
+                                N_BOUNDS(metrics_duration_bounds),
+                                UPSTREAM_MAX_SERIES},
+    [MF_UPSTREAM_QUEUE_TIMEOUTS] = {"llmproxy_upstream_queue_timeouts_total",
+                                    "Requests answered 503 upstream_saturated after waiting "
+                                    "http_client.timeout.queue for a member.",
+                                    REG_COUNTER,
+                                    2,
+                                    {"group", "upstream"},
+                                    NULL,
+                                    0,
+                                    UPSTREAM_MAX_SERIES},
     [MF_HTTP_REQUESTS] = {"llmproxy_http_requests_total",
                           "Client requests received.",
                           REG_COUNTER,
@@ -260,6 +278,8 @@ const char *metrics_request_error(const struct logline *ll, struct outcome o)
     switch (o.cls) {
     case OUTCOME_CLIENT:
         return client_error_kind(ll, o.by);
+    case OUTCOME_QUEUE_TIMEOUT:
+        return "upstream_saturated";
     case OUTCOME_CONNECT:
         return "upstream_unreachable";
     case OUTCOME_TIMEOUT:
@@ -463,6 +483,34 @@ static void record_routed_request(struct metrics *m, const struct judged_request
                     ms_to_s(ll->t_total));
 }
 
+/*
+ * A request the group backend held in its queue: the line names the member it waited for
+ * (a queue timeout of a request HAProxy balanced itself, the agent being down, names none
+ * and is only a request error). %Tw is 0 for a request that found room.
+ */
+static void record_queue(struct metrics *m, const struct judged_request *r)
+{
+    const struct logline *ll = r->line;
+    bool timed_out = r->outcome.cls == OUTCOME_QUEUE_TIMEOUT;
+    const char *labels[2];
+
+    if (!r->group || ll->pinned || ll->upstream.len == 0 || (ll->t_queue <= 0 && !timed_out))
+        return;
+    for (size_t i = 0; i < r->group->conf->n_members; i++) {
+        const char *name = r->group->members[i]->conf->name;
+
+        if (!view_is(&ll->upstream, name))
+            continue;
+        labels[0] = r->group->conf->name;
+        labels[1] = name;
+        reg_observe(&m->fam[MF_UPSTREAM_QUEUE_WAIT], labels,
+                    ms_to_s(ll->t_queue > 0 ? ll->t_queue : 0));
+        if (timed_out)
+            reg_add(&m->fam[MF_UPSTREAM_QUEUE_TIMEOUTS], labels, 1);
+        return;
+    }
+}
+
 static void record_request(struct metrics *m, const struct judged_request *r)
 {
     const struct logline *ll = r->line;
@@ -492,6 +540,7 @@ static void record_request(struct metrics *m, const struct judged_request *r)
         record_client_request(m, r, error);
     if (r->forward->conf->n_routes > 0 && r->group)
         record_routed_request(m, r);
+    record_queue(m, r);
 }
 
 static void record_attempt(struct metrics *m, const struct outcome_attempt *a)

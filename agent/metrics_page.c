@@ -102,6 +102,13 @@ static bool get_in_flight(struct upstream_rt *up, uint64_t now_ms, double *v)
     return true;
 }
 
+static bool get_queued(struct upstream_rt *up, uint64_t now_ms, double *v)
+{
+    (void)now_ms;
+    *v = up->haproxy_queued;
+    return true;
+}
+
 static bool get_ema(struct upstream_rt *up, uint64_t now_ms, double *v)
 {
     (void)now_ms;
@@ -146,6 +153,10 @@ static void render_upstreams(struct buf *out, struct agent_state *st, uint64_t n
          "Requests on the upstream: HAProxy's srv_conn + srv_queue from the latest pick, plus "
          "picks HAProxy had not counted yet.",
          get_in_flight},
+        {"llmproxy_upstream_queued",
+         "Requests waiting in HAProxy's queue for the upstream (max_in_flight): srv_queue "
+         "from the latest pick.",
+         get_queued},
         {"llmproxy_upstream_response_time_ema_seconds",
          "Response-time moving average (factor 0.15) used by response_aware; absent until "
          "the first measurement.",

@@ -16,6 +16,8 @@ enum outcome_class {
     OUTCOME_SUCCESS = 0,      /* answered, with a status below 500 (4xx included) */
     OUTCOME_NEUTRAL,          /* the upstream was not asked or not waited for: no evidence */
     OUTCOME_CLIENT,           /* the client aborted, timed out or sent a request HAProxy refused */
+    OUTCOME_QUEUE_TIMEOUT,    /* waited in HAProxy's queue for a member at its max_in_flight
+                               * until timeout queue (sQ): busy, not failing */
     OUTCOME_CONNECT,          /* connection refused, reset or timed out (SC, sC) */
     OUTCOME_TIMEOUT,          /* timeout server: before the headers (sH) or in a stream (sD) */
     OUTCOME_EMPTY_RESPONSE,   /* closed before the headers (SH) */

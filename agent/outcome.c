@@ -59,7 +59,14 @@ static enum outcome_class classify(const struct logline *line, enum outcome_ende
     if ((by == OUTCOME_BY_PROXY || by == OUTCOME_BY_RULE) && refused_request_status(line->status) &&
         line->t_response < 0)
         return OUTCOME_CLIENT;
+    /* Never sent: the member was busy with as many requests as it may take. */
+    if (by_timeout && phase == 'Q')
+        return OUTCOME_QUEUE_TIMEOUT;
     if ((by_server || by_timeout) && phase == 'C')
+        return OUTCOME_CONNECT;
+    /* The one rule that answers a response with a 502 (LH): the forward proxy's tunnel
+     * reached no plain http upstream (contract/internal_names.h). */
+    if (by == OUTCOME_BY_RULE && phase == 'H' && line->status == 502)
         return OUTCOME_CONNECT;
     if (by_timeout && after_connect)
         return OUTCOME_TIMEOUT;
@@ -91,7 +98,8 @@ struct outcome outcome_classify(const struct logline *line)
 
 bool outcome_is_failure(enum outcome_class cls)
 {
-    return cls != OUTCOME_SUCCESS && cls != OUTCOME_NEUTRAL && cls != OUTCOME_CLIENT;
+    return cls != OUTCOME_SUCCESS && cls != OUTCOME_NEUTRAL && cls != OUTCOME_CLIENT &&
+           cls != OUTCOME_QUEUE_TIMEOUT;
 }
 
 const char *outcome_class_name(enum outcome_class cls)
@@ -100,6 +108,7 @@ const char *outcome_class_name(enum outcome_class cls)
         [OUTCOME_SUCCESS] = "success",
         [OUTCOME_NEUTRAL] = "neutral",
         [OUTCOME_CLIENT] = "client",
+        [OUTCOME_QUEUE_TIMEOUT] = "queue_timeout",
         [OUTCOME_CONNECT] = "connect",
         [OUTCOME_TIMEOUT] = "timeout",
         [OUTCOME_EMPTY_RESPONSE] = "empty_response",
@@ -120,11 +129,13 @@ enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_
         return OUTCOME_UNKNOWN_GROUP;
     if (!up)
         return OUTCOME_UNKNOWN_UPSTREAM;
-    /* What the client did says nothing of the upstream: no sample, no breaker outcome. */
-    if (cls == OUTCOME_CLIENT)
+    /* What the client did says nothing of the upstream: no sample, no breaker outcome.
+     * Nor does a wait in the queue: the member was never asked. */
+    if (cls == OUTCOME_CLIENT || cls == OUTCOME_QUEUE_TIMEOUT)
         return OUTCOME_IGNORED;
-    /* Time to the response headers, whatever the status: a sample whenever they came. */
-    if (line->t_response >= 0) {
+    /* Time to the response headers, whatever the status: a sample whenever they came
+     * (a tunnel's own answer for an upstream it never reached is none). */
+    if (line->t_response >= 0 && cls != OUTCOME_CONNECT) {
         if (up->ema_stale)
             up->measured = false; /* so the sample starts the average afresh */
         up->ema_stale = false;

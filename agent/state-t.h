@@ -44,6 +44,7 @@ struct upstream_rt {
     bool measured;              /* ema_ms holds at least one sample */
     bool ema_stale;             /* probed after being left out: the next sample replaces ema_ms */
     uint32_t haproxy_in_flight; /* srv_conn + srv_queue as of the latest pick of its group */
+    uint32_t haproxy_queued;    /* srv_queue alone, as of that pick */
     uint64_t recent_picks[PICK_RING_SLOTS];
     unsigned recent_next;
     uint64_t picks; /* times chosen by pick */

@@ -15,6 +15,7 @@
 #include "conf_sockets.h"
 #include "config-t.h"
 #include "connect_proxy.h"
+#include "contract/internal_names.h"
 #include "contract/tunnel_path.h"
 #include "io_watch.h"
 #include "list.h"
@@ -74,6 +75,7 @@ struct tunnel {
     char request[CONNECT_PROXY_REQUEST_MAX];
     size_t request_len;
     double handshake_s, idle_s;
+    bool plain_http;   /* the upstream speaks http://: a failure is answered (see below) */
     struct list conns; /* of struct tunnel_conn, newest first */
     struct tunnel_stats st;
 };
@@ -115,6 +117,28 @@ static void conn_close(struct tunnel_conn *c)
     free(c);
 }
 
+/*
+ * To a TLS upstream HAProxy sends nothing before the handshake, which fails when the
+ * tunnel closes: a failed connection. To a plain http one it has sent the request at
+ * once, so a bare close would read as an upstream that closed without answering. It gets
+ * a response head instead that its listener or pinned backend turns into the 502
+ * upstream_unreachable (contract/internal_names.h). Best effort: the request is read
+ * and dropped first, so the close does not reset what HAProxy has yet to read.
+ */
+static void answer_unreachable(int fd)
+{
+    static const char answer[] =
+        "HTTP/1.1 502 Bad Gateway\r\n" HAPROXY_TUNNEL_HEADER ": " HAPROXY_TUNNEL_UNREACHABLE "\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    char sink[4096];
+    ssize_t n;
+
+    for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+        ;
+    n = send(fd, answer, sizeof(answer) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)n; /* HAProxy gone or its buffer full: it sees the close, a failure all the same */
+}
+
 /* A connection that never carried the upstream's bytes: counted, logged, closed, so
  * HAProxy sees a failed connection. */
 static void conn_fail(struct tunnel_conn *c, enum tunnel_fail why, const char *detail)
@@ -124,6 +148,8 @@ static void conn_fail(struct tunnel_conn *c, enum tunnel_fail why, const char *d
     t->st.failed[why]++;
     log_warn("tunnel %s/%s: proxy %s:%u: %s", t->group, t->upstream, t->proxy_host,
              (unsigned)t->proxy_port, detail);
+    if (t->plain_http)
+        answer_unreachable(c->cfd);
     conn_close(c);
 }
 
@@ -526,6 +552,7 @@ static int tunnel_init(struct tunnels *ts, struct tunnel *t, const struct config
         return -1;
     }
     t->proxy_port = hc->proxy.port;
+    t->plain_http = !up->parsed.tls;
     t->handshake_s = hc->connect_timeout_s; /* the schema's default when not set */
     /* HAProxy ends idle connections itself; this only reaps tunnels both peers forgot. */
     t->idle_s = (double)hc->request_timeout_s + hc->idle_timeout_s + 60;

@@ -28,6 +28,16 @@
  */
 #define HAPROXY_ID_HEADER "x-llmproxy-id"
 
+/*
+ * What the agent's forward-proxy tunnel (agent/tunnel.c) answers HAProxy in place of a
+ * plain http upstream the proxy did not reach: a response head with this header and
+ * value, which that upstream's listener and pinned backend turn into the JSON 502
+ * upstream_unreachable (docs/rendering.md). HAProxy has sent the request by then, so
+ * closing the tunnel alone would look like an upstream that closed without answering.
+ */
+#define HAPROXY_TUNNEL_HEADER      "x-llmproxy-tunnel"
+#define HAPROXY_TUNNEL_UNREACHABLE "unreachable"
+
 /* HAProxy's runtime API (`stats socket`), inside haproxy.run_dir. */
 #define HAPI_SOCKET_NAME "haproxy.sock"
 

@@ -76,6 +76,9 @@ extern const struct render_error render_err_bad_response;
 extern const struct render_error render_err_unreachable;
 extern const struct render_error render_err_no_upstream;
 extern const struct render_error render_err_timeout;
+extern const struct render_error render_err_saturated;
+/* Retry-After of the queue's 503: a second, about how long a short completion takes. */
+#define RENDER_SATURATED_RETRY_AFTER "1"
 extern const struct render_error render_err_invalid_api_key;
 extern const struct render_error render_err_model_not_found;
 

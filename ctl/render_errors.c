@@ -75,6 +75,10 @@ const struct render_error render_err_no_upstream = {
     "server_error",
     "no_upstream_available",
 };
+/* A member at its max_in_flight kept the request in HAProxy's queue until timeout.queue. */
+const struct render_error render_err_saturated = {
+    NULL, 503, "Service Unavailable", "upstream saturated", "server_error", "upstream_saturated",
+};
 const struct render_error render_err_timeout = {
     "504.http", 504, "Gateway Timeout", "upstream timeout", "server_error", "upstream_timeout",
 };

@@ -219,17 +219,25 @@ static void section_errors(struct render_out *r)
  * `return status` for answers (429, 503), `deny deny_status` for refused requests, which
  * HAProxy counts as denied and logs as the proxy's doing (termination state P).
  */
-static void reply_error(const char *action, const struct render_error *e, const char *hdr,
-                        const char *hdr_value, const char *cond, struct render_out *r)
+static void json_reply(const char *rule, const struct render_error *e, const char *hdr,
+                       const char *hdr_value, struct render_out *r)
 {
     char body[256];
 
     render_error_json(e, body, sizeof(body));
-    render_printf(r, "    http-request %s %d content-type application/json string ", action,
-                  e->status);
+    render_printf(r, "    %s %d content-type application/json string ", rule, e->status);
     render_quoted(r, body, false, "error body");
     if (hdr)
         render_printf(r, " hdr %s \"%s\"", hdr, hdr_value);
+}
+
+static void reply_error(const char *action, const struct render_error *e, const char *hdr,
+                        const char *hdr_value, const char *cond, struct render_out *r)
+{
+    char rule[64];
+
+    snprintf(rule, sizeof(rule), "http-request %s", action);
+    json_reply(rule, e, hdr, hdr_value, r);
     render_printf(r, " if %s\n", cond);
 }
 
@@ -504,6 +512,14 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     render_printf(r, "    timeout connect %us\n    timeout server %us\n",
                   (unsigned)c->connect_timeout_s, (unsigned)c->request_timeout_s);
     render_printf(r, "    errorfiles %s\n", FRONT_ERRORS);
+    if (topo.queued) {
+        /* The group layer's own 503 is then the queue's: its connections go to our own
+         * listeners, and an upstream that cannot be reached is the listener's 502. */
+        render_printf(r, "    timeout queue %us\n", (unsigned)c->queue_timeout_s);
+        json_reply("http-error status", &render_err_saturated, "Retry-After",
+                   RENDER_SATURATED_RETRY_AFTER, r);
+        render_printf(r, "\n");
+    }
     if (c->stream)
         render_printf(r, "    option http-no-delay\n");
     if (topo.retries) {
@@ -524,7 +540,10 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
 
         render_printf(r, "    server %s ", u);
         internal_address(cfg, r, g->name, u);
-        render_printf(r, " weight %u\n", haproxy_weight(g, i));
+        render_printf(r, " weight %u", haproxy_weight(g, i));
+        if (g->members[i].max_in_flight)
+            render_printf(r, " maxconn %u", (unsigned)g->members[i].max_in_flight);
+        render_printf(r, "\n");
     }
     render_printf(r, "\n");
 }
@@ -726,6 +745,15 @@ static void upstream_rules(const struct config *cfg, const struct conf_group *g,
     header_rules(up, r);
     /* Ours alone: the upstream never sees it, whoever set it. */
     render_printf(r, "    http-request del-header %s\n", HAPROXY_ID_HEADER);
+    /* The agent's tunnel could not reach a plain http upstream through the proxy: HAProxy
+     * had already sent the request, so the tunnel says so in a response head of its own.
+     * HAProxy logs the answer LH 502, which the agent counts as a failed connection. An
+     * upstream that sends the header itself only fails its own request. */
+    if (c->proxy_enabled && !up->parsed.tls) {
+        json_reply("http-response return status", &render_err_unreachable, NULL, NULL, r);
+        render_printf(r, " if { res.hdr(%s) -m str %s }\n", HAPROXY_TUNNEL_HEADER,
+                      HAPROXY_TUNNEL_UNREACHABLE);
+    }
     upstream_server(cfg, g, up, r);
     render_printf(r, "\n");
 }

@@ -14,8 +14,17 @@ struct group_topology {
      * The group has a pinned backend per member, where the frontend sends a request the
      * agent chose a member for; its other requests keep the two layers. Only without
      * retries: a retry may redispatch to another member, which needs the group layer.
+     * Nor with a queue: see `queued`.
      */
     bool pinned;
+    /*
+     * Some member has max_in_flight: the group backend holds what exceeds it in HAProxy's
+     * queue. The queue lives there and the connection to the upstream in the listener, so
+     * each has its own 503: in one proxy HAProxy 2.6 sends a queue timeout and a refused
+     * connection with the same errorfile, and no rule can tell them apart before the
+     * response is built (docs/rendering.md, "Queues").
+     */
+    bool queued;
     /* The group backend retries and redispatches, and its listeners ask `attempt`. */
     bool retries;
     uint32_t retry_count;        /* the group backend's `retries`: 0 without retries */

@@ -11,7 +11,11 @@
 struct group_topology render_group_topology(const struct conf_group *g)
 {
     const struct conf_http_client *c = &g->client;
-    struct group_topology t = {.pinned = !c->retry_enabled, .retries = c->retry_enabled};
+    struct group_topology t = {.retries = c->retry_enabled};
+
+    for (size_t i = 0; i < g->n_members; i++)
+        t.queued |= g->members[i].max_in_flight > 0;
+    t.pinned = !t.retries && !t.queued;
 
     if (t.retries) {
         t.retry_count = c->retry_attempts;

@@ -707,6 +707,9 @@ static const struct conf_key member_keys[] = {
      .off = offsetof(struct conf_member, name),
      .pos_off = offsetof(struct conf_member, pos)},
     INT_KEY("weight", struct conf_member, weight, 1, 65535, 1),
+    /* Absent: 0, no limit. HAProxy's maxconn takes up to 32 bits; a member that holds
+     * more than a million streams at once needs no queue. */
+    INT_KEY("max_in_flight", struct conf_member, max_in_flight, 1, 1000000, 0),
 };
 static const struct conf_schema member_schema =
     SCHEMA(member_keys, .item_size = sizeof(struct conf_member), .keep_pos = true,
@@ -722,6 +725,10 @@ static const struct conf_key client_timeout_keys[] = {
     INT_KEY("request", struct conf_http_client, request_timeout_s, 1, 3600,
             CONF_REQUEST_TIMEOUT_DEFAULT_S),
     INT_KEY("idle", struct conf_http_client, idle_timeout_s, 1, 3600, 60),
+    /* 5 s: long enough to ride out a burst on a member at its max_in_flight (a few of its
+     * requests end in that time), short enough that a client told to come back (503 with
+     * Retry-After) learns it well before its own timeout. */
+    INT_KEY("queue", struct conf_http_client, queue_timeout_s, 1, 3600, 5),
 };
 static const struct conf_schema client_timeout_schema = SCHEMA(client_timeout_keys);
 

@@ -103,6 +103,9 @@ struct conf_member {
     struct conf_str name; /* the upstream's name as written */
     size_t upstream;      /* index into config.upstreams */
     uint32_t weight;
+    /* Requests HAProxy sends this member at once; more wait in HAProxy's queue for at
+     * most http_client.timeout.queue. 0: no limit (no queue). */
+    uint32_t max_in_flight;
     struct conf_pos pos;
 };
 
@@ -117,6 +120,7 @@ struct conf_http_client {
     uint32_t connect_timeout_s;
     uint32_t request_timeout_s;
     uint32_t idle_timeout_s;
+    uint32_t queue_timeout_s; /* longest wait in a member's queue (max_in_flight) */
     bool retry_enabled;
     uint32_t retry_attempts;
     uint32_t retry_initial_ms;

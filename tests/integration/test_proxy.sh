@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 TINYPROXY=${TINYPROXY:-tinyproxy}
 command -v "$TINYPROXY" >/dev/null || { echo "  tinyproxy is missing (make deps)"; exit 1; }
 
-read -r UP PX DENIED F_OK F_CRED F_DENY SPOP LOGS ADMIN < <(free_ports 9 | xargs)
+read -r UP PX DENIED F_OK F_CRED F_DENY SPOP LOGS ADMIN PLAIN F_PLAIN < <(free_ports 11 | xargs)
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=proxy-test-ca" \
     -keyout "$T/ca.key" -out "$T/ca.pem" 2>/dev/null &&
@@ -31,6 +31,7 @@ LogLevel Connect
 PidFile "$T/tinyproxy.pid"
 Allow 127.0.0.1
 ConnectPort $UP
+ConnectPort $PLAIN
 BasicAuth user pass
 CONF
 
@@ -41,10 +42,12 @@ http_server:
     - {name: ok, address: 127.0.0.1, port: $F_OK, upstream_group: g_ok}
     - {name: cred, address: 127.0.0.1, port: $F_CRED, upstream_group: g_cred}
     - {name: deny, address: 127.0.0.1, port: $F_DENY, upstream_group: g_deny}
+    - {name: plain, address: 127.0.0.1, port: $F_PLAIN, upstream_group: g_plain}
   admin: {address: 127.0.0.1, port: $ADMIN}
 upstreams:
   - {name: api, url: "https://localhost:$UP/v1", tls: {ca_file: "$T/ca.pem"}}
   - {name: closed, url: "https://localhost:$DENIED/v1", tls: {ca_file: "$T/ca.pem"}}
+  - {name: plain, url: "http://localhost:$PLAIN/v1", breaker: {threshold: 0.5}}
 upstream_groups:
   - name: g_ok
     upstreams: [{name: api}]
@@ -55,6 +58,9 @@ upstream_groups:
   - name: g_deny
     upstreams: [{name: closed}]
     http_client: {timeout: {connect: 2}, proxy: {enabled: true, url: "http://user:pass@127.0.0.1:$PX"}}
+  - name: g_plain
+    upstreams: [{name: plain}]
+    http_client: {timeout: {connect: 2}, proxy: {enabled: true, url: "http://user:pass@127.0.0.1:$PX"}}
 agent:
   spop: {address: 127.0.0.1, port: $SPOP}
   logs: {address: 127.0.0.1, port: $LOGS}
@@ -62,6 +68,7 @@ haproxy: {run_dir: "$T"}
 YAML
 
 start_mock api "$UP" --tls-cert "$T/up.pem" --tls-key "$T/up.key" || finish
+start_mock plain "$PLAIN" || finish
 spawn tinyproxy "$TINYPROXY" -d -c "$T/tinyproxy.conf"
 wait_port "$PX" || { fail "tinyproxy did not start"; finish; }
 start_stack "$T/config.yaml" || finish
@@ -118,8 +125,35 @@ check "... tinyproxy refused the credentials (401/407)" \
 expect_refused "$F_DENY" g_deny refused "a port the proxy does not allow"
 check "... tinyproxy forbade it (403)" \
     grep -q "tunnel g_deny/closed: .*CONNECT refused with status 403" "$T/agent.log"
+# A plain http upstream: HAProxy sends the request into the tunnel at once, and the
+# tunnel's own answer for a proxy it cannot reach must still read as unreachable.
+plain() {
+    curl -s -m 10 -o "$T/body" -D "$T/headers" -w '%{http_code}' \
+        "http://127.0.0.1:$F_PLAIN/chat/completions" -d '{"model":"m"}'
+}
+st=$(plain)
+check "a plain http upstream through the proxy: 200 ($st)" test "$st" = 200
+check "... answered by the plain mock" test "$(jq -r '.choices[0].message.content' "$T/body")" = plain
+
 stop_pid "$PID_tinyproxy"
 expect_refused "$F_OK" g_ok connect "the proxy stopped"
+n_before=$(MOCK_SCHEME=http mock_count "$PLAIN")
+st=$(plain)
+check "the proxy stopped, a plain http upstream: 502 ($st)" test "$st" = 502
+check "... upstream_unreachable in the body ($(jq -r .error.code "$T/body" 2>/dev/null))" \
+    test "$(jq -r .error.code "$T/body" 2>/dev/null)" = upstream_unreachable
+check "... the tunnel's header does not reach the client" \
+    bash -c "! grep -qi '^x-llmproxy-tunnel' '$T/headers'"
+check "... no request reached the upstream" test "$(MOCK_SCHEME=http mock_count "$PLAIN")" = "$n_before"
+check "... the same label in the request errors" \
+    wait_until 5 bash -c "curl -sf 'http://127.0.0.1:$ADMIN/metrics' |
+        grep '^llmproxy_http_request_errors_total{forward=\"plain\"' | grep -q 'error=\"upstream_unreachable\",status=\"502\"'"
+check "... no other label for it" \
+    bash -c "! curl -sf 'http://127.0.0.1:$ADMIN/metrics' |
+        grep '^llmproxy_http_request_errors_total{forward=\"plain\"' | grep -v upstream_unreachable | grep -q ."
+check "... and a connect failure of the upstream from the log feed" \
+    wait_until 5 bash -c "curl -sf 'http://127.0.0.1:$ADMIN/metrics' |
+        grep -q '^llmproxy_upstream_errors_total{error=\"connect\",group=\"g_plain\",upstream=\"plain\"}'"
 
 check "no sanitizer report from the agent" \
     bash -c "! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error' '$T/agent.log'"

@@ -252,6 +252,31 @@ START_TEST(test_overloaded_member_spills_and_keeps_its_sessions)
 }
 END_TEST
 
+/* A home at its max_in_flight spills one request, however light its load, to a member
+ * with room; with every member full it stays home (HAProxy queues it there). */
+START_TEST(test_full_member_spills)
+{
+    struct affinity *a = table(64, 5, 1);
+    uint64_t key = 0;
+    int home = -1, m;
+
+    while (home != 0)
+        home = pick(a, 0, ++key);
+    c[0].in_flight = 1; /* far within the bound */
+    c[0].full = true;
+    m = pick(a, 0, key);
+    ck_assert_int_ne(m, 0);
+    ck_assert_int_eq(o, AFFINITY_SPILLED);
+    for (int i = 0; i < N_MEMBERS; i++)
+        c[i].full = true;
+    ck_assert_int_eq(pick(a, 0, key), 0);
+    c[0].full = false;
+    ck_assert_int_eq(pick(a, 0, key), 0);
+    ck_assert_int_eq(o, AFFINITY_HOME);
+    affinity_free(a);
+}
+END_TEST
+
 START_TEST(test_eviction_keeps_counts_exact)
 {
     struct affinity *a = table(64, 6, 2);
@@ -357,6 +382,7 @@ static Suite *affinity_suite(void)
     tcase_add_test(tc, test_breaker_moves_only_that_members_sessions);
     tcase_add_test(tc, test_nothing_available_keeps_the_session);
     tcase_add_test(tc, test_overloaded_member_spills_and_keeps_its_sessions);
+    tcase_add_test(tc, test_full_member_spills);
     tcase_add_test(tc, test_eviction_keeps_counts_exact);
     tcase_add_test(tc, test_hostile_keys_stay_bounded);
     tcase_add_test(tc, test_bad_input);

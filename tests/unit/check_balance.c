@@ -546,6 +546,35 @@ START_TEST(test_ema_converges)
 }
 END_TEST
 
+/*
+ * A member at its max_in_flight (`full`) would only queue a new request in HAProxy: the
+ * strategies that look at load send it to an available member with room, even a much
+ * busier or slower one, and to the best full member only when every one is full.
+ */
+START_TEST(test_full_members_wait)
+{
+    const enum balance_strategy load_aware[] = {BAL_RESPONSE_AWARE, BAL_LEAST_LOAD, BAL_AFFINITY};
+    struct bal_candidate c[3];
+
+    for (size_t s = 0; s < sizeof(load_aware) / sizeof(load_aware[0]); s++) {
+        struct balancer b;
+
+        healthy(c, 3);
+        c[0].ema_ms = 10.0; /* fast and nearly idle, but full */
+        c[0].in_flight = 2;
+        c[0].full = true;
+        c[1].in_flight = 5;
+        c[2].available = false;
+        init_ok(&b, load_aware[s], 3, NULL, 1);
+        for (int k = 0; k < 5; k++)
+            ck_assert_msg(balancer_pick(&b, c, 3) == 1, "strategy %d pick %d", load_aware[s], k);
+        c[1].full = true;
+        ck_assert_int_eq(balancer_pick(&b, c, 3), 0);
+        balancer_free(&b);
+    }
+}
+END_TEST
+
 static Suite *balance_suite(void)
 {
     Suite *s = suite_create("balance");
@@ -584,6 +613,7 @@ static Suite *balance_suite(void)
 
     tcase_add_test(misc, test_failover_order);
     tcase_add_test(misc, test_none_available);
+    tcase_add_test(misc, test_full_members_wait);
     tcase_add_test(misc, test_mismatched_input);
     tcase_add_test(misc, test_init_refuses_bad_input);
     suite_add_tcase(s, misc);

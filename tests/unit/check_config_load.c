@@ -99,6 +99,9 @@ START_TEST(seed_full_loads_with_defaults)
     ck_assert_uint_eq(g->members[0].weight, 8);
     ck_assert_uint_eq(g->members[1].upstream, 1);
     ck_assert_uint_eq(g->members[1].weight, 2);
+    /* No max_in_flight: no limit, no queue. */
+    ck_assert_uint_eq(g->members[0].max_in_flight, 0);
+    ck_assert_uint_eq(g->client.queue_timeout_s, 5);
     ck_assert_str_eq(g->client.agent.val, "LLMProxy/1.0");
     ck_assert_uint_eq(g->client.keepalive_s, 60);
     ck_assert(g->client.stream);
@@ -285,6 +288,23 @@ START_TEST(positions_recorded)
     ck_assert_uint_eq(cfg->forwards[0].listen.pos.line, 11);
     ck_assert_uint_eq(cfg->forwards[1].listen.pos.line, 14);
     ck_assert_uint_eq(cfg->forwards[1].listen.pos.col, 13);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(queue_keys_load)
+{
+    struct config *cfg = load_ok("upstreams:\n"
+                                 "  - {name: u, url: http://a}\n"
+                                 "  - {name: v, url: http://b}\n"
+                                 "upstream_groups:\n"
+                                 "  - name: g\n"
+                                 "    upstreams: [{name: u, max_in_flight: 8}, {name: v}]\n"
+                                 "    http_client: {timeout: {queue: 30}}\n");
+
+    ck_assert_uint_eq(cfg->groups[0].members[0].max_in_flight, 8);
+    ck_assert_uint_eq(cfg->groups[0].members[1].max_in_flight, 0);
+    ck_assert_uint_eq(cfg->groups[0].client.queue_timeout_s, 30);
     config_free(cfg);
 }
 END_TEST
@@ -749,6 +769,7 @@ static Suite *load_suite(void)
     tcase_add_test(model, no_forwards_is_valid);
     tcase_add_test(model, agent_block_and_aliases);
     tcase_add_test(model, positions_recorded);
+    tcase_add_test(model, queue_keys_load);
     tcase_add_test(model, anchors_and_aliases_work);
     tcase_add_test(model, merge_keys_refused);
     tcase_add_test(model, booleans_accept_yaml_words);

@@ -118,6 +118,29 @@ static const struct rule_case cases[] = {
      "1-10\n"
      "t.yaml:8:38: upstream_groups[0].http_client.retry.initial: 9 is out of range; allowed: "
      "10-60000\n"},
+    {"queue ranges",
+     U "upstream_groups:\n"
+       "  - {name: a, upstreams: [{name: u, max_in_flight: 0}]}\n"
+       "  - {name: b, upstreams: [{name: u, max_in_flight: -1}]}\n"
+       "  - {name: c, upstreams: [{name: u, max_in_flight: 1000001}]}\n"
+       "  - {name: d, upstreams: [{name: u, max_in_flight: many}]}\n"
+       "  - {name: e, upstreams: [{name: u, max_in_flight: \"2\"}]}\n"
+       "  - {name: f, upstreams: [{name: u}], http_client: {timeout: {queue: 0}}}\n"
+       "  - {name: h, upstreams: [{name: u}], http_client: {timeout: {queue: 3601}}}\n",
+     "t.yaml:3:52: upstream_groups[0].upstreams[0].max_in_flight: 0 is out of range; allowed: "
+     "1-1000000\n"
+     "t.yaml:4:52: upstream_groups[1].upstreams[0].max_in_flight: -1 is out of range; allowed: "
+     "1-1000000\n"
+     "t.yaml:5:52: upstream_groups[2].upstreams[0].max_in_flight: 1000001 is out of range; "
+     "allowed: 1-1000000\n"
+     "t.yaml:6:52: upstream_groups[3].upstreams[0].max_in_flight: found \"many\"; expected a "
+     "number 1-1000000\n"
+     "t.yaml:7:52: upstream_groups[4].upstreams[0].max_in_flight: found the string \"2\"; "
+     "expected a number 1-1000000 (write it without quotes)\n"
+     "t.yaml:8:70: upstream_groups[5].http_client.timeout.queue: 0 is out of range; allowed: "
+     "1-3600\n"
+     "t.yaml:9:70: upstream_groups[6].http_client.timeout.queue: 3601 is out of range; allowed: "
+     "1-3600\n"},
     {"breaker ranges",
      "upstreams: [{name: u, url: 'http://u', breaker: {threshold: 0.001, cooldown: 0}}]\n"
      "x-b: &b {threshold: 1.5e0, cooldown: \"30\"}\n"

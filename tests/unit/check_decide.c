@@ -150,6 +150,37 @@ START_TEST(pick_round_robin_then_skips_haproxy_down)
 }
 END_TEST
 
+/* A member at its max_in_flight, counting what HAProxy reports in flight and queued on it,
+ * is full: least in flight sends the request to the member with room, however busy. */
+START_TEST(pick_full_member_yields)
+{
+    static const char yaml[] =
+        "http_server: {forwards: [{name: q, port: 3001, upstream_group: q}]}\n"
+        "upstreams:\n"
+        "  - {name: a, url: 'http://127.0.0.1:1'}\n"
+        "  - {name: b, url: 'http://127.0.0.1:2'}\n"
+        "upstream_groups:\n"
+        "  - name: q\n"
+        "    upstreams: [{name: a, max_in_flight: 2}, {name: b}]\n"
+        "    balance: {strategy: least_load}\n";
+
+    teardown();
+    setup_from(yaml);
+    pick_from("q", 1);
+    pick_request_member(&req, 0)->conn = 2;
+    pick_request_member(&req, 1)->conn = 5;
+    ck_assert_str_eq(pick_name(1000), "b");
+    pick_request_member(&req, 0)->conn = 1;
+    ck_assert_str_eq(pick_name(1100), "a");
+    pick_request_member(&req, 0)->queue = 1; /* 1 running + 1 queued: full again */
+    ck_assert_str_eq(pick_name(1200), "b");
+    ck_assert_uint_eq(state_upstream(d.state, "a", 1)->haproxy_queued, 1);
+    /* No member with room available: the full one takes it (HAProxy queues it there). */
+    pick_request_member(&req, 1)->up = false;
+    ck_assert_str_eq(pick_name(1300), "a");
+}
+END_TEST
+
 START_TEST(pick_weighted_smooth_sequence)
 {
     char seq[7] = {0};
@@ -753,6 +784,7 @@ static Suite *decide_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, pick_round_robin_then_skips_haproxy_down);
+    tcase_add_test(tc, pick_full_member_yields);
     tcase_add_test(tc, pick_weighted_smooth_sequence);
     tcase_add_test(tc, pick_unknown_forward_fails_open);
     tcase_add_test(tc, pick_rate_limit_per_forward_and_ip);

@@ -467,6 +467,8 @@ START_TEST(request_errors_are_classified)
         {"pass", "RC--", 500, "resource_exhausted"},
         {"pass", "IH--", 500, "internal_error"},
         {"pass", "KD--", 200, "aborted"},
+        {"pass", "sQ--", 503, "upstream_saturated"},   /* queue timeout (max_in_flight) */
+        {"pass", "LH--", 502, "upstream_unreachable"}, /* the proxy tunnel's answer */
         {"", "----", -1, "upstream_error"},
     };
 
@@ -517,6 +519,49 @@ START_TEST(request_line_is_recorded)
         reg_series_find(&m->fam[MF_HTTP_DURATION], (const char *[]){"main", "GET", "/v1/models"}));
     ck_assert_double_eq(counter(MF_HTTP_ERRORS, (const char *[]){"main", "client_aborted", "000"}),
                         1);
+}
+END_TEST
+
+/*
+ * A group backend's request line that waited in a member's queue (%Tw) is a queue wait of
+ * that member; one that timed out there is also a queue timeout, not an upstream error.
+ * A line that found room, a pinned one, and one naming no server record no wait.
+ */
+START_TEST(queue_waits_are_recorded)
+{
+    const char *ga[] = {"g", "a"};
+    const struct reg_series *h;
+    struct logline ll = served_line("main", "POST", "/v1/chat/completions", 200);
+    char *text;
+    struct metrics_page_sources src = {.state = st};
+
+    ll.t_queue = 300;
+    record(&ll);
+    ll.t_queue = 0;
+    record(&ll);
+    ll = request_line("main", "POST", "/v1/chat/completions", 503, 1002);
+    ll.upstream = view("a");
+    ll.verdict = view("pass");
+    ll.t_queue = 1001;
+    memcpy(ll.termination, "sQ--", 5);
+    record(&ll);
+    ll.upstream = view(""); /* <NOSRV>: HAProxy balanced it, the agent being down */
+    record(&ll);
+    h = reg_series_find(&m->fam[MF_UPSTREAM_QUEUE_WAIT], ga);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->count, 2);
+    ck_assert_double_eq_tol(h->sum, 1.301, 1e-9);
+    ck_assert_double_eq(counter(MF_UPSTREAM_QUEUE_TIMEOUTS, ga), 1);
+    ck_assert_double_eq(
+        counter(MF_HTTP_ERRORS, (const char *[]){"main", "upstream_saturated", "503"}), 2);
+    ck_assert_uint_eq(m->fam[MF_UPSTREAM_ERRORS].n, 0);
+
+    st->upstreams[0].haproxy_queued = 3;
+    text = render_all(&src);
+    ck_assert_ptr_nonnull(strstr(text, "llmproxy_upstream_queued{upstream=\"a\"} 3\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "llmproxy_upstream_queue_timeouts_total{group=\"g\",upstream=\"a\"} 1\n"));
+    free(text);
 }
 END_TEST
 
@@ -1095,6 +1140,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, labels_are_bounded);
     tcase_add_test(tc, request_errors_are_classified);
     tcase_add_test(tc, request_line_is_recorded);
+    tcase_add_test(tc, queue_waits_are_recorded);
     tcase_add_test(tc, rate_limited_requests_are_counted);
     tcase_add_test(tc, paths_are_capped_per_forward);
     tcase_add_test(tc, paths_no_upstream_served_take_no_slot);

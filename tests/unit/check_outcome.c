@@ -116,18 +116,22 @@ static const struct class_case class_cases[] = {
     {600, 5, "----", OUTCOME_SUCCESS},
     {-1, -1, "CH--", OUTCOME_CLIENT}, /* the client (or the group layer) gave up first */
     {-1, -1, "CC--", OUTCOME_CLIENT},
-    {-1, -1, "CR--", OUTCOME_CLIENT},  /* body shorter than its Content-Length (captured) */
-    {-1, -1, "CD--", OUTCOME_CLIENT},  /* client closed mid-body, pinned (captured) */
-    {400, -1, "PH--", OUTCOME_CLIENT}, /* broken chunking after connect, pinned (captured) */
-    {408, -1, "cR--", OUTCOME_CLIENT}, /* body too slow (captured) */
-    {400, -1, "PR--", OUTCOME_CLIENT}, /* bad syntax, head too large (captured) */
-    {405, -1, "LR--", OUTCOME_CLIENT}, /* method refused by a rule */
-    {413, -1, "PR--", OUTCOME_CLIENT}, /* body too large */
+    {-1, -1, "CR--", OUTCOME_CLIENT},   /* body shorter than its Content-Length (captured) */
+    {-1, -1, "CD--", OUTCOME_CLIENT},   /* client closed mid-body, pinned (captured) */
+    {400, -1, "PH--", OUTCOME_CLIENT},  /* broken chunking after connect, pinned (captured) */
+    {408, -1, "cR--", OUTCOME_CLIENT},  /* body too slow (captured) */
+    {400, -1, "PR--", OUTCOME_CLIENT},  /* bad syntax, head too large (captured) */
+    {405, -1, "LR--", OUTCOME_CLIENT},  /* method refused by a rule */
+    {502, -1, "LH--", OUTCOME_CONNECT}, /* the proxy tunnel reached no http upstream (2.6) */
+    {502, 1, "LH--", OUTCOME_CONNECT},  /* ... (3.2 logs the tunnel's head as a response) */
+    {503, -1, "LH--", OUTCOME_NEUTRAL}, /* no rule of ours answers so */
+    {413, -1, "PR--", OUTCOME_CLIENT},  /* body too large */
     {431, -1, "PR--", OUTCOME_CLIENT},
-    {429, -1, "PR--", OUTCOME_NEUTRAL}, /* the agent's rate limit: never sent */
-    {503, -1, "PR--", OUTCOME_NEUTRAL}, /* the agent's fast-fail: never sent */
-    {500, -1, "PH--", OUTCOME_NEUTRAL}, /* an http-response rule failed: ours */
-    {503, -1, "sQ--", OUTCOME_NEUTRAL},
+    {429, -1, "PR--", OUTCOME_NEUTRAL},       /* the agent's rate limit: never sent */
+    {503, -1, "PR--", OUTCOME_NEUTRAL},       /* the agent's fast-fail: never sent */
+    {500, -1, "PH--", OUTCOME_NEUTRAL},       /* an http-response rule failed: ours */
+    {503, -1, "sQ--", OUTCOME_QUEUE_TIMEOUT}, /* queue timeout: busy, not failing */
+    {503, -1, "SQ--", OUTCOME_NEUTRAL},       /* the server went away while queued */
     {500, -1, "IR--", OUTCOME_NEUTRAL},
     {503, -1, "----", OUTCOME_NEUTRAL}, /* HAProxy's own reply, no upstream answer */
 };
@@ -152,6 +156,8 @@ START_TEST(test_class_names)
     ck_assert_str_eq(outcome_class_name(OUTCOME_N_CLASSES), "unknown");
     ck_assert(!outcome_is_failure(OUTCOME_SUCCESS));
     ck_assert(!outcome_is_failure(OUTCOME_NEUTRAL));
+    ck_assert(!outcome_is_failure(OUTCOME_QUEUE_TIMEOUT));
+    ck_assert_str_eq(outcome_class_name(OUTCOME_QUEUE_TIMEOUT), "queue_timeout");
     for (int c = OUTCOME_CONNECT; c < OUTCOME_N_CLASSES; c++)
         ck_assert(outcome_is_failure((enum outcome_class)c));
 }
@@ -289,9 +295,12 @@ START_TEST(test_every_termination_state)
                                       outcome_class_name(cls));
                         if (!outcome_is_failure(cls))
                             continue;
-                        /* A failure is only ever the upstream's doing. */
-                        ck_assert_msg(strchr("SsP-", *w), "%s: %s", l.termination,
-                                      outcome_class_name(cls));
+                        /* A failure is only ever the upstream's doing: its own, or
+                         * the proxy tunnel's answer that it could not be reached (LH 502,
+                         * the one rule that answers a response). */
+                        ck_assert_msg(strchr("SsP-", *w) ||
+                                          (*w == 'L' && *p == 'H' && l.status == 502),
+                                      "%s: %s", l.termination, outcome_class_name(cls));
                         if (*w == '-')
                             ck_assert(l.t_response >= 0 && l.status >= 500 && l.status <= 599);
                         if (*w == 'P')
@@ -451,9 +460,9 @@ END_TEST
 START_TEST(test_pinned_same_state_as_attempt)
 {
     static const struct class_case seq[] = {
-        {200, 40, "----", OUTCOME_SUCCESS}, {503, 7, "----", OUTCOME_STATUS_5XX},
-        {504, -1, "sH--", OUTCOME_TIMEOUT}, {502, -1, "SH--", OUTCOME_EMPTY_RESPONSE},
-        {-1, -1, "sQ--", OUTCOME_NEUTRAL},  {200, 90, "CD--", OUTCOME_CLIENT},
+        {200, 40, "----", OUTCOME_SUCCESS},      {503, 7, "----", OUTCOME_STATUS_5XX},
+        {504, -1, "sH--", OUTCOME_TIMEOUT},      {502, -1, "SH--", OUTCOME_EMPTY_RESPONSE},
+        {-1, -1, "sQ--", OUTCOME_QUEUE_TIMEOUT}, {200, 90, "CD--", OUTCOME_CLIENT},
         {503, -1, "SC--", OUTCOME_CONNECT},
     };
     struct agent_state *st2 = new_state();

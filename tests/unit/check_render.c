@@ -515,6 +515,68 @@ static char *rendered_cfg(const char *yaml)
     return text;
 }
 
+static size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* A plain http member of a proxied group, in its listener and its pinned backend, turns
+ * the tunnel's marked answer into the JSON 502 upstream_unreachable; a TLS member's
+ * handshake fails by itself, and a group without a proxy has no such rule. */
+START_TEST(proxy_tunnel_answer_for_plain_http)
+{
+    static const char yaml[] =
+        "upstreams: [{name: tls, url: 'https://api.example.com/v1'}, {name: plain, url: "
+        "'http://10.0.0.9:8000'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: tls}, {name: plain}], http_client: "
+        "{proxy: {enabled: true, url: 'http://proxy:3128'}}},\n"
+        "  {name: d, upstreams: [{name: plain}]}]\n"
+        "http_server: {forwards: [{name: f, upstream_group: g}, {name: e, port: 3001, "
+        "upstream_group: d}]}\n"
+        "haproxy: {run_dir: '/run/llm'}\n";
+    static const char rule[] =
+        "    http-response return status 502 content-type application/json string "
+        "\"{\\\"error\\\":{\\\"message\\\":\\\"upstream unreachable\\\",\\\"type\\\":"
+        "\\\"server_error\\\",\\\"code\\\":\\\"upstream_unreachable\\\"}}\" "
+        "if { res.hdr(x-llmproxy-tunnel) -m str unreachable }\n"
+        "    server plain \"unix@/run/llm/tunnel_g__plain.sock\"";
+    char *text = rendered_cfg(yaml);
+
+    ck_assert_msg(count_of(text, rule) == 2, "%s", text);
+    ck_assert_uint_eq(count_of(text, "x-llmproxy-tunnel"), 2);
+    free(text);
+}
+END_TEST
+
+/* max_in_flight: the member's server line in the group backend has maxconn, the group
+ * backend a queue timeout and its own 503; the group has no pinned backends. */
+START_TEST(queued_group_backend)
+{
+    static const char yaml[] =
+        "upstreams: [{name: a, url: 'http://a:8000'}, {name: b, url: 'http://b:8000'}]\n"
+        "upstream_groups: [{name: g, upstreams: [{name: a, max_in_flight: 3}, {name: b}]}]\n"
+        "http_server: {forwards: [{name: f, upstream_group: g}]}\n"
+        "haproxy: {run_dir: '/run/llm'}\n";
+    char *text = rendered_cfg(yaml);
+
+    ck_assert_ptr_nonnull(strstr(text,
+                                 "    timeout queue 5s\n"
+                                 "    http-error status 503 content-type application/json "
+                                 "string \"{\\\"error\\\":{\\\"message\\\":\\\"upstream "
+                                 "saturated\\\",\\\"type\\\":\\\"server_error\\\",\\\"code\\\":"
+                                 "\\\"upstream_saturated\\\"}}\" hdr Retry-After \"1\"\n"));
+    ck_assert_ptr_nonnull(strstr(text, ".sock\" weight 1 maxconn 3\n"));
+    ck_assert_uint_eq(count_of(text, "maxconn"), 1);
+    ck_assert_ptr_null(strstr(text, "backend pin_g__"));
+    ck_assert_ptr_null(strstr(text, "use_backend pin_"));
+    free(text);
+}
+END_TEST
+
 /* Each group's idle timeout reaches its upstreams' servers as half a purge delay; the
  * shortest also reaches every other server, so HAProxy's one purge task runs that often.
  * Idle timeouts of 10 s and more purge no more often than HAProxy's default 5 s. */
@@ -1039,6 +1101,8 @@ static Suite *render_suite(void)
     tcase_add_test(tc, errorfiles_are_complete_responses);
     tcase_add_test(tc, base64_of_literal_basic_auth);
     tcase_add_test(tc, outbound_proxy_through_tunnel);
+    tcase_add_test(tc, proxy_tunnel_answer_for_plain_http);
+    tcase_add_test(tc, queued_group_backend);
     tcase_add_test(tc, outbound_proxy_run_dir_too_long);
     tcase_add_test(tc, idle_timeout_purges_server_pools);
     tcase_add_test(tc, internal_hops_on_unix_sockets);

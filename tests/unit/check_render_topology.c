@@ -90,6 +90,24 @@ START_TEST(configuration_takes_the_longest_hold)
 }
 END_TEST
 
+/* One member with max_in_flight queues the whole group in its group backend: no pinned
+ * backends, so the queue's 503 and the connection's are HAProxy's in different proxies. */
+START_TEST(group_with_a_queue_keeps_two_layers)
+{
+    struct config *cfg =
+        ctu_load_ok(UPSTREAMS "upstream_groups:\n"
+                              "  - {name: g, upstreams: [{name: a}, {name: b, max_in_flight: 4}]}\n"
+                              "  - {name: h, upstreams: [{name: a}, {name: b}]}\n" FORWARD);
+    struct group_topology g = render_group_topology(&cfg->groups[0]);
+    struct group_topology h = render_group_topology(&cfg->groups[1]);
+
+    ck_assert(g.queued && !g.pinned && !g.retries);
+    ck_assert(!h.queued && h.pinned);
+    ck_assert(!render_topology(cfg).retries);
+    config_free(cfg);
+}
+END_TEST
+
 static Suite *render_topology_suite(void)
 {
     Suite *s = suite_create("render_topology");
@@ -98,6 +116,7 @@ static Suite *render_topology_suite(void)
     tcase_add_test(tc, group_without_retries_is_pinned);
     tcase_add_test(tc, group_with_retries_keeps_two_layers);
     tcase_add_test(tc, configuration_takes_the_longest_hold);
+    tcase_add_test(tc, group_with_a_queue_keeps_two_layers);
     suite_add_tcase(s, tc);
     return s;
 }
