@@ -27,7 +27,7 @@ static const struct rule_case cases[] = {
      "clients)\n"},
     {"unknown key, case only", "upstreams:\n  - Name: u\n    url: 'http://u'\n",
      "t.yaml:2:5: upstreams[0].Name: unknown key \"Name\"; did you mean \"name\"? (allowed: name, "
-     "url, auth, headers, breaker, tls)\n"
+     "url, auth, headers, breaker, tls, throttle)\n"
      "t.yaml:2:5: upstreams[0].name: missing; this key is required\n"},
     {"unknown key, transposed letters", "http_server: {admin: {prot: 9000}}\n",
      "t.yaml:1:23: http_server.admin.prot: unknown key \"prot\"; did you mean \"port\"? (allowed: "
@@ -38,7 +38,7 @@ static const struct rule_case cases[] = {
     {"keys of the original not in the schema",
      "upstreams: [{name: u, url: 'http://u', weight: 2}]\n",
      "t.yaml:1:40: upstreams[0].weight: unknown key \"weight\"; allowed: name, url, auth, headers, "
-     "breaker, tls\n"},
+     "breaker, tls, throttle\n"},
     {"duplicate key", "agent:\n  decision_timeout_ms: 10\n  decision_timeout_ms: 20\n",
      "t.yaml:3:3: agent.decision_timeout_ms: duplicate key \"decision_timeout_ms\"; it is first "
      "given at line 2:3\n"},

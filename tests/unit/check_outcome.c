@@ -97,8 +97,8 @@ struct class_case {
 
 static const struct class_case class_cases[] = {
     {200, 12, "----", OUTCOME_SUCCESS},
-    {404, 3, "----", OUTCOME_SUCCESS}, /* 4xx is the client's problem */
-    {429, 3, "----", OUTCOME_SUCCESS},
+    {404, 3, "----", OUTCOME_SUCCESS},           /* 4xx is the client's problem */
+    {429, 3, "----", OUTCOME_THROTTLED},         /* the upstream's own 429 */
     {200, 12, "CD--", OUTCOME_CLIENT},           /* client left mid-stream */
     {200, 12, "cD--", OUTCOME_CLIENT},           /* client stopped reading a stream */
     {503, -1, "SC--", OUTCOME_CONNECT},          /* refused (captured) */
@@ -152,8 +152,10 @@ START_TEST(test_class_names)
     ck_assert_str_eq(outcome_class_name(OUTCOME_N_CLASSES), "unknown");
     ck_assert(!outcome_is_failure(OUTCOME_SUCCESS));
     ck_assert(!outcome_is_failure(OUTCOME_NEUTRAL));
-    for (int c = OUTCOME_CONNECT; c < OUTCOME_N_CLASSES; c++)
+    for (int c = OUTCOME_CONNECT; c <= OUTCOME_STATUS_5XX; c++)
         ck_assert(outcome_is_failure((enum outcome_class)c));
+    ck_assert(!outcome_is_failure(OUTCOME_THROTTLED));
+    ck_assert_str_eq(outcome_class_name(OUTCOME_THROTTLED), "throttled");
 }
 END_TEST
 
