@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "affinity.h"
+#include "attempt_memo.h"
 #include "balance.h"
 #include "breaker.h"
 #include "cluster_key.h"
@@ -232,6 +233,21 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     d->stats.picks_pass++;
 }
 
+/*
+ * The request's previous attempt was throttled (its upstream's 429, as its ATTEMPT line
+ * said): the retry goes to another member at once, since waiting helps nothing there. Only
+ * known when that line arrived before this attempt; otherwise the backoff applies as usual.
+ */
+static bool previous_throttled(const struct agent_state *st, const struct attempt_request *req)
+{
+    struct logline_str id = {req->id, req->id_len};
+    struct outcome prev;
+    int status;
+
+    return st->attempts && attempt_memo_peek(st->attempts, &id, &status, &prev) &&
+           prev.cls == OUTCOME_THROTTLED;
+}
+
 void decide_attempt(struct decider *d, const struct attempt_request *req, uint64_t now_ms,
                     struct attempt_result *out)
 {
@@ -243,7 +259,7 @@ void decide_attempt(struct decider *d, const struct attempt_request *req, uint64
     out->attempt = retry_note_attempt(d->attempts, req->id, req->id_len, now_ms);
     if (out->attempt > 1) {
         d->stats.attempts_retried++;
-        if (grp)
+        if (grp && !previous_throttled(d->state, req))
             out->delay_ms = backoff_delay_ms(grp->conf->client.retry_initial_ms, out->attempt - 1);
     }
     if (!up) {
@@ -255,7 +271,10 @@ void decide_attempt(struct decider *d, const struct attempt_request *req, uint64
      * when it is free; one that finds no way through fails fast, without waiting out its
      * backoff, so the group moves on. */
     bool is_open = breaker_state(&up->breaker, now_ms) == BREAKER_OPEN;
-    if (is_open || (out->attempt > 1 && !breaker_available(&up->breaker, now_ms))) {
+    /* A retry that lands on a member cooling down after its 429 would get another one. */
+    bool refused =
+        !breaker_available(&up->breaker, now_ms) || throttle_cooling(&up->throttle, now_ms);
+    if (is_open || (out->attempt > 1 && refused)) {
         breaker_on_reject(&up->breaker);
         out->verdict = ATTEMPT_FAIL;
         out->delay_ms = 0;

@@ -511,7 +511,9 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     if (topo.retries) {
         render_printf(r, "    retries %u\n", (unsigned)topo.retry_count);
         render_printf(r, "    option redispatch 1\n");
-        render_printf(r, "    retry-on %s\n", RETRY_ON);
+        /* An upstream's 429 moves the request to another member, where HAProxy can. */
+        render_printf(r, "    retry-on %s%s\n", RETRY_ON,
+                      r->opts->haproxy.retry_on_429 ? " 429" : "");
         /* L7 retries need the whole request in the buffer. */
         render_printf(r, "    option http-buffer-request\n");
     } else {
