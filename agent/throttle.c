@@ -32,6 +32,15 @@ bool throttle_parse_count(const char *s, size_t n, uint64_t *out)
     return true;
 }
 
+/* The buffer holds decimal digits only (it is not NUL-terminated). */
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(s[i]))
+            return false;
+    return n > 0;
+}
+
 /* Exactly `n` digits at s. */
 static bool fixed_digits(const char *s, size_t n, int *out)
 {
@@ -201,7 +210,7 @@ uint64_t throttle_cooldown_ms(const struct conf_throttle *c, const struct loglin
         return v < max_ms ? v : max_ms;
     if (field_text(fields, LOGLINE_TH_RETRY_AFTER, buf, &len)) {
         /* Too many digits is still a number: the longest wait there is. */
-        if (len > 0 && strspn(buf, "0123456789") >= len)
+        if (all_digits(buf, len))
             return throttle_parse_count(buf, len, &v) && v < c->retry_after_max_s ? v * MS_PER_S
                                                                                   : max_ms;
         if (throttle_parse_http_date(buf, len, &date_s) && wall_ms >= 0 &&

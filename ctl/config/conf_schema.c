@@ -712,7 +712,10 @@ static void throttle_finish(struct conf_walk *w, void *obj, const struct conf_no
     const struct conf_node *def = given(&throttle_schema, seen, "retry_after_default");
     struct conf_pos pos;
 
-    if (t->retry_after_default_s <= t->retry_after_max_s)
+    /* A value already refused is not compared: one error per mistake. */
+    if (t->retry_after_default_s <= t->retry_after_max_s ||
+        rejected(&throttle_schema, seen, "retry_after_default") ||
+        rejected(&throttle_schema, seen, "retry_after_max"))
         return;
     pos = conf_walk_pos(w, def ? def : map);
     conf_walk_error(w, &pos, "retry_after_default",

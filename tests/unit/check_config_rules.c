@@ -270,6 +270,20 @@ static const struct rule_case cases[] = {
      "upstreams: [{name: u, url: 'http://u', auth: {type: Bearer, token: t}}]\n",
      "t.yaml:1:53: upstreams[0].auth.type: unknown type \"Bearer\"; did you mean \"bearer\"? "
      "(allowed: none, bearer, basic)\n"},
+    /* ---- throttle ---- */
+    {"throttle header name not a token",
+     "upstreams: [{name: u, url: 'http://u', throttle: {headers: {reset_tokens: 'a(b)'}}}]\n",
+     "t.yaml:1:75: upstreams[0].throttle.headers.reset_tokens: invalid header name \"a(b)\"; "
+     "allowed: letters, digits and !#$%&*+-.^_`|~ (an RFC 9110 token without ')\n"},
+    {"throttle default above its cap",
+     "upstreams: [{name: u, url: 'http://u', throttle: {retry_after_default: 60, "
+     "retry_after_max: 30}}]\n",
+     "t.yaml:1:72: upstreams[0].throttle.retry_after_default: 60 is above retry_after_max (30); "
+     "allowed: 1 to retry_after_max\n"},
+    {"throttle cap out of range",
+     "upstreams: [{name: u, url: 'http://u', throttle: {retry_after_max: 0}}]\n",
+     "t.yaml:1:68: upstreams[0].throttle.retry_after_max: 0 is out of range; allowed: "
+     "1-86400\n"},
     /* ---- header operations ---- */
     {"header name not a token",
      "upstreams: [{name: u, url: 'http://u', headers: [{op: insert, key: 'X Team', value: a}]}]\n",

@@ -111,30 +111,36 @@ START_TEST(test_http_date)
 }
 END_TEST
 
+/* Readable durations, and what each reads as. */
+static const struct {
+    const char *text;
+    uint64_t ms;
+} durations[] = {
+    {"1s", 1000},   {"6m0s", 360000}, {"20ms", 20},
+    {"1.5s", 1500}, {"2", 2000},      {"1h2m3.25s", 3723250},
+};
+
+/* Unreadable ones: empty, signed, a unit alone, a trailing number, an unknown unit, no
+ * digits, an overflow, and one above the cap given. */
+static const char *const bad_durations[] = {
+    "", "-1s", "s", "1s2", "1x", ".s", "99999999999999999999h",
+};
+
 START_TEST(test_durations)
 {
     uint64_t ms;
 
-    ck_assert(throttle_parse_duration("1s", 2, UINT64_MAX, &ms));
-    ck_assert_uint_eq(ms, 1000);
-    ck_assert(throttle_parse_duration("6m0s", 4, UINT64_MAX, &ms));
-    ck_assert_uint_eq(ms, 360000);
-    ck_assert(throttle_parse_duration("20ms", 4, UINT64_MAX, &ms));
-    ck_assert_uint_eq(ms, 20);
-    ck_assert(throttle_parse_duration("1.5s", 4, UINT64_MAX, &ms));
-    ck_assert_uint_eq(ms, 1500);
-    ck_assert(throttle_parse_duration("1h2m3.25s", 9, UINT64_MAX, &ms));
-    ck_assert_uint_eq(ms, 3723250);
-    ck_assert(throttle_parse_duration("2", 1, UINT64_MAX, &ms));
-    ck_assert_uint_eq(ms, 2000);
-    ck_assert(!throttle_parse_duration("", 0, UINT64_MAX, &ms));
-    ck_assert(!throttle_parse_duration("-1s", 3, UINT64_MAX, &ms));
-    ck_assert(!throttle_parse_duration("s", 1, UINT64_MAX, &ms));
-    ck_assert(!throttle_parse_duration("1s2", 3, UINT64_MAX, &ms));
-    ck_assert(!throttle_parse_duration("1x", 2, UINT64_MAX, &ms));
-    ck_assert(!throttle_parse_duration(".s", 2, UINT64_MAX, &ms));
-    ck_assert(!throttle_parse_duration("99999999999999999999h", 21, UINT64_MAX, &ms));
-    ck_assert(!throttle_parse_duration("10m", 3, 300000, &ms)); /* above the cap */
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        ck_assert_msg(
+            throttle_parse_duration(durations[i].text, strlen(durations[i].text), UINT64_MAX, &ms),
+            "%s", durations[i].text);
+        ck_assert_uint_eq(ms, durations[i].ms);
+    }
+    for (size_t i = 0; i < sizeof(bad_durations) / sizeof(bad_durations[0]); i++)
+        ck_assert_msg(
+            !throttle_parse_duration(bad_durations[i], strlen(bad_durations[i]), UINT64_MAX, &ms),
+            "%s", bad_durations[i]);
+    ck_assert(!throttle_parse_duration("10m", 3, 300000, &ms));
 }
 END_TEST
 
