@@ -660,6 +660,11 @@ static const struct conf_key tls_keys[] = {
 };
 static const struct conf_schema tls_schema = SCHEMA(tls_keys, .finish = tls_finish);
 
+/*
+ * A response header the agent reads: an RFC 9110 token, less what the unquoted
+ * "res.fhdr(NAME)" it is rendered into cannot carry: '#' starts a comment in haproxy.cfg,
+ * and '$' and '\'' are left out with it.
+ */
 static void throttle_header_check(struct conf_walk *w, const struct conf_str *s, const char *key)
 {
     char q[CONF_QUOTE_BUF];
@@ -668,12 +673,12 @@ static void throttle_header_check(struct conf_walk *w, const struct conf_str *s,
     if (!s->val)
         return;
     for (i = 0; s->val[i]; i++)
-        if (!is_tchar(s->val[i]))
+        if (!is_tchar(s->val[i]) || s->val[i] == '#' || s->val[i] == '$')
             break;
     if (!s->val[0] || s->val[i])
         conf_walk_error(w, &s->pos, key,
                         "invalid header name %s; allowed: letters, digits and "
-                        "!#$%%&*+-.^_`|~ (an RFC 9110 token without ')",
+                        "!%%&*+-.^_`|~ (an RFC 9110 token without #$')",
                         conf_quote(q, sizeof(q), s->val, strlen(s->val)));
 }
 

@@ -274,7 +274,11 @@ static const struct rule_case cases[] = {
     {"throttle header name not a token",
      "upstreams: [{name: u, url: 'http://u', throttle: {headers: {reset_tokens: 'a(b)'}}}]\n",
      "t.yaml:1:75: upstreams[0].throttle.headers.reset_tokens: invalid header name \"a(b)\"; "
-     "allowed: letters, digits and !#$%&*+-.^_`|~ (an RFC 9110 token without ')\n"},
+     "allowed: letters, digits and !%&*+-.^_`|~ (an RFC 9110 token without #$')\n"},
+    {"throttle header name with a comment sign",
+     "upstreams: [{name: u, url: 'http://u', throttle: {headers: {remaining_tokens: 'x#y'}}}]\n",
+     "t.yaml:1:79: upstreams[0].throttle.headers.remaining_tokens: invalid header name \"x#y\"; "
+     "allowed: letters, digits and !%&*+-.^_`|~ (an RFC 9110 token without #$')\n"},
     {"throttle default above its cap",
      "upstreams: [{name: u, url: 'http://u', throttle: {retry_after_default: 60, "
      "retry_after_max: 30}}]\n",
