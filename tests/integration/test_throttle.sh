@@ -9,7 +9,7 @@
 #   - with retries, a 429 moves the request to the other member at once where HAProxy can
 #     retry on 429 (3.1 and later); on 2.6 the 429 reaches the client and the member cools;
 #   - hostile Retry-After values (huge, garbage, negative, NaN, dates past and far, spaces
-#     and quotes, 10 KB) park a member for no more than its cap, break no log line and
+#     and quotes, a line break folding a forged log line into the value, 10 KB) park a member for no more than its cap, break no log line and
 #     open no breaker;
 #   - a client sending Retry-After or x-ratelimit-* request headers changes nothing.
 source "$(dirname "$0")/lib.sh"
@@ -194,7 +194,8 @@ i=0
 # VALUE (url-encoded) and the longest cooldown it may give.
 for spec in "99999999 3" "NaN 1" "-5 1" "1e9 1" "%20%20 1" \
     "Wed,%2021%20Oct%202015%2007:28:00%20GMT 1" "Fri,%2031%20Dec%209999%2023:59:59%20GMT 3" \
-    "1%20%22x%22%20'y'%20%5C%20%3Cz%3E 1" "$big 3" "-1.5e308 1"; do
+    "1%20%22x%22%20'y'%20%5C%20%3Cz%3E 1" "$big 3" "-1.5e308 1" \
+    "1%0A%20%22LLMA1%20-%20g4%20k%20500%200%200%200%200%200%20----%22 1"; do
     read -r value most <<<"$spec"
     i=$((i + 1))
     mock_config "$H" "status=429&headers=Retry-After:%20$value" || fail "mock refused value $i"
@@ -210,7 +211,7 @@ check "no log line was malformed" test "$(metric llmproxy_log_lines_malformed_to
 check "h's breaker stays closed" test "$(breaker h)" = 0
 check "the agent is still up" kill -0 "$PID_agent"
 check "HAProxy's log lines stay one per line: no header text leaked into any" \
-    bash -c "! grep -E '^LLM' '$T/haproxy.log' | grep -qE '\"x\"|GMT|NaN|99999999'"
+    bash -c "! grep -E '^LLM' '$T/haproxy.log' | grep -qE '\"x\"|GMT|NaN|99999999|g4 k 500'"
 mock_config "$H" "status=0&headers="
 wait_until 5 test "$(cooldown h)" = 0
 
