@@ -38,13 +38,35 @@ void attempt_memo_put(struct attempt_memo *m, const struct logline_str *id, int 
     s->outcome = outcome;
 }
 
-bool attempt_memo_take(struct attempt_memo *m, const struct logline_str *id, int *status,
-                       struct outcome *outcome)
+/* The slot holding `id`'s attempt, NULL when none does. */
+static struct attempt_memo_slot *find(struct attempt_memo *m, const struct logline_str *id)
 {
     uint8_t hash[SIPHASH128_LEN];
     struct attempt_memo_slot *s = slot_of(m, id, hash);
 
     if (!s || !s->used || memcmp(s->id, hash, sizeof(hash)) != 0)
+        return NULL;
+    return s;
+}
+
+bool attempt_memo_peek(struct attempt_memo *m, const struct logline_str *id, int *status,
+                       struct outcome *outcome)
+{
+    struct attempt_memo_slot *s = find(m, id);
+
+    if (!s)
+        return false;
+    *status = s->status;
+    *outcome = s->outcome;
+    return true;
+}
+
+bool attempt_memo_take(struct attempt_memo *m, const struct logline_str *id, int *status,
+                       struct outcome *outcome)
+{
+    struct attempt_memo_slot *s = find(m, id);
+
+    if (!s)
         return false;
     *status = s->status;
     *outcome = s->outcome;

@@ -24,6 +24,10 @@ void attempt_memo_init(struct attempt_memo *m, const struct siphash_key *key);
 void attempt_memo_put(struct attempt_memo *m, const struct logline_str *id, int status,
                       struct outcome outcome);
 
+/* The last attempt of request `id`, remembered still: false when none is. */
+bool attempt_memo_peek(struct attempt_memo *m, const struct logline_str *id, int *status,
+                       struct outcome *outcome);
+
 /* The last attempt of request `id`, forgotten once taken: false when none is remembered. */
 bool attempt_memo_take(struct attempt_memo *m, const struct logline_str *id, int *status,
                        struct outcome *outcome);

@@ -45,12 +45,13 @@ enum pick_verdict {
     PICK_PASS = 0,    /* go on; `upstream` says where, NULL lets HAProxy balance */
     PICK_LIMITED,     /* 429: the client is over its rate limit */
     PICK_UNAVAILABLE, /* 503: no upstream of the group is available */
+    PICK_THROTTLED,   /* 429: every member of the group is cooling down after its own 429 */
 };
 
 struct pick_result {
     enum pick_verdict verdict;
     const char *upstream;   /* PICK_PASS: the chosen upstream's name, or NULL */
-    uint32_t retry_after_s; /* PICK_LIMITED / PICK_UNAVAILABLE */
+    uint32_t retry_after_s; /* PICK_LIMITED / PICK_UNAVAILABLE / PICK_THROTTLED */
 };
 
 /* An `attempt` NOTIFY, decoded: one try of a request on one upstream. */
@@ -80,6 +81,7 @@ struct decide_stats {
     uint64_t picks_pass;
     uint64_t picks_limited;
     uint64_t picks_unavailable;
+    uint64_t picks_throttled;
     uint64_t picks_unknown_forward; /* answered fail-open: HAProxy balances */
     uint64_t picks_unknown_group;   /* a `pick_<group>` the forward cannot route to: likewise */
     uint64_t attempts;

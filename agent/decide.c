@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "affinity.h"
+#include "attempt_memo.h"
 #include "balance.h"
 #include "breaker.h"
 #include "cluster_key.h"
@@ -10,6 +11,7 @@
 #include "ratelimit.h"
 #include "retry.h"
 #include "state.h"
+#include "throttle.h"
 
 static const struct member_live member_default = {.conn = 0, .queue = 0, .up = true};
 
@@ -50,6 +52,28 @@ static uint32_t refuse_group(struct group_rt *grp, const bool *breaker_ok, uint6
             soonest = ra;
     }
     return soonest ? soonest : 1;
+}
+
+/*
+ * Every member is cooling down after its own 429 (none is out for another reason): the
+ * client is told to come back when the first cooldown ends, in whole seconds, at least 1.
+ * False when some member is unavailable for another reason: then it is a 503.
+ */
+static bool all_throttled(const struct group_rt *grp, uint64_t now_ms, uint32_t *retry_after_s)
+{
+    uint64_t soonest = UINT64_MAX;
+
+    for (size_t m = 0; m < grp->conf->n_members; m++) {
+        uint64_t left = throttle_cooldown_left_ms(&grp->members[m]->throttle, now_ms);
+
+        if (left == 0)
+            return false;
+        if (left < soonest)
+            soonest = left;
+    }
+    soonest = (soonest + 999) / 1000;
+    *retry_after_s = soonest < 1 ? 1 : soonest > UINT32_MAX ? UINT32_MAX : (uint32_t)soonest;
+    return grp->conf->n_members > 0;
 }
 
 /* The rate limit of the forward, on the client's key: its IPv6 network, not its address,
@@ -130,7 +154,7 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     struct forward_rt *fwd = state_forward(d->state, req->forward, req->forward_len);
     struct client_rt *client;
     struct bal_candidate cand[BALANCER_MAX_MEMBERS];
-    bool breaker_ok[BALANCER_MAX_MEMBERS];
+    bool breaker_ok[BALANCER_MAX_MEMBERS], low[BALANCER_MAX_MEMBERS];
     struct group_rt *grp;
     int chosen;
 
@@ -165,20 +189,38 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         return;
     }
 
+    bool any_ok = false, any_roomy = false;
     for (size_t m = 0; m < grp->conf->n_members; m++) {
         struct upstream_rt *up = grp->members[m];
         const struct member_live *live = m < req->n_live ? &req->live[m] : &member_default;
+        bool ok;
 
         up->haproxy_in_flight = live->conn + live->queue;
         up->haproxy_queued = live->queue;
         breaker_ok[m] = breaker_available(&up->breaker, now_ms);
-        cand[m] = upstream_candidate(up, breaker_ok[m] && live->up, now_ms);
+        /* A member cooling down after its 429 is out, as one whose breaker is open. */
+        ok = breaker_ok[m] && live->up && !throttle_cooling(&up->throttle, now_ms);
+        low[m] = throttle_low(&up->throttle, now_ms);
+        cand[m] = upstream_candidate(up, ok, now_ms);
+        any_ok |= ok;
+        any_roomy |= ok && !low[m];
         if (grp->engines)
             engine_seen_candidate(&grp->engines[m], &grp->conf->engine, now_ms, &cand[m]);
         cand[m].full = member_full(&grp->conf->members[m], &cand[m]);
     }
+    /* A member whose budget is spent is avoided while another has some left, so traffic
+     * moves before its 429; when all are low, all are taken as they are. */
+    for (size_t m = 0; any_roomy && m < grp->conf->n_members; m++)
+        if (low[m])
+            cand[m].available = false;
 
     chosen = choose_member(d, grp, req, cand, now_ms);
+    if (chosen < 0 && !any_ok && all_throttled(grp, now_ms, &out->retry_after_s)) {
+        out->verdict = PICK_THROTTLED;
+        fwd->throttled++;
+        d->stats.picks_throttled++;
+        return;
+    }
     if (chosen < 0) {
         out->verdict = PICK_UNAVAILABLE;
         out->retry_after_s = refuse_group(grp, breaker_ok, now_ms);
@@ -197,6 +239,21 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     d->stats.picks_pass++;
 }
 
+/*
+ * The request's previous attempt was throttled (its upstream's 429, as its ATTEMPT line
+ * said): the retry goes to another member at once, since waiting helps nothing there. Only
+ * known when that line arrived before this attempt; otherwise the backoff applies as usual.
+ */
+static bool previous_throttled(const struct agent_state *st, const struct attempt_request *req)
+{
+    struct logline_str id = {req->id, req->id_len};
+    struct outcome prev;
+    int status;
+
+    return st->attempts && attempt_memo_peek(st->attempts, &id, &status, &prev) &&
+           prev.cls == OUTCOME_THROTTLED;
+}
+
 void decide_attempt(struct decider *d, const struct attempt_request *req, uint64_t now_ms,
                     struct attempt_result *out)
 {
@@ -208,7 +265,7 @@ void decide_attempt(struct decider *d, const struct attempt_request *req, uint64
     out->attempt = retry_note_attempt(d->attempts, req->id, req->id_len, now_ms);
     if (out->attempt > 1) {
         d->stats.attempts_retried++;
-        if (grp)
+        if (grp && !previous_throttled(d->state, req))
             out->delay_ms = backoff_delay_ms(grp->conf->client.retry_initial_ms, out->attempt - 1);
     }
     if (!up) {
@@ -220,7 +277,10 @@ void decide_attempt(struct decider *d, const struct attempt_request *req, uint64
      * when it is free; one that finds no way through fails fast, without waiting out its
      * backoff, so the group moves on. */
     bool is_open = breaker_state(&up->breaker, now_ms) == BREAKER_OPEN;
-    if (is_open || (out->attempt > 1 && !breaker_available(&up->breaker, now_ms))) {
+    /* A retry that lands on a member cooling down after its 429 would get another one. */
+    bool refused =
+        !breaker_available(&up->breaker, now_ms) || throttle_cooling(&up->throttle, now_ms);
+    if (is_open || (out->attempt > 1 && refused)) {
         breaker_on_reject(&up->breaker);
         out->verdict = ATTEMPT_FAIL;
         out->delay_ms = 0;
@@ -240,6 +300,8 @@ const char *pick_verdict_name(enum pick_verdict v)
         return SPOP_VERDICT_LIMITED;
     case PICK_UNAVAILABLE:
         return SPOP_VERDICT_UNAVAILABLE;
+    case PICK_THROTTLED:
+        return SPOP_VERDICT_THROTTLED;
     }
     return SPOP_VERDICT_PASS;
 }

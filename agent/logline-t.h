@@ -41,6 +41,7 @@ enum logline_error {
     LOGLINE_ERR_VERDICT,     /* charset or length */
     LOGLINE_ERR_SPOE_ERROR,  /* not 0..65535 */
     LOGLINE_ERR_PATH,        /* not quoted, or a byte HAProxy would have encoded */
+    LOGLINE_ERR_THROTTLE,    /* a THROTTLE field not "-" nor 2..2*MAX_BYTES hex digits */
     LOGLINE_N_ERRORS,
 };
 
@@ -79,6 +80,9 @@ struct logline {
     /* Served by a pinned backend: a REQUEST line that is also the only attempt, or that
      * attempt (logline_pinned_attempt()). Its client side is the real client. */
     bool pinned;
+    /* The upstream's throttling headers (enum logline_throttle_field), still in hex as
+     * logged; empty when absent. Decoded by throttle.c. */
+    struct logline_str throttle[LOGLINE_TH_N];
 };
 
 #endif /* LLMPROXY_LOGLINE_T_H */

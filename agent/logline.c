@@ -214,6 +214,11 @@ static int parse_path(struct cursor *c, struct logline_str *path)
     return 0;
 }
 
+static bool is_hex_digit(char c)
+{
+    return is_digit(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
 /* Shorthands: take the next field into `f`, or return the error. */
 #define NEXT(f)                                                                                    \
     do {                                                                                           \
@@ -244,6 +249,27 @@ static int parse_timing_tail(struct cursor *c, struct logline *out)
     CHECK(parse_uint(f, UINT64_MAX, &out->bytes_out), LOGLINE_ERR_BYTES);
     NEXT(f);
     CHECK(parse_termination(f, out->termination), LOGLINE_ERR_TERMINATION);
+    return 0;
+}
+
+/*
+ * The THROTTLE fields, which end both kinds: none at all (a line of an earlier rendering),
+ * or all of them, each "-" or the hex of at most LOGLINE_THROTTLE_MAX_BYTES bytes.
+ */
+static int parse_throttle(struct cursor *c, struct logline *out)
+{
+    if (c->p == c->end)
+        return 0;
+    /* Not a space, or a space that ends the line: bytes no rendering writes. */
+    if (*c->p != ' ' || c->p + 1 == c->end)
+        return -LOGLINE_ERR_TRAILING;
+    for (size_t i = 0; i < LOGLINE_TH_N; i++) {
+        struct logline_str *f = &out->throttle[i];
+
+        NEXT(*f);
+        CHECK(parse_optional(f, 2 * LOGLINE_THROTTLE_MAX_BYTES, is_hex_digit) && f->len % 2 == 0,
+              LOGLINE_ERR_THROTTLE);
+    }
     return 0;
 }
 
@@ -295,12 +321,14 @@ static int parse_request(struct cursor *c, struct logline *out)
         CHECK(parse_uint(f, 65535, &v), LOGLINE_ERR_SPOE_ERROR);
         out->spoe_error = (int)v;
     }
-    return parse_path(c, &out->path);
+    rc = parse_path(c, &out->path);
+    return rc < 0 ? rc : parse_throttle(c, out);
 }
 
 static int parse_attempt(struct cursor *c, struct logline *out)
 {
     struct logline_str f;
+    int rc;
 
     NEXT(out->id);
     CHECK(parse_optional(&out->id, LOGLINE_ID_MAX, is_id_char), LOGLINE_ERR_ID);
@@ -310,7 +338,8 @@ static int parse_attempt(struct cursor *c, struct logline *out)
     CHECK(parse_name(out->upstream), LOGLINE_ERR_NAME);
     NEXT(f);
     CHECK(parse_status(f, &out->status), LOGLINE_ERR_STATUS);
-    return parse_timing_tail(c, out);
+    rc = parse_timing_tail(c, out);
+    return rc < 0 ? rc : parse_throttle(c, out);
 }
 
 int logline_parse(const char *line, size_t len, struct logline *out)
@@ -328,6 +357,8 @@ int logline_parse(const char *line, size_t len, struct logline *out)
     out->t_request = out->t_queue = out->t_connect = out->t_response = out->t_total = -1;
     out->id.ptr = out->forward.ptr = out->group.ptr = out->upstream.ptr = line;
     out->client.ptr = out->method.ptr = out->path.ptr = out->verdict.ptr = out->route.ptr = line;
+    for (size_t i = 0; i < LOGLINE_TH_N; i++)
+        out->throttle[i].ptr = line;
 
     rc = field(&c, true, &tag);
     if (rc < 0)
@@ -372,6 +403,7 @@ const char *logline_error_name(int err)
         [LOGLINE_ERR_VERDICT] = "verdict",
         [LOGLINE_ERR_SPOE_ERROR] = "spoe_error",
         [LOGLINE_ERR_PATH] = "path",
+        [LOGLINE_ERR_THROTTLE] = "throttle",
     };
 
     if (err < 0)

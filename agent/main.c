@@ -290,8 +290,11 @@ static void on_log_line(void *ctx, const struct logline *line)
      * request of a group with retries held a slot for the entry's whole lifetime. */
     if (judged.is_request)
         retry_forget(ag->decider.attempts, line->id.ptr, line->id.len);
-    if (judged.has_attempt)
-        outcome_apply(&judged.attempt, monotonic_ms());
+    if (judged.has_attempt) {
+        uint64_t now = monotonic_ms();
+        outcome_apply(&judged.attempt, now);
+        outcome_note_throttle(&judged.attempt, now, wall_clock_ms());
+    }
     metrics_record_line(ag->metrics, &judged);
 }
 

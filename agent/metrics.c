@@ -274,6 +274,8 @@ const char *metrics_request_error(const struct logline *ll, struct outcome o)
         return "rate_limit_exceeded";
     if (view_is(&ll->verdict, SPOP_VERDICT_UNAVAILABLE))
         return "no_upstream_available";
+    if (view_is(&ll->verdict, SPOP_VERDICT_THROTTLED))
+        return "upstreams_throttled";
     /* Who ended the stream decides, as for the upstreams' breakers (outcome.h). */
     switch (o.cls) {
     case OUTCOME_CLIENT:

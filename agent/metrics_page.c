@@ -25,6 +25,7 @@
 #include "spop_conn.h"
 #include "spop_server.h"
 #include "state.h"
+#include "throttle.h"
 #include "tunnel.h"
 
 #define N_BOUNDS(a) (sizeof(a) / sizeof((a)[0]))
@@ -146,6 +147,59 @@ static bool get_score(struct upstream_rt *up, uint64_t now_ms, double *v)
     return up->measured;
 }
 
+static bool get_cooldown(struct upstream_rt *up, uint64_t now_ms, double *v)
+{
+    *v = (double)throttle_cooldown_left_ms(&up->throttle, now_ms) / 1000.0;
+    return true;
+}
+
+static bool get_remaining_requests(struct upstream_rt *up, uint64_t now_ms, double *v)
+{
+    (void)now_ms;
+    *v = (double)up->throttle.remaining_requests;
+    return up->throttle.has_remaining_requests;
+}
+
+static bool get_remaining_tokens(struct upstream_rt *up, uint64_t now_ms, double *v)
+{
+    (void)now_ms;
+    *v = (double)up->throttle.remaining_tokens;
+    return up->throttle.has_remaining_tokens;
+}
+
+/* Per upstream counter of a uint64_t member of struct upstream_rt. */
+static void render_upstream_counter(struct buf *out, struct agent_state *st, const char *name,
+                                    const char *help, size_t offset)
+{
+    static const char *const names[] = {"upstream"};
+
+    prom_family(out, name, help, "counter");
+    for (size_t u = 0; u < st->cfg->n_upstreams; u++) {
+        const char *value = st->upstreams[u].conf->name;
+        struct prom_labels labels = {names, &value, 1};
+        prom_sample(out, name, "", &labels, NULL,
+                    (double)*(const uint64_t *)((const char *)&st->upstreams[u] + offset));
+    }
+}
+
+/* Per forward: requests refused with 429 because every member of the group throttled. */
+static void render_forward_throttled(struct buf *out, struct agent_state *st)
+{
+    static const char *const names[] = {"forward", "group"};
+    const char *name = "llmproxy_forward_upstreams_throttled_total";
+
+    prom_family(out, name,
+                "Requests answered 429 because every upstream of the group was cooling down "
+                "after its own 429.",
+                "counter");
+    for (size_t f = 0; f < st->cfg->n_forwards; f++) {
+        const struct forward_rt *fwd = &st->forwards[f];
+        const char *values[2] = {fwd->conf->name, fwd->group->conf->name};
+        struct prom_labels labels = {names, values, 2};
+        prom_sample(out, name, "", &labels, NULL, (double)fwd->throttled);
+    }
+}
+
 static void render_upstreams(struct buf *out, struct agent_state *st, uint64_t now_ms)
 {
     static const struct upstream_gauge gauges[] = {
@@ -171,6 +225,14 @@ static void render_upstreams(struct buf *out, struct agent_state *st, uint64_t n
          "response_aware score, ema_ms * (in_flight + 1) / success_rate: lowest wins; absent "
          "until the first measurement.",
          get_score},
+        {"llmproxy_upstream_throttle_cooldown_seconds",
+         "Time left before the upstream is picked again after its 429 (0: none).", get_cooldown},
+        {"llmproxy_upstream_ratelimit_remaining_requests",
+         "Remaining requests the upstream's latest response announced; absent until one did.",
+         get_remaining_requests},
+        {"llmproxy_upstream_ratelimit_remaining_tokens",
+         "Remaining tokens the upstream's latest response announced; absent until one did.",
+         get_remaining_tokens},
     };
     static const char *const names[] = {"upstream"};
 
@@ -185,14 +247,13 @@ static void render_upstreams(struct buf *out, struct agent_state *st, uint64_t n
                 prom_sample(out, gauges[g].name, "", &labels, NULL, v);
         }
     }
-    prom_family(out, "llmproxy_upstream_picks_total", "Times the agent chose the upstream.",
-                "counter");
-    for (size_t u = 0; u < st->cfg->n_upstreams; u++) {
-        const char *value = st->upstreams[u].conf->name;
-        struct prom_labels labels = {names, &value, 1};
-        prom_sample(out, "llmproxy_upstream_picks_total", "", &labels, NULL,
-                    (double)st->upstreams[u].picks);
-    }
+    render_upstream_counter(out, st, "llmproxy_upstream_picks_total",
+                            "Times the agent chose the upstream.",
+                            offsetof(struct upstream_rt, picks));
+    render_upstream_counter(out, st, "llmproxy_upstream_throttled_total",
+                            "429 responses of the upstream itself (not counted as failures).",
+                            offsetof(struct upstream_rt, throttle.throttled));
+    render_forward_throttled(out, st);
 }
 
 /* ---- least_load engines, as their metrics pages said (only groups with an engine) ---- */
@@ -321,6 +382,7 @@ static void render_decisions(struct buf *out, const struct decide_stats *d, bool
     const struct labelled picks[] = {
         {"limited", (double)d->picks_limited},
         {"pass", (double)d->picks_pass},
+        {"throttled", (double)d->picks_throttled},
         {"unavailable", (double)d->picks_unavailable},
         {"unknown_forward", (double)d->picks_unknown_forward},
         {"unknown_group", (double)d->picks_unknown_group},

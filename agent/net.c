@@ -92,3 +92,11 @@ uint64_t monotonic_ms(void)
 {
     return monotonic_ns() / 1000000;
 }
+
+int64_t wall_clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

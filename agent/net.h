@@ -32,4 +32,7 @@ int net_accept(int listen_fd);
 uint64_t monotonic_ns(void);
 uint64_t monotonic_ms(void);
 
+/* Unix time in milliseconds: only to read the dates upstreams send (Retry-After). */
+int64_t wall_clock_ms(void);
+
 #endif /* LLMPROXY_NET_H */

@@ -23,6 +23,10 @@ enum outcome_class {
     OUTCOME_EMPTY_RESPONSE,   /* closed before the headers (SH) */
     OUTCOME_INVALID_RESPONSE, /* refused by HAProxy (PH, PD) or cut by the upstream (SD) */
     OUTCOME_STATUS_5XX,       /* the upstream's own 5xx */
+    /* The upstream's own 429: it is throttling us, neither failing nor serving. No breaker
+     * outcome, no response-time sample; a cooldown (throttle.h). Last, so the classes
+     * above keep their numbers. */
+    OUTCOME_THROTTLED,
     OUTCOME_N_CLASSES,
 };
 

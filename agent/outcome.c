@@ -5,6 +5,7 @@
 #include "ema.h"
 #include "outcome.h"
 #include "state-t.h"
+#include "throttle.h"
 
 /* A status HAProxy sends when it refuses the client's own request (bad syntax or framing,
  * a body or head too large, a method not allowed, a request too slow): never the upstream's
@@ -86,6 +87,8 @@ static enum outcome_class classify(const struct logline *line, enum outcome_ende
         return OUTCOME_NEUTRAL;
     if (line->status >= 500 && line->status <= 599)
         return OUTCOME_STATUS_5XX;
+    if (line->status == 429)
+        return OUTCOME_THROTTLED;
     return OUTCOME_SUCCESS;
 }
 
@@ -99,7 +102,7 @@ struct outcome outcome_classify(const struct logline *line)
 bool outcome_is_failure(enum outcome_class cls)
 {
     return cls != OUTCOME_SUCCESS && cls != OUTCOME_NEUTRAL && cls != OUTCOME_CLIENT &&
-           cls != OUTCOME_QUEUE_TIMEOUT;
+           cls != OUTCOME_QUEUE_TIMEOUT && cls != OUTCOME_THROTTLED;
 }
 
 const char *outcome_class_name(enum outcome_class cls)
@@ -114,6 +117,7 @@ const char *outcome_class_name(enum outcome_class cls)
         [OUTCOME_EMPTY_RESPONSE] = "empty_response",
         [OUTCOME_INVALID_RESPONSE] = "invalid_response",
         [OUTCOME_STATUS_5XX] = "status_5xx",
+        [OUTCOME_THROTTLED] = "throttled",
     };
 
     return (unsigned)cls < OUTCOME_N_CLASSES ? names[cls] : "unknown";
@@ -130,8 +134,10 @@ enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_
     if (!up)
         return OUTCOME_UNKNOWN_UPSTREAM;
     /* What the client did says nothing of the upstream: no sample, no breaker outcome.
-     * Nor does a wait in the queue: the member was never asked. */
-    if (cls == OUTCOME_CLIENT || cls == OUTCOME_QUEUE_TIMEOUT)
+     * Nor does a wait in the queue: the member was never asked. A 429 comes back fast
+     * without serving anything: as a sample it would make the throttling member look the
+     * fastest. */
+    if (cls == OUTCOME_CLIENT || cls == OUTCOME_QUEUE_TIMEOUT || cls == OUTCOME_THROTTLED)
         return OUTCOME_IGNORED;
     /* Time to the response headers, whatever the status: a sample whenever they came
      * (a tunnel's own answer for an upstream it never reached is none). */
@@ -145,4 +151,18 @@ enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_
         return OUTCOME_IGNORED;
     breaker_record(&up->breaker, now_ms, !outcome_is_failure(cls));
     return OUTCOME_APPLIED;
+}
+
+void outcome_note_throttle(const struct outcome_attempt *attempt, uint64_t now_ms, int64_t wall_ms)
+{
+    struct upstream_rt *up = attempt->upstream;
+    const struct logline *line = &attempt->line;
+
+    /* Only an upstream's own response headers: no group, no member, or no headers (an
+     * error HAProxy or one of our rules made) say nothing of its throttling. */
+    if (!attempt->group || !up || line->t_response < 0 || attempt->outcome.by != OUTCOME_BY_NONE)
+        return;
+    if (attempt->outcome.cls == OUTCOME_THROTTLED)
+        throttle_on_429(&up->throttle, &up->conf->throttle, line->throttle, now_ms, wall_ms);
+    throttle_on_response(&up->throttle, &up->conf->throttle, line->throttle, now_ms);
 }

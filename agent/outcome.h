@@ -20,6 +20,7 @@
  *                fast-fail, a queue timeout, an internal error: the upstream was not asked or
  *                not waited for                                        neutral: not recorded
  *   headers came and the status is 5xx                                 failure: status_5xx
+ *   headers came and the status is 429 (the upstream's: ours is an L)  throttled: not recorded
  *   anything else (the upstream's 4xx included)                        success
  * Neither a neutral nor a client outcome is a success: a client giving up on a hanging
  * upstream must not close a breaker, and nothing a client sends may open one. A client
@@ -48,5 +49,11 @@ const char *outcome_class_name(enum outcome_class cls);
  * Pure but for that upstream's state.
  */
 enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_t now_ms);
+
+/*
+ * What the attempt's response headers say of its upstream's throttling: a 429's cooldown,
+ * any response's remaining budget (throttle.h). `wall_ms` reads an HTTP-date Retry-After.
+ */
+void outcome_note_throttle(const struct outcome_attempt *attempt, uint64_t now_ms, int64_t wall_ms);
 
 #endif /* LLMPROXY_OUTCOME_H */

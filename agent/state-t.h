@@ -18,6 +18,7 @@
 #include "config-t.h"
 #include "engine_load-t.h"
 #include "ratelimit-t.h"
+#include "throttle-t.h"
 
 /*
  * HAProxy's srv_conn counts a request once its stream is attached to the server; the few
@@ -47,7 +48,8 @@ struct upstream_rt {
     uint32_t haproxy_queued;    /* srv_queue alone, as of that pick */
     uint64_t recent_picks[PICK_RING_SLOTS];
     unsigned recent_next;
-    uint64_t picks; /* times chosen by pick */
+    uint64_t picks;           /* times chosen by pick */
+    struct throttle throttle; /* its own 429s and rate-limit budget */
 };
 
 /*
@@ -83,6 +85,7 @@ struct forward_rt {
     uint32_t key; /* rate-limit table key part: stable across reloads for the same name */
     uint64_t limited;
     uint64_t unavailable;
+    uint64_t throttled; /* refused with 429: every member of the group was cooling down */
 };
 
 /*

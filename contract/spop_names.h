@@ -94,6 +94,7 @@
 #define SPOP_VERDICT_PASS        "pass"        /* pick: go on (to SPOP_VAR_UPSTREAM if set) */
 #define SPOP_VERDICT_LIMITED     "limited"     /* pick: 429 */
 #define SPOP_VERDICT_UNAVAILABLE "unavailable" /* pick: 503 */
+#define SPOP_VERDICT_THROTTLED   "throttled"   /* pick: 429, every upstream throttles us */
 #define SPOP_VERDICT_GO          "go"          /* attempt: send it */
 #define SPOP_VERDICT_FAIL        "fail"        /* attempt: breaker open, fail fast */
 

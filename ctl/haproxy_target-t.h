@@ -29,6 +29,9 @@ struct haproxy_target {
      * another (docs/benchmarks.md, "Sequential tail"). Every tested release needs it.
      */
     bool bind_threads_to_cpus;
+    /* `retry-on 429`: from 3.1 (3.0.4 has it too, but 3.0.0 to 3.0.3 refuse the word,
+     * and a target names no patch release). Older ones relay an upstream's 429. */
+    bool retry_on_429;
 };
 
 #endif /* LLMPROXY_HAPROXY_TARGET_T_H */

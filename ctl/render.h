@@ -72,6 +72,7 @@ extern const struct render_error render_err_bad_encoding;
 extern const struct render_error render_err_internal;
 extern const struct render_error render_err_not_implemented;
 extern const struct render_error render_err_rate_limited;
+extern const struct render_error render_err_upstreams_throttled;
 extern const struct render_error render_err_bad_response;
 extern const struct render_error render_err_unreachable;
 extern const struct render_error render_err_no_upstream;

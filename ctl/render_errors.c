@@ -39,6 +39,15 @@ const struct render_error render_err_rate_limited = {
     "rate_limit_error",
     "rate_limit_exceeded",
 };
+/* Every upstream of the group answered 429 and is cooling down: theirs, not the client's. */
+const struct render_error render_err_upstreams_throttled = {
+    NULL,
+    429,
+    "Too Many Requests",
+    "every upstream is rate limiting, retry later",
+    "rate_limit_error",
+    "upstreams_throttled",
+};
 const struct render_error render_err_bad_response = {
     "502.http",     502,
     "Bad Gateway",  "bad upstream response",

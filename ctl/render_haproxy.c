@@ -463,6 +463,8 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
                  "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_LIMITED " }", r);
     return_error(&render_err_no_upstream, true,
                  "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_UNAVAILABLE " }", r);
+    return_error(&render_err_upstreams_throttled, true,
+                 "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_THROTTLED " }", r);
     if (f->n_routes) {
         render_routed_backends(cfg, f, r);
         return;
@@ -525,7 +527,9 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     if (topo.retries) {
         render_printf(r, "    retries %u\n", (unsigned)topo.retry_count);
         render_printf(r, "    option redispatch 1\n");
-        render_printf(r, "    retry-on %s\n", RETRY_ON);
+        /* An upstream's 429 moves the request to another member, where HAProxy can. */
+        render_printf(r, "    retry-on %s%s\n", RETRY_ON,
+                      r->opts->haproxy.retry_on_429 ? " 429" : "");
         /* L7 retries need the whole request in the buffer. */
         render_printf(r, "    option http-buffer-request\n");
     } else {
@@ -727,6 +731,30 @@ static void upstream_settings(const struct conf_http_client *c, struct render_ou
     }
 }
 
+/*
+ * The upstream's throttling headers into the variables the log line carries (THROTTLE in
+ * contract/logformat.h): only the response's, so no client can fake them; the first bytes
+ * only, in hex, so no value can break or forge a log field.
+ */
+static void throttle_capture(const struct conf_upstream *up, struct render_out *r)
+{
+    const struct conf_throttle *t = &up->throttle;
+    const char *const names[LOGLINE_TH_N] = {
+        [LOGLINE_TH_RETRY_AFTER] = LOGLINE_RETRY_AFTER_HEADER,
+        [LOGLINE_TH_RETRY_AFTER_MS] = LOGLINE_RETRY_AFTER_MS_HEADER,
+        [LOGLINE_TH_REMAINING_REQUESTS] = t->remaining_requests_header.val,
+        [LOGLINE_TH_REMAINING_TOKENS] = t->remaining_tokens_header.val,
+        [LOGLINE_TH_RESET_REQUESTS] = t->reset_requests_header.val,
+        [LOGLINE_TH_RESET_TOKENS] = t->reset_tokens_header.val,
+    };
+
+    for (size_t i = 0; i < LOGLINE_TH_N; i++)
+        render_printf(r,
+                      "    http-response set-var(" LOGLINE_THROTTLE_VAR_PREFIX
+                      "%zu) res.fhdr(%s),bytes(0,%d),hex\n",
+                      i, names[i], LOGLINE_THROTTLE_MAX_BYTES);
+}
+
 /* What makes a request one for this upstream: its rewrites, then the real server. */
 static void upstream_rules(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
@@ -745,6 +773,7 @@ static void upstream_rules(const struct config *cfg, const struct conf_group *g,
     header_rules(up, r);
     /* Ours alone: the upstream never sees it, whoever set it. */
     render_printf(r, "    http-request del-header %s\n", HAPROXY_ID_HEADER);
+    throttle_capture(up, r);
     /* The agent's tunnel could not reach a plain http upstream through the proxy: HAProxy
      * had already sent the request, so the tunnel says so in a response head of its own.
      * HAProxy logs the answer LH 502, which the agent counts as a failed connection. An

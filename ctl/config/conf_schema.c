@@ -660,6 +660,84 @@ static const struct conf_key tls_keys[] = {
 };
 static const struct conf_schema tls_schema = SCHEMA(tls_keys, .finish = tls_finish);
 
+/*
+ * A response header the agent reads: an RFC 9110 token, less what the unquoted
+ * "res.fhdr(NAME)" it is rendered into cannot carry: '#' starts a comment in haproxy.cfg,
+ * and '$' and '\'' are left out with it.
+ */
+static void throttle_header_check(struct conf_walk *w, const struct conf_str *s, const char *key)
+{
+    char q[CONF_QUOTE_BUF];
+    size_t i;
+
+    if (!s->val)
+        return;
+    for (i = 0; s->val[i]; i++)
+        if (!is_tchar(s->val[i]) || s->val[i] == '#' || s->val[i] == '$')
+            break;
+    if (!s->val[0] || s->val[i])
+        conf_walk_error(w, &s->pos, key,
+                        "invalid header name %s; allowed: letters, digits and "
+                        "!%%&*+-.^_`|~ (an RFC 9110 token without #$')",
+                        conf_quote(q, sizeof(q), s->val, strlen(s->val)));
+}
+
+static void throttle_headers_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                                    const struct conf_seen *seen)
+{
+    struct conf_throttle *t = obj;
+
+    (void)map;
+    (void)seen;
+    throttle_header_check(w, &t->remaining_requests_header, "remaining_requests");
+    throttle_header_check(w, &t->remaining_tokens_header, "remaining_tokens");
+    throttle_header_check(w, &t->reset_requests_header, "reset_requests");
+    throttle_header_check(w, &t->reset_tokens_header, "reset_tokens");
+}
+
+static const struct conf_key throttle_header_keys[] = {
+    STR_KEY("remaining_requests", struct conf_throttle, remaining_requests_header, 0,
+            "x-ratelimit-remaining-requests"),
+    STR_KEY("remaining_tokens", struct conf_throttle, remaining_tokens_header, 0,
+            "x-ratelimit-remaining-tokens"),
+    STR_KEY("reset_requests", struct conf_throttle, reset_requests_header, 0,
+            "x-ratelimit-reset-requests"),
+    STR_KEY("reset_tokens", struct conf_throttle, reset_tokens_header, 0,
+            "x-ratelimit-reset-tokens"),
+};
+static const struct conf_schema throttle_header_schema =
+    SCHEMA(throttle_header_keys, .finish = throttle_headers_finish);
+
+static const struct conf_schema throttle_schema;
+
+static void throttle_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
+                            const struct conf_seen *seen)
+{
+    struct conf_throttle *t = obj;
+    const struct conf_node *def = given(&throttle_schema, seen, "retry_after_default");
+    struct conf_pos pos;
+
+    /* A value already refused is not compared: one error per mistake. */
+    if (t->retry_after_default_s <= t->retry_after_max_s ||
+        rejected(&throttle_schema, seen, "retry_after_default") ||
+        rejected(&throttle_schema, seen, "retry_after_max"))
+        return;
+    pos = conf_walk_pos(w, def ? def : map);
+    conf_walk_error(w, &pos, "retry_after_default",
+                    "%u is above retry_after_max (%u); allowed: 1 to retry_after_max",
+                    (unsigned)t->retry_after_default_s, (unsigned)t->retry_after_max_s);
+}
+
+static const struct conf_key throttle_keys[] = {
+    INT_KEY("retry_after_default", struct conf_throttle, retry_after_default_s, 1, 86400, 5),
+    INT_KEY("retry_after_max", struct conf_throttle, retry_after_max_s, 1, 86400, 300),
+    INT_KEY("min_remaining_requests", struct conf_throttle, min_remaining_requests, 0, 1000000000,
+            0),
+    INT_KEY("min_remaining_tokens", struct conf_throttle, min_remaining_tokens, 0, 1000000000, 0),
+    MAP_KEY("headers", 0, throttle_header_schema),
+};
+static const struct conf_schema throttle_schema = SCHEMA(throttle_keys, .finish = throttle_finish);
+
 static void upstream_finish(struct conf_walk *w, void *obj, const struct conf_node *map,
                             const struct conf_seen *seen);
 
@@ -675,6 +753,7 @@ static const struct conf_key upstream_keys[] = {
      .sub = &breaker_schema,
      .flag_off = offsetof(struct conf_upstream, breaker_enabled)},
     MAP_KEY("tls", 0, tls_schema),
+    MAP_KEY("throttle", offsetof(struct conf_upstream, throttle), throttle_schema),
 };
 static const struct conf_schema upstream_schema =
     SCHEMA(upstream_keys, .item_size = sizeof(struct conf_upstream), .keep_pos = true,

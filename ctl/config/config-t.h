@@ -81,6 +81,22 @@ struct conf_header_op {
     struct conf_str value; /* value.val is NULL for remove */
 };
 
+/*
+ * How the agent reads an upstream's throttling (docs/configuration.md, `throttle`): how
+ * long a 429 keeps the member out of picks, and the budget headers it steers by.
+ */
+struct conf_throttle {
+    uint32_t retry_after_default_s;  /* a 429 without a readable Retry-After */
+    uint32_t retry_after_max_s;      /* cap of any Retry-After */
+    uint32_t min_remaining_requests; /* avoided while the remaining count is at or below */
+    uint32_t min_remaining_tokens;
+    /* Response header names, HTTP tokens (rendered into haproxy.cfg). */
+    struct conf_str remaining_requests_header;
+    struct conf_str remaining_tokens_header;
+    struct conf_str reset_requests_header;
+    struct conf_str reset_tokens_header;
+};
+
 struct conf_upstream {
     char *name;
     struct conf_str url;
@@ -96,6 +112,7 @@ struct conf_upstream {
     bool breaker_enabled;        /* a `breaker` block was present */
     double breaker_threshold;
     uint32_t breaker_cooldown_s;
+    struct conf_throttle throttle;
     struct conf_pos pos;
 };
 

@@ -70,7 +70,7 @@ check "no line was refused as malformed by the agent" \
 check "operators still see the lines on HAProxy's stdout" \
     wait_until 5 grep -q '^LLMR4 .* main feed - - GET 503 .* feed_a pin_feed__feed_a pass ' "$T/haproxy.log"
 check "the request line carries forward, group, server, backend and verdict" \
-    grep -qE '^LLMR4 [0-9A-F:_]+ main feed - - GET 200 .* feed_b pin_feed__feed_b pass - "/v1/models"$' \
+    grep -qE '^LLMR4 [0-9A-F:_]+ main feed - - GET 200 .* feed_b pin_feed__feed_b pass - "/v1/models" - - - - - -$' \
     "$T/haproxy.log"
 
 # Open: every pick avoids a for the cooldown.

@@ -91,7 +91,7 @@ second=$(content_of)
 check "the printed curl gets a chat completion, round robin ($first then $second)" \
     test "$first $second" = "demo-a demo-b" -o "$first $second" = "demo-b demo-a"
 check "HAProxy's request log follows in the script's terminal, a line per request" \
-    wait_until 5 bash -c '[ "$(grep -c "^LLMR4 .* demo demo - - POST 200 .*\"/v1/chat/completions\"$" "$1")" -ge 2 ]' \
+    wait_until 5 bash -c '[ "$(grep -c "^LLMR4 .* demo demo - - POST 200 .*\"/v1/chat/completions\" - - - - - -$" "$1")" -ge 2 ]' \
     _ "$T/run1.log"
 
 bash -c "$stream -m 10" >"$T/stream.out"

@@ -65,7 +65,8 @@
 #define NAME_LEN_MAX      64
 #define MODEL_LEN_MAX     128
 #define QUERY_KEY_MAX     32
-#define QUERY_VALUE_MAX   128
+#define QUERY_VALUE_MAX   12288 /* room for a 10 KB hostile header value */
+#define HEADERS_TEXT_MAX  (QUERY_VALUE_MAX + 256)
 #define BIG_MAX           (UINT64_C(1) << 40)
 #define CONTENT_MAX       (UINT64_C(1) << 62)
 #define LENGTH_UNKNOWN    UINT64_MAX
@@ -330,9 +331,12 @@ struct mock_config {
     unsigned sse_gap_ms;
     unsigned slots;      /* engine mode: completions running at once; 0 = no limit, no queue */
     unsigned service_ms; /* engine mode: how long a running completion takes to answer */
+    /* Extra header lines of every response, each ended by CRLF ("" for none): a test's
+     * Retry-After or x-ratelimit-* headers, hostile ones included. */
+    char headers[HEADERS_TEXT_MAX];
 };
 
-enum setting_kind { SET_NAME, SET_UINT, SET_STATUS, SET_FAIL_MODE };
+enum setting_kind { SET_NAME, SET_UINT, SET_STATUS, SET_FAIL_MODE, SET_HEADERS };
 
 /* One table serves the command line (--delay-ms) and the control endpoint (delay_ms=). */
 struct setting {
@@ -352,6 +356,7 @@ static const struct setting settings[] = {
     {"sse_gap_ms", SET_UINT, 0, 3600000, offsetof(struct mock_config, sse_gap_ms)},
     {"slots", SET_UINT, 0, 100000, offsetof(struct mock_config, slots)},
     {"service_ms", SET_UINT, 0, 3600000, offsetof(struct mock_config, service_ms)},
+    {"headers", SET_HEADERS, 0, 0, 0},
 };
 
 static const struct mock_config config_defaults = {
@@ -408,6 +413,26 @@ static bool config_set(struct mock_config *cfg, const char *key, const char *val
             }
             snprintf(err, errlen, "fail_mode: one of none, close, hang, reset");
             return false;
+        case SET_HEADERS: {
+            /* "Name: value" lines separated by LF, sent as they are (each ended by CRLF). */
+            size_t n = 0;
+            for (const char *p = value; *p; p++) {
+                if (n + 3 >= sizeof(cfg->headers)) {
+                    snprintf(err, errlen, "headers: too long");
+                    return false;
+                }
+                if (*p == '\n') {
+                    cfg->headers[n++] = '\r';
+                }
+                cfg->headers[n++] = *p;
+            }
+            if (n > 0 && cfg->headers[n - 1] != '\n') {
+                cfg->headers[n++] = '\r';
+                cfg->headers[n++] = '\n';
+            }
+            cfg->headers[n] = '\0';
+            return true;
+        }
         case SET_UINT:
         case SET_STATUS:
             if (!parse_u64(value, s->max, &v) ||
@@ -1409,6 +1434,7 @@ static void resp_start(struct conn *c, unsigned status, const char *ctype, uint6
         buf_puts(&c->out, "Transfer-Encoding: chunked\r\n");
     if (extra_headers)
         buf_puts(&c->out, extra_headers);
+    buf_puts(&c->out, c->srv->cfg.headers);
     if (rs->close_after)
         buf_puts(&c->out, "Connection: close\r\n");
     else if (!c->req.http11)

@@ -27,7 +27,7 @@ static const struct rule_case cases[] = {
      "clients)\n"},
     {"unknown key, case only", "upstreams:\n  - Name: u\n    url: 'http://u'\n",
      "t.yaml:2:5: upstreams[0].Name: unknown key \"Name\"; did you mean \"name\"? (allowed: name, "
-     "url, auth, headers, breaker, tls)\n"
+     "url, auth, headers, breaker, tls, throttle)\n"
      "t.yaml:2:5: upstreams[0].name: missing; this key is required\n"},
     {"unknown key, transposed letters", "http_server: {admin: {prot: 9000}}\n",
      "t.yaml:1:23: http_server.admin.prot: unknown key \"prot\"; did you mean \"port\"? (allowed: "
@@ -38,7 +38,7 @@ static const struct rule_case cases[] = {
     {"keys of the original not in the schema",
      "upstreams: [{name: u, url: 'http://u', weight: 2}]\n",
      "t.yaml:1:40: upstreams[0].weight: unknown key \"weight\"; allowed: name, url, auth, headers, "
-     "breaker, tls\n"},
+     "breaker, tls, throttle\n"},
     {"duplicate key", "agent:\n  decision_timeout_ms: 10\n  decision_timeout_ms: 20\n",
      "t.yaml:3:3: agent.decision_timeout_ms: duplicate key \"decision_timeout_ms\"; it is first "
      "given at line 2:3\n"},
@@ -293,6 +293,24 @@ static const struct rule_case cases[] = {
      "upstreams: [{name: u, url: 'http://u', auth: {type: Bearer, token: t}}]\n",
      "t.yaml:1:53: upstreams[0].auth.type: unknown type \"Bearer\"; did you mean \"bearer\"? "
      "(allowed: none, bearer, basic)\n"},
+    /* ---- throttle ---- */
+    {"throttle header name not a token",
+     "upstreams: [{name: u, url: 'http://u', throttle: {headers: {reset_tokens: 'a(b)'}}}]\n",
+     "t.yaml:1:75: upstreams[0].throttle.headers.reset_tokens: invalid header name \"a(b)\"; "
+     "allowed: letters, digits and !%&*+-.^_`|~ (an RFC 9110 token without #$')\n"},
+    {"throttle header name with a comment sign",
+     "upstreams: [{name: u, url: 'http://u', throttle: {headers: {remaining_tokens: 'x#y'}}}]\n",
+     "t.yaml:1:79: upstreams[0].throttle.headers.remaining_tokens: invalid header name \"x#y\"; "
+     "allowed: letters, digits and !%&*+-.^_`|~ (an RFC 9110 token without #$')\n"},
+    {"throttle default above its cap",
+     "upstreams: [{name: u, url: 'http://u', throttle: {retry_after_default: 60, "
+     "retry_after_max: 30}}]\n",
+     "t.yaml:1:72: upstreams[0].throttle.retry_after_default: 60 is above retry_after_max (30); "
+     "allowed: 1 to retry_after_max\n"},
+    {"throttle cap out of range",
+     "upstreams: [{name: u, url: 'http://u', throttle: {retry_after_max: 0}}]\n",
+     "t.yaml:1:68: upstreams[0].throttle.retry_after_max: 0 is out of range; allowed: "
+     "1-86400\n"},
     /* ---- header operations ---- */
     {"header name not a token",
      "upstreams: [{name: u, url: 'http://u', headers: [{op: insert, key: 'X Team', value: a}]}]\n",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt_memo.h"
 #include "breaker.h"
 #include "config.h"
 #include "contract/spop_names.h"
@@ -313,6 +314,98 @@ START_TEST(attempt_on_open_breaker_fails_fast)
     ck_assert_uint_eq(r.attempt, 3);
     ck_assert_uint_eq(r.delay_ms, 200);
     ck_assert_uint_eq(d.stats.attempts_failed_fast, 2);
+}
+END_TEST
+
+/* ---- an upstream's own throttling ---- */
+
+static struct throttle *throttle_of(const char *name)
+{
+    struct upstream_rt *up = state_upstream(d.state, name, strlen(name));
+
+    ck_assert_ptr_nonnull(up);
+    return &up->throttle;
+}
+
+START_TEST(pick_skips_a_cooling_member_and_refuses_429_when_all_cool)
+{
+    struct pick_result r;
+
+    pick_from("main", 1);
+    throttle_of("a")->cooldown_until_ms = 12000;
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_eq(pick_name(10000 + (uint64_t)i), "b");
+    throttle_of("b")->cooldown_until_ms = 10500;
+    decide_pick(&d, &req, 10100, &r);
+    ck_assert_int_eq(r.verdict, PICK_THROTTLED);
+    /* b's cooldown ends first: 0.4 s left, rounded up to the whole second. */
+    ck_assert_uint_eq(r.retry_after_s, 1);
+    ck_assert_uint_eq(d.stats.picks_throttled, 1);
+    ck_assert_uint_eq(d.stats.picks_unavailable, 0);
+    ck_assert_str_eq(pick_verdict_name(PICK_THROTTLED), SPOP_VERDICT_THROTTLED);
+    /* Back after its cooldown; a's breaker saw none of it. */
+    ck_assert_str_eq(pick_name(10500), "b");
+    ck_assert_int_eq(breaker_state(&state_upstream(d.state, "a", 1)->breaker, 10500),
+                     BREAKER_CLOSED);
+}
+END_TEST
+
+START_TEST(pick_cooling_and_open_is_a_503)
+{
+    struct pick_result r;
+
+    pick_from("main", 1);
+    throttle_of("a")->cooldown_until_ms = 20000;
+    trip("b", 10000);
+    decide_pick(&d, &req, 10100, &r);
+    ck_assert_int_eq(r.verdict, PICK_UNAVAILABLE);
+}
+END_TEST
+
+START_TEST(pick_avoids_a_low_budget_unless_all_are_low)
+{
+    pick_from("main", 1);
+    throttle_of("a")->low_until_ms = 5000;
+    for (int i = 0; i < 4; i++)
+        ck_assert_str_eq(pick_name(1000 + (uint64_t)i), "b");
+    throttle_of("b")->low_until_ms = 5000;
+    ck_assert_str_eq(pick_name(1010), "a");
+    ck_assert_str_eq(pick_name(1011), "b");
+    throttle_of("b")->low_until_ms = 0;
+    ck_assert_str_eq(pick_name(1012), "b");
+    ck_assert_str_eq(pick_name(6000), "a"); /* a's reset passed */
+}
+END_TEST
+
+START_TEST(attempt_after_429_skips_the_backoff)
+{
+    struct siphash_key key = {.k0 = 3, .k1 = 4};
+    struct attempt_memo *memo = malloc(sizeof(*memo));
+    struct logline_str id = {"req-t", 5};
+    struct attempt_result r;
+
+    ck_assert_ptr_nonnull(memo);
+    attempt_memo_init(memo, &key);
+    d.state->attempts = memo;
+    attempt("req-t", "a", 1000, &r);
+    ck_assert_uint_eq(r.delay_ms, 0);
+    /* Its ATTEMPT line said 429: the retry goes at once. */
+    attempt_memo_put(memo, &id, 429, (struct outcome){OUTCOME_THROTTLED, OUTCOME_BY_NONE});
+    attempt("req-t", "b", 1010, &r);
+    ck_assert_int_eq(r.verdict, ATTEMPT_GO);
+    ck_assert_uint_eq(r.attempt, 2);
+    ck_assert_uint_eq(r.delay_ms, 0);
+    /* A 5xx waits out its backoff as before. */
+    attempt_memo_put(memo, &id, 503, (struct outcome){OUTCOME_STATUS_5XX, OUTCOME_BY_NONE});
+    attempt("req-t", "a", 1020, &r);
+    ck_assert_uint_eq(r.delay_ms, 200);
+    /* A retry landing on a member still cooling down fails fast. */
+    throttle_of("b")->cooldown_until_ms = 5000;
+    attempt("req-t", "b", 1030, &r);
+    ck_assert_int_eq(r.verdict, ATTEMPT_FAIL);
+    ck_assert_uint_eq(r.delay_ms, 0);
+    d.state->attempts = NULL;
+    free(memo);
 }
 END_TEST
 
@@ -798,6 +891,10 @@ static Suite *decide_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, attempt_backoff_doubles);
     tcase_add_test(tc, attempt_on_open_breaker_fails_fast);
+    tcase_add_test(tc, attempt_after_429_skips_the_backoff);
+    tcase_add_test(tc, pick_skips_a_cooling_member_and_refuses_429_when_all_cool);
+    tcase_add_test(tc, pick_cooling_and_open_is_a_503);
+    tcase_add_test(tc, pick_avoids_a_low_budget_unless_all_are_low);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("clients");

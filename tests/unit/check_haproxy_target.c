@@ -76,6 +76,9 @@ START_TEST(what_each_release_wants)
     for (unsigned minor = 0; minor <= 4; minor++)
         ck_assert(haproxy_target_of(V(3, minor)).bind_threads_to_cpus);
     ck_assert(haproxy_target_of(V(2, 6)).bind_threads_to_cpus);
+    /* retry-on 429: 3.0.0 to 3.0.3 refuse it, and a target names no patch release. */
+    ck_assert(!haproxy_target_of(V(2, 6)).retry_on_429 && !haproxy_target_of(V(3, 0)).retry_on_429);
+    ck_assert(haproxy_target_of(V(3, 1)).retry_on_429 && haproxy_target_of(V(3, 2)).retry_on_429);
     ck_assert(haproxy_target_tested(V(2, 6)) && haproxy_target_tested(V(3, 0)) &&
               haproxy_target_tested(V(3, 2)));
     ck_assert(!haproxy_target_tested(V(2, 8)) && !haproxy_target_tested(V(3, 4)));
@@ -100,7 +103,6 @@ static const char *fake_haproxy(const char *body)
     ck_assert_int_eq(chmod(path, 0700), 0);
     return path;
 }
-
 
 /* The target `haproxy_target_resolve` finds for `yaml` with $HAPROXY running `body`. */
 static struct haproxy_target resolve_with(const char *yaml, const char *body)

@@ -328,6 +328,58 @@ START_TEST(test_attempt_every_field)
 }
 END_TEST
 
+/* The THROTTLE fields: absent on an earlier rendering's line, else six hex or "-". */
+START_TEST(test_throttle_fields)
+{
+    struct logline l;
+
+    ck_assert_int_eq(parse_str("LLMA1 - g a 429 0 0 1 1 90 ---- 32 - 30 - 3173 -", &l), 0);
+    assert_str(l.throttle[LOGLINE_TH_RETRY_AFTER], "32");
+    ck_assert_uint_eq(l.throttle[LOGLINE_TH_RETRY_AFTER_MS].len, 0);
+    assert_str(l.throttle[LOGLINE_TH_REMAINING_REQUESTS], "30");
+    assert_str(l.throttle[LOGLINE_TH_RESET_REQUESTS], "3173");
+    ck_assert_int_eq(parse_str("LLMR4 - main g - - GET 429 0 0 0 1 1 90 ---- 0 a pin_g__a pass - "
+                               "\"/v1\" 32 - - - - -",
+                               &l),
+                     0);
+    ck_assert(l.pinned);
+    assert_str(l.throttle[LOGLINE_TH_RETRY_AFTER], "32");
+    assert_str(l.path, "/v1");
+    ck_assert_int_eq(parse_str("LLMA1 - g a 200 0 0 1 1 90 ----", &l), 0);
+    for (size_t i = 0; i < LOGLINE_TH_N; i++)
+        ck_assert_uint_eq(l.throttle[i].len, 0);
+}
+END_TEST
+
+/*
+ * What an upstream can make HAProxy log: its header's first 64 bytes in hex, whatever they
+ * are (spaces, quotes, a line break, 10 KB). One bounded field that forges nothing; the
+ * field one byte longer than a logged value can be is refused.
+ */
+START_TEST(test_throttle_hostile_value)
+{
+    const char *value = "1 \"LLMA1 - g b 500 0 0 0 0 0 ----\"\n\r\t";
+    char hex[2 * LOGLINE_THROTTLE_MAX_BYTES + 3], line[1024];
+    size_t n = strlen(value), k;
+    struct logline l;
+
+    for (k = 0; k < n && k < LOGLINE_THROTTLE_MAX_BYTES; k++)
+        snprintf(hex + 2 * k, 3, "%02X", (unsigned char)value[k]);
+    snprintf(line, sizeof(line), "LLMA1 - g a 429 0 0 1 1 90 ---- %s - - - - -", hex);
+    ck_assert_int_eq(parse_str(line, &l), 0);
+    assert_str(l.upstream, "a");
+    ck_assert_int_eq(l.status, 429);
+    ck_assert_uint_eq(l.throttle[0].len, 2 * n);
+    memset(hex, 'A', 2 * LOGLINE_THROTTLE_MAX_BYTES);
+    hex[2 * LOGLINE_THROTTLE_MAX_BYTES] = '\0';
+    snprintf(line, sizeof(line), "LLMA1 - g a 429 0 0 1 1 90 ---- %s - - - - -", hex);
+    ck_assert_int_eq(parse_str(line, &l), 0);
+    strcat(hex, "AA");
+    snprintf(line, sizeof(line), "LLMA1 - g a 429 0 0 1 1 90 ---- %s - - - - -", hex);
+    ck_assert_int_eq(parse_str(line, &l), -LOGLINE_ERR_THROTTLE);
+}
+END_TEST
+
 START_TEST(test_trailing_newline_tolerated)
 {
     struct logline l;
@@ -438,7 +490,12 @@ static const struct bad_case bad_cases[] = {
     {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/a\"b\"", LOGLINE_ERR_TRAILING},
     {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/\" ", LOGLINE_ERR_TRAILING},
     {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/", LOGLINE_ERR_TRUNCATED},
-    {"LLMA1 - g a 200 0 0 0 0 0 ---- extra", LOGLINE_ERR_TRAILING},
+    {"LLMA1 - g a 200 0 0 0 0 0 ---- extra", LOGLINE_ERR_THROTTLE},
+    {"LLMA1 - g a 200 0 0 0 0 0 ---- - - - - -", LOGLINE_ERR_TRUNCATED},
+    {"LLMA1 - g a 200 0 0 0 0 0 ---- - - - - - - -", LOGLINE_ERR_TRAILING},
+    {"LLMA1 - g a 200 0 0 0 0 0 ---- 3 - - - - -", LOGLINE_ERR_THROTTLE},
+    {"LLMA1 - g a 200 0 0 0 0 0 ---- 3G - - - - -", LOGLINE_ERR_THROTTLE},
+    {"LLMA1 - g a 200 0 0 0 0 0 ---- \"32\" - - - - -", LOGLINE_ERR_THROTTLE},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- ", LOGLINE_ERR_TRAILING},
     {"LLMA1 - g a 200 0 0 0 0 0", LOGLINE_ERR_TRUNCATED},
     {"LLMA1 - g <NOSRV> 200 0 0 0 0 0 ----", LOGLINE_ERR_NAME},
@@ -522,7 +579,7 @@ END_TEST
 
 START_TEST(test_formats_match_parser)
 {
-    char fmt[512];
+    char fmt[1024];
     int n;
 
     /* The rendered strings carry the tag the parser expects, the names where given, and
@@ -531,10 +588,14 @@ START_TEST(test_formats_match_parser)
     ck_assert_int_gt(n, 0);
     ck_assert_str_eq(fmt, "LLMR4 %ID fwd grp %[var(txn.llm_route)] %[var(txn.llm_client)] %HM %ST "
                           "%Tq %Tw %Tc %Tr %Tt "
-                          "%B %tsc %rc %s %b %[var(txn.llm.v)] %[var(txn.llm.err)] %{+Q}HPO");
+                          "%B %tsc %rc %s %b %[var(txn.llm.v)] %[var(txn.llm.err)] %{+Q}HPO "
+                          "%[var(txn.llm_th0)] %[var(txn.llm_th1)] %[var(txn.llm_th2)] "
+                          "%[var(txn.llm_th3)] %[var(txn.llm_th4)] %[var(txn.llm_th5)]");
     n = snprintf(fmt, sizeof(fmt), LOGLINE_ATTEMPT_FORMAT, "grp", "up");
     ck_assert_int_gt(n, 0);
-    ck_assert_str_eq(fmt, "LLMA1 %[var(txn.rid)] grp up %ST %Tw %Tc %Tr %Tt %B %tsc");
+    ck_assert_str_eq(fmt, "LLMA1 %[var(txn.rid)] grp up %ST %Tw %Tc %Tr %Tt %B %tsc "
+                          "%[var(txn.llm_th0)] %[var(txn.llm_th1)] %[var(txn.llm_th2)] "
+                          "%[var(txn.llm_th3)] %[var(txn.llm_th4)] %[var(txn.llm_th5)]");
 }
 END_TEST
 
@@ -563,6 +624,8 @@ static Suite *logline_suite(void)
     tcase_add_test(tc, test_pinned_captured);
     tcase_add_test(tc, test_pinned_attempt_view);
     tcase_add_test(tc, test_attempt_every_field);
+    tcase_add_test(tc, test_throttle_fields);
+    tcase_add_test(tc, test_throttle_hostile_value);
     tcase_add_test(tc, test_trailing_newline_tolerated);
     tcase_add_test(tc, test_every_prefix_refused);
     tcase_add_test(tc, test_cut_by_haproxy);

@@ -16,6 +16,7 @@
 #include "logline.h"
 #include "outcome.h"
 #include "state.h"
+#include "throttle.h"
 
 static const char yaml[] =
     "http_server:\n"
@@ -97,8 +98,8 @@ struct class_case {
 
 static const struct class_case class_cases[] = {
     {200, 12, "----", OUTCOME_SUCCESS},
-    {404, 3, "----", OUTCOME_SUCCESS}, /* 4xx is the client's problem */
-    {429, 3, "----", OUTCOME_SUCCESS},
+    {404, 3, "----", OUTCOME_SUCCESS},           /* 4xx is the client's problem */
+    {429, 3, "----", OUTCOME_THROTTLED},         /* the upstream's own 429 */
     {200, 12, "CD--", OUTCOME_CLIENT},           /* client left mid-stream */
     {200, 12, "cD--", OUTCOME_CLIENT},           /* client stopped reading a stream */
     {503, -1, "SC--", OUTCOME_CONNECT},          /* refused (captured) */
@@ -158,8 +159,10 @@ START_TEST(test_class_names)
     ck_assert(!outcome_is_failure(OUTCOME_NEUTRAL));
     ck_assert(!outcome_is_failure(OUTCOME_QUEUE_TIMEOUT));
     ck_assert_str_eq(outcome_class_name(OUTCOME_QUEUE_TIMEOUT), "queue_timeout");
-    for (int c = OUTCOME_CONNECT; c < OUTCOME_N_CLASSES; c++)
+    for (int c = OUTCOME_CONNECT; c <= OUTCOME_STATUS_5XX; c++)
         ck_assert(outcome_is_failure((enum outcome_class)c));
+    ck_assert(!outcome_is_failure(OUTCOME_THROTTLED));
+    ck_assert_str_eq(outcome_class_name(OUTCOME_THROTTLED), "throttled");
 }
 END_TEST
 
@@ -618,6 +621,47 @@ START_TEST(test_group_request_relays_attempt)
 }
 END_TEST
 
+/*
+ * An upstream's 429 is no breaker outcome however many come (a's breaker would open at 5
+ * failures of 5), cools the member down for its Retry-After ("32" is "2" in hex), and only
+ * a response the upstream itself sent counts: not one HAProxy or a rule made (an L, no
+ * headers), nor one of a group that does not have the member.
+ */
+START_TEST(test_throttled_cools_without_failing)
+{
+    const char *line = "LLMA1 id g a 429 0 0 3 10 90 ---- 32 - 30 - - -";
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct judged_line j;
+    struct logline l;
+
+    ck_assert_int_eq(logline_parse(line, strlen(line), &l), 0);
+    for (int i = 0; i < 8; i++) {
+        judge_line(st, &l, &j);
+        ck_assert_int_eq(j.attempt.outcome.cls, OUTCOME_THROTTLED);
+        ck_assert_int_eq(outcome_apply(&j.attempt, 1000), OUTCOME_IGNORED);
+        outcome_note_throttle(&j.attempt, 1000, 0);
+    }
+    ck_assert_int_eq(breaker_state(&a->breaker, 1000), BREAKER_CLOSED);
+    ck_assert(!a->measured); /* no response-time sample either */
+    ck_assert_uint_eq(a->throttle.throttled, 8);
+    ck_assert(throttle_cooling(&a->throttle, 2999) && !throttle_cooling(&a->throttle, 3000));
+    ck_assert(a->throttle.has_remaining_requests && a->throttle.remaining_requests == 0);
+
+    /* Our own answer with those headers would be an L without response headers. */
+    line = "LLMA1 id g b 429 0 -1 -1 10 90 LR-- 32 - - - - -";
+    ck_assert_int_eq(logline_parse(line, strlen(line), &l), 0);
+    judge_line(st, &l, &j);
+    outcome_note_throttle(&j.attempt, 1000, 0);
+    ck_assert_uint_eq(state_upstream(st, "b", 1)->throttle.throttled, 0);
+    /* A member named under a group it is not in. */
+    line = "LLMA1 id h b 429 0 0 3 10 90 ---- 32 - - - - -";
+    ck_assert_int_eq(logline_parse(line, strlen(line), &l), 0);
+    judge_line(st, &l, &j);
+    outcome_note_throttle(&j.attempt, 1000, 0);
+    ck_assert_uint_eq(state_upstream(st, "b", 1)->throttle.throttled, 0);
+}
+END_TEST
+
 static Suite *outcome_suite(void)
 {
     Suite *s = suite_create("outcome");
@@ -641,6 +685,7 @@ static Suite *outcome_suite(void)
     tcase_add_test(apply, test_pinned_same_state_as_attempt);
     tcase_add_test(apply, test_pinned_unknown_upstream_dropped);
     tcase_add_test(apply, test_client_faults_change_nothing);
+    tcase_add_test(apply, test_throttled_cools_without_failing);
     tcase_add_loop_test(apply, test_group_request_relays_attempt, 0,
                         (int)(sizeof(relay_cases) / sizeof(relay_cases[0])));
     suite_add_tcase(s, cls);
