@@ -69,7 +69,9 @@ struct logline {
     struct logline_str method;   /* REQUEST */
     struct logline_str path;     /* REQUEST: path without the query */
     struct logline_str verdict;  /* REQUEST: the agent's txn.llm.v, empty if none */
-    int status;                  /* HTTP status sent, -1 when none (%ST) */
+    /* HTTP status sent, -1 when none (%ST); on an ATTEMPT, the upstream's own status when
+     * its listener relayed it as a retryable 503 (contract/logformat.h). */
+    int status;
     /* HAProxy timers in ms, -1 when the phase was never reached (%Tq %Tw %Tc %Tr %Tt). */
     int32_t t_request, t_queue, t_connect, t_response, t_total;
     uint64_t bytes_out;  /* %B: bytes sent to the client (or to the group layer) */

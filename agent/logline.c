@@ -339,7 +339,24 @@ static int parse_attempt(struct cursor *c, struct logline *out)
     NEXT(f);
     CHECK(parse_status(f, &out->status), LOGLINE_ERR_STATUS);
     rc = parse_timing_tail(c, out);
-    return rc < 0 ? rc : parse_throttle(c, out);
+    if (rc < 0 || c->p == c->end)
+        return rc;
+    rc = parse_throttle(c, out);
+    if (rc < 0 || c->p == c->end)
+        return rc;
+    /* The upstream's 429 that the listener relayed as a 503, so that HAProxy before 3.1
+     * retries it: the upstream's answer is what the agent judges. Only a 503 relays one. */
+    if (c->p + 1 == c->end)
+        return -LOGLINE_ERR_TRAILING;
+    NEXT(f);
+    if (!str_is(f, "-")) {
+        int relayed;
+
+        CHECK(parse_status(f, &relayed) && relayed == 429 && out->status == 503,
+              LOGLINE_ERR_STATUS);
+        out->status = relayed;
+    }
+    return 0;
 }
 
 int logline_parse(const char *line, size_t len, struct logline *out)

@@ -38,6 +38,15 @@
 #define HAPROXY_TUNNEL_HEADER      "x-llmproxy-tunnel"
 #define HAPROXY_TUNNEL_UNREACHABLE "unreachable"
 
+/*
+ * HAProxy before 3.1 cannot retry on a 429. In a group with retries, an upstream's 429
+ * leaves its listener as a 503 (which the group backend retries on another member) that
+ * carries this header; the frontend turns a response that still has it back into the
+ * upstream's 429. The listener deletes the header from what the upstream sent first, so
+ * only our own rule sets it.
+ */
+#define HAPROXY_RELAYED_429_HEADER "x-llmproxy-relayed-429"
+
 /* HAProxy's runtime API (`stats socket`), inside haproxy.run_dir. */
 #define HAPI_SOCKET_NAME "haproxy.sock"
 

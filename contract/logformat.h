@@ -27,7 +27,11 @@
  *
  * ATTEMPT (one per try on an upstream, from listener up_<group>__<upstream>):
  *   LLMA1 <id> <group> <upstream> <status> <Tw> <Tc> <Tr> <Tt> <bytes> <tsc> <THROTTLE>
+ *         <relayed>
  *   e.g. LLMA1 7F000001:E822_7F000001:7C9C_6B0B3CD0_0005:058E g dead 503 0 -1 -1 3004 217 SC--
+ * <relayed> is the upstream's own status when the listener relayed its 429 as a retryable
+ * 503 (HAPROXY_RELAYED_429_HEADER: HAProxy before 3.1), else "-"; <status> then says 503.
+ * A line that ends before it (an earlier rendering) relayed nothing.
  *
  * Both kinds end with the THROTTLE fields: six response headers of the upstream, each
  * "-" when absent, else the hex of its first LOGLINE_THROTTLE_MAX_BYTES bytes, in the order
@@ -88,6 +92,9 @@ enum logline_throttle_field {
 #define LOGLINE_RETRY_AFTER_HEADER    "retry-after"
 #define LOGLINE_RETRY_AFTER_MS_HEADER "retry-after-ms"
 
+/* The upstream's status a listener relayed as a retryable 503 (the ATTEMPT's last field). */
+#define LOGLINE_RELAYED_VAR "txn.llm_relayed"
+
 /* The listener's copy of the request id, set before the id header is removed. */
 #define LOGLINE_RID_VAR "txn.rid"
 
@@ -108,6 +115,6 @@ enum logline_throttle_field {
 /* printf arguments: group name, upstream name */
 #define LOGLINE_ATTEMPT_FORMAT                                                                     \
     LOGLINE_TAG_ATTEMPT " %%[var(" LOGLINE_RID_VAR ")] %s %s %%ST %%Tw %%Tc %%Tr %%Tt %%B "        \
-                        "%%tsc" LOGLINE_THROTTLE_FIELDS
+                        "%%tsc" LOGLINE_THROTTLE_FIELDS " %%[var(" LOGLINE_RELAYED_VAR ")]"
 
 #endif /* LLMPROXY_CONTRACT_LOGFORMAT_H */

@@ -527,11 +527,18 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     if (topo.retries) {
         render_printf(r, "    retries %u\n", (unsigned)topo.retry_count);
         render_printf(r, "    option redispatch 1\n");
-        /* An upstream's 429 moves the request to another member, where HAProxy can. */
+        /* An upstream's 429 moves the request to another member: HAProxy retries it from
+         * 3.1, and before that the listener relays it as a 503, which it retries. */
         render_printf(r, "    retry-on %s%s\n", RETRY_ON,
                       r->opts->haproxy.retry_on_429 ? " 429" : "");
         /* L7 retries need the whole request in the buffer. */
         render_printf(r, "    option http-buffer-request\n");
+        /* The last attempt's relayed 429 goes to the client as the upstream sent it. */
+        if (!r->opts->haproxy.retry_on_429)
+            render_printf(r,
+                          "    http-response set-status 429 if { res.hdr(%s) -m found }\n"
+                          "    http-response del-header %s\n",
+                          HAPROXY_RELAYED_429_HEADER, HAPROXY_RELAYED_429_HEADER);
     } else {
         render_printf(r, "    retries 0\n");
     }
@@ -755,9 +762,25 @@ static void throttle_capture(const struct conf_upstream *up, struct render_out *
                       i, names[i], LOGLINE_THROTTLE_MAX_BYTES);
 }
 
-/* What makes a request one for this upstream: its rewrites, then the real server. */
+/*
+ * A listener of a group with retries on HAProxy before 3.1, which cannot retry on a 429:
+ * the upstream's 429 leaves as a 503 the group backend retries, marked so that the group
+ * backend gives the last one back as a 429, and logged with the upstream's status.
+ */
+static void relay_429_rules(struct render_out *r)
+{
+    render_printf(r,
+                  "    http-response del-header %s\n"
+                  "    http-response set-var(" LOGLINE_RELAYED_VAR ") status if { status 429 }\n"
+                  "    http-response set-header %s 1 if { status 429 }\n"
+                  "    http-response set-status 503 if { status 429 }\n",
+                  HAPROXY_RELAYED_429_HEADER, HAPROXY_RELAYED_429_HEADER);
+}
+
+/* What makes a request one for this upstream: its rewrites, then the real server. With
+ * relay_429, its 429 is relayed as a retryable 503 (relay_429_rules). */
 static void upstream_rules(const struct config *cfg, const struct conf_group *g,
-                           const struct conf_upstream *up, struct render_out *r)
+                           const struct conf_upstream *up, bool relay_429, struct render_out *r)
 {
     const struct conf_http_client *c = &g->client;
 
@@ -774,6 +797,8 @@ static void upstream_rules(const struct config *cfg, const struct conf_group *g,
     /* Ours alone: the upstream never sees it, whoever set it. */
     render_printf(r, "    http-request del-header %s\n", HAPROXY_ID_HEADER);
     throttle_capture(up, r);
+    if (relay_429)
+        relay_429_rules(r);
     /* The agent's tunnel could not reach a plain http upstream through the proxy: HAProxy
      * had already sent the request, so the tunnel says so in a response head of its own.
      * HAProxy logs the answer LH 502, which the agent counts as a failed connection. An
@@ -791,6 +816,7 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
     const struct conf_http_client *c = &g->client;
+    bool retries = render_group_topology(g).retries;
 
     render_printf(r, "listen " HAPROXY_LISTEN_FMT "\n", g->name, up->name);
     render_printf(r, "    bind ");
@@ -804,7 +830,7 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
     /* The id header is removed below, but the log line is written at the end. */
     render_printf(r, "    http-request set-var(%s) req.hdr(%s)\n", LOGLINE_RID_VAR,
                   HAPROXY_ID_HEADER);
-    if (render_group_topology(g).retries) {
+    if (retries) {
         /* The agent holds a retry for its backoff, or fails it fast if the breaker is open. */
         render_printf(r, "    filter spoe engine %s config \"", SPOE_ENGINE_ATTEMPT);
         render_quoted_text(r, r->opts->dir, false, "the output folder");
@@ -819,7 +845,7 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
         return_error(&render_err_no_upstream, false,
                      "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_FAIL " }", r);
     }
-    upstream_rules(cfg, g, up, r);
+    upstream_rules(cfg, g, up, retries && !r->opts->haproxy.retry_on_429, r);
 }
 
 /*
@@ -835,7 +861,7 @@ static void section_pinned(const struct config *cfg, const struct conf_group *g,
     /* An unreachable upstream is HAProxy's 503, sent as the 502 of llm_upstream, but
      * logged as 503 unless the status is set again: the log must say what the client got. */
     render_printf(r, "    http-after-response set-status 502 if { status 502 }\n");
-    upstream_rules(cfg, g, up, r);
+    upstream_rules(cfg, g, up, false, r);
 }
 
 static void section_agent(const struct config *cfg, struct render_out *r)

@@ -6,8 +6,8 @@
 #   - every member cooling down: the client gets 429 upstreams_throttled with the soonest
 #     Retry-After, never 503;
 #   - remaining requests 0 with a reset of 2s steers traffic away before any 429;
-#   - with retries, a 429 moves the request to the other member at once where HAProxy can
-#     retry on 429 (3.1 and later); on 2.6 the 429 reaches the client and the member cools;
+#   - with retries, a 429 moves the request to the other member at once: HAProxy retries
+#     on 429 from 3.1, and before that the listener relays it as a 503 it retries;
 #   - hostile Retry-After values (huge, garbage, negative, NaN, dates past and far, spaces
 #     and quotes, a line break folding a forged log line into the value, 10 KB) park a member for no more than its cap, break no log line and
 #     open no breaker;
@@ -160,6 +160,19 @@ sleep "$(awk -v t0="$T0" -v now="$(date +%s.%N)" 'BEGIN { s = t0 + 2.3 - now; pr
 spread "$F2" 4
 check "after the reset c takes traffic again ($(mock_count "$C") requests)" test "$(mock_count "$C")" -gt "$nc"
 
+# ---- retries: both members answer 429 (Retry-After 0: no cooldown to skip them for) ----
+# The request tries both, and the client gets the last one's own 429 and body.
+LINES_PER=3
+for m in "$E" "$F"; do mock_config "$m" "status=429&headers=Retry-After:%200"; done
+call "$F3"
+check "both members 429: the client gets the upstream's 429 ($CODE), its body, no marker" \
+    bash -c "[ '$CODE' = 429 ] && grep -q 'injected status 429' '$T/body' &&
+             ! grep -qi 'x-llmproxy-relayed' '$T/h'"
+check "... after trying both (e $(mock_count "$E"), f $(mock_count "$F"))" \
+    test "$(mock_count "$E")" -ge 1 -a "$(mock_count "$F")" -ge 1
+mock_config "$F" "status=0&headers="
+te=$(throttled e)
+
 # ---- retries: a 429 moves to the other member without the 1.5 s backoff ----------------
 mock_config "$E" "status=429&headers=Retry-After:%205"
 ne=$(mock_count "$E")
@@ -170,17 +183,18 @@ for i in 1 2; do
     codes="$codes $CODE"
     slow="$slow $SECS"
 done
-check "e answered one 429 ($(throttled e))" wait_until 5 test "$(throttled e)" = 1
+check "e answered one more 429 ($te -> $(throttled e))" wait_until 5 test "$(throttled e)" = $((te + 1))
 if haproxy_at_least 3 1; then
     check "retry-on 429 is rendered" grep -q 'retry-on .* 429' "$T/out/haproxy.cfg"
-    check "the 429 was retried on f: every client got 200 (codes:$codes)" test "$codes" = " 200 200"
-    check "with no backoff: each request took well under 1.5 s (s:$slow)" \
-        awk -v s="$slow" 'BEGIN { n = split(s, t, " "); for (i = 1; i <= n; i++) if (t[i] >= 1.0) exit 1 }'
 else
-    check "before 3.1 retry-on 429 is not rendered" bash -c "! grep -q 'retry-on .* 429' '$T/out/haproxy.cfg'"
-    check "before 3.1 one client gets e's 429, the other f's 200 (codes:$codes)" \
-        bash -c "[ '$codes' = ' 429 200' ] || [ '$codes' = ' 200 429' ]"
+    check "before 3.1 the listener relays a 429 as a retryable 503" \
+        bash -c "! grep -q 'retry-on .* 429' '$T/out/haproxy.cfg' &&
+                 grep -q 'http-response set-status 503 if { status 429 }' '$T/out/haproxy.cfg'"
 fi
+check "the 429 was retried on f: every client got 200 (codes:$codes)" test "$codes" = " 200 200"
+check "with no backoff: each request took well under 1.5 s (s:$slow)" \
+    awk -v s="$slow" 'BEGIN { n = split(s, t, " "); for (i = 1; i <= n; i++) if (t[i] >= 1.0) exit 1 }'
+check "no relay marker reached a client" bash -c "! grep -qi 'x-llmproxy-relayed' '$T/h'"
 nf=$(mock_count "$F")
 spread "$F3" 3
 check "while e cools down, f takes everything (codes:$CODES)" test "$CODES" = " 200 200 200"

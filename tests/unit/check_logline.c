@@ -492,7 +492,14 @@ static const struct bad_case bad_cases[] = {
     {"LLMR4 - main g - - GET 200 0 0 0 0 0 0 ---- 0 a grp_g - - \"/", LOGLINE_ERR_TRUNCATED},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- extra", LOGLINE_ERR_THROTTLE},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- - - - - -", LOGLINE_ERR_TRUNCATED},
-    {"LLMA1 - g a 200 0 0 0 0 0 ---- - - - - - - -", LOGLINE_ERR_TRAILING},
+    {"LLMA1 - g a 200 0 0 0 0 0 ---- - - - - - - - -", LOGLINE_ERR_TRAILING},
+    /* The relayed status: only an upstream's 429, only on the listener's 503. */
+    {"LLMA1 - g a 200 0 0 0 0 0 ---- - - - - - - 429", LOGLINE_ERR_STATUS},
+    {"LLMA1 - g a 503 0 0 0 0 0 ---- - - - - - - 500", LOGLINE_ERR_STATUS},
+    {"LLMA1 - g a 503 0 0 0 0 0 ---- - - - - - - 42", LOGLINE_ERR_STATUS},
+    {"LLMA1 - g a 503 0 0 0 0 0 ---- - - - - - - 4290", LOGLINE_ERR_STATUS},
+    {"LLMA1 - g a 503 0 0 0 0 0 ---- - - - - - - -1", LOGLINE_ERR_STATUS},
+    {"LLMA1 - g a 503 0 0 0 0 0 ---- - - - - - - ", LOGLINE_ERR_TRAILING},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- 3 - - - - -", LOGLINE_ERR_THROTTLE},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- 3G - - - - -", LOGLINE_ERR_THROTTLE},
     {"LLMA1 - g a 200 0 0 0 0 0 ---- \"32\" - - - - -", LOGLINE_ERR_THROTTLE},
@@ -595,7 +602,25 @@ START_TEST(test_formats_match_parser)
     ck_assert_int_gt(n, 0);
     ck_assert_str_eq(fmt, "LLMA1 %[var(txn.rid)] grp up %ST %Tw %Tc %Tr %Tt %B %tsc "
                           "%[var(txn.llm_th0)] %[var(txn.llm_th1)] %[var(txn.llm_th2)] "
-                          "%[var(txn.llm_th3)] %[var(txn.llm_th4)] %[var(txn.llm_th5)]");
+                          "%[var(txn.llm_th3)] %[var(txn.llm_th4)] %[var(txn.llm_th5)] "
+                          "%[var(txn.llm_relayed)]");
+}
+END_TEST
+
+/* A listener before HAProxy 3.1 relays an upstream's 429 as a 503 its group retries, and
+ * logs the upstream's status last: the agent judges the 429. */
+START_TEST(test_attempt_relayed_429)
+{
+    struct logline l;
+
+    ck_assert_int_eq(parse_str("LLMA1 - g a 503 0 0 1 2 90 ---- 32 - - - - - 429", &l), 0);
+    ck_assert_int_eq(l.status, 429);
+    ck_assert_uint_eq(l.throttle[LOGLINE_TH_RETRY_AFTER].len, 2);
+    ck_assert_int_eq(parse_str("LLMA1 - g a 503 0 0 1 2 90 ---- - - - - - - -", &l), 0);
+    ck_assert_int_eq(l.status, 503);
+    /* Without the throttle fields (an earlier rendering), nothing was relayed. */
+    ck_assert_int_eq(parse_str("LLMA1 - g a 503 0 0 1 2 90 ----", &l), 0);
+    ck_assert_int_eq(l.status, 503);
 }
 END_TEST
 
@@ -618,6 +643,7 @@ static Suite *logline_suite(void)
     tcase_add_checked_fixture(tc, NULL, free_parsed_copy);
     tcase_add_test(tc, test_request_every_field);
     tcase_add_test(tc, test_request_absent_values);
+    tcase_add_test(tc, test_attempt_relayed_429);
     tcase_add_test(tc, test_request_redispatch_and_limits);
     tcase_add_loop_test(tc, test_pinned_detection, 0,
                         (int)(sizeof(pinned_cases) / sizeof(pinned_cases[0])));
