@@ -13,7 +13,7 @@ http_server:
       address: 127.0.0.1
       port: $F1
       upstream_group: g
-      ratelimit: {enabled: true, per_second: 2, burst: 4}
+      ratelimit: {enabled: true, per_second: 1, burst: 4}
     - name: two
       address: 127.0.0.1
       port: $F2
@@ -47,7 +47,7 @@ check "burst 4 from one address: 4 pass, the 5th is limited (got: $got)" \
     test "$got" = "200 200 200 200 429"
 check "the upstream saw only the 4 that passed ($(mock_count "$A"))" test "$(mock_count "$A")" = 4
 curl -s -m 5 -D "$T/h" -o "$T/b" "http://127.0.0.1:$F1/models"
-check "429 carries Retry-After: 1 (one token takes 0.5 s)" grep -qix 'retry-after: 1.' "$T/h"
+check "429 carries Retry-After: 1 (one token takes 1 s)" grep -qix 'retry-after: 1.' "$T/h"
 check "429 is application/json" grep -qi '^content-type: application/json' "$T/h"
 check "429 body is the OpenAI error shape" \
     test "$(jq -r '.error.code + " " + .error.type' "$T/b")" = "rate_limit_exceeded rate_limit_error"
@@ -59,10 +59,10 @@ check "another client address has its own bucket (got: $got)" test "$got" = "200
 got=$(burst "$F1" 1)
 check "the first address is still limited (got: $got)" test "$got" = 429
 
-# The last 429 left less than one token; 1.1 s at 2 per second brings back 2.2 more: at
+# The last 429 left less than one token; 2.1 s at 1 per second brings back 2.1 more: at
 # least two requests pass, and the bucket is empty again before the fourth.
-sleep 1.1
+sleep 2.1
 got=$(burst "$F1" 4)
-check "tokens refill at per_second (after 1.1 s: $got)" \
+check "tokens refill at per_second (after 2.1 s: $got)" \
     bash -c "[[ '$got' =~ ^200\ 200\ (200|429)\ 429$ ]]"
 finish
