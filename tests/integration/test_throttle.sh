@@ -5,7 +5,7 @@
 #     its breaker stays closed even when it answers nothing but 429s;
 #   - every member cooling down: the client gets 429 upstreams_throttled with the soonest
 #     Retry-After, never 503;
-#   - remaining requests 0 with a reset of 2s steers traffic away before any 429;
+#   - remaining requests (or tokens) 0 with a reset of 2s steers traffic away before any 429;
 #   - with retries, a 429 moves the request to the other member at once: HAProxy retries
 #     on 429 from 3.1, and before that the listener relays it as a 503 it retries;
 #   - hostile Retry-After values (huge, garbage, negative, NaN, dates past and far, spaces
@@ -159,6 +159,19 @@ mock_config "$C" "headers=x-ratelimit-remaining-requests:%20100"
 sleep "$(awk -v t0="$T0" -v now="$(date +%s.%N)" 'BEGIN { s = t0 + 2.3 - now; print (s > 0 ? s : 0) }')"
 spread "$F2" 4
 check "after the reset c takes traffic again ($(mock_count "$C") requests)" test "$(mock_count "$C")" -gt "$nc"
+
+# ---- the same with tokens: d's remaining tokens 0, reset 2s: traffic leaves d ---------
+mock_config "$D" "headers=x-ratelimit-remaining-tokens:%200%0Ax-ratelimit-reset-tokens:%202s"
+nd=$(mock_count "$D")
+check "d gets a request" until_count "$F2" "$D" $((nd + 1))
+check "d's remaining tokens gauge says 0" \
+    wait_until 5 test "$(metric 'llmproxy_upstream_ratelimit_remaining_tokens{upstream="d"}')" = 0
+nd=$(mock_count "$D")
+spread "$F2" 4
+check "while d's tokens are spent, c takes everything (codes:$CODES)" test "$CODES" = " 200 200 200 200"
+check "d got no request before its token reset ($(mock_count "$D") after $nd)" test "$(mock_count "$D")" -eq "$nd"
+mock_config "$C" "headers="
+mock_config "$D" "headers="
 
 # ---- retries: both members answer 429 (Retry-After 0: no cooldown to skip them for) ----
 # The request tries both, and the client gets the last one's own 429 and body.
