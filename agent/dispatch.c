@@ -171,6 +171,10 @@ uint32_t dispatch_notify(struct decider *d, struct spop_msg_iter *msgs, uint64_t
             decide_attempt(d, &req, now_ms, &res);
             out->has_attempt = true;
             out->attempt = res.verdict;
+            if (req.id_len <= sizeof(out->attempt_id)) {
+                memcpy(out->attempt_id, req.id, req.id_len);
+                out->attempt_id_len = req.id_len;
+            }
             if (res.delay_ms > delay_ms)
                 delay_ms = res.delay_ms;
         } else {

@@ -20,6 +20,8 @@ struct decider;
 struct spop_conn;
 
 #define ANSWER_NAME_MAX 64
+/* Longest request id an attempt's answer keeps (the log line's LOGLINE_ID_MAX). */
+#define ANSWER_ID_MAX 128
 
 struct answer {
     bool has_pick;
@@ -28,6 +30,9 @@ struct answer {
     uint32_t retry_after_s;
     bool has_attempt;
     enum attempt_verdict attempt;
+    /* The attempt's request id, so a held answer can be found by it (spop_server.h). */
+    char attempt_id[ANSWER_ID_MAX];
+    size_t attempt_id_len;
 };
 
 struct dispatch_stats {

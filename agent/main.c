@@ -280,6 +280,8 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
  * upstream's breaker and response-time EMA (breaker changes are logged by the state's
  * transition callback), and the whole line feeds the metrics.
  */
+_Static_assert(ANSWER_ID_MAX >= LOGLINE_ID_MAX, "a held answer keeps any id a log line carries");
+
 static void on_log_line(void *ctx, const struct logline *line)
 {
     struct agent *ag = ctx;
@@ -294,6 +296,9 @@ static void on_log_line(void *ctx, const struct logline *line)
         uint64_t now = monotonic_ms();
         outcome_apply(&judged.attempt, now);
         outcome_note_throttle(&judged.attempt, now, wall_clock_ms());
+        /* A retry of this request may already wait out a backoff this 429 does not ask. */
+        if (judged.attempt.outcome.cls == OUTCOME_THROTTLED && ag->spop)
+            spop_server_release(ag->spop, line->id.ptr, line->id.len);
     }
     metrics_record_line(ag->metrics, &judged);
 }

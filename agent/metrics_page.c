@@ -483,6 +483,10 @@ static void render_spop(struct buf *out, const struct spop_server_stats *s)
         "Retry answers sent at once, without their backoff: too many were already waiting, or "
         "memory was short.",
         "counter", (double)s->held_overflow);
+    render_one(out, "llmproxy_spop_held_answers_released_total",
+               "Retry answers sent before their backoff ended: the attempt before was an "
+               "upstream's 429, which another member may serve at once.",
+               "counter", (double)s->held_released);
     render_one(out, "llmproxy_spop_held_answers_dropped_total",
                "Retry answers never sent: their SPOP connection closed during the backoff.",
                "counter", (double)s->held_dropped);

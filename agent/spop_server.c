@@ -131,18 +131,51 @@ static bool client_flush(struct client *c)
     return true;
 }
 
-static void held_fire(struct ev_loop *loop, ev_timer *t, int revents)
+/* Queue a held answer on its connection; the caller flushes. */
+static void held_send(struct held *h)
 {
-    struct held *h = (struct held *)t;
     struct client *c = h->client;
 
-    (void)loop;
-    (void)revents;
+    ev_timer_stop(c->srv->loop, &h->timer);
     list_delete(&h->link);
     c->srv->st.held--;
     answer_write(c->conn, h->stream_id, h->frame_id, &h->answer);
     free(h);
+}
+
+static void held_fire(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct client *c = ((struct held *)t)->client;
+
+    (void)loop;
+    (void)revents;
+    held_send((struct held *)t);
     client_flush(c);
+}
+
+void spop_server_release(struct spop_server *srv, const char *id, size_t len)
+{
+    struct list *cl, *cl_next, *hl, *hl_next;
+
+    if (srv->st.held == 0 || len == 0)
+        return;
+    /* Few answers are ever held, and an upstream's 429 is the rare line that looks. */
+    list_for_each_safe (cl, cl_next, &srv->clients) {
+        struct client *c = list_entry(cl, struct client, link);
+        bool sent = false;
+
+        list_for_each_safe (hl, hl_next, &c->held) {
+            struct held *h = list_entry(hl, struct held, link);
+
+            if (h->answer.attempt_id_len == len && memcmp(h->answer.attempt_id, id, len) == 0) {
+                srv->st.held_released++;
+                held_send(h);
+                sent = true;
+            }
+        }
+        if (sent)
+            client_flush(c); /* may close c, which the walk has left */
+    }
 }
 
 static void hold_answer(struct client *c, uint64_t sid, uint64_t fid, const struct answer *a,

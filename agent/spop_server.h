@@ -43,6 +43,7 @@ struct spop_server_stats {
     uint64_t held;          /* answers currently waiting for their backoff */
     uint64_t held_dropped;  /* held answers whose connection closed first: never sent */
     uint64_t held_overflow; /* answers sent at once, without their backoff: SPOP_MAX_HELD */
+    uint64_t held_released; /* sent before their backoff ended: the last attempt was a 429 */
     uint64_t expired_hello; /* closed: no HELLO within SPOP_HELLO_TIMEOUT_S */
     uint64_t expired_idle;  /* closed: no frame within SPOP_IDLE_TIMEOUT_S */
     struct acceptor_stats admission; /* refused and evicted connections */
@@ -62,6 +63,11 @@ void spop_server_shutdown(struct spop_server *srv);
 void spop_server_free(struct spop_server *srv);
 
 void spop_server_stats(const struct spop_server *srv, struct spop_server_stats *out);
+
+/* Send now the answers held for a retry's backoff of request `id`: its previous attempt
+ * turned out to be an upstream's 429, which another member may serve at once. The log line
+ * that says so can come after the retry's attempt message was answered with a backoff. */
+void spop_server_release(struct spop_server *srv, const char *id, size_t len);
 
 /* Told how long one NOTIFY took to decide, in nanoseconds. */
 typedef void spop_decided_fn(void *ctx, uint64_t elapsed_ns);

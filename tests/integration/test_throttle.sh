@@ -183,7 +183,22 @@ check "both members 429: the client gets the upstream's 429 ($CODE), its body, n
              ! grep -qi 'x-llmproxy-relayed' '$T/h'"
 check "... after trying both (e $(mock_count "$E"), f $(mock_count "$F"))" \
     test "$(mock_count "$E")" -ge 1 -a "$(mock_count "$F")" -ge 1
+
+# ---- 20 requests, e answering 429 with no cooldown: those that meet e first move to f,
+# and none waits the backoff, whether the agent has e's log line before the retry's
+# attempt message or only after it (then it releases the held answer).
 mock_config "$F" "status=0&headers="
+LINES_PER=2
+codes="" slowest=0
+for i in $(seq 20); do
+    call "$F3"
+    codes="$codes $CODE"
+    slowest=$(awk -v a="$slowest" -v b="$SECS" 'BEGIN { print (b > a ? b : a) }')
+done
+check "20 requests through e's 429s: every one 200 ($(xargs -n1 <<<"$codes" | sort | uniq -c | xargs))" \
+    test "$codes" = "$(printf ' 200%.0s' $(seq 20))"
+check "... none waited the 1.5 s backoff (slowest $slowest s, $(metric llmproxy_spop_held_answers_released_total) released early)" \
+    awk -v t="$slowest" 'BEGIN { exit !(t < 1.0) }'
 te=$(throttled e)
 
 # ---- retries: a 429 moves to the other member without the 1.5 s backoff ----------------
