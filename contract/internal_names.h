@@ -15,11 +15,20 @@
 #define HAPROXY_LISTEN_FMT   "up_%s__%s" /* group, upstream: per-member listener */
 
 /*
- * Backends whose name starts with this hold exactly one server, the upstream of the same
- * name, reached directly from the frontend: a group without retries, when the agent chose.
+ * Backends whose name starts with this hold one real server, the upstream of the same
+ * name, reached directly from the frontend when the agent chose it. In a group with
+ * retries they also hold a server per other member, named with HAPROXY_RETRY_SERVER_PREFIX,
+ * that leads to that member's listener: a retry goes there.
  */
 #define HAPROXY_PINNED_PREFIX "pin_"
 #define HAPROXY_PINNED_FMT    HAPROXY_PINNED_PREFIX "%s__%s" /* group, upstream */
+
+/*
+ * ':' is in no configured name, so these never clash with the real server. HAProxy logs
+ * the last server a request went to: with this prefix, the first attempt failed and the
+ * member named after it took the retry, behind its listener.
+ */
+#define HAPROXY_RETRY_SERVER_PREFIX "retry:"
 
 /*
  * The header that carries the client request's id from the group backend to the

@@ -49,6 +49,9 @@
 
 #define SPOP_ARG_UPSTREAM "u" /* the upstream this attempt goes to */
 #define SPOP_ARG_GROUP    "g" /* whose retry.initial sets the backoff */
+/* Tries the agent was not asked about: 1 when the pinned backend's own first attempt
+ * failed and HAProxy retried into this listener, absent otherwise. */
+#define SPOP_ARG_PRIOR "p"
 
 /*
  * The transaction variables a retrying listener sets for the `attempt` arguments: the
@@ -56,6 +59,7 @@
  */
 #define SPOP_TXN_ATTEMPT_UPSTREAM "txn.upn"
 #define SPOP_TXN_ATTEMPT_GROUP    "txn.grp"
+#define SPOP_TXN_ATTEMPT_PRIOR    "txn.llm_prior"
 
 /*
  * The client a forward with client_auth found for the request's key (a configured client
@@ -79,6 +83,9 @@
 #define SPOP_VAR_VERDICT         "v"   /* SPOP_VERDICT_* */
 #define SPOP_VAR_UPSTREAM        "up"  /* with pass: the chosen member */
 #define SPOP_VAR_RETRY_AFTER     "ra"  /* with limited / unavailable: seconds */
+/* With pass, in a group with retries: send the request through the group layer, whose
+ * listeners log every attempt, not through the member's pinned backend. */
+#define SPOP_VAR_LAYERED         "lay"
 #define SPOP_VAR_ATTEMPT_VERDICT "av"  /* `attempt`'s verdict when one NOTIFY also held `pick` */
 #define SPOP_VAR_ERROR           "err" /* set by HAProxy (set-on-error): the SPOE failure code */
 
@@ -87,6 +94,7 @@
 #define SPOP_TXN_VERDICT     SPOP_TXN_VAR(SPOP_VAR_VERDICT)
 #define SPOP_TXN_UPSTREAM    SPOP_TXN_VAR(SPOP_VAR_UPSTREAM)
 #define SPOP_TXN_RETRY_AFTER SPOP_TXN_VAR(SPOP_VAR_RETRY_AFTER)
+#define SPOP_TXN_LAYERED     SPOP_TXN_VAR(SPOP_VAR_LAYERED)
 #define SPOP_TXN_ERROR       SPOP_TXN_VAR(SPOP_VAR_ERROR)
 
 /* ---- values of SPOP_VAR_VERDICT ---- */

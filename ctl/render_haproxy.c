@@ -65,18 +65,32 @@ static void unix_address(struct render_out *r, const char *path, const char *wha
  * `apply` renders names the same sockets: a reload hands the listeners over to the new
  * worker, and the old one still reaches them for the requests it is finishing.
  */
-static void internal_address(const struct config *cfg, struct render_out *r, const char *group,
-                             const char *upstream)
+static void pair_address(const struct config *cfg, struct render_out *r, const char *group,
+                         const char *upstream,
+                         int (*socket_of)(char *, const char *, const char *, const char *))
 {
     char path[CONF_SOCKET_PATH_MAX];
 
     /* The configuration refuses a run_dir too long for these. */
-    if (conf_listener_socket(path, cfg->haproxy.run_dir.val, group, upstream) < 0) {
+    if (socket_of(path, cfg->haproxy.run_dir.val, group, upstream) < 0) {
         render_fail(r, "haproxy.run_dir is too long for the unix socket of %s/%s's listener", group,
                     upstream);
         return;
     }
     unix_address(r, path, "haproxy.run_dir");
+}
+
+static void internal_address(const struct config *cfg, struct render_out *r, const char *group,
+                             const char *upstream)
+{
+    pair_address(cfg, r, group, upstream, conf_listener_socket);
+}
+
+/* The same listener's socket for the retries of the group's pinned backends. */
+static void retry_address(const struct config *cfg, struct render_out *r, const char *group,
+                          const char *upstream)
+{
+    pair_address(cfg, r, group, upstream, conf_retry_socket);
 }
 
 /*
@@ -471,11 +485,14 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
     }
     /* The agent answers only member names, and a name with no backend falls through to
      * the default one: one lookup per request, whatever the group's size. */
-    if (render_group_topology(g).pinned)
+    struct group_topology topo = render_group_topology(cfg, g);
+
+    if (topo.pinned)
         render_printf(r,
                       "    use_backend " HAPROXY_PINNED_FMT " if { var(" SPOP_TXN_UPSTREAM
-                      ") -m found }\n",
-                      g->name, "%[var(" SPOP_TXN_UPSTREAM ")]");
+                      ") -m found }%s\n",
+                      g->name, "%[var(" SPOP_TXN_UPSTREAM ")]",
+                      topo.retries ? TOPOLOGY_NOT_LAYERED : "");
     render_printf(r, "    default_backend " HAPROXY_GROUP_FMT "\n\n", g->name);
 }
 
@@ -498,11 +515,31 @@ static const char *balance_algorithm(enum balance_strategy s)
     return "roundrobin";
 }
 
+/*
+ * How a backend of a group with retries retries: on another member each time. An
+ * upstream's 429 moves the request too: HAProxy retries it from 3.1, and before that the
+ * listener relays it as a 503, which it retries.
+ */
+static void retry_rules(const struct group_topology *topo, struct render_out *r)
+{
+    render_printf(r, "    retries %u\n", (unsigned)topo->retry_count);
+    render_printf(r, "    option redispatch 1\n");
+    render_printf(r, "    retry-on %s%s\n", RETRY_ON, r->opts->haproxy.retry_on_429 ? " 429" : "");
+    /* L7 retries need the whole request in the buffer. */
+    render_printf(r, "    option http-buffer-request\n");
+    /* The last attempt's relayed 429 goes to the client as the upstream sent it. */
+    if (!r->opts->haproxy.retry_on_429)
+        render_printf(r,
+                      "    http-response set-status 429 if { res.hdr(%s) -m found }\n"
+                      "    http-response del-header %s\n",
+                      HAPROXY_RELAYED_429_HEADER, HAPROXY_RELAYED_429_HEADER);
+}
+
 static void section_group(const struct config *cfg, const struct conf_group *g,
                           struct render_out *r)
 {
     const struct conf_http_client *c = &g->client;
-    struct group_topology topo = render_group_topology(g);
+    struct group_topology topo = render_group_topology(cfg, g);
     size_t i;
 
     render_printf(r, "backend " HAPROXY_GROUP_FMT "\n", g->name);
@@ -524,24 +561,10 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     }
     if (c->stream)
         render_printf(r, "    option http-no-delay\n");
-    if (topo.retries) {
-        render_printf(r, "    retries %u\n", (unsigned)topo.retry_count);
-        render_printf(r, "    option redispatch 1\n");
-        /* An upstream's 429 moves the request to another member: HAProxy retries it from
-         * 3.1, and before that the listener relays it as a 503, which it retries. */
-        render_printf(r, "    retry-on %s%s\n", RETRY_ON,
-                      r->opts->haproxy.retry_on_429 ? " 429" : "");
-        /* L7 retries need the whole request in the buffer. */
-        render_printf(r, "    option http-buffer-request\n");
-        /* The last attempt's relayed 429 goes to the client as the upstream sent it. */
-        if (!r->opts->haproxy.retry_on_429)
-            render_printf(r,
-                          "    http-response set-status 429 if { res.hdr(%s) -m found }\n"
-                          "    http-response del-header %s\n",
-                          HAPROXY_RELAYED_429_HEADER, HAPROXY_RELAYED_429_HEADER);
-    } else {
+    if (topo.retries)
+        retry_rules(&topo, r);
+    else
         render_printf(r, "    retries 0\n");
-    }
     /* Overwrites whatever a client sent: the upstream layer trusts this header. */
     render_printf(r, "    http-request set-header %s %%[unique-id]\n", HAPROXY_ID_HEADER);
     render_printf(r, "    use-server %%[var(" SPOP_TXN_UPSTREAM ")] if { var(" SPOP_TXN_UPSTREAM
@@ -686,7 +709,7 @@ static void tunnel_address(const struct config *cfg, const struct conf_group *g,
 
 /* The real upstream: TLS verified against the system store (or ca_file) for its name. */
 static void upstream_server(const struct config *cfg, const struct conf_group *g,
-                            const struct conf_upstream *up, struct render_out *r)
+                            const struct conf_upstream *up, bool forced, struct render_out *r)
 {
     const struct conf_url *u = &up->parsed;
     bool proxied = g->client.proxy_enabled;
@@ -720,16 +743,24 @@ static void upstream_server(const struct config *cfg, const struct conf_group *g
     /* Through the proxy, the name is the proxy's to resolve. */
     if (!literal && !proxied)
         render_printf(r, " resolvers %s init-addr last,libc,none", RESOLVERS);
+    /* Weight 0: HAProxy's balancing never picks it, only use-server (a pinned backend's
+     * first attempt), so a redispatched retry goes to another member's listener. */
+    if (forced)
+        render_printf(r, " weight 0");
     render_printf(r, " pool-purge-delay %ums\n", (unsigned)purge_delay_ms(&g->client));
 }
 
-/* Server-side settings a listener and a pinned backend share. */
-static void upstream_settings(const struct conf_http_client *c, struct render_out *r)
+/* Server-side settings a listener and a pinned backend share; `retries` is NULL for none. */
+static void upstream_settings(const struct conf_http_client *c, const struct group_topology *retries,
+                              struct render_out *r)
 {
     render_printf(r, "    timeout connect %us\n", (unsigned)c->connect_timeout_s);
     render_printf(r, "    timeout server %us\n", (unsigned)c->request_timeout_s);
     render_printf(r, "    errorfiles %s\n", UPSTREAM_ERRORS);
-    render_printf(r, "    retries 0\n");
+    if (retries)
+        retry_rules(retries, r);
+    else
+        render_printf(r, "    retries 0\n");
     if (c->stream)
         render_printf(r, "    option http-no-delay\n");
     if (c->keepalive_s) {
@@ -777,10 +808,12 @@ static void relay_429_rules(struct render_out *r)
                   HAPROXY_RELAYED_429_HEADER, HAPROXY_RELAYED_429_HEADER);
 }
 
-/* What makes a request one for this upstream: its rewrites, then the real server. With
- * relay_429, its 429 is relayed as a retryable 503 (relay_429_rules). */
+/* What makes a request one for this upstream: its rewrites, then the real server (forced:
+ * reached only by use-server). With relay_429, its 429 is relayed as a retryable 503
+ * (relay_429_rules). */
 static void upstream_rules(const struct config *cfg, const struct conf_group *g,
-                           const struct conf_upstream *up, bool relay_429, struct render_out *r)
+                           const struct conf_upstream *up, bool relay_429, bool forced,
+                           struct render_out *r)
 {
     const struct conf_http_client *c = &g->client;
 
@@ -808,29 +841,45 @@ static void upstream_rules(const struct config *cfg, const struct conf_group *g,
         render_printf(r, " if { res.hdr(%s) -m str %s }\n", HAPROXY_TUNNEL_HEADER,
                       HAPROXY_TUNNEL_UNREACHABLE);
     }
-    upstream_server(cfg, g, up, r);
-    render_printf(r, "\n");
+    if (forced)
+        render_printf(r, "    use-server %s if TRUE\n", up->name);
+    upstream_server(cfg, g, up, forced, r);
 }
 
 static void section_listen(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
     const struct conf_http_client *c = &g->client;
-    bool retries = render_group_topology(g).retries;
+    struct group_topology topo = render_group_topology(cfg, g);
+    bool pinned_retries = topo.retries && topo.pinned;
 
     render_printf(r, "listen " HAPROXY_LISTEN_FMT "\n", g->name, up->name);
     render_printf(r, "    bind ");
     internal_address(cfg, r, g->name, up->name);
     render_printf(r, " mode 600\n");
+    if (pinned_retries) {
+        render_printf(r, "    bind ");
+        retry_address(cfg, r, g->name, up->name);
+        render_printf(r, " mode 600 accept-proxy\n");
+    }
     render_printf(r, "    timeout client %us\n", (unsigned)c->request_timeout_s);
     render_printf(r, "    timeout http-keep-alive %us\n", (unsigned)c->idle_timeout_s);
-    upstream_settings(c, r);
+    upstream_settings(c, NULL, r);
     log_to_agent(r);
     render_printf(r, "    log-format \"" LOGLINE_ATTEMPT_FORMAT "\"\n", g->name, up->name);
     /* The id header is removed below, but the log line is written at the end. */
     render_printf(r, "    http-request set-var(%s) req.hdr(%s)\n", LOGLINE_RID_VAR,
                   HAPROXY_ID_HEADER);
-    if (retries) {
+    if (pinned_retries)
+        /* A pinned backend's retry: its first attempt, made there, failed. Its headers are
+         * the first member's rewrites, which this listener's overwrite, and hold no id: the
+         * PROXY header carries it, on a socket only HAProxy reaches. */
+        render_printf(r,
+                      "    http-request set-var(%s) fc_pp_unique_id if { fc_pp_unique_id -m found }\n"
+                      "    http-request set-var(" SPOP_TXN_ATTEMPT_PRIOR
+                      ") int(1) if { fc_pp_unique_id -m found }\n",
+                      LOGLINE_RID_VAR);
+    if (topo.retries) {
         /* The agent holds a retry for its backoff, or fails it fast if the breaker is open. */
         render_printf(r, "    filter spoe engine %s config \"", SPOE_ENGINE_ATTEMPT);
         render_quoted_text(r, r->opts->dir, false, "the output folder");
@@ -840,28 +889,55 @@ static void section_listen(const struct config *cfg, const struct conf_group *g,
         render_printf(r, "    http-request set-var(" SPOP_TXN_ATTEMPT_GROUP ") str(%s)\n", g->name);
         render_printf(r,
                       "    http-request send-spoe-group %s " SPOP_MSG_ATTEMPT
-                      " if { req.hdr(%s) -m found }\n",
-                      SPOE_ENGINE_ATTEMPT, HAPROXY_ID_HEADER);
+                      " if { var(%s) -m found }\n",
+                      SPOE_ENGINE_ATTEMPT, LOGLINE_RID_VAR);
         return_error(&render_err_no_upstream, false,
                      "{ var(" SPOP_TXN_VERDICT ") -m str " SPOP_VERDICT_FAIL " }", r);
     }
-    upstream_rules(cfg, g, up, retries && !r->opts->haproxy.retry_on_429, r);
+    upstream_rules(cfg, g, up, topo.retries && !r->opts->haproxy.retry_on_429, false, r);
+    render_printf(r, "\n");
+}
+
+/*
+ * A pinned backend's way to a retry: every other member's listener (the member itself
+ * when it is the group's only one), by the group's weights, with the request's id in a
+ * PROXY header. HAProxy redispatches each retry among them.
+ */
+static void retry_servers(const struct config *cfg, const struct conf_group *g,
+                          const struct conf_upstream *first, struct render_out *r)
+{
+    for (size_t i = 0; i < g->n_members; i++) {
+        const struct conf_upstream *up = &cfg->upstreams[g->members[i].upstream];
+
+        if (up == first && g->n_members > 1)
+            continue;
+        render_printf(r, "    server " HAPROXY_RETRY_SERVER_PREFIX "%s ", up->name);
+        retry_address(cfg, r, g->name, up->name);
+        render_printf(r, " send-proxy-v2 proxy-v2-options unique-id weight %u\n",
+                      haproxy_weight(g, i));
+    }
 }
 
 /*
  * A group member on its own, for the requests the agent sent to it. It has no log of its
  * own: the frontend's request line names it (%b), and the agent reads that line as the
- * request's one attempt (contract/logformat.h).
+ * request's one attempt (contract/logformat.h). In a group with retries it makes the first
+ * attempt itself and retries through the other members' listeners.
  */
 static void section_pinned(const struct config *cfg, const struct conf_group *g,
                            const struct conf_upstream *up, struct render_out *r)
 {
+    struct group_topology topo = render_group_topology(cfg, g);
+
     render_printf(r, "backend " HAPROXY_PINNED_FMT "\n", g->name, up->name);
-    upstream_settings(&g->client, r);
+    upstream_settings(&g->client, topo.retries ? &topo : NULL, r);
     /* An unreachable upstream is HAProxy's 503, sent as the 502 of llm_upstream, but
      * logged as 503 unless the status is set again: the log must say what the client got. */
     render_printf(r, "    http-after-response set-status 502 if { status 502 }\n");
-    upstream_rules(cfg, g, up, false, r);
+    upstream_rules(cfg, g, up, false, topo.retries, r);
+    if (topo.retries)
+        retry_servers(cfg, g, up, r);
+    render_printf(r, "\n");
 }
 
 static void section_agent(const struct config *cfg, struct render_out *r)
@@ -897,7 +973,7 @@ void render_haproxy_cfg(const struct config *cfg, struct render_out *r)
         section_group(cfg, &cfg->groups[i], r);
     for (i = 0; i < cfg->n_groups; i++) {
         const struct conf_group *g = &cfg->groups[i];
-        bool pinned = render_group_topology(g).pinned;
+        bool pinned = render_group_topology(cfg, g).pinned;
 
         for (m = 0; m < g->n_members; m++) {
             const struct conf_upstream *up = &cfg->upstreams[g->members[m].upstream];

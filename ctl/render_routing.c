@@ -288,19 +288,27 @@ void render_routed_backends(const struct config *cfg, const struct conf_forward 
                             struct render_out *r)
 {
     size_t groups[RENDER_ROUTABLE_MAX], n = render_routable_groups(f, groups), pinned = 0;
+    bool retries = false;
 
-    for (size_t k = 0; k < n; k++)
-        pinned += render_group_topology(&cfg->groups[groups[k]]).pinned;
+    for (size_t k = 0; k < n; k++) {
+        struct group_topology t = render_group_topology(cfg, &cfg->groups[groups[k]]);
+
+        pinned += t.pinned;
+        retries |= t.pinned && t.retries;
+    }
     /* A dynamic name with no backend goes to the default backend, not to the next rule
      * (2.6 and 3.2 alike): only pinned groups may take a member's own backend. */
     if (pinned) {
         render_printf(
             r, "    use_backend " HAPROXY_PINNED_FMT " if { var(" SPOP_TXN_UPSTREAM ") -m found }",
             "%[var(" SPOP_TXN_GROUP ")]", "%[var(" SPOP_TXN_UPSTREAM ")]");
+        /* The agent asks for the group layer only in groups with retries. */
+        if (retries)
+            render_printf(r, TOPOLOGY_NOT_LAYERED);
         if (pinned < n) {
             render_printf(r, " { var(" SPOP_TXN_GROUP ") -m str");
             for (size_t k = 0; k < n; k++)
-                if (render_group_topology(&cfg->groups[groups[k]]).pinned)
+                if (render_group_topology(cfg, &cfg->groups[groups[k]]).pinned)
                     render_printf(r, " %s", cfg->groups[groups[k]].name);
             render_printf(r, " }");
         }

@@ -8,6 +8,7 @@
  * from a variable each listener sets.
  */
 #include "contract/internal_names.h"
+#include "contract/logformat.h"
 #include "config.h"
 #include "contract/spop_names.h"
 #include "render.h"
@@ -35,11 +36,14 @@ static void agent_section(struct render_out *r, const char *engine, const char *
     render_printf(r, "    log global\n\n");
 }
 
+/* What `pick` may set. */
+#define PICK_VARS SPOP_VAR_UPSTREAM " " SPOP_VAR_VERDICT " " SPOP_VAR_RETRY_AFTER " " SPOP_VAR_LAYERED
+
 /* Message `name` with the counters of group `g`'s members, and its spoe-group. */
 static void pick_message(const struct config *cfg, const struct conf_forward *f,
                          const struct conf_group *g, const char *name, struct render_out *r)
 {
-    bool pinned = render_group_topology(g).pinned;
+    bool pinned = render_group_topology(cfg, g).pinned;
     char backend[160];
     size_t i;
 
@@ -79,7 +83,7 @@ static void pick_engine(const struct config *cfg, const struct conf_forward *f,
     render_printf(r, "[%s]\n", engine);
     if (!f->n_routes) {
         agent_section(r, engine, SPOP_MSG_PICK,
-                      SPOP_VAR_UPSTREAM " " SPOP_VAR_VERDICT " " SPOP_VAR_RETRY_AFTER,
+                      PICK_VARS,
                       cfg->agent.decision_timeout_ms);
         pick_message(cfg, f, &cfg->groups[f->group], SPOP_MSG_PICK, r);
         return;
@@ -88,7 +92,7 @@ static void pick_engine(const struct config *cfg, const struct conf_forward *f,
     for (k = 0; k < n; k++)
         o += (size_t)snprintf(names + o, sizeof(names) - o, "%s" SPOP_MSG_PICK_ROUTED_FMT,
                               k ? " " : "", cfg->groups[groups[k]].name);
-    agent_section(r, engine, names, SPOP_VAR_UPSTREAM " " SPOP_VAR_VERDICT " " SPOP_VAR_RETRY_AFTER,
+    agent_section(r, engine, names, PICK_VARS,
                   cfg->agent.decision_timeout_ms);
     for (k = 0; k < n; k++) {
         snprintf(name, sizeof(name), SPOP_MSG_PICK_ROUTED_FMT, cfg->groups[groups[k]].name);
@@ -118,9 +122,10 @@ void render_spoe_attempt(const struct config *cfg, struct render_out *r)
     agent_section(r, SPOE_ENGINE_ATTEMPT, SPOP_MSG_ATTEMPT, SPOP_VAR_VERDICT,
                   render_topology(cfg).attempt_timeout_ms);
     render_printf(r, "spoe-message " SPOP_MSG_ATTEMPT "\n"
-                     "    args " SPOP_ARG_ID "=req.hdr(" HAPROXY_ID_HEADER ") " SPOP_ARG_UPSTREAM
+                     "    args " SPOP_ARG_ID "=var(" LOGLINE_RID_VAR ") " SPOP_ARG_UPSTREAM
                      "=var(" SPOP_TXN_ATTEMPT_UPSTREAM ") " SPOP_ARG_GROUP
-                     "=var(" SPOP_TXN_ATTEMPT_GROUP ")\n\n"
+                     "=var(" SPOP_TXN_ATTEMPT_GROUP ") " SPOP_ARG_PRIOR
+                     "=var(" SPOP_TXN_ATTEMPT_PRIOR ")\n\n"
                      "spoe-group " SPOP_MSG_ATTEMPT "\n"
                      "    messages " SPOP_MSG_ATTEMPT "\n");
 }

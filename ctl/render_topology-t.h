@@ -12,9 +12,11 @@
 struct group_topology {
     /*
      * The group has a pinned backend per member, where the frontend sends a request the
-     * agent chose a member for; its other requests keep the two layers. Only without
-     * retries: a retry may redispatch to another member, which needs the group layer.
-     * Nor with a queue: see `queued`.
+     * agent chose a member for; its other requests keep the two layers. With retries, only
+     * when the members' rewrites overwrite one another: the pinned backend then retries
+     * into the other members' listeners, and the agent sends a request through the group
+     * layer when its member needs every attempt judged (SPOP_VAR_LAYERED). Never with a
+     * queue: see `queued`.
      */
     bool pinned;
     /*

@@ -1,21 +1,24 @@
 /*
- * From the configuration to HAProxy's topology. A group without retries never
- * redispatches, so once the agent has chosen, a backend holding that upstream alone is the
- * same path minus one HTTP pass: the pinned backend. A group with retries keeps the group
- * layer for every request, and its listeners ask the agent to hold each retry for its
- * backoff.
+ * From the configuration to HAProxy's topology. Once the agent has chosen, a backend
+ * holding that upstream alone is the same path as the group layer minus one HTTP pass:
+ * the pinned backend. In a group with retries, HAProxy retries the request as the pinned
+ * backend rewrote it for its member; the next member's listener can take it over only when
+ * its own rewrites overwrite every one of those (conf_retry_path.h). Otherwise the group
+ * keeps the group layer for every request, and its listeners ask the agent to hold each
+ * retry for its backoff.
  */
+#include "conf_retry_path.h"
 #include "contract/backoff.h"
 #include "render_topology.h"
 
-struct group_topology render_group_topology(const struct conf_group *g)
+struct group_topology render_group_topology(const struct config *cfg, const struct conf_group *g)
 {
     const struct conf_http_client *c = &g->client;
     struct group_topology t = {.retries = c->retry_enabled};
 
     for (size_t i = 0; i < g->n_members; i++)
         t.queued |= g->members[i].max_in_flight > 0;
-    t.pinned = !t.retries && !t.queued;
+    t.pinned = t.retries ? conf_group_retries_from_pinned(cfg, g) : !t.queued;
 
     if (t.retries) {
         t.retry_count = c->retry_attempts;
@@ -30,7 +33,7 @@ struct render_topology render_topology(const struct config *cfg)
     uint32_t longest = 0;
 
     for (size_t i = 0; i < cfg->n_groups; i++) {
-        struct group_topology g = render_group_topology(&cfg->groups[i]);
+        struct group_topology g = render_group_topology(cfg, &cfg->groups[i]);
 
         t.retries |= g.retries;
         if (g.longest_backoff_ms > longest)

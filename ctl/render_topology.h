@@ -8,6 +8,7 @@
 #define LLMPROXY_RENDER_TOPOLOGY_H
 
 #include "config-t.h"
+#include "contract/spop_names.h"
 #include "render_topology-t.h"
 
 /*
@@ -21,7 +22,10 @@
 /* What the agent needs on top of a held backoff to decide and answer. */
 #define TOPOLOGY_ATTEMPT_MARGIN_MS 1000u
 
-struct group_topology render_group_topology(const struct conf_group *g);
+/* The frontend's condition, besides a chosen member, for a pinned group with retries. */
+#define TOPOLOGY_NOT_LAYERED " !{ var(" SPOP_TXN_LAYERED ") -m found }"
+
+struct group_topology render_group_topology(const struct config *cfg, const struct conf_group *g);
 
 struct render_topology render_topology(const struct config *cfg);
 

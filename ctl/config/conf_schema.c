@@ -753,7 +753,12 @@ static const struct conf_key upstream_keys[] = {
      .sub = &breaker_schema,
      .flag_off = offsetof(struct conf_upstream, breaker_enabled)},
     MAP_KEY("tls", 0, tls_schema),
-    MAP_KEY("throttle", offsetof(struct conf_upstream, throttle), throttle_schema),
+    {.name = "throttle",
+     .type = CONF_T_MAP,
+     .flags = CONF_K_FLAG,
+     .off = offsetof(struct conf_upstream, throttle),
+     .sub = &throttle_schema,
+     .flag_off = offsetof(struct conf_upstream, throttle_declared)},
 };
 static const struct conf_schema upstream_schema =
     SCHEMA(upstream_keys, .item_size = sizeof(struct conf_upstream), .keep_pos = true,

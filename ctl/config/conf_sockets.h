@@ -15,7 +15,7 @@
 #define CONF_SPOP_SOCKET_NAME "agent-spop.sock"
 #define CONF_LOGS_SOCKET_NAME "agent-logs.sock"
 
-/* A per-upstream listener: "/up_" + 16 hex digits + ".sock". */
+/* A per-upstream listener: "/up_" (or "/rp_") + 16 hex digits + ".sock". */
 #define CONF_LISTENER_NAME_LEN 25
 
 /*
@@ -35,5 +35,12 @@
  * CONF_RUN_DIR_MAX (the configuration refuses such a run_dir).
  */
 int conf_listener_socket(char *out, const char *run_dir, const char *group, const char *upstream);
+
+/*
+ * "<run_dir>/rp_<16 hex digits>.sock": the same listener's second socket, where a pinned
+ * backend's retries arrive with the request's id in a PROXY protocol header. Same length
+ * and results as conf_listener_socket().
+ */
+int conf_retry_socket(char *out, const char *run_dir, const char *group, const char *upstream);
 
 #endif /* LLMPROXY_CONF_SOCKETS_H */

@@ -113,6 +113,9 @@ struct conf_upstream {
     double breaker_threshold;
     uint32_t breaker_cooldown_s;
     struct conf_throttle throttle;
+    /* A `throttle` block was present: the upstream rate-limits us, so in a group with
+     * retries every one of its attempts is judged in the group layer, the first 429 too. */
+    bool throttle_declared;
     struct conf_pos pos;
 };
 

@@ -711,7 +711,7 @@ START_TEST(pinned_group_layout)
     char *pin_b = section(text, "backend pin_g__b");
     const char *use = "    use_backend pin_g__%[var(txn.llm.up)] if { var(txn.llm.up) -m found }\n";
 
-    ck_assert(render_group_topology(&cfg->groups[0]).pinned);
+    ck_assert(render_group_topology(cfg, &cfg->groups[0]).pinned);
     /* The agent's choice goes straight to its member's backend; anything else (no choice,
      * the agent down) to the group layer's balance. */
     assert_has(front, use);
@@ -760,7 +760,88 @@ START_TEST(pinned_group_layout)
 }
 END_TEST
 
-/* A group with retries keeps the two layers only: a retry may go to another member. */
+/*
+ * A group with retries whose members rewrite alike: the agent's choice goes to the
+ * member's pinned backend, which makes the first attempt and retries through the other
+ * members' listeners, and the agent can still send a request through the group layer.
+ */
+static const char pinned_retry_yaml[] =
+    "upstreams: [{name: a, url: 'http://a:8080/v1', auth: {type: bearer, token: ta}},\n"
+    "            {name: b, url: 'http://b:8080/v1', auth: {type: bearer, token: tb}},\n"
+    "            {name: c, url: 'http://c:8080/v1', auth: {type: bearer, token: tc}}]\n"
+    "upstream_groups:\n"
+    "  - {name: g, upstreams: [{name: a, weight: 2}, {name: b}, {name: c}],\n"
+    "     balance: {strategy: weighted_roundrobin},\n"
+    "     http_client: {retry: {enabled: true, attempts: 2}}}\n"
+    "http_server: {forwards: [{name: f, port: 3000, upstream_group: g}]}\n";
+
+START_TEST(retry_group_pinned_layout)
+{
+    struct config *cfg = ctu_load_ok(pinned_retry_yaml);
+    char *text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+    char *front = section(text, "frontend fwd_f");
+    char *pin_a = section(text, "backend pin_g__a");
+    char *lis_b = section(text, "listen up_g__b");
+    char listener[CONF_SOCKET_PATH_MAX], retry[CONF_SOCKET_PATH_MAX], line[256];
+
+    ck_assert(render_group_topology(cfg, &cfg->groups[0]).pinned);
+    assert_has(front, "    use_backend pin_g__%[var(txn.llm.up)] if { var(txn.llm.up) -m found } "
+                      "!{ var(txn.llm.lay) -m found }\n");
+    assert_has(front, "    default_backend grp_g\n");
+
+    /* The first attempt: forced onto the real server, which balancing never takes. */
+    assert_has(pin_a, "    retries 2\n    option redispatch 1\n");
+    assert_has(pin_a, "    option http-buffer-request\n");
+    assert_has(pin_a, "    use-server a if TRUE\n");
+    assert_has(pin_a, "    server a \"a:8080\" ");
+    assert_has(pin_a, " weight 0 pool-purge-delay ");
+    assert_before(pin_a, "set-header Authorization \"Bearer ta\"", "    use-server a if TRUE\n");
+    assert_lacks(pin_a, "retries 0");
+    /* Retries: every other member's listener by weight, the request's id in PROXY v2. */
+    ck_assert_int_eq(conf_retry_socket(retry, cfg->haproxy.run_dir.val, "g", "b"), 0);
+    snprintf(line, sizeof(line),
+             "    server retry:b \"unix@%s\" send-proxy-v2 proxy-v2-options unique-id weight 1\n",
+             retry);
+    assert_has(pin_a, line);
+    assert_has(pin_a, "    server retry:c ");
+    assert_lacks(pin_a, "retry:a");
+    assert_lacks(pin_a, "tb");
+    free(pin_a);
+    pin_a = section(text, "backend pin_g__b");
+    assert_has(pin_a, "    server retry:a ");
+    assert_has(pin_a, " unique-id weight 2\n");
+    free(pin_a);
+
+    /* The listener takes them on a second socket, mode 600, the id from the PROXY header,
+     * and tells the agent one try came before. */
+    ck_assert_int_eq(conf_listener_socket(listener, cfg->haproxy.run_dir.val, "g", "b"), 0);
+    snprintf(line, sizeof(line), "    bind \"unix@%s\" mode 600\n", listener);
+    assert_has(lis_b, line);
+    snprintf(line, sizeof(line), "    bind \"unix@%s\" mode 600 accept-proxy\n", retry);
+    assert_has(lis_b, line);
+    assert_has(lis_b, "    http-request set-var(txn.rid) fc_pp_unique_id if { fc_pp_unique_id -m "
+                      "found }\n");
+    assert_has(lis_b,
+               "    http-request set-var(txn.llm_prior) int(1) if { fc_pp_unique_id -m found }\n");
+    assert_before(lis_b, "set-var(txn.llm_prior)", "send-spoe-group attempt");
+    assert_has(lis_b, "    http-request send-spoe-group attempt attempt if { var(txn.rid) -m found }\n");
+    assert_has(lis_b, "    http-request set-header Authorization \"Bearer tb\"\n");
+    free(lis_b);
+    free(front);
+    free(text);
+
+    text = render_mem(cfg, render_spoe_attempt, NULL, NULL);
+    assert_has(text, "    args id=var(txn.rid) u=var(txn.upn) g=var(txn.grp) p=var(txn.llm_prior)\n");
+    free(text);
+    text = render_mem(cfg, render_spoe_pick, NULL, NULL);
+    assert_has(text, "    register-var-names up v ra lay\n");
+    free(text);
+    config_free(cfg);
+}
+END_TEST
+
+/* A group with retries whose members rewrite differently (here, their base paths) keeps
+ * the two layers only: a retry may go to another member. */
 START_TEST(retry_group_layout)
 {
     struct config *cfg = ctu_load_ok(pinned_yaml);
@@ -768,7 +849,7 @@ START_TEST(retry_group_layout)
     char *front = section(text, "frontend fwd_fr");
     char *grp = section(text, "backend grp_r");
 
-    ck_assert(!render_group_topology(&cfg->groups[1]).pinned);
+    ck_assert(!render_group_topology(cfg, &cfg->groups[1]).pinned);
     assert_lacks(text, "backend pin_r__");
     assert_lacks(front, "use_backend");
     assert_lacks(front, "x-llmproxy-id");
@@ -1109,6 +1190,7 @@ static Suite *render_suite(void)
     tcase_add_test(tc, weights_scaled_to_haproxy_range);
     tcase_add_test(tc, pinned_group_layout);
     tcase_add_test(tc, retry_group_layout);
+    tcase_add_test(tc, retry_group_pinned_layout);
     tcase_add_loop_test(tc, global_settings, 0,
                         (int)(sizeof(global_cases) / sizeof(global_cases[0])));
     tcase_add_test(tc, bufsize_only_with_retries);

@@ -23,7 +23,7 @@ START_TEST(group_without_retries_is_pinned)
                               "http_client: {retry: {enabled: false, attempts: 5}}}\n" FORWARD);
 
     for (size_t i = 0; i < cfg->n_groups; i++) {
-        struct group_topology t = render_group_topology(&cfg->groups[i]);
+        struct group_topology t = render_group_topology(cfg, &cfg->groups[i]);
 
         ck_assert(t.pinned);
         ck_assert(!t.retries);
@@ -39,14 +39,15 @@ START_TEST(group_without_retries_is_pinned)
 }
 END_TEST
 
-START_TEST(group_with_retries_keeps_two_layers)
+/* Members whose rewrites overwrite one another: the first attempt from a pinned backend. */
+START_TEST(group_with_retries_is_pinned_first)
 {
     struct config *cfg = ctu_load_ok(UPSTREAMS "upstream_groups:\n"
                                                "  - {name: g, upstreams: [{name: a}, {name: b}], "
                                                "http_client: {retry: {enabled: true}}}\n" FORWARD);
-    struct group_topology t = render_group_topology(&cfg->groups[0]);
+    struct group_topology t = render_group_topology(cfg, &cfg->groups[0]);
 
-    ck_assert(!t.pinned);
+    ck_assert(t.pinned);
     ck_assert(t.retries);
     /* The defaults: 3 retries, the first after 500 ms, so the last is held 2 s. */
     ck_assert_uint_eq(t.retry_count, 3);
@@ -72,11 +73,11 @@ START_TEST(configuration_takes_the_longest_hold)
                   "http_client: {retry: {enabled: true, attempts: 2, initial: 100}}}\n"
                   "  - {name: l, upstreams: [{name: b}], "
                   "http_client: {retry: {enabled: true, attempts: 10, initial: 60000}}}\n" FORWARD);
-    struct group_topology g = render_group_topology(&cfg->groups[0]);
-    struct group_topology s = render_group_topology(&cfg->groups[1]);
-    struct group_topology l = render_group_topology(&cfg->groups[2]);
+    struct group_topology g = render_group_topology(cfg, &cfg->groups[0]);
+    struct group_topology s = render_group_topology(cfg, &cfg->groups[1]);
+    struct group_topology l = render_group_topology(cfg, &cfg->groups[2]);
 
-    ck_assert(g.pinned && !s.pinned && !l.pinned);
+    ck_assert(g.pinned && s.pinned && l.pinned);
     ck_assert_uint_eq(s.retry_count, 2);
     ck_assert_uint_eq(s.longest_backoff_ms, 200);
     ck_assert_uint_eq(l.retry_count, 10);
@@ -92,14 +93,61 @@ END_TEST
 
 /* One member with max_in_flight queues the whole group in its group backend: no pinned
  * backends, so the queue's 503 and the connection's are HAProxy's in different proxies. */
+/* A retry that the next member's listener rewrites must be the request the client sent:
+ * whatever the first member's rewrites left that the next one's do not overwrite keeps the
+ * group on two layers. Group g0 is the interchangeable reference. */
+START_TEST(retry_group_members_must_be_interchangeable)
+{
+    static const char *const upstreams[] = {
+        /* 0: the same shape: bearer tokens, base path, headers of the same names */
+        "  - {name: a, url: 'http://a:8080/v1', auth: {type: bearer, token: ta}, headers: "
+        "[{op: replace, key: X-K, value: ka}, {op: insert, key: X-V, value: '1'}, {op: remove, "
+        "key: X-R}]}\n"
+        "  - {name: b, url: 'https://b/v1', auth: {type: basic, username: u, password: p}, "
+        "headers: [{op: replace, key: x-k, value: kb}, {op: insert, key: X-V, value: '1'}, "
+        "{op: remove, key: X-R}]}\n",
+        /* 1: another base path */
+        "  - {name: a, url: 'http://a:8080/v1'}\n  - {name: b, url: 'http://b:8080/openai/v1'}\n",
+        /* 2: a credential on one member only: the client's own would reach b as a's */
+        "  - {name: a, url: 'http://a:8080', auth: {type: bearer, token: ta}}\n"
+        "  - {name: b, url: 'http://b:8080'}\n",
+        /* 3: an insert whose value differs: b's keeps a's value */
+        "  - {name: a, url: 'http://a:8080', headers: [{op: insert, key: X-V, value: a}]}\n"
+        "  - {name: b, url: 'http://b:8080', headers: [{op: insert, key: X-V, value: b}]}\n",
+        /* 4: a header set by one member only: it would reach b */
+        "  - {name: a, url: 'http://a:8080', headers: [{op: replace, key: X-K, value: ka}]}\n"
+        "  - {name: b, url: 'http://b:8080'}\n",
+        /* 5: a header removed by one member only */
+        "  - {name: a, url: 'http://a:8080', headers: [{op: remove, key: X-R}]}\n"
+        "  - {name: b, url: 'http://b:8080', headers: [{op: replace, key: X-R, value: r}]}\n",
+    };
+
+    for (size_t i = 0; i < sizeof(upstreams) / sizeof(upstreams[0]); i++) {
+        char yaml[2048];
+
+        snprintf(yaml, sizeof(yaml),
+                 "upstreams:\n%s"
+                 "upstream_groups:\n  - {name: g, upstreams: [{name: a}, {name: b}], "
+                 "http_client: {retry: {enabled: true}}}\n" FORWARD,
+                 upstreams[i]);
+        struct config *cfg = ctu_load_ok(yaml);
+        struct group_topology t = render_group_topology(cfg, &cfg->groups[0]);
+
+        ck_assert(t.retries);
+        ck_assert_msg(t.pinned == (i == 0), "case %zu: pinned %d", i, t.pinned);
+        config_free(cfg);
+    }
+}
+END_TEST
+
 START_TEST(group_with_a_queue_keeps_two_layers)
 {
     struct config *cfg =
         ctu_load_ok(UPSTREAMS "upstream_groups:\n"
                               "  - {name: g, upstreams: [{name: a}, {name: b, max_in_flight: 4}]}\n"
                               "  - {name: h, upstreams: [{name: a}, {name: b}]}\n" FORWARD);
-    struct group_topology g = render_group_topology(&cfg->groups[0]);
-    struct group_topology h = render_group_topology(&cfg->groups[1]);
+    struct group_topology g = render_group_topology(cfg, &cfg->groups[0]);
+    struct group_topology h = render_group_topology(cfg, &cfg->groups[1]);
 
     ck_assert(g.queued && !g.pinned && !g.retries);
     ck_assert(!h.queued && h.pinned);
@@ -114,7 +162,8 @@ static Suite *render_topology_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, group_without_retries_is_pinned);
-    tcase_add_test(tc, group_with_retries_keeps_two_layers);
+    tcase_add_test(tc, group_with_retries_is_pinned_first);
+    tcase_add_test(tc, retry_group_members_must_be_interchangeable);
     tcase_add_test(tc, configuration_takes_the_longest_hold);
     tcase_add_test(tc, group_with_a_queue_keeps_two_layers);
     suite_add_tcase(s, tc);
