@@ -52,6 +52,7 @@ struct pick_result {
     enum pick_verdict verdict;
     const char *upstream;   /* PICK_PASS: the chosen upstream's name, or NULL */
     uint32_t retry_after_s; /* PICK_LIMITED / PICK_UNAVAILABLE / PICK_THROTTLED */
+    bool layered;           /* PICK_PASS, group with retries: through the group layer */
 };
 
 /* An `attempt` NOTIFY, decoded: one try of a request on one upstream. */
@@ -62,6 +63,7 @@ struct attempt_request {
     size_t upstream_len;
     const char *group;
     size_t group_len;
+    uint32_t prior; /* tries made before any listener asked (the pinned first attempt) */
 };
 
 enum attempt_verdict {

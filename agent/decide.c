@@ -148,6 +148,22 @@ static bool member_full(const struct conf_member *m, const struct bal_candidate 
     return m->max_in_flight > 0 && c->in_flight >= m->max_in_flight;
 }
 
+/*
+ * In a group with retries, the pinned backend's first attempt is logged only as the
+ * request's, so when HAProxy retries it the agent learns that it failed, not how. A member
+ * that may need telling a 429 from a failure, or whose breaker is deciding, or whose last
+ * pinned first attempt failed, has its requests go through the group layer instead, where
+ * each attempt has its own log line.
+ */
+static bool needs_every_attempt_judged(struct upstream_rt *up, uint64_t now_ms)
+{
+    const struct throttle *t = &up->throttle;
+
+    return up->retried_first || up->conf->throttle_declared ||
+           (t->throttled > 0 && now_ms - t->last_429_ms < THROTTLE_RECENT_MS) ||
+           breaker_state(&up->breaker, now_ms) != BREAKER_CLOSED;
+}
+
 void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now_ms,
                  struct pick_result *out)
 {
@@ -236,6 +252,7 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     if (balancer_probed(&grp->balancer))
         up->ema_stale = true;
     out->upstream = up->conf->name;
+    out->layered = grp->conf->client.retry_enabled && needs_every_attempt_judged(up, now_ms);
     d->stats.picks_pass++;
 }
 
@@ -262,7 +279,7 @@ void decide_attempt(struct decider *d, const struct attempt_request *req, uint64
 
     d->stats.attempts++;
     *out = (struct attempt_result){.verdict = ATTEMPT_GO, .attempt = 1};
-    out->attempt = retry_note_attempt(d->attempts, req->id, req->id_len, now_ms);
+    out->attempt = retry_note_attempt(d->attempts, req->id, req->id_len, now_ms) + req->prior;
     if (out->attempt > 1) {
         d->stats.attempts_retried++;
         if (grp && !previous_throttled(d->state, req))

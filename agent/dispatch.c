@@ -118,6 +118,11 @@ static bool decode_attempt(struct spop_msg *msg, struct attempt_request *req)
 
     memset(req, 0, sizeof(*req));
     while (spop_kv_next(&msg->args, &kv)) {
+        /* Only 1 is meant; anything else an integer says is no prior try. */
+        if (spop_str_eq(kv.name, SPOP_ARG_PRIOR) && spop_data_is_int(&kv.value)) {
+            req->prior = kv.value.u64 == 1;
+            continue;
+        }
         if (kv.value.type != SPOP_DATA_STRING)
             continue;
         if (spop_str_eq(kv.name, SPOP_ARG_ID)) {
@@ -155,6 +160,7 @@ uint32_t dispatch_notify(struct decider *d, struct spop_msg_iter *msgs, uint64_t
             out->has_pick = true;
             out->pick = res.verdict;
             out->retry_after_s = res.retry_after_s;
+            out->layered = res.layered;
             if (res.upstream) {
                 size_t n = strlen(res.upstream);
                 if (n < sizeof(out->upstream))
@@ -199,6 +205,8 @@ bool answer_write(struct spop_conn *conn, uint64_t stream_id, uint64_t frame_id,
         put_str_var(&w, SPOP_VAR_VERDICT, pick_verdict_name(a->pick));
         if (a->pick == PICK_PASS && a->upstream[0])
             put_str_var(&w, SPOP_VAR_UPSTREAM, a->upstream);
+        if (a->pick == PICK_PASS && a->upstream[0] && a->layered)
+            spop_put_set_var(&w, SPOP_SCOPE_TXN, SPOP_VAR_LAYERED, spop_data_bool(true));
         if (a->pick != PICK_PASS)
             spop_put_set_var(&w, SPOP_SCOPE_TXN, SPOP_VAR_RETRY_AFTER,
                              spop_data_uint32(a->retry_after_s));

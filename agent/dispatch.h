@@ -28,6 +28,7 @@ struct answer {
     enum pick_verdict pick;
     char upstream[ANSWER_NAME_MAX]; /* "" lets HAProxy balance */
     uint32_t retry_after_s;
+    bool layered; /* with PICK_PASS: SPOP_VAR_LAYERED */
     bool has_attempt;
     enum attempt_verdict attempt;
     /* The attempt's request id, so a held answer can be found by it (spop_server.h). */

@@ -138,6 +138,12 @@ void judge_line(struct agent_state *st, const struct logline *line, struct judge
         out->request.client = state_client(st, line->client.ptr, line->client.len);
     if (!line->pinned) {
         out->request.outcome = relayed_outcome(st, line, outcome_classify(line));
+        if (line->retried_first.len > 0) {
+            out->has_attempt = true;
+            logline_retried_first_attempt(line, &out->attempt.line);
+            judge_attempt(st, &out->attempt);
+            out->attempt.outcome = (struct outcome){.cls = OUTCOME_FIRST_RETRIED};
+        }
         return;
     }
     /* No listener saw it: the request line is its only attempt, judged once for both. */

@@ -82,6 +82,11 @@ struct logline {
     /* Served by a pinned backend: a REQUEST line that is also the only attempt, or that
      * attempt (logline_pinned_attempt()). Its client side is the real client. */
     bool pinned;
+    /* REQUEST: the pinned backend's own first attempt, on this member of the group, failed
+     * and HAProxy retried the request through the listener of `upstream` (its server was
+     * HAPROXY_RETRY_SERVER_PREFIX + `upstream`). Not `pinned` then: the listeners logged the
+     * retries. Empty otherwise. */
+    struct logline_str retried_first;
     /* The upstream's throttling headers (enum logline_throttle_field), still in hex as
      * logged; empty when absent. Decoded by throttle.c. */
     struct logline_str throttle[LOGLINE_TH_N];

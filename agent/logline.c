@@ -155,6 +155,21 @@ static bool parse_optional(struct logline_str *f, size_t max, bool (*ok)(char))
     return f->len <= max && all_of(*f, ok);
 }
 
+/* Drop `lit` from the front of *f if it starts with it. */
+static bool skip_view(struct logline_str *f, struct logline_str lit)
+{
+    if (f->len < lit.len || memcmp(f->ptr, lit.ptr, lit.len) != 0)
+        return false;
+    f->ptr += lit.len;
+    f->len -= lit.len;
+    return true;
+}
+
+static bool skip_prefix(struct logline_str *f, const char *lit)
+{
+    return skip_view(f, (struct logline_str){.ptr = lit, .len = strlen(lit)});
+}
+
 static bool parse_name(struct logline_str f)
 {
     return f.len <= LOGLINE_NAME_MAX && all_of(f, is_name_char);
@@ -305,15 +320,23 @@ static int parse_request(struct cursor *c, struct logline *out)
     NEXT(f);
     CHECK(parse_retries(f, &out->retries, &out->redispatched), LOGLINE_ERR_RETRIES);
     NEXT(out->upstream);
-    if (str_is(out->upstream, "<NOSRV>"))
+    bool retried = skip_prefix(&out->upstream, HAPROXY_RETRY_SERVER_PREFIX);
+    if (!retried && str_is(out->upstream, "<NOSRV>"))
         out->upstream.len = 0;
     else
-        CHECK(parse_name(out->upstream), LOGLINE_ERR_NAME);
+        CHECK(parse_name(out->upstream) && out->upstream.len > 0, LOGLINE_ERR_NAME);
     NEXT(f);
     CHECK(f.len <= LOGLINE_BACKEND_MAX && all_of(f, is_name_char), LOGLINE_ERR_NAME);
     /* Without a server (<NOSRV>) nothing was attempted. */
-    out->pinned = out->upstream.len > 0 && f.len > strlen(HAPROXY_PINNED_PREFIX) &&
-                  memcmp(f.ptr, HAPROXY_PINNED_PREFIX, strlen(HAPROXY_PINNED_PREFIX)) == 0;
+    out->pinned = out->upstream.len > 0 && skip_prefix(&f, HAPROXY_PINNED_PREFIX) && f.len > 0;
+    if (retried) {
+        /* Only a pinned backend of the line's own group has such servers: "pin_<group>__". */
+        CHECK(out->pinned && skip_view(&f, out->group) && skip_prefix(&f, "__") &&
+                  f.len > 0,
+              LOGLINE_ERR_NAME);
+        out->retried_first = f;
+        out->pinned = false;
+    }
     NEXT(out->verdict);
     CHECK(parse_optional(&out->verdict, LOGLINE_VERDICT_MAX, is_name_char), LOGLINE_ERR_VERDICT);
     NEXT(f);
@@ -374,6 +397,7 @@ int logline_parse(const char *line, size_t len, struct logline *out)
     out->t_request = out->t_queue = out->t_connect = out->t_response = out->t_total = -1;
     out->id.ptr = out->forward.ptr = out->group.ptr = out->upstream.ptr = line;
     out->client.ptr = out->method.ptr = out->path.ptr = out->verdict.ptr = out->route.ptr = line;
+    out->retried_first.ptr = line;
     for (size_t i = 0; i < LOGLINE_TH_N; i++)
         out->throttle[i].ptr = line;
 
@@ -398,6 +422,21 @@ void logline_pinned_attempt(const struct logline *req, struct logline *attempt)
 {
     *attempt = *req;
     attempt->kind = LOGLINE_ATTEMPT;
+}
+
+void logline_retried_first_attempt(const struct logline *req, struct logline *attempt)
+{
+    *attempt = *req;
+    attempt->kind = LOGLINE_ATTEMPT;
+    attempt->upstream = req->retried_first;
+    attempt->retried_first.len = 0;
+    /* Its status, timers, bytes and headers are those of the request as a whole. */
+    attempt->status = -1;
+    attempt->t_request = attempt->t_queue = attempt->t_connect = -1;
+    attempt->t_response = attempt->t_total = -1;
+    attempt->bytes_out = 0;
+    for (size_t i = 0; i < LOGLINE_TH_N; i++)
+        attempt->throttle[i].len = 0;
 }
 
 const char *logline_error_name(int err)

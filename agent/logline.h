@@ -33,6 +33,12 @@ int logline_parse(const char *line, size_t len, struct logline *out);
  */
 void logline_pinned_attempt(const struct logline *req, struct logline *attempt);
 
+/*
+ * The failed first attempt a request line with `retried_first` stands for: an ATTEMPT of
+ * that member with no status, timers or headers of its own (judge.c classes it).
+ */
+void logline_retried_first_attempt(const struct logline *req, struct logline *attempt);
+
 /* "too_long", "tag", ...: a metric label for a LOGLINE_ERR_* (positive or negated). */
 const char *logline_error_name(int err);
 

@@ -2,7 +2,8 @@
  * The breaker mirror (types only; functions are in mirror.h).
  *
  * Every (group, upstream) pair of the configuration is one server `grp_<group>/<upstream>`
- * in HAProxy. The mirror remembers, per pair, which weight it last sent and whether HAProxy
+ * in HAProxy; in a group whose pinned backends retry, also `retry:<upstream>` in each other
+ * member's `pin_<group>__<member>`, where retries are redispatched. The mirror remembers, per pair, which weight it last sent and whether HAProxy
  * confirmed it, so that only differences travel, and so that a failed or forgotten command
  * is sent again.
  */
@@ -19,7 +20,7 @@ struct upstream_rt;
 #define MIRROR_RECONCILE_MS 5000u
 
 /* Longest runtime-API command the mirror writes: names are at most 48 bytes each. */
-#define MIRROR_CMD_MAX 160
+#define MIRROR_CMD_MAX 256
 
 /* What the mirror knows of one pair's weight inside HAProxy. */
 enum mirror_sync {
@@ -31,6 +32,7 @@ enum mirror_sync {
 struct mirror_pair {
     const char *group;            /* the group's name, in the state's configuration */
     const struct upstream_rt *up; /* its breaker decides the weight */
+    const char *via;              /* NULL: in the group backend; else in this member's pinned one */
     size_t group_first;           /* index of the first pair of the same group */
     size_t group_len;             /* how many pairs the group has */
     bool drained;                 /* the weight last sent: 0 (true) or the configured one */

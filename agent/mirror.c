@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "breaker-t.h"
+#include "conf_retry_path.h"
 #include "conf_walk.h"
 #include "contract/internal_names.h"
 #include "mirror.h"
@@ -38,14 +39,29 @@ void mirror_release(struct mirror *m)
     m->n = 0;
 }
 
+static bool same_via(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static const struct mirror_pair *find_pair(const struct mirror *m, const char *group,
-                                           const char *upstream)
+                                           const char *upstream, const char *via)
 {
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->pairs[i].group, group) == 0 &&
-            strcmp(m->pairs[i].up->conf->name, upstream) == 0)
+            strcmp(m->pairs[i].up->conf->name, upstream) == 0 && same_via(m->pairs[i].via, via))
             return &m->pairs[i];
     return NULL;
+}
+
+/* The servers of member `i` a retry can be redispatched to: its group backend's, and in a
+ * group whose pinned backends retry, its retry server in every other member's backend
+ * (its own, when it is the only member). */
+static size_t servers_per_member(const struct config *cfg, const struct conf_group *g)
+{
+    if (!conf_group_retries_from_pinned(cfg, g))
+        return 1;
+    return g->n_members > 1 ? g->n_members : 2;
 }
 
 bool mirror_use_state(struct mirror *m, const struct agent_state *st)
@@ -54,8 +70,11 @@ bool mirror_use_state(struct mirror *m, const struct agent_state *st)
     struct mirror_pair *pairs;
     size_t n = 0;
 
-    for (size_t g = 0; g < cfg->n_groups; g++)
-        n += cfg->groups[g].n_members;
+    for (size_t g = 0; g < cfg->n_groups; g++) {
+        const struct conf_group *cg = &cfg->groups[g];
+
+        n += cg->n_members * servers_per_member(cfg, cg);
+    }
     pairs = calloc(n ? n : 1, sizeof(*pairs));
     if (!pairs) {
         mirror_release(m);
@@ -64,23 +83,29 @@ bool mirror_use_state(struct mirror *m, const struct agent_state *st)
     n = 0;
     for (size_t g = 0; g < cfg->n_groups; g++) {
         const struct group_rt *grp = &st->groups[g];
-        size_t first = n;
+        size_t first = n, members = grp->conf->n_members;
+        size_t len = members * servers_per_member(cfg, grp->conf);
 
-        for (size_t i = 0; i < grp->conf->n_members; i++, n++) {
+        for (size_t k = 0; k < len; k++, n++) {
             struct mirror_pair *p = &pairs[n];
             const struct mirror_pair *prev;
+            /* Pair k: member k % members, in the group backend first, then in the pinned
+             * backend of the member `k / members - 1` places after it. */
+            size_t i = k % members, hop = k / members;
 
             p->group = grp->conf->name;
             p->up = grp->members[i];
+            p->via = hop ? grp->members[(i + hop) % members]->conf->name : NULL;
             p->group_first = first;
-            p->group_len = grp->conf->n_members;
+            p->group_len = len;
             /* The runtime API splits a command on spaces and ';' and has no quoting: only
              * names of the configuration's own alphabet ([A-Za-z0-9_.-]) may be sent. A
              * loaded configuration has no other (conf_valid_name() checked every name);
              * asking the same validator again costs nothing and keeps a hand-made state
              * from ever splitting a command. */
             p->unsafe = !conf_valid_name(p->group) || !conf_valid_name(p->up->conf->name);
-            prev = find_pair(m, p->group, p->up->conf->name);
+            p->unsafe |= p->via && !conf_valid_name(p->via);
+            prev = find_pair(m, p->group, p->up->conf->name, p->via);
             if (prev && prev->sync == MIRROR_CONFIRMED) {
                 /* An answer still on its way is the old pair's: send again instead. */
                 p->drained = prev->drained;
@@ -114,8 +139,13 @@ static bool send_pair(struct mirror *m, size_t index, bool drained, mirror_emit_
     uint32_t seq = m->next_seq;
     int len;
 
-    len = snprintf(cmd, sizeof(cmd), "set server " HAPROXY_GROUP_FMT "/%s weight %s", p->group,
-                   p->up->conf->name, drained ? "0" : "100%");
+    if (p->via)
+        len = snprintf(cmd, sizeof(cmd),
+                       "set server " HAPROXY_PINNED_FMT "/" HAPROXY_RETRY_SERVER_PREFIX "%s weight %s",
+                       p->group, p->via, p->up->conf->name, drained ? "0" : "100%");
+    else
+        len = snprintf(cmd, sizeof(cmd), "set server " HAPROXY_GROUP_FMT "/%s weight %s", p->group,
+                       p->up->conf->name, drained ? "0" : "100%");
     if (len < 0 || (size_t)len >= sizeof(cmd)) {
         p->unsafe = true;
         return false;
@@ -182,7 +212,7 @@ void mirror_done(struct mirror *m, uint64_t cookie, bool ok)
 
 bool mirror_wants_drained(const struct mirror *m, const char *group, const char *upstream)
 {
-    const struct mirror_pair *p = find_pair(m, group, upstream);
+    const struct mirror_pair *p = find_pair(m, group, upstream, NULL);
 
     return p && wants_drained(m, p);
 }

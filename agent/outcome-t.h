@@ -27,6 +27,11 @@ enum outcome_class {
      * outcome, no response-time sample; a cooldown (throttle.h). Last, so the classes
      * above keep their numbers. */
     OUTCOME_THROTTLED,
+    /* A pinned backend's first attempt that HAProxy retried on another member: it failed
+     * in a way HAProxy retries (the connection, no answer, a 5xx, from 3.1 a 429), but the
+     * request's line cannot say which. No breaker outcome and no sample: its member takes
+     * the group layer, where attempts are judged, until one succeeds there. */
+    OUTCOME_FIRST_RETRIED,
     OUTCOME_N_CLASSES,
 };
 

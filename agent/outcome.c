@@ -118,6 +118,7 @@ const char *outcome_class_name(enum outcome_class cls)
         [OUTCOME_INVALID_RESPONSE] = "invalid_response",
         [OUTCOME_STATUS_5XX] = "status_5xx",
         [OUTCOME_THROTTLED] = "throttled",
+        [OUTCOME_FIRST_RETRIED] = "first_attempt_retried",
     };
 
     return (unsigned)cls < OUTCOME_N_CLASSES ? names[cls] : "unknown";
@@ -133,6 +134,10 @@ enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_
         return OUTCOME_UNKNOWN_GROUP;
     if (!up)
         return OUTCOME_UNKNOWN_UPSTREAM;
+    if (cls == OUTCOME_FIRST_RETRIED) {
+        up->retried_first = true;
+        return OUTCOME_IGNORED;
+    }
     /* What the client did says nothing of the upstream: no sample, no breaker outcome.
      * Nor does a wait in the queue: the member was never asked. A 429 comes back fast
      * without serving anything: as a sample it would make the throttling member look the
@@ -150,6 +155,8 @@ enum outcome_result outcome_apply(const struct outcome_attempt *attempt, uint64_
     if (cls == OUTCOME_NEUTRAL)
         return OUTCOME_IGNORED;
     breaker_record(&up->breaker, now_ms, !outcome_is_failure(cls));
+    if (cls == OUTCOME_SUCCESS)
+        up->retried_first = false;
     return OUTCOME_APPLIED;
 }
 

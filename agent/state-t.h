@@ -50,6 +50,12 @@ struct upstream_rt {
     unsigned recent_next;
     uint64_t picks;           /* times chosen by pick */
     struct throttle throttle; /* its own 429s and rate-limit budget */
+    /*
+     * A first attempt made in its pinned backend failed, and HAProxy retried the request
+     * elsewhere: the log cannot say how it failed. Its requests take the group layer, where
+     * every attempt is judged, until one there succeeds.
+     */
+    bool retried_first;
 };
 
 /*

@@ -16,6 +16,7 @@ struct throttle {
     uint64_t cooldown_until_ms; /* 0: never throttled */
     uint64_t low_until_ms;      /* 0: budget not low */
     uint64_t throttled;         /* 429s received */
+    uint64_t last_429_ms;       /* when the latest came; 0: never */
     bool has_remaining_requests, has_remaining_tokens;
     uint64_t remaining_requests, remaining_tokens; /* as the latest response said */
 };

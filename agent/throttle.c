@@ -229,6 +229,7 @@ void throttle_on_429(struct throttle *t, const struct conf_throttle *c,
     uint64_t until = now_ms + throttle_cooldown_ms(c, fields, wall_ms);
 
     t->throttled++;
+    t->last_429_ms = now_ms;
     /* Two 429s in flight: the later answer does not shorten the earlier one's wait. */
     if (until > t->cooldown_until_ms)
         t->cooldown_until_ms = until;

@@ -21,6 +21,9 @@
 #include "logline-t.h"
 #include "throttle-t.h"
 
+/* How long a 429 marks its upstream as one that rate-limits us (decide.c). */
+#define THROTTLE_RECENT_MS (10u * 60u * 1000u)
+
 /* Decimal digits only, no sign, no more than fits a uint64_t. */
 bool throttle_parse_count(const char *s, size_t n, uint64_t *out);
 

@@ -409,6 +409,74 @@ START_TEST(attempt_after_429_skips_the_backoff)
 }
 END_TEST
 
+/* A retry that reached a listener from a pinned backend counts the first attempt, made
+ * there without asking: its backoff is a second attempt's, and an open breaker there is
+ * already a retry's to fail fast on. */
+START_TEST(attempt_after_a_pinned_first_try)
+{
+    struct attempt_request a = {.id = "req-p", .id_len = 5, .upstream = "b", .upstream_len = 1,
+                                .group = "g", .group_len = 1, .prior = 1};
+    struct attempt_result r;
+
+    decide_attempt(&d, &a, 1000, &r);
+    ck_assert_int_eq(r.verdict, ATTEMPT_GO);
+    ck_assert_uint_eq(r.attempt, 2);
+    ck_assert_uint_eq(r.delay_ms, 100);
+    decide_attempt(&d, &a, 1200, &r);
+    ck_assert_uint_eq(r.attempt, 3);
+    ck_assert_uint_eq(r.delay_ms, 200);
+    /* A cooling member refuses a retry (an open breaker refuses any attempt). */
+    throttle_of("a")->cooldown_until_ms = 5000;
+    a = (struct attempt_request){.id = "req-q", .id_len = 5, .upstream = "a", .upstream_len = 1,
+                                 .group = "g", .group_len = 1, .prior = 1};
+    decide_attempt(&d, &a, 1300, &r);
+    ck_assert_int_eq(r.verdict, ATTEMPT_FAIL);
+}
+END_TEST
+
+/*
+ * In a group with retries, a pick asks for the group layer while its member needs every
+ * attempt judged: its breaker not closed, a 429 ever seen, or its latest pinned first
+ * attempt retried without an attempt there succeeding since. Never without retries.
+ */
+START_TEST(pick_asks_for_the_group_layer_while_a_member_needs_judging)
+{
+    struct upstream_rt *a = state_upstream(d.state, "a", 1), *b = state_upstream(d.state, "b", 1);
+    struct pick_result r;
+
+    pick_from("main", 1);
+    for (int i = 0; i < 2; i++) {
+        decide_pick(&d, &req, 1000, &r);
+        ck_assert_int_eq(r.verdict, PICK_PASS);
+        ck_assert(!r.layered);
+    }
+    a->retried_first = true;
+    b->throttle.throttled = 1;
+    for (int i = 0; i < 2; i++) {
+        decide_pick(&d, &req, 1000, &r);
+        ck_assert_msg(r.layered, "%s not layered", r.upstream);
+    }
+    a->retried_first = false;
+    b->throttle.throttled = 0;
+    /* Half-open after its cooldown: the probe is judged in the group layer. */
+    trip("b", 1000);
+    bool probed = false;
+    for (int i = 0; i < 4; i++) {
+        decide_pick(&d, &req, 5000, &r);
+        ck_assert(r.layered == (strcmp(r.upstream, "b") == 0));
+        probed |= r.layered;
+    }
+    ck_assert(probed);
+    /* Group w has no retries: its members never need the group layer. */
+    state_upstream(d.state, "a", 1)->retried_first = true;
+    pick_from("wrr", 1);
+    for (int i = 0; i < 6; i++) {
+        decide_pick(&d, &req, 6000, &r);
+        ck_assert(!r.layered);
+    }
+}
+END_TEST
+
 /* ---- dispatch: NOTIFY bytes in, ACK bytes out ---- */
 
 static size_t build_pick_payload(uint8_t *buf, size_t room, const char *forward, bool a_up)
@@ -454,6 +522,47 @@ START_TEST(dispatch_pick_decodes_members)
     ck_assert_str_eq(a.upstream, "b"); /* u0=false: HAProxy says a is down */
     ck_assert_uint_eq(st.bad_args, 0);
     ck_assert_uint_eq(st.unknown_messages, 0);
+}
+END_TEST
+
+/* `attempt` with p=1 (an integer of any width) counts one prior try; other values none. */
+START_TEST(dispatch_attempt_decodes_prior)
+{
+    static const struct {
+        struct spop_data p;
+        uint32_t attempt;
+    } cases[] = {
+        {{.type = SPOP_DATA_INT32, .u64 = 1}, 2},
+        {{.type = SPOP_DATA_UINT64, .u64 = 1}, 2},
+        {{.type = SPOP_DATA_INT64, .u64 = 7}, 1},
+        {{.type = SPOP_DATA_NULL}, 1},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t buf[128];
+        char id[16];
+        struct spop_writer w;
+        struct answer a;
+        struct dispatch_stats st = {0};
+        struct spop_msg_iter it;
+        uint32_t delay;
+
+        snprintf(id, sizeof(id), "req-%zu", i);
+        spop_writer_init(&w, buf, sizeof(buf));
+        spop_put_str(&w, SPOP_MSG_ATTEMPT, strlen(SPOP_MSG_ATTEMPT));
+        spop_put_u8(&w, 4);
+        spop_put_kv(&w, SPOP_ARG_ID, spop_data_str(id, strlen(id)));
+        spop_put_kv(&w, SPOP_ARG_UPSTREAM, spop_data_str("a", 1));
+        spop_put_kv(&w, SPOP_ARG_GROUP, spop_data_str("g", 1));
+        spop_put_kv(&w, SPOP_ARG_PRIOR, cases[i].p);
+        ck_assert(!w.failed);
+        spop_msg_iter_init(&it, buf, spop_writer_len(&w));
+        delay = dispatch_notify(&d, &it, 1000, &a, &st);
+        ck_assert(a.has_attempt);
+        ck_assert_uint_eq(st.bad_args, 0);
+        /* The backoff says which attempt it was: 100 ms before the second. */
+        ck_assert_uint_eq(delay, cases[i].attempt == 2 ? 100 : 0);
+    }
 }
 END_TEST
 
@@ -613,6 +722,15 @@ START_TEST(answer_write_carries_the_decision)
     n = spop_conn_output(c, &out);
     ck_assert_ptr_nonnull(memmem(out, n, ra, sizeof(ra)));
     ck_assert_ptr_null(memmem(out, n, "up", 2));
+    spop_conn_consumed(c, n);
+
+    /* set-var txn "lay" = true, after the member */
+    static const uint8_t lay[] = {0x01, 0x03, 0x02, 0x03, 'l', 'a', 'y', 0x11};
+    a.layered = true;
+    ck_assert(answer_write(c, 7, 1, &a));
+    n = spop_conn_output(c, &out);
+    ck_assert_uint_eq(n, 4 + 7 + sizeof(pass) + sizeof(lay));
+    ck_assert_mem_eq(out + 4 + 7 + sizeof(pass), lay, sizeof(lay));
     spop_conn_free(c);
 }
 END_TEST
@@ -892,6 +1010,9 @@ static Suite *decide_suite(void)
     tcase_add_test(tc, attempt_backoff_doubles);
     tcase_add_test(tc, attempt_on_open_breaker_fails_fast);
     tcase_add_test(tc, attempt_after_429_skips_the_backoff);
+    tcase_add_test(tc, attempt_after_a_pinned_first_try);
+    tcase_add_test(tc, pick_asks_for_the_group_layer_while_a_member_needs_judging);
+    tcase_add_test(tc, dispatch_attempt_decodes_prior);
     tcase_add_test(tc, pick_skips_a_cooling_member_and_refuses_429_when_all_cool);
     tcase_add_test(tc, pick_cooling_and_open_is_a_503);
     tcase_add_test(tc, pick_avoids_a_low_budget_unless_all_are_low);

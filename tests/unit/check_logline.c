@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conf_walk.h"
+#include "contract/internal_names.h"
 #include "logline.h"
 
 /*
@@ -230,6 +231,65 @@ START_TEST(test_pinned_captured)
     ck_assert(!l.pinned);
     ck_assert_int_eq(parse_str(REQ_ABORT, &l), 0);
     ck_assert(!l.pinned);
+}
+END_TEST
+
+/* A pinned backend's first attempt failed and its retry went to b's listener. */
+struct retried_case {
+    const char *server;
+    const char *backend;
+    const char *first; /* NULL: the line is refused */
+};
+
+static const struct retried_case retried_cases[] = {
+    {"retry:b", "pin_g__a", "a"},
+    {"retry:b", "pin_g__g__a", "g__a"}, /* names may hold "__": the group is known */
+    {"retry:a", "pin_g__a", "a"},       /* a lone member retries on itself */
+    {"retry:b", "grp_g", NULL},         /* only pinned backends have retry servers */
+    {"retry:b", "pin_h__a", NULL},      /* nor another group's */
+    {"retry:b", "pin_gg__a", NULL},
+    {"retry:b", "pin_g__", NULL},
+    {"retry:b", "pin_g_a", NULL},
+    {"retry:", "pin_g__a", NULL},
+    {"retry:<NOSRV>", "pin_g__a", NULL},
+    {"retry:b:c", "pin_g__a", NULL},
+    {"Retry:b", "pin_g__a", NULL},
+};
+
+START_TEST(test_retried_first_detection)
+{
+    const struct retried_case *rc = &retried_cases[_i];
+    struct logline l, att;
+    char line[256];
+    int rc_parse;
+
+    snprintf(line, sizeof(line),
+             "LLMR4 id1 main g - - POST 200 0 0 0 5 9 100 ---- +1 %s %s pass - \"/\"",
+             rc->server, rc->backend);
+    rc_parse = parse_str(line, &l);
+    if (!rc->first) {
+        ck_assert_msg(rc_parse == -LOGLINE_ERR_NAME, "case %d accepted: %s", _i, line);
+        return;
+    }
+    ck_assert_msg(rc_parse == 0, "case %d refused (%d): %s", _i, rc_parse, line);
+    ck_assert(!l.pinned); /* the listeners logged the retries */
+    assert_str(l.retried_first, rc->first);
+    assert_str(l.upstream, rc->server + strlen(HAPROXY_RETRY_SERVER_PREFIX));
+    /* The failed first attempt it stands for has nothing of the request's own. */
+    logline_retried_first_attempt(&l, &att);
+    ck_assert_int_eq(att.kind, LOGLINE_ATTEMPT);
+    assert_str(att.id, "id1");
+    assert_str(att.group, "g");
+    assert_str(att.upstream, rc->first);
+    ck_assert_int_eq(att.status, -1);
+    ck_assert(att.t_queue == -1 && att.t_connect == -1 && att.t_response == -1 &&
+              att.t_total == -1);
+    ck_assert_uint_eq(att.bytes_out, 0);
+    ck_assert_uint_eq(att.throttle[0].len, 0);
+    ck_assert_uint_eq(att.retried_first.len, 0);
+    /* A plain pinned line has none. */
+    ck_assert_int_eq(parse_str(REQ_PINNED_OK, &l), 0);
+    ck_assert_uint_eq(l.retried_first.len, 0);
 }
 END_TEST
 
@@ -649,6 +709,8 @@ static Suite *logline_suite(void)
                         (int)(sizeof(pinned_cases) / sizeof(pinned_cases[0])));
     tcase_add_test(tc, test_pinned_captured);
     tcase_add_test(tc, test_pinned_attempt_view);
+    tcase_add_loop_test(tc, test_retried_first_detection, 0,
+                        (int)(sizeof(retried_cases) / sizeof(retried_cases[0])));
     tcase_add_test(tc, test_attempt_every_field);
     tcase_add_test(tc, test_throttle_fields);
     tcase_add_test(tc, test_throttle_hostile_value);

@@ -351,6 +351,54 @@ START_TEST(test_state_calls_the_hook_on_every_transition)
 }
 END_TEST
 
+/*
+ * A group whose pinned backends retry: each member also has a retry server in every other
+ * member's pinned backend, where HAProxy redispatches a failed first attempt; an open
+ * breaker drains it there too, and closing gives every weight back.
+ */
+START_TEST(retry_servers_of_pinned_backends_drain_too)
+{
+    static const char retry_yaml[] =
+        "http_server:\n"
+        "  forwards:\n"
+        "    - {name: main, port: 3001, upstream_group: r}\n"
+        "upstreams:\n"
+        "  - {name: a, url: 'http://127.0.0.1:1', breaker: {cooldown: 2}}\n"
+        "  - {name: b, url: 'http://127.0.0.1:2'}\n"
+        "  - {name: c, url: 'http://127.0.0.1:3'}\n"
+        "upstream_groups:\n"
+        "  - {name: r, upstreams: [{name: a}, {name: b}, {name: c}],\n"
+        "     http_client: {retry: {enabled: true}}}\n"
+        "  - {name: one, upstreams: [{name: c}], http_client: {retry: {enabled: true}}}\n";
+
+    mirror_release(&m);
+    state_free(st);
+    st = load(retry_yaml);
+    ck_assert(mirror_use_state(&m, st));
+    /* 3 in grp_r, 3 x 2 retry servers, and the lone member's own two. */
+    ck_assert_uint_eq(sync_at(1000), 3 + 6 + 2);
+    ck_assert(sent("set server pin_r__b/retry:a weight 100%"));
+    ck_assert(sent("set server pin_r__c/retry:a weight 100%"));
+    ck_assert(sent("set server pin_one__c/retry:c weight 100%"));
+    ck_assert(!sent("set server pin_r__a/retry:a weight 100%"));
+    answer_all(true);
+    ck_assert_uint_eq(sync_at(1001), 0);
+
+    trip("a", 1100);
+    ck_assert_uint_eq(sync_at(1100), 3);
+    ck_assert(sent("set server grp_r/a weight 0"));
+    ck_assert(sent("set server pin_r__b/retry:a weight 0"));
+    ck_assert(sent("set server pin_r__c/retry:a weight 0"));
+    answer_all(true);
+    /* The cooldown over, a probe succeeds: every server of a gets its weight back. */
+    breaker_state(&up("a")->breaker, 3200);
+    breaker_on_pick(&up("a")->breaker, 3200);
+    breaker_record(&up("a")->breaker, 3210, true);
+    ck_assert_uint_eq(sync_at(3300), 3);
+    ck_assert(sent("set server pin_r__b/retry:a weight 100%"));
+}
+END_TEST
+
 static Suite *mirror_suite(void)
 {
     Suite *s = suite_create("mirror");
@@ -369,6 +417,7 @@ static Suite *mirror_suite(void)
     tcase_add_test(tc, test_group_never_fully_drained);
     tcase_add_test(tc, test_reload_keeps_known_pairs_and_sends_new_ones);
     tcase_add_test(tc, test_state_calls_the_hook_on_every_transition);
+    tcase_add_test(tc, retry_servers_of_pinned_backends_drain_too);
     suite_add_tcase(s, tc);
     return s;
 }

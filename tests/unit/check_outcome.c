@@ -622,6 +622,45 @@ START_TEST(test_group_request_relays_attempt)
 END_TEST
 
 /*
+ * A request line whose pinned first attempt on a was retried on b: a is booked a
+ * first_attempt_retried, no breaker outcome however many come, and takes the group layer
+ * until an attempt there succeeds; the request itself is judged by b's attempt.
+ */
+START_TEST(test_retried_first_attempt)
+{
+    const char *line = "LLMR4 r1 main g - - POST 200 0 0 0 5 9 100 ---- +1 retry:b pin_g__a pass - "
+                       "\"/\" 3130 - - - - -";
+    const char *ok = "LLMA1 r2 g a 200 0 0 3 10 90 ----";
+    struct upstream_rt *a = state_upstream(st, "a", 1);
+    struct judged_line j;
+    struct logline l;
+
+    ck_assert_int_eq(logline_parse(line, strlen(line), &l), 0);
+    for (int i = 0; i < 8; i++) {
+        judge_line(st, &l, &j);
+        ck_assert(j.is_request && j.has_attempt);
+        ck_assert_int_eq(j.request.outcome.cls, OUTCOME_SUCCESS);
+        ck_assert_ptr_eq(j.attempt.upstream, a);
+        ck_assert_int_eq(j.attempt.outcome.cls, OUTCOME_FIRST_RETRIED);
+        ck_assert_int_eq(outcome_apply(&j.attempt, 1000), OUTCOME_IGNORED);
+        outcome_note_throttle(&j.attempt, 1000, 0);
+    }
+    ck_assert_str_eq(outcome_class_name(OUTCOME_FIRST_RETRIED), "first_attempt_retried");
+    ck_assert(outcome_is_failure(OUTCOME_FIRST_RETRIED));
+    ck_assert_int_eq(breaker_state(&a->breaker, 1000), BREAKER_CLOSED);
+    ck_assert(!a->measured);
+    ck_assert_uint_eq(a->throttle.throttled, 0); /* b's response headers are not a's */
+    ck_assert(a->retried_first);
+    ck_assert_uint_eq(state_upstream(st, "b", 1)->throttle.throttled, 0);
+
+    ck_assert_int_eq(logline_parse(ok, strlen(ok), &l), 0);
+    judge_line(st, &l, &j);
+    ck_assert_int_eq(outcome_apply(&j.attempt, 1000), OUTCOME_APPLIED);
+    ck_assert(!a->retried_first);
+}
+END_TEST
+
+/*
  * An upstream's 429 is no breaker outcome however many come (a's breaker would open at 5
  * failures of 5), cools the member down for its Retry-After ("32" is "2" in hex), and only
  * a response the upstream itself sent counts: not one HAProxy or a rule made (an L, no
@@ -686,6 +725,7 @@ static Suite *outcome_suite(void)
     tcase_add_test(apply, test_pinned_unknown_upstream_dropped);
     tcase_add_test(apply, test_client_faults_change_nothing);
     tcase_add_test(apply, test_throttled_cools_without_failing);
+    tcase_add_test(apply, test_retried_first_attempt);
     tcase_add_loop_test(apply, test_group_request_relays_attempt, 0,
                         (int)(sizeof(relay_cases) / sizeof(relay_cases[0])));
     suite_add_tcase(s, cls);
