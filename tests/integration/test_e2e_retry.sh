@@ -51,12 +51,13 @@ post() { # PORT: one chat completion; prints "<status> <seconds>"
         -d '{"model":"m","messages":[]}' "http://127.0.0.1:$1/v1/chat/completions"
 }
 
-# Round robin picks `dead` first (nothing listens there): the retry goes to `good`.
+# Round robin picks `dead` first (nothing listens there): its pinned backend tries it, and
+# the retry goes to `good`'s listener.
 read -r code _ < <(post "$F_FO")
 check "a refused connection is retried on the other upstream (status $code)" test "$code" = 200
 check "the other upstream answered it once ($(mock_count "$GOOD"))" test "$(mock_count "$GOOD")" -eq 1
-check "HAProxy logged one retry with redispatch for it" \
-    wait_until 5 grep -qE '^LLMR4 .* fo fo - - POST 200 .* \+1 good grp_fo ' "$T/haproxy.log"
+check "HAProxy logged one retry with redispatch for it, from dead's pinned backend" \
+    wait_until 5 grep -qE '^LLMR4 .* fo fo - - POST 200 .* \+1 retry:good pin_fo__dead ' "$T/haproxy.log"
 
 # A single upstream answering 503: tried 1 + 2 times, 150 ms then 300 ms apart.
 read -r code secs < <(post "$F_503")

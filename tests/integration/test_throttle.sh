@@ -29,8 +29,10 @@ upstreams:
   - {name: b, url: "http://127.0.0.1:$B/v1"}
   - {name: c, url: "http://127.0.0.1:$C/v1"}
   - {name: d, url: "http://127.0.0.1:$D/v1"}
-  - {name: e, url: "http://127.0.0.1:$E/v1"}
-  - {name: f, url: "http://127.0.0.1:$F/v1"}
+  # Declared rate-limiting: their requests take the group layer, where the first 429 is
+  # judged and retried like any other (test_retry_pinned.sh has the undeclared kind).
+  - {name: e, url: "http://127.0.0.1:$E/v1", throttle: {retry_after_default: 5}}
+  - {name: f, url: "http://127.0.0.1:$F/v1", throttle: {retry_after_default: 5}}
   - name: h
     url: "http://127.0.0.1:$H/v1"
     breaker: {threshold: 0.5, cooldown: 300}
