@@ -5,7 +5,8 @@
 # a forward with client_auth, every request carrying a client key; `llmproxy-route`: round robin
 # on a forward that routes by model and path, the same body matching its last rule;
 # `llmproxy-redis`: round robin with the rate limits shared through a redis-server the bench
-# starts) and, when it installs, through Portkey's gateway (`portkey`). Method and reference
+# starts; `llmproxy-retry`: round robin in a group with retries, whose first attempts leave
+# from the pinned backends) and, when it installs, through Portkey's gateway (`portkey`). Method and reference
 # figures: docs/benchmarks.md.
 #
 #   tests/bench/full.sh [BUILD_DIR]        (default: build)
@@ -226,18 +227,21 @@ agent_up() {
 # every request and looks it up in its map before anything else.
 BENCH_CLIENT_KEY=llmp-bench-0123456789abcdefghijklmnopqrstuvwxyz
 
-# start_llmproxy NAME STRATEGY [keys|routed|redis|engines]: render a realistic configuration
+# start_llmproxy NAME STRATEGY [keys|routed|redis|engines|retry]: render a realistic configuration
 # with llmproxy-ctl and start its agent and HAProxy as `make run` does; with `keys`, the
 # forward checks client keys; with `routed`, it routes by model and path, and the benchmark's
 # model matches its last rule (every rule is tried, the body's model read), to the same group;
 # with `redis`, its rate-limit buckets are shared through the redis-server on REDIS_PORT; with
 # `engines`, its members are the two engine mocks (ENGINE_FAST_PORT, ENGINE_SLOW_PORT) and it
-# is measured apart, by the engine workload only.
+# is measured apart, by the engine workload only; with `retry`, its group retries (2
+# attempts, 100 ms backoff).
 start_llmproxy() {
     local name=$1 strategy=$2 variant=${3:-} dir=$WORK/$1 fwd admin spop logs agent_pid ha_pid
     local forward_extra="" clients="" groups_extra="" group_extra="" cluster="" port_a=$MOCK_A_PORT
-    local port_b=$MOCK_B_PORT
-    if [[ $variant == engines ]]; then
+    local port_b=$MOCK_B_PORT client="{stream: true}"
+    if [[ $variant == retry ]]; then
+        client="{stream: true, retry: {enabled: true, attempts: 2, initial: 100}}"
+    elif [[ $variant == engines ]]; then
         port_a=$ENGINE_FAST_PORT
         port_b=$ENGINE_SLOW_PORT
         [[ $strategy != least_load ]] || group_extra="    engine: {type: vllm, interval_ms: 100}"
@@ -284,7 +288,7 @@ upstream_groups:
   - name: g
     upstreams: [{name: a}, {name: b}]
     balance: {strategy: $strategy}
-    http_client: {stream: true}
+    http_client: $client
 $group_extra
 $groups_extra
 agent:
@@ -315,6 +319,7 @@ start_llmproxy llmproxy-rr roundrobin
 start_llmproxy llmproxy-ra response_aware
 start_llmproxy llmproxy-keys roundrobin keys
 start_llmproxy llmproxy-route roundrobin routed
+start_llmproxy llmproxy-retry roundrobin retry
 
 # Two mocks playing inference engines of unequal speed (4 slots each, 20 ms and 100 ms a
 # completion, the rest queued, their load on a vLLM metrics page), for the engine workload.
@@ -652,6 +657,9 @@ printf "$TARGET_FMT" "client_auth throughput >= 0.9 x llmproxy-rr" llmproxy-keys
 printf "$TARGET_FMT" "routed forward throughput >= 0.85 x llmproxy-rr" llmproxy-route \
     "$(ratio "${S_RPS[$k/llmproxy-route]}" "${S_RPS[$k/llmproxy-rr]}") x (${S_RPS[$k/llmproxy-route]} vs ${S_RPS[$k/llmproxy-rr]})" \
     "$(verdict "${S_RPS[$k/llmproxy-route]} >= 0.85 * ${S_RPS[$k/llmproxy-rr]}")"
+printf "$TARGET_FMT" "retry group throughput >= 0.6 x haproxy" llmproxy-retry \
+    "$(ratio "${S_RPS[$k/llmproxy-retry]}" "${S_RPS[$k/haproxy]}") x (${S_RPS[$k/llmproxy-retry]} vs ${S_RPS[$k/haproxy]})" \
+    "$(verdict "${S_RPS[$k/llmproxy-retry]} >= 0.6 * ${S_RPS[$k/haproxy]}")"
 k=engines
 printf "$TARGET_FMT" "least_load mean TTFB below roundrobin's" engines-ll \
     "$(ratio "${S_MEAN[$k/engines-ll]}" "${S_MEAN[$k/engines-rr]}") x (${S_MEAN[$k/engines-ll]} vs ${S_MEAN[$k/engines-rr]} ms)" \
