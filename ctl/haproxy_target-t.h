@@ -32,6 +32,12 @@ struct haproxy_target {
     /* `retry-on 429`: from 3.1 (3.0.4 has it too, but 3.0.0 to 3.0.3 refuse the word,
      * and a target names no patch release). Older ones relay an upstream's 429. */
     bool retry_on_429;
+    /* `tune.memory.hot-size`, the per-thread pool cache, from 3.0 (2.6 has no such
+     * keyword). Its 512 KiB default holds only 8 of the 64 KiB buffers a group with
+     * retries needs, and 3.x then allocates every other buffer from the shared pools:
+     * a retry group's throughput fell to two thirds of a pinned group's on 3.2.0
+     * (docs/benchmarks.md). Scaled with the buffers, it keeps as many hot as by default. */
+    bool memory_hot_size;
 };
 
 #endif /* LLMPROXY_HAPROXY_TARGET_T_H */

@@ -23,6 +23,7 @@ struct haproxy_target haproxy_target_of(struct conf_haproxy_version v)
         .ring_unix_stalls = at_least(v, 3, 0) && !at_least(v, 3, 1),
         .bind_threads_to_cpus = true,
         .retry_on_429 = at_least(v, 3, 1),
+        .memory_hot_size = at_least(v, 3, 0),
     };
 }
 

@@ -168,6 +168,9 @@ static void section_global(const struct config *cfg, struct render_out *r)
     render_printf(r, "/" HAPI_SOCKET_NAME "\" mode 600 level admin\n");
     if (topo.bufsize)
         render_printf(r, "    tune.bufsize %u\n", (unsigned)topo.bufsize);
+    if (topo.bufsize && r->opts->haproxy.memory_hot_size)
+        render_printf(r, "    tune.memory.hot-size %u\n",
+                      (unsigned)(TOPOLOGY_DEFAULT_HOT_SIZE / TOPOLOGY_DEFAULT_BUFSIZE * topo.bufsize));
     render_printf(r, "    hard-stop-after %us\n\n", (unsigned)cfg->haproxy.hard_stop_after_s);
 
     /* Each proxy sets its own timeouts; these only keep HAProxy from warning. */

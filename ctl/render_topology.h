@@ -18,6 +18,9 @@
  * measurably saves CPU per request (docs/benchmarks.md).
  */
 #define TOPOLOGY_RETRY_BUFSIZE 65536
+/* HAProxy's own defaults: tune.bufsize, and tune.memory.hot-size (3.0 and later). */
+#define TOPOLOGY_DEFAULT_BUFSIZE  16384u
+#define TOPOLOGY_DEFAULT_HOT_SIZE 524288u
 
 /* What the agent needs on top of a held backoff to decide and answer. */
 #define TOPOLOGY_ATTEMPT_MARGIN_MS 1000u

@@ -79,6 +79,9 @@ START_TEST(what_each_release_wants)
     /* retry-on 429: 3.0.0 to 3.0.3 refuse it, and a target names no patch release. */
     ck_assert(!haproxy_target_of(V(2, 6)).retry_on_429 && !haproxy_target_of(V(3, 0)).retry_on_429);
     ck_assert(haproxy_target_of(V(3, 1)).retry_on_429 && haproxy_target_of(V(3, 2)).retry_on_429);
+    /* tune.memory.hot-size: from 3.0; 2.6 refuses the keyword. */
+    ck_assert(!haproxy_target_of(V(2, 6)).memory_hot_size);
+    ck_assert(haproxy_target_of(V(3, 0)).memory_hot_size && haproxy_target_of(V(3, 2)).memory_hot_size);
     ck_assert(haproxy_target_tested(V(2, 6)) && haproxy_target_tested(V(3, 0)) &&
               haproxy_target_tested(V(3, 2)));
     ck_assert(!haproxy_target_tested(V(2, 8)) && !haproxy_target_tested(V(3, 4)));

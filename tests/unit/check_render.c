@@ -974,6 +974,35 @@ START_TEST(threads_pinned_one_per_cpu)
 }
 END_TEST
 
+/* A group with retries raises the buffers to 64 KiB; from 3.0 the per-thread pool cache
+ * grows with them (4 x 512 KiB), so that as many buffers stay hot as by default. */
+START_TEST(retry_buffers_stay_hot)
+{
+    struct render_opts o = {.dir = FIXED_DIR, .haproxy = {.memory_hot_size = true}};
+    struct config *cfg = ctu_load_ok(pinned_retry_yaml);
+    char *text = render_mem_opts(cfg, render_haproxy_cfg, &o, NULL);
+    char *global = section(text, "global");
+
+    assert_has(global, "    tune.bufsize 65536\n    tune.memory.hot-size 2097152\n");
+    free(global);
+    free(text);
+    /* 2.6 (all-zero options) knows no such keyword. */
+    text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+    assert_has(text, "    tune.bufsize 65536\n");
+    assert_lacks(text, "hot-size");
+    free(text);
+    config_free(cfg);
+    /* Without retries neither is rendered. */
+    cfg = ctu_load_ok("upstreams: [{name: a, url: 'http://a:1'}]\n"
+                      "upstream_groups: [{name: g, upstreams: [{name: a}]}]\n"
+                      "http_server: {forwards: [{name: f, port: 3000, upstream_group: g}]}\n");
+    text = render_mem_opts(cfg, render_haproxy_cfg, &o, NULL);
+    assert_lacks(text, "tune.");
+    free(text);
+    config_free(cfg);
+}
+END_TEST
+
 /* ---- the output folder ---- */
 
 static bool exists(const char *dir, const char *name, mode_t *mode)
@@ -1191,6 +1220,7 @@ static Suite *render_suite(void)
     tcase_add_test(tc, pinned_group_layout);
     tcase_add_test(tc, retry_group_layout);
     tcase_add_test(tc, retry_group_pinned_layout);
+    tcase_add_test(tc, retry_buffers_stay_hot);
     tcase_add_loop_test(tc, global_settings, 0,
                         (int)(sizeof(global_cases) / sizeof(global_cases[0])));
     tcase_add_test(tc, bufsize_only_with_retries);
