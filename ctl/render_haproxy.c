@@ -538,6 +538,16 @@ static void retry_rules(const struct group_topology *topo, struct render_out *r)
                       HAPROXY_RELAYED_429_HEADER, HAPROXY_RELAYED_429_HEADER);
 }
 
+/* How HAProxy chooses among a group's members by itself: when the agent did not answer,
+ * and for a redispatched retry. Affinity: the session header's hash, round robin without it. */
+static void balance_rules(const struct conf_group *g, struct render_out *r)
+{
+    if (g->strategy == BAL_AFFINITY)
+        render_printf(r, "    balance hdr(%s)\n    hash-type consistent\n", g->affinity.header.val);
+    else
+        render_printf(r, "    balance %s\n", balance_algorithm(g->strategy));
+}
+
 static void section_group(const struct config *cfg, const struct conf_group *g,
                           struct render_out *r)
 {
@@ -546,11 +556,7 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     size_t i;
 
     render_printf(r, "backend " HAPROXY_GROUP_FMT "\n", g->name);
-    /* Affinity without the agent: the session header's hash, round robin without it. */
-    if (g->strategy == BAL_AFFINITY)
-        render_printf(r, "    balance hdr(%s)\n    hash-type consistent\n", g->affinity.header.val);
-    else
-        render_printf(r, "    balance %s\n", balance_algorithm(g->strategy));
+    balance_rules(g, r);
     render_printf(r, "    timeout connect %us\n    timeout server %us\n",
                   (unsigned)c->connect_timeout_s, (unsigned)c->request_timeout_s);
     render_printf(r, "    errorfiles %s\n", FRONT_ERRORS);
@@ -933,6 +939,10 @@ static void section_pinned(const struct config *cfg, const struct conf_group *g,
     struct group_topology topo = render_group_topology(cfg, g);
 
     render_printf(r, "backend " HAPROXY_PINNED_FMT "\n", g->name, up->name);
+    /* Its retries go to the other members as the group backend's would (failover: the
+     * next in order). */
+    if (topo.retries)
+        balance_rules(g, r);
     upstream_settings(&g->client, topo.retries ? &topo : NULL, r);
     /* An unreachable upstream is HAProxy's 503, sent as the 502 of llm_upstream, but
      * logged as 503 unless the status is set again: the log must say what the client got. */

@@ -790,6 +790,7 @@ START_TEST(retry_group_pinned_layout)
     assert_has(front, "    default_backend grp_g\n");
 
     /* The first attempt: forced onto the real server, which balancing never takes. */
+    assert_has(pin_a, "    balance roundrobin\n");
     assert_has(pin_a, "    retries 2\n    option redispatch 1\n");
     assert_has(pin_a, "    option http-buffer-request\n");
     assert_has(pin_a, "    use-server a if TRUE\n");
@@ -835,6 +836,22 @@ START_TEST(retry_group_pinned_layout)
     free(text);
     text = render_mem(cfg, render_spoe_pick, NULL, NULL);
     assert_has(text, "    register-var-names up v ra lay\n");
+    free(text);
+    config_free(cfg);
+
+    /* Retries go to the other members as the group's own balance would: failover takes
+     * the next one in order. */
+    cfg = ctu_load_ok("upstreams: [{name: a, url: 'http://a:1'}, {name: b, url: 'http://b:1'},\n"
+                      "            {name: c, url: 'http://c:1'}]\n"
+                      "upstream_groups:\n"
+                      "  - {name: g, upstreams: [{name: a}, {name: b}, {name: c}],\n"
+                      "     balance: {strategy: failover}, http_client: {retry: {enabled: true}}}\n"
+                      "http_server: {forwards: [{name: f, port: 3000, upstream_group: g}]}\n");
+    text = render_mem(cfg, render_haproxy_cfg, NULL, NULL);
+    pin_a = section(text, "backend pin_g__a");
+    assert_has(pin_a, "    balance first\n");
+    assert_before(pin_a, "    server retry:b ", "    server retry:c ");
+    free(pin_a);
     free(text);
     config_free(cfg);
 }
