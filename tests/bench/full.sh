@@ -236,7 +236,7 @@ BENCH_CLIENT_KEY=llmp-bench-0123456789abcdefghijklmnopqrstuvwxyz
 # is measured apart, by the engine workload only; with `retry`, its group retries (2
 # attempts, 100 ms backoff).
 start_llmproxy() {
-    local name=$1 strategy=$2 variant=${3:-} dir=$WORK/$1 fwd admin spop logs agent_pid ha_pid
+    local name=$1 strategy=$2 variant=${3:-} dir=$WORK/$1 fwd admin agent_pid ha_pid
     local forward_extra="" clients="" groups_extra="" group_extra="" cluster="" port_a=$MOCK_A_PORT
     local port_b=$MOCK_B_PORT client="{stream: true}"
     if [[ $variant == retry ]]; then
@@ -262,8 +262,6 @@ start_llmproxy() {
     fi
     fwd=$(free_port)
     admin=$(free_port)
-    spop=$(free_port)
-    logs=$(free_port)
     mkdir -p "$dir"
     cat >"$dir/config.yaml" <<EOF
 http_server:
@@ -291,17 +289,17 @@ upstream_groups:
     http_client: $client
 $group_extra
 $groups_extra
-agent:
-  spop: {address: 127.0.0.1, port: $spop}
-  logs: {address: 127.0.0.1, port: $logs}
-$cluster
+${cluster:+agent:
+$cluster}
 haproxy: {run_dir: "$dir"${NBTHREAD:+, nbthread: $NBTHREAD}}
 $clients
 EOF
     "$CTL" render -c "$dir/config.yaml" -o "$dir/out" >"$dir/render.log" 2>&1 ||
         { cat "$dir/render.log" >&2; say "$name: llmproxy-ctl render failed"; exit 1; }
     spawn agent_pid "$dir/agent.log" "$AGENT" -c "$dir/config.yaml"
-    wait_for "$agent_pid" 10 "$name agent" listening "$spop" || { tail "$dir/agent.log" >&2; exit 1; }
+    # The agent's SPOP and log feed are on their default unix sockets in run_dir, as packaged.
+    wait_for "$agent_pid" 10 "$name agent" test -S "$dir/agent-spop.sock" ||
+        { tail "$dir/agent.log" >&2; exit 1; }
     # HAProxy's request log goes to stdout: written, as in production, but not kept.
     spawn ha_pid /dev/null "$HAPROXY" -W -db -f "$dir/out/haproxy.cfg"
     wait_for "$ha_pid" 15 "$name HAProxy seeing its agent UP" agent_up "$dir" ||
@@ -312,7 +310,7 @@ EOF
     PROC[$name]="$ha_pid $(children "$ha_pid") $agent_pid"
     # ADMIN_llmproxy_rr, SPOP_llmproxy_rr, AGENT_llmproxy_rr and the same for _ra.
     printf -v "ADMIN_${name//-/_}" '%s' "$admin"
-    printf -v "SPOP_${name//-/_}" '%s' "$spop"
+    printf -v "SPOP_${name//-/_}" '%s' "$dir/agent-spop.sock"
     printf -v "AGENT_${name//-/_}" '%s' "$agent_pid"
 }
 start_llmproxy llmproxy-rr roundrobin
@@ -506,7 +504,7 @@ done
 
 # 100,000 client addresses through llmproxy-rr's agent: its per-client table at that size.
 say "agent memory: $MEMORY_CLIENTS distinct client addresses over SPOP"
-run_fg "$SPOP_BENCH" -p "$SPOP_llmproxy_rr" -f main -c 4 -d 20 -n $((2 * MEMORY_CLIENTS)) -t 30 \
+run_fg "$SPOP_BENCH" -U "$SPOP_llmproxy_rr" -f main -c 4 -d 20 -n $((2 * MEMORY_CLIENTS)) -t 30 \
     --distinct-ips "$MEMORY_CLIENTS" --kv >"$WORK/spop.out" ||
     { say "spop_bench failed: $(cat "$WORK/spop.out")"; exit 1; }
 AGENT_HWM_KB=$(status_kb VmHWM "$AGENT_llmproxy_rr")

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,6 +142,7 @@ static uint64_t hist_quantile(const struct rtt_hist *h, double q)
 struct bench_opts {
     const char *host; /* the agent's SPOP address: an IPv4 or IPv6 literal */
     uint16_t port;
+    const char *unix_path; /* the agent's SPOP unix socket, instead of host and port */
     unsigned conns;
     unsigned depth;
     uint64_t total;
@@ -677,7 +679,12 @@ static int connect_agent(const struct bench_opts *o)
     int fd;
 
     memset(&ss, 0, sizeof(ss));
-    if (inet_pton(AF_INET, o->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+    if (o->unix_path) {
+        struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+        sun->sun_family = AF_UNIX;
+        memcpy(sun->sun_path, o->unix_path, strlen(o->unix_path) + 1);
+        ss_len = sizeof(*sun);
+    } else if (inet_pton(AF_INET, o->host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
         sin->sin_family = AF_INET;
         sin->sin_port = htons(o->port);
@@ -697,7 +704,8 @@ static int connect_agent(const struct bench_opts *o)
     /* Blocking connect keeps the start simple; the run itself is non-blocking. HAProxy
      * sends each NOTIFY at once, so Nagle must not hold small frames back. */
     if (connect(fd, (struct sockaddr *)&ss, ss_len) < 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+        (ss.ss_family != AF_UNIX &&
+         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) ||
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
         int saved = errno;
         close(fd);
@@ -716,8 +724,12 @@ static bool conn_open(struct bench *b, struct bconn *c, unsigned index)
     c->frame_size = HELLO_FRAME_SIZE;
     c->fd = connect_agent(&b->o);
     if (c->fd < 0) {
-        fprintf(stderr, "spop_bench: cannot connect to %s:%u: %s\n", b->o.host, b->o.port,
-                strerror(errno));
+        if (b->o.unix_path)
+            fprintf(stderr, "spop_bench: cannot connect to %s: %s\n", b->o.unix_path,
+                    strerror(errno));
+        else
+            fprintf(stderr, "spop_bench: cannot connect to %s:%u: %s\n", b->o.host, b->o.port,
+                    strerror(errno));
         c->state = BCONN_CLOSED;
         return false;
     }
@@ -863,13 +875,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: spop_bench -p PORT [options]\n"
+            "       spop_bench -U PATH [options]\n"
             "       spop_bench --table-bytes N\n"
             "\n"
             "Sends `pick` NOTIFYs to llmproxy-agent over SPOP as HAProxy 2.6 does and measures\n"
             "the NOTIFY -> ACK round trips.\n"
             "\n"
             "  -H, --host ADDR        agent address, IPv4 or IPv6 literal (127.0.0.1)\n"
-            "  -p, --port PORT        agent SPOP port (required)\n"
+            "  -p, --port PORT        agent SPOP port\n"
+            "  -U, --unix PATH        agent SPOP unix socket, instead of an address and port\n"
             "  -c, --conns N          connections (1, at most %u)\n"
             "  -d, --depth N          NOTIFYs in flight per connection (1, at most %u;\n"
             "                         HAProxy 2.6 uses up to %u)\n"
@@ -939,6 +953,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     static const struct option longs[] = {
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
+        {"unix", required_argument, NULL, 'U'},
         {"conns", required_argument, NULL, 'c'},
         {"depth", required_argument, NULL, 'd'},
         {"total", required_argument, NULL, 'n'},
@@ -964,7 +979,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
                              .distinct_ips = 1,
                              .ipv6_hosts = 1,
                              .forward = "main"};
-    while ((opt = getopt_long(argc, argv, "H:p:c:d:n:t:f:h", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "H:p:U:c:d:n:t:f:h", longs, NULL)) != -1) {
         bool ok = true;
 
         switch (opt) {
@@ -974,6 +989,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         case 'p':
             ok = parse_u64(optarg, 1, UINT16_MAX, &v);
             o->port = (uint16_t)v;
+            break;
+        case 'U':
+            o->unix_path = optarg;
+            ok = strlen(optarg) > 0 && strlen(optarg) < sizeof(((struct sockaddr_un *)0)->sun_path);
             break;
         case 'c':
             ok = parse_u64(optarg, 1, CONNS_MAX, &v);
@@ -1027,7 +1046,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
             return 2;
         }
     }
-    if (optind != argc || o->port == 0) {
+    if (optind != argc || (o->port == 0) == (o->unix_path == NULL)) {
         usage(stderr);
         return 2;
     }
