@@ -5,6 +5,7 @@
 #include "breaker-t.h"
 #include "conf_retry_path.h"
 #include "conf_walk.h"
+#include "config.h"
 #include "contract/internal_names.h"
 #include "mirror.h"
 
@@ -39,17 +40,12 @@ void mirror_release(struct mirror *m)
     m->n = 0;
 }
 
-static bool same_via(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 static const struct mirror_pair *find_pair(const struct mirror *m, const char *group,
                                            const char *upstream, const char *via)
 {
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->pairs[i].group, group) == 0 &&
-            strcmp(m->pairs[i].up->conf->name, upstream) == 0 && same_via(m->pairs[i].via, via))
+            strcmp(m->pairs[i].up->conf->name, upstream) == 0 && conf_same_text(m->pairs[i].via, via))
             return &m->pairs[i];
     return NULL;
 }

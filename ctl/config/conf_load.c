@@ -262,6 +262,11 @@ bool conf_client_allowed(const struct config *cfg, size_t client, size_t forward
            cfg->clients[client].forward_allowed[forward];
 }
 
+bool conf_same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 const char *balance_strategy_name(enum balance_strategy s)
 {
     switch (s) {

@@ -2,11 +2,7 @@
 #include <strings.h>
 
 #include "conf_retry_path.h"
-
-static bool same_text(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
+#include "config.h"
 
 static bool same_header_ops(const struct conf_upstream *a, const struct conf_upstream *b)
 {
@@ -19,7 +15,7 @@ static bool same_header_ops(const struct conf_upstream *a, const struct conf_ups
             return false;
         /* An insert keeps a value already there: the first member's would stay. */
         if (x->op == HDR_INSERT &&
-            (!same_text(x->value.val, y->value.val) || !same_text(x->value.tmpl, y->value.tmpl)))
+            (!conf_same_text(x->value.val, y->value.val) || !conf_same_text(x->value.tmpl, y->value.tmpl)))
             return false;
     }
     return true;

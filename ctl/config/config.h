@@ -39,6 +39,9 @@ const char *balance_strategy_name(enum balance_strategy s);
  * and the client lists it, or lists no forward at all. */
 bool conf_client_allowed(const struct config *cfg, size_t client, size_t forward);
 
+/* Whether two optional values of a configuration are alike: the same text, or both absent. */
+bool conf_same_text(const char *a, const char *b);
+
 /* The names of enum http_method, in its order, NULL-terminated. */
 extern const char *const conf_http_methods[];
 
