@@ -521,9 +521,11 @@ static const char *balance_algorithm(enum balance_strategy s)
 /*
  * How a backend of a group with retries retries: on another member each time. An
  * upstream's 429 moves the request too: HAProxy retries it from 3.1, and before that the
- * listener relays it as a 503, which it retries.
+ * listener relays it as a 503, which it retries. A pinned backend also holds its member's
+ * own server (`pinned`), whose answers come straight from the upstream: only a listener's
+ * mark is ours, so only a `retry:` server's answer is given back as a 429.
  */
-static void retry_rules(const struct group_topology *topo, struct render_out *r)
+static void retry_rules(const struct group_topology *topo, bool pinned, struct render_out *r)
 {
     render_printf(r, "    retries %u\n", (unsigned)topo->retry_count);
     render_printf(r, "    option redispatch 1\n");
@@ -533,9 +535,11 @@ static void retry_rules(const struct group_topology *topo, struct render_out *r)
     /* The last attempt's relayed 429 goes to the client as the upstream sent it. */
     if (!r->opts->haproxy.retry_on_429)
         render_printf(r,
-                      "    http-response set-status 429 if { res.hdr(%s) -m found }\n"
+                      "    http-response set-status 429 if { res.hdr(%s) -m found }%s\n"
                       "    http-response del-header %s\n",
-                      HAPROXY_RELAYED_429_HEADER, HAPROXY_RELAYED_429_HEADER);
+                      HAPROXY_RELAYED_429_HEADER,
+                      pinned ? " { srv_name -m beg " HAPROXY_RETRY_SERVER_PREFIX " }" : "",
+                      HAPROXY_RELAYED_429_HEADER);
 }
 
 /* How HAProxy chooses among a group's members by itself: when the agent did not answer,
@@ -571,7 +575,7 @@ static void section_group(const struct config *cfg, const struct conf_group *g,
     if (c->stream)
         render_printf(r, "    option http-no-delay\n");
     if (topo.retries)
-        retry_rules(&topo, r);
+        retry_rules(&topo, false, r);
     else
         render_printf(r, "    retries 0\n");
     /* Overwrites whatever a client sent: the upstream layer trusts this header. */
@@ -767,7 +771,7 @@ static void upstream_settings(const struct conf_http_client *c, const struct gro
     render_printf(r, "    timeout server %us\n", (unsigned)c->request_timeout_s);
     render_printf(r, "    errorfiles %s\n", UPSTREAM_ERRORS);
     if (retries)
-        retry_rules(retries, r);
+        retry_rules(retries, true, r);
     else
         render_printf(r, "    retries 0\n");
     if (c->stream)

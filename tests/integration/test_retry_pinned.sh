@@ -12,6 +12,7 @@
 #   - the first 429 of a member never seen to rate-limit: retried on the other member from
 #     HAProxy 3.1, given to the client before (HAProxy 2.6 and 3.0 retry no 429); the next
 #     one goes through the group layer and is retried on every version;
+#   - an upstream sending the listeners' relayed-429 mark itself is not turned into a 429;
 #   - a group whose members rewrite differently keeps the group layer for every request.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
@@ -120,6 +121,21 @@ settled
 n_pin=$(lines ' a pin_r__a ')
 for _ in 1 2 3 4; do post "$F_R" >/dev/null; done
 check "... and then a is pinned again" wait_until 5 test "$(lines ' a pin_r__a ')" -gt "$n_pin"
+
+# ---- an upstream that sends our internal mark itself --------------------------------------
+# Before 3.1 a listener marks the 429 it relays as a 503; a pinned backend gives only such a
+# mark from a `retry:` server back as a 429, never one its own member sent.
+mock_reset "$A"
+mock_reset "$B"
+mock_config "$A" "headers=x-llmproxy-relayed-429:%201"
+n_pin=$(lines ' r - - POST 200 .* a pin_r__a ')
+codes=""
+for _ in 1 2; do codes+=" $(post "$F_R")"; done
+check "a 200 of a carrying x-llmproxy-relayed-429 stays a 200 (codes:$codes)" test "$codes" = " 200 200"
+check "... a served one ($(mock_count "$A"))" test "$(mock_count "$A")" = 1
+check "... logged as a's 200 from its pinned backend" \
+    wait_until 5 test "$(lines ' r - - POST 200 .* a pin_r__a ')" -gt "$n_pin"
+mock_config "$A" "headers="
 
 # ---- a's 429s: HAProxy retries none before 3.1 ----------------------------------------
 mock_reset "$A"
