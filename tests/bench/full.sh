@@ -50,6 +50,8 @@ SSE_WARM=5
 PORTKEY_WANTED=${BENCH_PORTKEY:-1}
 PORTKEY_VERSION=${BENCH_PORTKEY_VERSION:-1.15.2}
 NBTHREAD=${BENCH_NBTHREAD:-}
+# Every HAProxy runs with the malloc setting of the packaged unit (llmproxy-haproxy.service).
+HAPROXY_MALLOC=GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.trim_threshold=67108864}
 PORTKEY_DIR=$BUILD/bench-portkey # npm install cache, reused by later runs
 MEMORY_CLIENTS=100000
 AGENT_RSS_TARGET_KB=$((32 * 1024))
@@ -212,7 +214,7 @@ backend mocks
     server a 127.0.0.1:$MOCK_A_PORT
     server b 127.0.0.1:$MOCK_B_PORT
 EOF
-spawn pid "$WORK/haproxy/haproxy.log" "$HAPROXY" -W -db -f "$WORK/haproxy/haproxy.cfg"
+spawn pid "$WORK/haproxy/haproxy.log" env "$HAPROXY_MALLOC" "$HAPROXY" -W -db -f "$WORK/haproxy/haproxy.cfg"
 wait_for "$pid" 10 "plain HAProxy" listening "$HAPROXY_PORT" || { tail "$WORK/haproxy/haproxy.log" >&2; exit 1; }
 TARGETS+=(haproxy)
 URL[haproxy]=http://127.0.0.1:$HAPROXY_PORT/v1/chat/completions
@@ -301,7 +303,7 @@ EOF
     wait_for "$agent_pid" 10 "$name agent" test -S "$dir/agent-spop.sock" ||
         { tail "$dir/agent.log" >&2; exit 1; }
     # HAProxy's request log goes to stdout: written, as in production, but not kept.
-    spawn ha_pid /dev/null "$HAPROXY" -W -db -f "$dir/out/haproxy.cfg"
+    spawn ha_pid /dev/null env "$HAPROXY_MALLOC" "$HAPROXY" -W -db -f "$dir/out/haproxy.cfg"
     wait_for "$ha_pid" 15 "$name HAProxy seeing its agent UP" agent_up "$dir" ||
         { tail "$WORK/stderr.log" >&2; exit 1; }
     [[ $variant == engines ]] || TARGETS+=("$name")

@@ -299,6 +299,8 @@ check "HAProxy's stats socket is in /run/llmproxy and sees the agent UP" wait_un
 owners_of() { ps -o user= --pid "$1" --ppid "$1" | sort -u | xargs; }
 check "agent runs as llmproxy" test "$(owners_of "$PID_agent")" = llmproxy
 check "HAProxy master and worker run as llmproxy" test "$(owners_of "$PID_haproxy")" = llmproxy
+check "HAProxy keeps freed heap (the unit's GLIBC_TUNABLES)" \
+    eval 'tr "\0" "\n" </proc/$PID_haproxy/environ | grep -qx "GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864"'
 check "rendered files are in /run/llmproxy/rendered, owned by llmproxy" \
     test "$(stat -c %U /run/llmproxy/rendered/haproxy.cfg)" = llmproxy
 check "the secret stays out of the rendered files" \
