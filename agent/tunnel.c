@@ -31,12 +31,15 @@
 #define TUNNEL_BACKLOG   128
 /* A proxy's name is looked up again after this long, or after a failed connect. */
 #define RESOLVE_TTL_S 30.0
+/* How long a failure answered to HAProxy waits for HAProxy to close (see conn_fail). */
+#define ANSWER_LINGER_S 2.0
 
 enum conn_state {
     CONN_RESOLVING,  /* waiting for the tunnel's lookup of the proxy's name */
     CONN_CONNECTING, /* non-blocking connect to the proxy under way */
     CONN_HANDSHAKE,  /* CONNECT sent or being sent, the answer being read */
     CONN_RELAYING,   /* the tunnel is up: bytes flow both ways */
+    CONN_ANSWERING,  /* a failure answered to HAProxy, its request dropped until it closes */
 };
 
 /* One direction of a connection: bytes read from one side, not yet written to the other. */
@@ -117,42 +120,6 @@ static void conn_close(struct tunnel_conn *c)
     free(c);
 }
 
-/*
- * To a TLS upstream HAProxy sends nothing before the handshake, which fails when the
- * tunnel closes: a failed connection. To a plain http one it has sent the request at
- * once, so a bare close would read as an upstream that closed without answering. It gets
- * a response head instead that its listener or pinned backend turns into the 502
- * upstream_unreachable (contract/internal_names.h). Best effort: the request is read
- * and dropped first, so the close does not reset what HAProxy has yet to read.
- */
-static void answer_unreachable(int fd)
-{
-    static const char answer[] =
-        "HTTP/1.1 502 Bad Gateway\r\n" HAPROXY_TUNNEL_HEADER ": " HAPROXY_TUNNEL_UNREACHABLE "\r\n"
-        "Content-Length: 0\r\nConnection: close\r\n\r\n";
-    char sink[4096];
-    ssize_t n;
-
-    for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
-        ;
-    n = send(fd, answer, sizeof(answer) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)n; /* HAProxy gone or its buffer full: it sees the close, a failure all the same */
-}
-
-/* A connection that never carried the upstream's bytes: counted, logged, closed, so
- * HAProxy sees a failed connection. */
-static void conn_fail(struct tunnel_conn *c, enum tunnel_fail why, const char *detail)
-{
-    struct tunnel *t = c->t;
-
-    t->st.failed[why]++;
-    log_warn("tunnel %s/%s: proxy %s:%u: %s", t->group, t->upstream, t->proxy_host,
-             (unsigned)t->proxy_port, detail);
-    if (t->plain_http)
-        answer_unreachable(c->cfd);
-    conn_close(c);
-}
-
 static size_t dir_pending(const struct pipe_dir *d)
 {
     return d->len - d->off;
@@ -191,6 +158,9 @@ static void conn_update(struct tunnel_conn *c)
             pev |= EV_READ;
         if (dir_pending(&c->up))
             pev |= EV_WRITE;
+        break;
+    case CONN_ANSWERING: /* the proxy's side is closed */
+        cev = EV_READ | (dir_pending(&c->down) ? EV_WRITE : 0);
         break;
     }
     io_watch(loop, &c->cio, c->cfd, cev);
@@ -235,6 +205,83 @@ static int dir_drain(struct pipe_dir *d, int fd, size_t *moved)
         *moved += (size_t)n;
     }
     return 0;
+}
+
+/*
+ * To a TLS upstream HAProxy sends nothing before the handshake, which fails when the
+ * tunnel closes: a failed connection. To a plain http one it sends the request at once,
+ * so a bare close would read as an upstream that closed without answering. It gets a
+ * response head instead, which its listener or pinned backend turns into the 502
+ * upstream_unreachable (contract/internal_names.h).
+ *
+ * The answer may be ready before HAProxy has written its request: a connect to a stopped
+ * proxy fails within the accept. Closing then would make HAProxy's write fail (EPIPE) and
+ * lose the answer to an error of its own, so the socket stays open, its write side shut
+ * after the answer, and whatever HAProxy sends is read and dropped until it closes, for
+ * ANSWER_LINGER_S at most.
+ */
+static void conn_answer(struct tunnel_conn *c)
+{
+    char sink[4096];
+    size_t moved = 0;
+    ssize_t n;
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        n = read(c->cfd, sink, sizeof(sink));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            conn_close(c); /* HAProxy has closed: done */
+            return;
+        }
+        if (n < 0)
+            break;
+    }
+    if (dir_drain(&c->down, c->cfd, &moved) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (!dir_pending(&c->down) && !c->down.shut) {
+        shutdown(c->cfd, SHUT_WR);
+        c->down.shut = true;
+    }
+    conn_update(c);
+}
+
+static void conn_start_answer(struct tunnel_conn *c)
+{
+    static const char answer[] =
+        "HTTP/1.1 502 Bad Gateway\r\n" HAPROXY_TUNNEL_HEADER ": " HAPROXY_TUNNEL_UNREACHABLE "\r\n"
+        "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    struct ev_loop *loop = c->t->set->loop;
+
+    if (c->pfd >= 0) {
+        ev_io_stop(loop, &c->pio);
+        close(c->pfd);
+        c->pfd = -1;
+    }
+    c->state = CONN_ANSWERING;
+    memcpy(c->down.data, answer, sizeof(answer) - 1);
+    c->down.off = 0;
+    c->down.len = sizeof(answer) - 1;
+    ev_timer_stop(loop, &c->timer);
+    ev_timer_set(&c->timer, ANSWER_LINGER_S, 0.);
+    ev_timer_start(loop, &c->timer);
+    conn_answer(c);
+}
+
+/* A connection that never carried the upstream's bytes: counted, logged, and closed or
+ * answered, so HAProxy sees a failed connection. */
+static void conn_fail(struct tunnel_conn *c, enum tunnel_fail why, const char *detail)
+{
+    struct tunnel *t = c->t;
+
+    t->st.failed[why]++;
+    log_warn("tunnel %s/%s: proxy %s:%u: %s", t->group, t->upstream, t->proxy_host,
+             (unsigned)t->proxy_port, detail);
+    if (t->plain_http)
+        conn_start_answer(c);
+    else
+        conn_close(c);
 }
 
 /* Pass an end of stream on once its bytes are out. Both ends passed on: done. */
@@ -342,6 +389,7 @@ static void on_proxy_io(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     switch (c->state) {
     case CONN_RESOLVING: /* no socket to the proxy yet, so never watched */
+    case CONN_ANSWERING: /* the socket to the proxy is closed */
         return;
     case CONN_CONNECTING:
         if (getsockopt(c->pfd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -377,7 +425,10 @@ static void on_client_io(struct ev_loop *loop, ev_io *w, int revents)
 
     (void)loop;
     (void)revents;
-    conn_relay(c);
+    if (c->state == CONN_ANSWERING)
+        conn_answer(c);
+    else
+        conn_relay(c);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -387,6 +438,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     double idle_for;
 
     (void)revents;
+    if (c->state == CONN_ANSWERING) {
+        conn_close(c); /* HAProxy kept its side open: it has had the answer's time */
+        return;
+    }
     if (c->state == CONN_RESOLVING) {
         conn_fail(c, TUNNEL_FAIL_RESOLVE,
                   "the proxy's name not resolved within the connect timeout");

@@ -155,6 +155,42 @@ check "... and a connect failure of the upstream from the log feed" \
     wait_until 5 bash -c "curl -sf 'http://127.0.0.1:$ADMIN/metrics' |
         grep -q '^llmproxy_upstream_errors_total{error=\"connect\",group=\"g_plain\",upstream=\"plain\"}'"
 
+# The tunnel's answer is ready before a slow writer has sent its request (the connect to
+# the stopped proxy fails at once): the request must still go in, and the answer come out.
+late_writer() {
+    python3 - "$T/tunnel_g_plain__plain.sock" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+time.sleep(0.3)
+s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+got = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+print(got.split(b"\r\n")[0].decode(), "|", b"x-llmproxy-tunnel: unreachable" in got)
+PY
+}
+late=$(late_writer 2>&1)
+check "a request written after the tunnel failed still gets its answer ($late)" \
+    test "$late" = "HTTP/1.1 502 Bad Gateway | True"
+
+# One that never closes is not kept: the answering socket is closed after its linger.
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+time.sleep(8)' "$T/tunnel_g_plain__plain.sock" &
+holder=$!
+plain_active_is() { test "$(metric llmproxy_tunnel_active 'group="g_plain"')" = "$1"; }
+check "... a peer that never closes holds the tunnel open" wait_until 2 plain_active_is 1
+check "... for a bounded time only" wait_until 5 plain_active_is 0
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
 check "no sanitizer report from the agent" \
     bash -c "! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error' '$T/agent.log'"
 finish
