@@ -27,6 +27,7 @@ struct logfeed_stats {
     uint64_t malformed_by_reason[LOGLINE_N_ERRORS]; /* index: LOGLINE_ERR_* */
     uint64_t bad_length; /* connections dropped: unreadable record length */
     uint64_t oversize;   /* connections dropped: record longer than LOGLINE_MAX_LEN */
+    uint64_t nudges;     /* wake-up bytes sent to a quiet feed's forwarder (logfeed.c) */
 };
 
 #endif /* LLMPROXY_LOGFEED_T_H */

@@ -29,11 +29,23 @@
  */
 #define BATCH_DELAY_S 0.002
 
+/*
+ * HAProxy 2.6's ring forwarder can miss its wakeup: a line written by one thread while the
+ * forwarder, on another, is between reading the ring and asking to be woken again waits in
+ * the ring until the next line is written, which on a quiet proxy may be much later. Any
+ * byte from us wakes the forwarder too (it reads and drops what its server sends, then
+ * forwards what the ring holds), so a feed that delivered nothing for this long is sent a
+ * newline. A busy feed is never nudged; a quiet one costs a byte per interval.
+ */
+#define NUDGE_INTERVAL_S 0.25
+
 /* One HAProxy ring connection. */
 struct feed_conn {
     ev_io io;
     ev_timer batch;      /* while it runs, io is stopped */
     ev_timer idle;       /* reclaims a slot that delivers nothing (LOGFEED_IDLE_TIMEOUT_S) */
+    ev_timer nudge;      /* every NUDGE_INTERVAL_S */
+    bool read_since_nudge;
     struct slot_use use; /* proven and last_active: by well-formed lines only */
     int fd;
     struct logfeed *lf;
@@ -88,6 +100,7 @@ static void conn_close(struct feed_conn *c)
     ev_io_stop(lf->loop, &c->io);
     ev_timer_stop(lf->loop, &c->batch);
     ev_timer_stop(lf->loop, &c->idle);
+    ev_timer_stop(lf->loop, &c->nudge);
     close(c->fd);
     list_delete(&c->link);
     lf->st.open--;
@@ -120,6 +133,7 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
         conn_close(c);
         return;
     }
+    c->read_since_nudge = true;
     rc = logframe_feed(&c->frame, buf, (size_t)n, on_message, c);
     if (rc < 0) {
         if (rc == -LOGFRAME_ERR_OVERSIZE)
@@ -140,6 +154,23 @@ static void conn_io(struct ev_loop *loop, ev_io *w, int revents)
         ev_io_stop(loop, &c->io);
         ev_timer_start(loop, &c->batch);
     }
+}
+
+static void conn_nudge(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct feed_conn *c = w->data;
+    ssize_t n;
+
+    (void)loop;
+    (void)revents;
+    if (c->read_since_nudge) {
+        c->read_since_nudge = false;
+        return;
+    }
+    /* A full socket or a closed peer: the read side will tell. */
+    n = send(c->fd, "\n", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == 1)
+        c->lf->st.nudges++;
 }
 
 /* Lazily re-armed: a line only stamps last_active; the timer checks when it fires. */
@@ -193,8 +224,12 @@ static bool conn_admit(void *ctx, int fd)
     ev_timer_init(&c->batch, conn_batch_over, BATCH_DELAY_S, 0.);
     c->batch.data = c;
     ev_timer_init(&c->idle, conn_idle_check, LOGFEED_IDLE_TIMEOUT_S, 0.);
+    ev_timer_init(&c->nudge, conn_nudge, NUDGE_INTERVAL_S, NUDGE_INTERVAL_S);
+    c->nudge.data = c;
+    c->read_since_nudge = false;
     ev_io_start(lf->loop, &c->io);
     ev_timer_start(lf->loop, &c->idle);
+    ev_timer_start(lf->loop, &c->nudge);
     log_every_msg(&lf->connect_info, monotonic_ms(), LOG_LVL_INFO,
                   "logfeed: HAProxy connected (fd %d, %llu open)", fd,
                   (unsigned long long)lf->st.open);

@@ -559,6 +559,9 @@ static void render_logs(struct buf *out, const struct logfeed_stats *l,
     render_one(out, "llmproxy_log_connections_expired_total",
                "Log-feed connections closed after delivering no well-formed line for 10 minutes.",
                "counter", (double)l->expired);
+    render_one(out, "llmproxy_log_feed_nudges_total",
+               "Wake-up bytes sent to HAProxy's ring forwarder while its feed was quiet.",
+               "counter", (double)l->nudges);
     render_admission(out, "llmproxy_log", "Log-feed", admission);
 }
 

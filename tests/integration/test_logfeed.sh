@@ -106,6 +106,27 @@ check "a refused connection is logged as SC--, with the 502 the client got" \
     wait_until 5 grep -qE '^LLMR4 \S+ main feed - - GET 502 [0-9]+ [0-9]+ -1 -1 [0-9]+ [0-9]+ SC-- 0 feed_b pin_feed__feed_b ' \
     "$T/haproxy.log"
 
+# A quiet feed is nudged: a newline to HAProxy's ring forwarder, which drops it and
+# forwards what its ring holds (2.6's can miss a wakeup and hold a line until the next).
+# HAProxy keeps the connection, and lines go on arriving on it.
+feed_metric() {
+    curl -sf -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v n="$1" '$1 == n {print $2}'
+}
+feed_ports() { ss -Htn state established "( dport = :$LOG_PORT )" | awk '{print $3}' | sort | xargs; }
+nudged_since() { [ "$(feed_metric llmproxy_log_feed_nudges_total)" -ge $(($1 + 3)) ]; }
+ports_before=$(feed_ports)
+nudges_before=$(feed_metric llmproxy_log_feed_nudges_total)
+check "a quiet feed is nudged (from $nudges_before, 4 a second)" wait_until 3 nudged_since "$nudges_before"
+lines_before=$(feed_metric llmproxy_log_lines_received_total)
+one >/dev/null
+check "... and still delivers: the next line arrives" \
+    wait_until 5 bash -c "[ \$(curl -sf 'http://127.0.0.1:$ADMIN_PORT/metrics' |
+        awk '\$1 == \"llmproxy_log_lines_received_total\" {print \$2}') -gt $lines_before ]"
+check "... on the connection HAProxy had ($ports_before)" test "$(feed_ports)" = "$ports_before"
+check "... which was one" test "$(wc -w <<<"$ports_before")" = 1
+check "no line was refused as malformed after the nudges" \
+    bash -c "! grep -q 'logfeed: malformed' '$T/agent.log'"
+
 # A garbage stream on the log port is dropped and counted; HAProxy's own stream carries on.
 printf 'hello\n' | socat -t 1 - "TCP:127.0.0.1:$LOG_PORT" >/dev/null 2>&1
 printf '99999999 x' | socat -t 1 - "TCP:127.0.0.1:$LOG_PORT" >/dev/null 2>&1
