@@ -454,6 +454,10 @@ static void section_frontend(const struct config *cfg, const struct conf_forward
     render_printf(r, "\n    timeout client %us\n    timeout http-request %us\n",
                   (unsigned)f->timeout_connect_s, (unsigned)f->timeout_connect_s);
     render_printf(r, "    errorfiles %s\n", FRONT_ERRORS);
+    /* Our marks between HAProxy's layers, read by the backends' rules before these run: an
+     * upstream that sends one itself changes nothing the client sees. */
+    render_printf(r, "    http-response del-header %s\n    http-response del-header %s\n",
+                  HAPROXY_RELAYED_429_HEADER, HAPROXY_TUNNEL_HEADER);
     if (g->client.stream)
         render_printf(r, "    option http-no-delay\n");
     render_printf(r, "    unique-id-format %s\n", UNIQUE_ID_FORMAT);

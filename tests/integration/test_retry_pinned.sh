@@ -12,7 +12,8 @@
 #   - the first 429 of a member never seen to rate-limit: retried on the other member from
 #     HAProxy 3.1, given to the client before (HAProxy 2.6 and 3.0 retry no 429); the next
 #     one goes through the group layer and is retried on every version;
-#   - an upstream sending the listeners' relayed-429 mark itself is not turned into a 429;
+#   - an upstream sending the listeners' relayed-429 mark (or the tunnel's) itself is not
+#     turned into a 429, and the client never sees either;
 #   - a group whose members rewrite differently keeps the group layer for every request.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fault_lib.sh"
@@ -127,11 +128,13 @@ check "... and then a is pinned again" wait_until 5 test "$(lines ' a pin_r__a '
 # mark from a `retry:` server back as a 429, never one its own member sent.
 mock_reset "$A"
 mock_reset "$B"
-mock_config "$A" "headers=x-llmproxy-relayed-429:%201"
+mock_config "$A" "headers=x-llmproxy-relayed-429:%201%0Ax-llmproxy-tunnel:%20unreachable"
 n_pin=$(lines ' r - - POST 200 .* a pin_r__a ')
 codes=""
-for _ in 1 2; do codes+=" $(post "$F_R")"; done
+for _ in 1 2; do codes+=" $(post "$F_R" -D "$T/marked.h")"; done
 check "a 200 of a carrying x-llmproxy-relayed-429 stays a 200 (codes:$codes)" test "$codes" = " 200 200"
+check "... and no internal mark reaches the client" \
+    bash -c "! grep -qi '^x-llmproxy-' '$T/marked.h'"
 check "... a served one ($(mock_count "$A"))" test "$(mock_count "$A")" = 1
 check "... logged as a's 200 from its pinned backend" \
     wait_until 5 test "$(lines ' r - - POST 200 .* a pin_r__a ')" -gt "$n_pin"

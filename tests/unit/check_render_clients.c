@@ -141,7 +141,7 @@ START_TEST(frontend_checks_the_key_first)
     ck_assert_ptr_nonnull(strstr(main_fe, dir));
     ck_assert_ptr_null(strstr(open_fe, "txn.llm_key"));
     ck_assert_ptr_null(strstr(open_fe, "401"));
-    ck_assert_ptr_null(strstr(open_fe, "del-header"));
+    ck_assert_ptr_null(strstr(open_fe, "http-request del-header"));
     free(main_fe);
     free(open_fe);
     free(cfg);
