@@ -232,9 +232,8 @@ done
 spawn agent "$AGENT" -c "$CONFIG"
 wait_ready agent "SPOP on $SPOP_SOCKET" test -S "$SPOP_SOCKET"
 
-# glibc keeps freed heap rather than faulting it in again per request, as the packaged unit
-# does (docs/operations.md, "Capacity").
-spawn haproxy env GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.trim_threshold=67108864}" \
+# HAProxy's environment as packaged (the malloc setting); the caller's own value wins.
+spawn haproxy env GLIBC_TUNABLES="${GLIBC_TUNABLES:-$(sed -n 's/^GLIBC_TUNABLES=//p' "$ROOT/packaging/haproxy.env")}" \
     "$HAPROXY" -W -db -f "$RENDERED/haproxy.cfg"
 wait_ready haproxy "listening on 127.0.0.1:$FWD_PORT" port_busy "$FWD_PORT"
 if command -v socat >/dev/null; then

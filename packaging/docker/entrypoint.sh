@@ -74,9 +74,8 @@ llmproxy-ctl render -c "$CONFIG" -o "$RENDERED" >&2 || { say "cannot render $CON
 llmproxy-agent -c "$CONFIG" &
 agent_pid=$!
 # HAProxy in master-worker mode in the foreground; it fails open while the agent starts.
-# glibc keeps freed heap rather than faulting it in again per request, as the packaged unit
-# does (docs/operations.md, "Capacity"); a GLIBC_TUNABLES of the container's replaces it.
-GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.trim_threshold=67108864} \
+# HAProxy's environment as packaged (the malloc setting); the container's own value wins.
+GLIBC_TUNABLES=${GLIBC_TUNABLES:-$(sed -n 's/^GLIBC_TUNABLES=//p' /usr/share/llmproxy/haproxy.env)} \
     "$HAPROXY" -W -db -f "$RENDERED/haproxy.cfg" &
 haproxy_pid=$!
 say "started llmproxy-agent (pid $agent_pid) and HAProxy (pid $haproxy_pid)"

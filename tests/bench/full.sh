@@ -50,8 +50,8 @@ SSE_WARM=5
 PORTKEY_WANTED=${BENCH_PORTKEY:-1}
 PORTKEY_VERSION=${BENCH_PORTKEY_VERSION:-1.15.2}
 NBTHREAD=${BENCH_NBTHREAD:-}
-# Every HAProxy runs with the malloc setting of the packaged unit (llmproxy-haproxy.service).
-HAPROXY_MALLOC=GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.trim_threshold=67108864}
+# Every HAProxy runs with the malloc setting it is packaged with; the caller's own value wins.
+HAPROXY_MALLOC=GLIBC_TUNABLES=${GLIBC_TUNABLES:-$(sed -n 's/^GLIBC_TUNABLES=//p' "$HERE/../../packaging/haproxy.env")}
 PORTKEY_DIR=$BUILD/bench-portkey # npm install cache, reused by later runs
 MEMORY_CLIENTS=100000
 AGENT_RSS_TARGET_KB=$((32 * 1024))

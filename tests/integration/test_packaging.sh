@@ -73,6 +73,8 @@ check "ships /etc/llmproxy/config.yaml (0644) and llmproxy.env (0600)" \
     eval 'has_file -rw-r--r-- $ETC/config.yaml && has_file -rw------- $ETC/llmproxy.env'
 check "ships both systemd units" \
     eval 'has_file -rw-r--r-- $UNITS/llmproxy-agent.service && has_file -rw-r--r-- $UNITS/llmproxy-haproxy.service'
+check "ships HAProxy's environment, /usr/share/llmproxy/haproxy.env (0644)" \
+    has_file -rw-r--r-- /usr/share/llmproxy/haproxy\.env
 check "ships man pages llmproxy-agent(8) and llmproxy-ctl(1)" \
     eval 'has_file "\S+" "/usr/share/man/man8/llmproxy-agent\.8\.gz" &&
           has_file "\S+" "/usr/share/man/man1/llmproxy-ctl\.1\.gz"'
@@ -299,8 +301,9 @@ check "HAProxy's stats socket is in /run/llmproxy and sees the agent UP" wait_un
 owners_of() { ps -o user= --pid "$1" --ppid "$1" | sort -u | xargs; }
 check "agent runs as llmproxy" test "$(owners_of "$PID_agent")" = llmproxy
 check "HAProxy master and worker run as llmproxy" test "$(owners_of "$PID_haproxy")" = llmproxy
-check "HAProxy keeps freed heap (the unit's GLIBC_TUNABLES)" \
-    eval 'tr "\0" "\n" </proc/$PID_haproxy/environ | grep -qx "GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864"'
+packaged_malloc=$(grep '^GLIBC_TUNABLES=' /usr/share/llmproxy/haproxy.env)
+check "HAProxy keeps freed heap (the packaged $packaged_malloc)" \
+    eval 'tr "\0" "\n" </proc/$PID_haproxy/environ | grep -qx "$packaged_malloc"'
 check "rendered files are in /run/llmproxy/rendered, owned by llmproxy" \
     test "$(stat -c %U /run/llmproxy/rendered/haproxy.cfg)" = llmproxy
 check "the secret stays out of the rendered files" \
@@ -342,6 +345,9 @@ if [ -x "$ENTRY" ]; then
     check "entrypoint.sh starts both: a chat completion answers 200" wait_until 20 bash -c "
         [ \"\$(curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:$FWD_PORT/v1/chat/completions \
             -H 'Content-Type: application/json' -d '$BODY')\" = 200 ]"
+    entry_haproxy=$(pgrep -P "$PID_entry" -x haproxy | head -n 1)
+    check "... its HAProxy keeps freed heap too (the packaged setting)" \
+        eval 'tr "\0" "\n" </proc/$entry_haproxy/environ | grep -qx "$packaged_malloc"'
     kill -HUP "$PID_entry"
     check "entrypoint.sh reloads on SIGHUP and keeps serving" eval '
         wait_until 10 grep -q "reloading" "$T/entry.log" && sleep 1 && kill -0 "$PID_entry" &&
@@ -414,8 +420,9 @@ if "$ROOT/packaging/build-rpm.sh" "$T/rpm" >"$T/build-rpm.log" 2>&1; then
     rpm -qpl "$RPM" >"$T/rpm-files" 2>/dev/null
     rpm -qpR "$RPM" >"$T/rpm-requires" 2>/dev/null
     rpm_has() { grep -qx "$1" "$T/rpm-files"; }
-    check "rpm -qpl: binaries, /etc files, units, man pages" eval '
+    check "rpm -qpl: binaries, /etc files, HAProxy's environment, units, man pages" eval '
         rpm_has /usr/bin/llmproxy-agent && rpm_has /usr/bin/llmproxy-ctl &&
+        rpm_has /usr/share/llmproxy/haproxy.env &&
         rpm_has $ETC/config.yaml && rpm_has $ETC/llmproxy.env &&
         rpm_has /usr/lib/systemd/system/llmproxy-agent.service &&
         rpm_has /usr/lib/systemd/system/llmproxy-haproxy.service &&
