@@ -49,27 +49,31 @@ static struct attempt_memo_slot *find(struct attempt_memo *m, const struct logli
     return s;
 }
 
-bool attempt_memo_peek(struct attempt_memo *m, const struct logline_str *id, int *status,
-                       struct outcome *outcome)
+/* The slot of `id` with its status and outcome copied out, NULL when none. */
+static struct attempt_memo_slot *read_slot(struct attempt_memo *m, const struct logline_str *id,
+                                           int *status, struct outcome *outcome)
 {
     struct attempt_memo_slot *s = find(m, id);
 
-    if (!s)
-        return false;
-    *status = s->status;
-    *outcome = s->outcome;
-    return true;
+    if (s) {
+        *status = s->status;
+        *outcome = s->outcome;
+    }
+    return s;
+}
+
+bool attempt_memo_peek(struct attempt_memo *m, const struct logline_str *id, int *status,
+                       struct outcome *outcome)
+{
+    return read_slot(m, id, status, outcome) != NULL;
 }
 
 bool attempt_memo_take(struct attempt_memo *m, const struct logline_str *id, int *status,
                        struct outcome *outcome)
 {
-    struct attempt_memo_slot *s = find(m, id);
+    struct attempt_memo_slot *s = read_slot(m, id, status, outcome);
 
-    if (!s)
-        return false;
-    *status = s->status;
-    *outcome = s->outcome;
-    s->used = false;
-    return true;
+    if (s)
+        s->used = false;
+    return s != NULL;
 }
