@@ -214,6 +214,34 @@ static int spill(const double *score, const struct bal_candidate *c, size_t n, i
     return home;
 }
 
+/*
+ * A known session whose member is paused (balance-t.h): this request goes to the first
+ * available member of the session's order within the bound, and the session keeps its
+ * member, as for a spill. Moving it for good over a few seconds of throttling would
+ * throw away its prefix cache.
+ */
+static int pick_around_paused(struct affinity *a, struct affinity_group *grp,
+                              const struct session_key *sk, const struct bal_candidate *c,
+                              size_t n, double load_factor, uint64_t now_ms,
+                              enum affinity_outcome *outcome)
+{
+    double score[BALANCER_MAX_MEMBERS];
+    uint32_t bound;
+    int chosen;
+
+    score_members(a, grp, sk->key, c, -1, score);
+    chosen = best_below(score, n, NULL);
+    if (chosen < 0)
+        return -1;
+    bound = load_bound(c, n, load_factor);
+    if (!within(&c[chosen], bound))
+        chosen = spill(score, c, n, chosen, bound);
+    lrutab_get_or_insert(a->table, sk, now_ms, NULL); /* known: only made recent */
+    *outcome = AFFINITY_SPILLED;
+    grp->picks[*outcome]++;
+    return chosen;
+}
+
 static void assign(struct affinity_group *grp, struct session *s, uint32_t member)
 {
     grp->sessions[member]++;
@@ -235,6 +263,8 @@ int affinity_pick(struct affinity *a, struct affinity_group *grp, uint64_t key,
     if (n != grp->n || n == 0)
         return -1;
     s = lrutab_get(a->table, &sk);
+    if (s && s->member < n && !c[s->member].available && c[s->member].paused)
+        return pick_around_paused(a, grp, &sk, c, n, load_factor, now_ms, outcome);
     if (s && s->member < n && c[s->member].available) {
         *outcome = AFFINITY_HOME;
         home = (int)s->member;

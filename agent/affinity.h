@@ -13,6 +13,10 @@
  *                 more. Overloaded, this one request goes to
  *                 the next member of the session's rendezvous order that is not; the session
  *                 keeps its member.
+ *   paused        its member cooling down after its own 429 (or its rate-limit budget
+ *                 spent while another has some): this request goes to the first
+ *                 available member of the session's order within the bound; the session
+ *                 keeps its member, whose cache it finds again when the pause ends.
  *   member gone   unavailable, the session is assigned again as a new one would be, its
  *                 old member excluded, and stays there when the old member comes back
  *                 (its cache is on the new one now). Only that member's sessions move.

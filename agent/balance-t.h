@@ -43,6 +43,10 @@ struct least_load_limits {
 /* What the caller knows about one member at pick time, in the group's member order. */
 struct bal_candidate {
     bool available;     /* breaker lets it through and HAProxy says the server is up */
+    /* Not available for now, for a reason that ends by itself: cooling down after its own
+     * 429, or its rate-limit budget spent while another member has some. Affinity sends a
+     * session's request elsewhere meanwhile but keeps the session on it. */
+    bool paused;
     bool measured;      /* ema_ms holds at least one sample */
     double ema_ms;      /* response-time EMA */
     uint32_t in_flight; /* HAProxy's srv_conn + srv_queue, plus picks not yet connected */

@@ -218,6 +218,7 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
         ok = breaker_ok[m] && live->up && !throttle_cooling(&up->throttle, now_ms);
         low[m] = throttle_low(&up->throttle, now_ms);
         cand[m] = upstream_candidate(up, ok, now_ms);
+        cand[m].paused = !ok && breaker_ok[m] && live->up;
         any_ok |= ok;
         any_roomy |= ok && !low[m];
         if (grp->engines)
@@ -227,8 +228,10 @@ void decide_pick(struct decider *d, const struct pick_request *req, uint64_t now
     /* A member whose budget is spent is avoided while another has some left, so traffic
      * moves before its 429; when all are low, all are taken as they are. */
     for (size_t m = 0; any_roomy && m < grp->conf->n_members; m++)
-        if (low[m])
+        if (low[m] && cand[m].available) {
             cand[m].available = false;
+            cand[m].paused = true;
+        }
 
     chosen = choose_member(d, grp, req, cand, now_ms);
     if (chosen < 0 && !any_ok && all_throttled(grp, now_ms, &out->retry_after_s)) {

@@ -5,7 +5,8 @@
 # 25 +- 20 % sessions each. Then one member's mock stops: its sessions' next requests fail
 # until its breaker opens (5 failed attempts, threshold 0.5), after which exactly the
 # sessions of that member have moved (to the others, for good) and every other session
-# is still where it was. A reload of the agent in between moves none.
+# is still where it was. A reload of the agent in between moves none, nor does another
+# member's 429: its sessions go elsewhere only while it cools down.
 source "$(dirname "$0")/lib.sh"
 
 read -r M0 M1 M2 M3 FWD SPOP LOGS ADMIN < <(free_ports 8 | xargs)
@@ -115,6 +116,30 @@ after_reload=$(join <(sort "$T/home") <(sort "$T/r1b") | awk '$2 == $4' | wc -l)
 late=$(($(failed_open) - before))
 check "after the reload, one more turn of every session at its member ($after_reload, $late failed open)" \
     test "$after_reload" -ge $((SESSIONS - late))
+
+# m1 answers one 429 with Retry-After: 2: while it cools down its sessions' turns go to
+# another member, and come back to it after; none of them moves for good.
+s1=$(awk '$2 == "m1" {print $1; exit}' "$T/home")
+moves_before=$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="moved"}')
+mock_config "$M1" "status=429&headers=Retry-After:%202"
+check "session $s1's turn meets m1's 429 ($(turns "$s1" 1 | tee "$T/throttled"))" \
+    test "$(cat "$T/throttled")" = "$s1 429"
+mock_config "$M1" "status=0&headers="
+cooling() {
+    local left
+    left=$(metric 'llmproxy_upstream_throttle_cooldown_seconds{upstream="m1"}')
+    [ "$left" != absent ] && awk -v s="$left" 'BEGIN { exit !(s + 0 > 0) }'
+}
+not_cooling() { ! cooling; }
+check "... the agent learns m1 cools down" wait_until 5 cooling
+away=$(turns "$s1" 1)
+check "... its next turn goes to another member meanwhile ($away)" \
+    bash -c "[[ '$away' =~ ^$s1\ m[023]$ ]]"
+check "... and m1 still holds the session" \
+    test "$(metric 'llmproxy_affinity_picks_total{group="gpu",outcome="moved"}')" = "$moves_before"
+check "... the cooldown ends" wait_until 5 not_cooling
+check "... and the session's turns are on m1 again ($(turns "$s1" 1 | tee "$T/back"))" \
+    test "$(cat "$T/back")" = "$s1 m1"
 
 # m2 goes away: its sessions fail until its breaker opens.
 stop_pid "$PID_mock_m2"

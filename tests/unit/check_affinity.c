@@ -190,6 +190,56 @@ START_TEST(test_breaker_moves_only_that_members_sessions)
 }
 END_TEST
 
+/* A member cooling down after its 429 (paused): its sessions' requests go elsewhere
+ * meanwhile, each to the next member of its own order, and come back with it. */
+START_TEST(test_paused_member_keeps_its_sessions)
+{
+    struct affinity *a = table(1024, 11, 1);
+    int home[100], away[100];
+    unsigned held_by_c, around = 0;
+
+    for (uint64_t s = 0; s < 100; s++)
+        home[s] = pick(a, 0, s * 0x100000001ull);
+    held_by_c = a->groups[0].sessions[2];
+    ck_assert_uint_gt(held_by_c, 0);
+
+    c[2].available = false;
+    c[2].paused = true;
+    for (uint64_t s = 0; s < 100; s++) {
+        int m = pick(a, 0, s * 0x100000001ull);
+
+        ck_assert_int_ne(m, 2);
+        if (home[s] == 2) {
+            ck_assert_int_eq(o, AFFINITY_SPILLED);
+            around++;
+            /* The same member for every request while the pause lasts. */
+            away[s] = m;
+            ck_assert_int_eq(pick(a, 0, s * 0x100000001ull), away[s]);
+        } else {
+            ck_assert_int_eq(m, home[s]);
+            ck_assert_int_eq(o, AFFINITY_HOME);
+        }
+    }
+    ck_assert_uint_eq(around, held_by_c);
+    ck_assert_uint_eq(a->groups[0].sessions[2], held_by_c);
+    ck_assert_uint_eq(a->groups[0].picks[AFFINITY_MOVED], 0);
+
+    /* Every member paused: no member, and the session is not moved either. */
+    for (int m = 0; m < N_MEMBERS; m++)
+        c[m] = (struct bal_candidate){.available = false, .paused = true, .success_rate = 1.0};
+    ck_assert_int_eq(pick(a, 0, 0), -1);
+
+    /* The pause over: every session is home again. */
+    idle(c, N_MEMBERS);
+    for (uint64_t s = 0; s < 100; s++) {
+        ck_assert_int_eq(pick(a, 0, s * 0x100000001ull), home[s]);
+        ck_assert_int_eq(o, AFFINITY_HOME);
+    }
+    assert_counts_exact(a);
+    affinity_free(a);
+}
+END_TEST
+
 START_TEST(test_nothing_available_keeps_the_session)
 {
     struct affinity *a = table(16, 4, 1);
@@ -380,6 +430,7 @@ static Suite *affinity_suite(void)
     tcase_add_test(tc, test_spread_within_20_percent);
     tcase_add_test(tc, test_weights_bias_the_choice);
     tcase_add_test(tc, test_breaker_moves_only_that_members_sessions);
+    tcase_add_test(tc, test_paused_member_keeps_its_sessions);
     tcase_add_test(tc, test_nothing_available_keeps_the_session);
     tcase_add_test(tc, test_overloaded_member_spills_and_keeps_its_sessions);
     tcase_add_test(tc, test_full_member_spills);
