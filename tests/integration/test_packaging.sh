@@ -338,8 +338,10 @@ install -m 0755 "$ROOT/packaging/docker/entrypoint.sh" "$ENTRY"
 stop_pid "$PID_haproxy"
 stop_pid "$PID_agent"
 if [ -x "$ENTRY" ]; then
-    # Same configuration and ports; the entrypoint renders into a folder of its own.
-    spawn entry "${AS_LLMPROXY[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    # Same configuration and ports; the entrypoint renders into a folder of its own. A shell
+    # cannot trap a signal ignored when it starts: SIGHUP is made the default again, as it
+    # is for a container's first process, whoever started this suite (nohup ignores it).
+    spawn entry "${AS_LLMPROXY[@]}" env -i --default-signal=HUP PATH=/usr/sbin:/usr/bin:/sbin:/bin \
         "LLMPROXY_TEST_TOKEN=$TOKEN" LLMPROXY_CONFIG=$ETC/config.yaml \
         LLMPROXY_RENDERED=/run/llmproxy/entry-rendered "$ENTRY"
     check "entrypoint.sh starts both: a chat completion answers 200" wait_until 20 bash -c "
