@@ -536,14 +536,12 @@ static void retry_rules(const struct group_topology *topo, bool pinned, struct r
     render_printf(r, "    retry-on %s%s\n", RETRY_ON, r->opts->haproxy.retry_on_429 ? " 429" : "");
     /* L7 retries need the whole request in the buffer. */
     render_printf(r, "    option http-buffer-request\n");
-    /* The last attempt's relayed 429 goes to the client as the upstream sent it. */
+    /* The last attempt's relayed 429 goes to the client as the upstream sent it; the
+     * frontend deletes the mark (section_frontend). */
     if (!r->opts->haproxy.retry_on_429)
-        render_printf(r,
-                      "    http-response set-status 429 if { res.hdr(%s) -m found }%s\n"
-                      "    http-response del-header %s\n",
+        render_printf(r, "    http-response set-status 429 if { res.hdr(%s) -m found }%s\n",
                       HAPROXY_RELAYED_429_HEADER,
-                      pinned ? " { srv_name -m beg " HAPROXY_RETRY_SERVER_PREFIX " }" : "",
-                      HAPROXY_RELAYED_429_HEADER);
+                      pinned ? " { srv_name -m beg " HAPROXY_RETRY_SERVER_PREFIX " }" : "");
 }
 
 /* How HAProxy chooses among a group's members by itself: when the agent did not answer,
