@@ -150,41 +150,65 @@ START_TEST(test_weights_bias_the_choice)
 }
 END_TEST
 
-START_TEST(test_breaker_moves_only_that_members_sessions)
+#define SESSIONS 100
+#define SESSION_KEY(s) ((uint64_t)(s) * 0x100000001ull)
+
+/* Seat SESSIONS sessions; home[s] is each one's member. How many member `out` holds. */
+static unsigned seat_sessions(struct affinity *a, int *home, int out)
 {
-    struct affinity *a = table(1024, 9, 1);
-    int home[100], moved_to[100];
-    unsigned held_by_c, moved = 0;
+    for (int s = 0; s < SESSIONS; s++)
+        home[s] = pick(a, 0, SESSION_KEY(s));
+    ck_assert_uint_gt(a->groups[0].sessions[out], 0);
+    return (unsigned)a->groups[0].sessions[out];
+}
 
-    for (uint64_t s = 0; s < 100; s++)
-        home[s] = pick(a, 0, s * 0x100000001ull);
-    held_by_c = a->groups[0].sessions[2];
-    ck_assert_uint_gt(held_by_c, 0);
+/* One request of every session while member `out` is not available: the sessions of
+ * `out` go elsewhere with outcome `away`, the others stay home. now[s] is where each went;
+ * returns how many went elsewhere. */
+static unsigned sweep_without(struct affinity *a, const int *home, int out,
+                              enum affinity_outcome away, int *now)
+{
+    unsigned n_away = 0;
 
-    c[2].available = false; /* its breaker opened */
-    for (uint64_t s = 0; s < 100; s++) {
-        int m = pick(a, 0, s * 0x100000001ull);
+    for (int s = 0; s < SESSIONS; s++) {
+        int m = pick(a, 0, SESSION_KEY(s));
 
-        ck_assert_int_ne(m, 2);
-        if (home[s] == 2) {
-            ck_assert_int_eq(o, AFFINITY_MOVED);
-            moved++;
+        ck_assert_int_ne(m, out);
+        if (home[s] == out) {
+            ck_assert_int_eq(o, away);
+            n_away++;
         } else {
             ck_assert_int_eq(m, home[s]);
             ck_assert_int_eq(o, AFFINITY_HOME);
         }
-        moved_to[s] = m;
+        now[s] = m;
     }
-    ck_assert_uint_eq(moved, held_by_c);
+    return n_away;
+}
+
+/* Every session's request lands on want[s], a known session at its member. */
+static void assert_all_at(struct affinity *a, const int *want)
+{
+    for (int s = 0; s < SESSIONS; s++) {
+        ck_assert_int_eq(pick(a, 0, SESSION_KEY(s)), want[s]);
+        ck_assert_int_eq(o, AFFINITY_HOME);
+    }
+}
+
+START_TEST(test_breaker_moves_only_that_members_sessions)
+{
+    struct affinity *a = table(1024, 9, 1);
+    int home[SESSIONS], moved_to[SESSIONS];
+    unsigned held_by_c = seat_sessions(a, home, 2);
+
+    c[2].available = false; /* its breaker opened */
+    ck_assert_uint_eq(sweep_without(a, home, 2, AFFINITY_MOVED, moved_to), held_by_c);
     ck_assert_uint_eq(a->groups[0].sessions[2], 0);
     ck_assert_uint_eq(a->groups[0].picks[AFFINITY_MOVED], held_by_c);
 
     /* Back: the moved sessions stay where their cache is now; nobody moves again. */
     c[2].available = true;
-    for (uint64_t s = 0; s < 100; s++) {
-        ck_assert_int_eq(pick(a, 0, s * 0x100000001ull), moved_to[s]);
-        ck_assert_int_eq(o, AFFINITY_HOME);
-    }
+    assert_all_at(a, moved_to);
     assert_counts_exact(a);
     affinity_free(a);
 }
@@ -195,32 +219,15 @@ END_TEST
 START_TEST(test_paused_member_keeps_its_sessions)
 {
     struct affinity *a = table(1024, 11, 1);
-    int home[100], away[100];
-    unsigned held_by_c, around = 0;
-
-    for (uint64_t s = 0; s < 100; s++)
-        home[s] = pick(a, 0, s * 0x100000001ull);
-    held_by_c = a->groups[0].sessions[2];
-    ck_assert_uint_gt(held_by_c, 0);
+    int home[SESSIONS], away[SESSIONS];
+    unsigned held_by_c = seat_sessions(a, home, 2);
 
     c[2].available = false;
     c[2].paused = true;
-    for (uint64_t s = 0; s < 100; s++) {
-        int m = pick(a, 0, s * 0x100000001ull);
-
-        ck_assert_int_ne(m, 2);
-        if (home[s] == 2) {
-            ck_assert_int_eq(o, AFFINITY_SPILLED);
-            around++;
-            /* The same member for every request while the pause lasts. */
-            away[s] = m;
-            ck_assert_int_eq(pick(a, 0, s * 0x100000001ull), away[s]);
-        } else {
-            ck_assert_int_eq(m, home[s]);
-            ck_assert_int_eq(o, AFFINITY_HOME);
-        }
-    }
-    ck_assert_uint_eq(around, held_by_c);
+    ck_assert_uint_eq(sweep_without(a, home, 2, AFFINITY_SPILLED, away), held_by_c);
+    /* The same member for every request while the pause lasts. */
+    for (int s = 0; s < SESSIONS; s++)
+        ck_assert_int_eq(pick(a, 0, SESSION_KEY(s)), away[s]);
     ck_assert_uint_eq(a->groups[0].sessions[2], held_by_c);
     ck_assert_uint_eq(a->groups[0].picks[AFFINITY_MOVED], 0);
 
@@ -231,10 +238,7 @@ START_TEST(test_paused_member_keeps_its_sessions)
 
     /* The pause over: every session is home again. */
     idle(c, N_MEMBERS);
-    for (uint64_t s = 0; s < 100; s++) {
-        ck_assert_int_eq(pick(a, 0, s * 0x100000001ull), home[s]);
-        ck_assert_int_eq(o, AFFINITY_HOME);
-    }
+    assert_all_at(a, home);
     assert_counts_exact(a);
     affinity_free(a);
 }
