@@ -2,8 +2,8 @@
  * Names inside the rendered HAProxy configuration that something other than that file
  * relies on. llmproxy-ctl writes them into haproxy.cfg (ctl/render_haproxy.c); the agent
  * finds HAProxy by them: the pinned backend's prefix in the log line (agent/logline.c),
- * the group backend's servers on the runtime API (agent/mirror.c) and that API's socket
- * (agent/main.c). Group, upstream and forward names are restricted to [A-Za-z0-9_.-], so
+ * the group backend's servers on the runtime API (agent/mirror.c), that API's socket
+ * (agent/main.c) and the log ring's forwarder (agent/feed_rescue.c). Group, upstream and forward names are restricted to [A-Za-z0-9_.-], so
  * none of these needs quoting.
  */
 #ifndef LLMPROXY_CONTRACT_INTERNAL_NAMES_H
@@ -55,6 +55,10 @@
  * only our own rule sets it.
  */
 #define HAPROXY_RELAYED_429_HEADER "x-llmproxy-relayed-429"
+
+/* The ring that carries every stream's log line to the agent's log feed; also the name of
+ * its forwarder's frontend and backend in HAProxy's `show sess` (agent/feed_rescue.c). */
+#define HAPROXY_LOG_RING "llm_logs"
 
 /* HAProxy's runtime API (`stats socket`), inside haproxy.run_dir. */
 #define HAPI_SOCKET_NAME "haproxy.sock"

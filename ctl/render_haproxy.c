@@ -46,8 +46,7 @@
 /* The highest thread number cpu-map takes (a bit in a 64-bit mask), on every version. */
 #define HAPROXY_CPU_MAP_THREADS 64
 
-/* The ring that carries every stream's log line to the agent's log feed (docs/architecture.md). */
-#define LOG_RING      "llm_logs"
+/* The size of the log ring (HAPROXY_LOG_RING, docs/architecture.md). */
 #define LOG_RING_SIZE (1024 * 1024)
 
 /* A unix socket address, as HAProxy's bind and server lines take it. */
@@ -321,7 +320,7 @@ static void section_log_ring(const struct config *cfg, struct render_out *r)
                   "    timeout connect 1s\n"
                   "    timeout server 10s\n"
                   "    server logfeed ",
-                  LOG_RING, LOGLINE_MAX_LEN, LOG_RING_SIZE);
+                  HAPROXY_LOG_RING, LOGLINE_MAX_LEN, LOG_RING_SIZE);
     agent_address(&cfg->agent.logs, r);
     render_printf(r, " log-proto octet-count\n\n");
 }
@@ -330,7 +329,7 @@ static void section_log_ring(const struct config *cfg, struct render_out *r)
  * log-format, one of contract/logformat.h's, applies to both. */
 static void log_to_agent(struct render_out *r)
 {
-    render_printf(r, "    log ring@%s len %d format raw local0 info\n", LOG_RING, LOGLINE_MAX_LEN);
+    render_printf(r, "    log ring@%s len %d format raw local0 info\n", HAPROXY_LOG_RING, LOGLINE_MAX_LEN);
 }
 
 /*
