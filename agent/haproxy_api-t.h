@@ -29,6 +29,9 @@
 /* HAProxy's verdict on one command; `cookie` is the one given to hapi_submit(). */
 typedef void hapi_done_fn(void *ctx, uint64_t cookie, bool ok);
 
+/* Part of the answer to command `cookie`, as it arrives (hapi_stream_replies()). */
+typedef void hapi_chunk_fn(void *ctx, uint64_t cookie, const char *data, size_t len);
+
 enum hapi_phase {
     HAPI_IDLE = 0,   /* nothing queued, no connection */
     HAPI_SCHEDULED,  /* commands queued, the batch starts in the next loop iteration */
@@ -54,6 +57,7 @@ struct haproxy_api {
     struct ev_loop *loop;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     hapi_done_fn *done;
+    hapi_chunk_fn *chunk; /* NULL: answers are kept in `reply` and judged (hapi_parse_reply) */
     void *ctx;
 
     struct hapi_cmd *queue; /* ring of `cap` commands, `n` of them from `head` */

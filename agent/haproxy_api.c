@@ -72,6 +72,11 @@ static void close_conn(struct haproxy_api *h)
     h->fd = -1;
 }
 
+void hapi_stream_replies(struct haproxy_api *h, hapi_chunk_fn *chunk)
+{
+    h->chunk = chunk;
+}
+
 void hapi_free(struct haproxy_api *h)
 {
     if (!h)
@@ -160,8 +165,10 @@ static void fail_batch(struct haproxy_api *h, const char *why)
 /* HAProxy closed the connection: every answer is in. */
 static void finish_batch(struct haproxy_api *h)
 {
-    struct hapi_answer answers[HAPI_BATCH_MAX];
-    size_t n_answers = hapi_parse_reply(h->reply, h->reply_len, h->in_batch, answers);
+    struct hapi_answer answers[HAPI_BATCH_MAX] = {{"", 0}};
+    /* A streamed answer went to the caller, who judges it: the command itself is done. */
+    size_t n_answers =
+        h->chunk ? 1 : hapi_parse_reply(h->reply, h->reply_len, h->in_batch, answers);
 
     close_conn(h);
     if (h->failing)
@@ -194,7 +201,9 @@ static void receive(struct haproxy_api *h)
             return;
         }
         r = read(h->fd, h->reply + h->reply_len, sizeof(h->reply) - h->reply_len);
-        if (r > 0) {
+        if (r > 0 && h->chunk) {
+            h->chunk(h->ctx, h->queue[h->head].cookie, h->reply, (size_t)r);
+        } else if (r > 0) {
             h->reply_len += (size_t)r;
         } else if (r == 0) {
             finish_batch(h);
@@ -265,7 +274,7 @@ static void build_line(struct haproxy_api *h)
 {
     size_t len = 0, k = 0;
 
-    while (k < h->n && k < HAPI_BATCH_MAX) {
+    while (k < h->n && k < (h->chunk ? 1 : HAPI_BATCH_MAX)) {
         const struct hapi_cmd *c = &h->queue[(h->head + k) % h->cap];
 
         if (len + c->len + 1 > HAPI_LINE_MAX) /* + ';' or the final '\n' */

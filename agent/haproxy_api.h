@@ -24,6 +24,14 @@
 struct haproxy_api *hapi_create(struct ev_loop *loop, const char *path, size_t queue_max,
                                 hapi_done_fn *done, void *ctx);
 
+/*
+ * Hand every answer to `chunk` as it arrives instead of keeping it, for commands whose
+ * answer has no size bound (`show sess`): each connection then carries one command, which
+ * is ok once HAProxy has closed the connection, whatever it answered. Call before the
+ * first hapi_submit().
+ */
+void hapi_stream_replies(struct haproxy_api *h, hapi_chunk_fn *chunk);
+
 /* Stop and release; commands still queued are dropped without their callback. */
 void hapi_free(struct haproxy_api *h);
 

@@ -270,6 +270,44 @@ START_TEST(test_retries_after_haproxy_appears)
 }
 END_TEST
 
+static char streamed[4 * HAPI_REPLY_MAX];
+static size_t streamed_len;
+static uint64_t streamed_cookies;
+
+static void on_chunk(void *ctx, uint64_t cookie, const char *data, size_t len)
+{
+    (void)ctx;
+    ck_assert_uint_le(streamed_len + len, sizeof(streamed));
+    memcpy(streamed + streamed_len, data, len);
+    streamed_len += len;
+    streamed_cookies |= 1u << cookie;
+}
+
+/* `show sess` on a busy HAProxy answers more than any bound the client could keep. */
+START_TEST(test_streamed_answers_have_no_size_bound)
+{
+    static char big[HAPI_REPLY_MAX + HAPI_REPLY_MAX / 2];
+
+    memset(big, 'x', sizeof(big) - 2);
+    big[sizeof(big) - 2] = '\n';
+    streamed_len = 0;
+    streamed_cookies = 0;
+    fk.mode = ANSWER;
+    fk.reply = big;
+    hapi_stream_replies(h, on_chunk);
+    fake_listen();
+    ck_assert(hapi_submit(h, "show sess older 2", 1));
+    ck_assert(hapi_submit(h, "shutdown session 0x1", 2));
+    run_until(2, 3.0);
+    ck_assert_uint_eq(res.n, 2);
+    ck_assert(res.ok[0] && res.ok[1]);
+    /* One command a connection, each answer whole and to its own command. */
+    ck_assert_int_eq(fk.connections, 2);
+    ck_assert_uint_eq(streamed_len, 2 * strlen(big));
+    ck_assert_uint_eq(streamed_cookies, (1u << 1) | (1u << 2));
+}
+END_TEST
+
 static Suite *hapi_suite(void)
 {
     Suite *s = suite_create("haproxy_api");
@@ -289,6 +327,7 @@ static Suite *hapi_suite(void)
     tcase_add_test(live, test_short_reply_fails_the_unanswered);
     tcase_add_test(live, test_silent_haproxy_times_out);
     tcase_add_test(live, test_retries_after_haproxy_appears);
+    tcase_add_test(live, test_streamed_answers_have_no_size_bound);
     suite_add_tcase(s, live);
     return s;
 }
