@@ -25,6 +25,7 @@
 #include "config.h"
 #include "decide.h"
 #include "engine_fleet.h"
+#include "feed_rescue.h"
 #include "haproxy_api.h"
 #include "judge.h"
 #include "log.h"
@@ -71,6 +72,8 @@ struct agent {
     struct attempt_memo *attempt_memo;
     struct mirror mirror;
     uint64_t logfeed_conns_seen; /* a new log-feed connection is a new HAProxy process */
+    struct feed_rescue rescue;   /* its api NULL: the log feed is not watched */
+    uint64_t spop_conns_seen;    /* HAProxy runs while SPOP connections (health checks too) come */
     ev_signal sighup, sigterm, sigint;
     ev_timer housekeeping;
     /* agent.cluster.redis: the buckets' link to Redis, and the key prefix, kept as started
@@ -207,13 +210,18 @@ static void on_breaker_transition(void *ctx, const struct upstream_rt *up, enum 
     mirror_push(ctx);
 }
 
+/* Where llmproxy-ctl renders HAProxy's runtime API socket. */
+static void api_socket_path(const struct agent *ag, char *path, size_t size)
+{
+    snprintf(path, size, "%s/" HAPI_SOCKET_NAME, ag->decider.state->cfg->haproxy.run_dir.val);
+}
+
 static void mirror_start(struct agent *ag)
 {
-    const struct config *cfg = ag->decider.state->cfg;
     char path[4096];
 
     mirror_init(&ag->mirror);
-    snprintf(path, sizeof(path), "%s/" HAPI_SOCKET_NAME, cfg->haproxy.run_dir.val);
+    api_socket_path(ag, path, sizeof(path));
     ag->hapi = hapi_create(ag->loop, path, MIRROR_QUEUE, on_hapi_done, ag);
     if (!ag->hapi || !mirror_use_state(&ag->mirror, ag->decider.state)) {
         log_error("not mirroring breakers into HAProxy: %s",
@@ -236,6 +244,32 @@ static void mirror_housekeeping(struct agent *ag)
         mirror_forget(&ag->mirror);
     }
     mirror_push(ag);
+}
+
+static void rescue_start(struct agent *ag)
+{
+    char path[4096];
+
+    if (!ag->logfeed)
+        return;
+    api_socket_path(ag, path, sizeof(path));
+    if (!feed_rescue_init(&ag->rescue, ag->loop, path, HAPROXY_LOG_RING, monotonic_ms()))
+        log_error("not watching for a stuck log ring forwarder: %s",
+                  "out of memory or haproxy.run_dir too long for a unix socket");
+}
+
+/* Whether HAProxy's log ring reaches the agent; feed_rescue.h says what is done when not. */
+static void rescue_housekeeping(struct agent *ag, uint64_t now)
+{
+    struct spop_server_stats spop;
+    bool haproxy_seen;
+
+    if (!ag->rescue.api)
+        return;
+    spop_server_stats(ag->spop, &spop);
+    haproxy_seen = spop.open > 0 || spop.accepted != ag->spop_conns_seen;
+    ag->spop_conns_seen = spop.accepted;
+    feed_rescue_tick(&ag->rescue, now, logfeed_stats(ag->logfeed)->open > 0, haproxy_seen);
 }
 
 static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
@@ -330,6 +364,7 @@ static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
         cluster_table_expire(ag->decider.cluster, now, EXPIRE_WORK);
     retry_expire(ag->decider.attempts, now, EXPIRE_WORK);
     mirror_housekeeping(ag);
+    rescue_housekeeping(ag, now);
 }
 
 /* The /metrics page: the recorded series plus every part's live numbers, read now. */
@@ -365,6 +400,7 @@ static bool render_metrics(void *ctx, struct buf *out)
     if (ag->logfeed) {
         src.logs = logfeed_stats(ag->logfeed);
         src.log_admission = *logfeed_admission(ag->logfeed);
+        src.log_rescue = ag->rescue.api ? &ag->rescue.stats : NULL;
     }
     return metrics_page_render(&src, monotonic_ms(), out);
 }
@@ -493,6 +529,7 @@ static int run(struct agent *ag)
     if (geteuid() == 0)
         log_warn("running as root: give -u USER to drop privileges once the listeners are bound");
     mirror_start(ag);
+    rescue_start(ag);
 
     ev_signal_init(&ag->sighup, on_reload, SIGHUP);
     ev_signal_init(&ag->sigterm, on_stop, SIGTERM);
@@ -517,6 +554,7 @@ static int run(struct agent *ag)
     engine_fleet_free(ag->engines);
     hapi_free(ag->hapi);
     mirror_release(&ag->mirror);
+    feed_rescue_free(&ag->rescue);
     ev_timer_stop(ag->loop, &ag->housekeeping);
     ev_signal_stop(ag->loop, &ag->sighup);
     ev_signal_stop(ag->loop, &ag->sigterm);

@@ -12,6 +12,7 @@ struct cluster_table_stats;
 struct agent_state;
 struct decide_stats;
 struct logfeed_stats;
+struct feed_rescue_stats;
 struct metrics;
 struct mirror_stats;
 struct ratelimit_stats;
@@ -34,6 +35,8 @@ struct metrics_page_sources {
     const struct ratelimit_stats *ratelimit;
     const struct logfeed_stats *logs;
     struct acceptor_stats log_admission; /* the log feed's, read with `logs` */
+    const struct feed_rescue_stats
+        *log_rescue; /* read with `logs`; NULL: the feed is not watched */
     const struct admin_stats *admin;
     const struct tunnels *tunnels;
     /* agent.cluster: both NULL without it */

@@ -11,6 +11,7 @@
 #include "breaker.h"
 #include "buf.h"
 #include "decide-t.h"
+#include "feed_rescue-t.h"
 #include "logfeed-t.h"
 #include "metrics-t.h"
 #include "metrics.h"
@@ -546,7 +547,8 @@ static void render_cluster(struct buf *out, const struct cluster_table_stats *t,
 
 /* The log feed's counters: records received, and what could not be used. */
 static void render_logs(struct buf *out, const struct logfeed_stats *l,
-                        const struct acceptor_stats *admission)
+                        const struct acceptor_stats *admission,
+                        const struct feed_rescue_stats *rescue)
 {
     render_one(out, "llmproxy_log_lines_received_total", "HAProxy log lines received.", "counter",
                (double)l->lines);
@@ -562,6 +564,9 @@ static void render_logs(struct buf *out, const struct logfeed_stats *l,
     render_one(out, "llmproxy_log_feed_nudges_total",
                "Wake-up bytes sent to HAProxy's ring forwarder while its feed was quiet.",
                "counter", (double)l->nudges);
+    render_one(out, "llmproxy_log_feed_rescues_total",
+               "Stuck HAProxy ring forwarders the agent had HAProxy end, so that they reconnect.",
+               "counter", rescue ? (double)rescue->rescued : 0.0);
     render_admission(out, "llmproxy_log", "Log-feed", admission);
 }
 
@@ -701,7 +706,7 @@ bool metrics_page_render(const struct metrics_page_sources *src, uint64_t now_ms
     if (src->cluster_table && src->cluster)
         render_cluster(out, src->cluster_table, src->cluster);
     if (src->logs)
-        render_logs(out, src->logs, &src->log_admission);
+        render_logs(out, src->logs, &src->log_admission, src->log_rescue);
     if (src->admin)
         render_admin(out, src->admin);
     render_one(out, "llmproxy_log_lines_unmatched_total",

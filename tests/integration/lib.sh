@@ -245,3 +245,12 @@ metric() {
     curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" >"$T/metrics"
     awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "absent" }' "$T/metrics"
 }
+
+# requests_on PHASE: the GET /PHASE/models requests of forward `main` the running agent
+# counted, or "absent": tests that restart the agent send each phase to its own path.
+requests_on() { metric "llmproxy_http_requests_total{forward=\"main\",method=\"GET\",path=\"/$1/models\"}"; }
+# counted PHASE N: the running agent counted exactly N of that phase's requests.
+counted() { [ "$(requests_on "$1")" = "$2" ]; }
+
+# clean_log LOG: no sanitizer report in a process's log.
+clean_log() { ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error' "$1"; }

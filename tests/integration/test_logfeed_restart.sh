@@ -47,8 +47,6 @@ metric() {
 lines() { metric llmproxy_log_lines_received_total; }
 lines_reach() { [ "$(lines)" -ge "$1" ] 2>/dev/null; }
 lines_are() { [ "$(lines)" = "$1" ]; }
-# requests_on PHASE: client requests of that phase the running agent counted.
-requests_on() { metric "llmproxy_http_requests_total{forward=\"main\",method=\"GET\",path=\"/$1/models\"}"; }
 # send PORT PHASE N: N requests on the forward, to /PHASE/models; their statuses, counted.
 send() {
     for _ in $(seq "$3"); do
@@ -61,8 +59,6 @@ feed_closed() { ! ss -Htn state established state close-wait "( dport = :$LOGS )
 unread_on_agent() {
     [ "$(ss -Htn "( sport = :$LOGS )" | awk '$1 == "ESTAB" { n += $2 } END { print n + 0 }')" -gt 0 ]
 }
-counted() { [ "$(requests_on "$1")" = "$2" ]; }
-clean_log() { ! grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error' "$1"; }
 # restart_agent N: keep the previous agent's log as agent.N.log, start a new agent and wait
 # until HAProxy's ring has connected to its log feed.
 restart_agent() {
