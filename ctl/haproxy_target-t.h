@@ -18,9 +18,6 @@ struct haproxy_target {
     /* Up to 3.2 a ring's server may be a unix socket; 3.4 refuses one, so the agent's log
      * feed must then listen on TCP (3.3, never tested, is taken to be like 3.4). */
     bool ring_tcp_only;
-    /* 3.0's ring forwarder stops for good when the agent's end of a unix socket closes
-     * (only a TCP reset makes it reconnect), so a unix socket feed is worth a warning. */
-    bool ring_unix_stalls;
     /*
      * Bind each HAProxy thread to its own CPU (cpu-map). 2.6 to 3.2 wake the log ring's
      * forwarder while holding a lock the forwarder takes first; the woken thread, pulled

@@ -20,7 +20,6 @@ struct haproxy_target haproxy_target_of(struct conf_haproxy_version v)
         .version = v,
         .spop_mode = at_least(v, 3, 1),
         .ring_tcp_only = at_least(v, 3, 3),
-        .ring_unix_stalls = at_least(v, 3, 0) && !at_least(v, 3, 1),
         .bind_threads_to_cpus = true,
         .retry_on_429 = at_least(v, 3, 1),
         .memory_hot_size = at_least(v, 3, 0),
@@ -50,7 +49,6 @@ static const char *tested_list(char *buf, size_t size)
 struct haproxy_target haproxy_target_resolve(const struct config *cfg, const char *who)
 {
     struct conf_haproxy_version v = cfg->haproxy.target, oldest = CONF_HAPROXY_OLDEST;
-    struct haproxy_target t;
     char list[64];
 
     if (!conf_haproxy_version_known(v) && haproxy_binary_version(who, &v) < 0) {
@@ -71,13 +69,5 @@ struct haproxy_target haproxy_target_resolve(const struct config *cfg, const cha
                 "with (%s); rendering for it anyway\n",
                 who, v.major, v.minor, tested_list(list, sizeof(list)));
     }
-    t = haproxy_target_of(v);
-    if (t.ring_unix_stalls && cfg->agent.logs.socket.val)
-        fprintf(stderr,
-                "%s: warning: HAProxy %u.%u stops sending its log lines to the agent when the "
-                "agent restarts on a unix socket, until HAProxy reloads; reload it after each "
-                "agent start (the packaged systemd units do) or give agent.logs an address and "
-                "a port on loopback (haproxy/README.md)\n",
-                who, v.major, v.minor);
-    return t;
+    return haproxy_target_of(v);
 }

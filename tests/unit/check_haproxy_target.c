@@ -64,11 +64,11 @@ START_TEST(what_each_release_wants)
     struct haproxy_target t = haproxy_target_of(V(0, 0));
 
     ck_assert(t.version.major == 2 && t.version.minor == 6);
-    ck_assert(!t.spop_mode && !t.ring_tcp_only && !t.ring_unix_stalls);
+    ck_assert(!t.spop_mode && !t.ring_tcp_only);
     t = haproxy_target_of(V(3, 0));
-    ck_assert(!t.spop_mode && !t.ring_tcp_only && t.ring_unix_stalls);
+    ck_assert(!t.spop_mode && !t.ring_tcp_only);
     t = haproxy_target_of(V(3, 1));
-    ck_assert(t.spop_mode && !t.ring_tcp_only && !t.ring_unix_stalls);
+    ck_assert(t.spop_mode && !t.ring_tcp_only);
     t = haproxy_target_of(V(3, 2));
     ck_assert(t.spop_mode && !t.ring_tcp_only);
     t = haproxy_target_of(V(3, 4));
@@ -81,7 +81,8 @@ START_TEST(what_each_release_wants)
     ck_assert(haproxy_target_of(V(3, 1)).retry_on_429 && haproxy_target_of(V(3, 2)).retry_on_429);
     /* tune.memory.hot-size: from 3.0; 2.6 refuses the keyword. */
     ck_assert(!haproxy_target_of(V(2, 6)).memory_hot_size);
-    ck_assert(haproxy_target_of(V(3, 0)).memory_hot_size && haproxy_target_of(V(3, 2)).memory_hot_size);
+    ck_assert(haproxy_target_of(V(3, 0)).memory_hot_size &&
+              haproxy_target_of(V(3, 2)).memory_hot_size);
     ck_assert(haproxy_target_tested(V(2, 6)) && haproxy_target_tested(V(3, 0)) &&
               haproxy_target_tested(V(3, 2)));
     ck_assert(!haproxy_target_tested(V(2, 8)) && !haproxy_target_tested(V(3, 4)));
