@@ -33,7 +33,7 @@ send() {
         curl -s -m 10 -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$FWD/$1/models"
     done | sort | uniq -c | awk '{print $2"x"$1}' | xargs
 }
-haproxy_workers() { pgrep -c -P "$PID_haproxy"; }
+haproxy_workers() { pgrep -P "$PID_haproxy" | xargs; }
 
 codes=$(send before 3)
 check "3 requests served ($codes)" test "$codes" = 200x3
@@ -58,7 +58,7 @@ check "... and those of the 3 made since ($(requests_on after))" wait_until 5 co
 sleep 1 # a duplicate would have come in the same burst
 check "nothing the first agent had read is counted again ($(requests_on before))" \
     test "$(requests_on before)" = absent
-check "HAProxy was not reloaded (same worker)" test "$(haproxy_workers)" = "$workers"
+check "HAProxy was not reloaded (the same worker, $workers)" test "$(haproxy_workers)" = "$workers"
 rescues=$(metric llmproxy_log_feed_rescues_total)
 if haproxy_at_least 3 0 && ! haproxy_at_least 3 1; then
     check "3.0: the agent ended the stuck forwarder once ($rescues)" test "$rescues" = 1
