@@ -36,8 +36,7 @@ struct haproxy_api;
 struct sess_scan {
     const char *ring;
     char line[SESS_SCAN_LINE_MAX];
-    size_t line_len;               /* bytes kept of the current line */
-    bool line_cut;                 /* the current line was longer: the rest is skipped */
+    size_t line_len;               /* bytes kept of the current line; the rest is skipped */
     char stream[SESS_PTR_MAX + 1]; /* the block being read: its stream's address, "" if none */
     bool is_frontend, is_backend, is_forwarder;
     char found[FEED_RESCUE_MAX_STUCK][SESS_PTR_MAX + 1];
@@ -52,7 +51,6 @@ struct feed_rescue_clock {
 };
 
 struct feed_rescue_stats {
-    uint64_t looks;   /* `show sess` sent: the feed was absent while HAProxy ran */
     uint64_t rescued; /* stuck forwarder streams HAProxy ended on our request */
 };
 

@@ -62,7 +62,6 @@ static void end_line(struct sess_scan *s)
         s->is_forwarder |= strstr(s->line, FORWARDER_APPLET) != NULL;
     }
     s->line_len = 0;
-    s->line_cut = false;
 }
 
 void sess_scan_feed(struct sess_scan *s, const char *data, size_t len)
@@ -72,14 +71,12 @@ void sess_scan_feed(struct sess_scan *s, const char *data, size_t len)
             end_line(s);
         else if (s->line_len < sizeof(s->line) - 1)
             s->line[s->line_len++] = data[i];
-        else
-            s->line_cut = true;
     }
 }
 
 void sess_scan_end(struct sess_scan *s)
 {
-    if (s->line_len || s->line_cut)
+    if (s->line_len)
         end_line(s);
     judge_block(s);
 }
@@ -186,10 +183,8 @@ void feed_rescue_tick(struct feed_rescue *r, uint64_t now_ms, bool feed_open, bo
              (unsigned long long)((now_ms - r->clock.silent_since_ms) / 1000));
     sess_scan_init(&r->scan, r->scan.ring);
     snprintf(cmd, sizeof(cmd), "show sess older %d", FEED_RESCUE_MIN_AGE_S);
-    if (hapi_submit(r->api, cmd, COOKIE_LISTING)) {
+    if (hapi_submit(r->api, cmd, COOKIE_LISTING))
         r->phase = RESCUE_LISTING;
-        r->stats.looks++;
-    }
 }
 
 void feed_rescue_free(struct feed_rescue *r)

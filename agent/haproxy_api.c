@@ -165,10 +165,15 @@ static void fail_batch(struct haproxy_api *h, const char *why)
 /* HAProxy closed the connection: every answer is in. */
 static void finish_batch(struct haproxy_api *h)
 {
-    struct hapi_answer answers[HAPI_BATCH_MAX] = {{"", 0}};
-    /* A streamed answer went to the caller, who judges it: the command itself is done. */
-    size_t n_answers =
-        h->chunk ? 1 : hapi_parse_reply(h->reply, h->reply_len, h->in_batch, answers);
+    struct hapi_answer answers[HAPI_BATCH_MAX];
+    size_t n_answers;
+
+    if (h->chunk) { /* the answer went to the caller, who judges it: the command is done */
+        answers[0] = (struct hapi_answer){"", 0};
+        n_answers = 1;
+    } else {
+        n_answers = hapi_parse_reply(h->reply, h->reply_len, h->in_batch, answers);
+    }
 
     close_conn(h);
     if (h->failing)
