@@ -1,13 +1,15 @@
 /*
  * The stuck log forwarder's rescue: finding the ring forwarder's stream in HAProxy's
  * detailed `show sess` dump (as 3.0.11 and 3.2.0 print it), whatever the dump's cuts and
- * whatever else it holds, and when to look.
+ * whatever else it holds; when to look; and the rescue on a loop against a runtime API
+ * socket served by the test (answering, refusing, absent).
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "feed_rescue.h"
+#include "util/fake_hapi.h"
 
 #define RING "llm_logs"
 
@@ -189,11 +191,111 @@ START_TEST(test_fruitless_looks_back_off)
 }
 END_TEST
 
+/* ---- the rescue on a loop ---- */
+
+static struct ev_loop *test_loop;
+static struct fake_hapi fk;
+static struct feed_rescue rescue;
+
+static void setup(void)
+{
+    test_loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(test_loop);
+    fake_hapi_init(&fk, test_loop);
+    ck_assert(feed_rescue_init(&rescue, test_loop, fk.path, RING, 0));
+}
+
+static void teardown(void)
+{
+    feed_rescue_free(&rescue);
+    fake_hapi_free(&fk);
+    ev_loop_destroy(test_loop);
+}
+
+static void on_iteration(struct ev_loop *loop, ev_check *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    if (rescue.phase == RESCUE_WATCHING)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_guard(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* The feed has been absent past the silence bound while HAProxy runs: one tick looks, and
+ * the loop runs until the look and what it asked for are answered. */
+static void look_once(void)
+{
+    ev_check check;
+    ev_timer guard;
+
+    feed_rescue_tick(&rescue, FEED_RESCUE_SILENT_MS, false, true);
+    ck_assert_int_eq(rescue.phase, RESCUE_LISTING);
+    ev_check_init(&check, on_iteration);
+    ev_timer_init(&guard, on_guard, 3., 0.);
+    ev_check_start(test_loop, &check);
+    ev_timer_start(test_loop, &guard);
+    ev_run(test_loop, 0);
+    ev_check_stop(test_loop, &check);
+    ev_timer_stop(test_loop, &guard);
+    ck_assert_int_eq(rescue.phase, RESCUE_WATCHING);
+}
+
+/* HAProxy answers the listing with `listing`, a `shutdown session` with `ended`. */
+static void rescue_with(const char *listing, const char *ended)
+{
+    fk.reply[0] = listing;
+    fk.reply[1] = ended;
+    fake_hapi_listen(&fk);
+    look_once();
+}
+
+START_TEST(test_ends_the_forwarder_the_listing_names)
+{
+    rescue_with(SPOE_STREAM("0x55bcb005de60") FORWARDER("0x55bcafee4440") "\n", "\n");
+    ck_assert_str_eq(fk.got, "show sess older 2\nshutdown session 0x55bcafee4440\n");
+    ck_assert_uint_eq(rescue.stats.rescued, 1);
+}
+END_TEST
+
+START_TEST(test_a_refused_shutdown_is_not_a_rescue)
+{
+    rescue_with(FORWARDER("0x55bcafee4440") "\n", "No such session (use 'show sess').\n\n");
+    ck_assert_str_eq(fk.got, "show sess older 2\nshutdown session 0x55bcafee4440\n");
+    ck_assert_uint_eq(rescue.stats.rescued, 0);
+}
+END_TEST
+
+START_TEST(test_a_listing_without_forwarder_ends_nothing)
+{
+    rescue_with(SPOE_STREAM("0x55bcb005de60") "\n", NULL);
+    ck_assert_str_eq(fk.got, "show sess older 2\n");
+    ck_assert_uint_eq(rescue.stats.rescued, 0);
+}
+END_TEST
+
+START_TEST(test_an_absent_haproxy_is_looked_at_later)
+{
+    look_once(); /* nobody listens: the listing fails */
+    ck_assert_uint_eq(rescue.stats.rescued, 0);
+    feed_rescue_tick(&rescue, FEED_RESCUE_SILENT_MS + FEED_RESCUE_GAP_MS - 1, false, true);
+    ck_assert_int_eq(rescue.phase, RESCUE_WATCHING);
+    feed_rescue_tick(&rescue, FEED_RESCUE_SILENT_MS + FEED_RESCUE_GAP_MS, false, true);
+    ck_assert_int_eq(rescue.phase, RESCUE_LISTING);
+}
+END_TEST
+
 static Suite *feed_rescue_suite(void)
 {
     Suite *s = suite_create("feed_rescue");
     TCase *scan = tcase_create("scan");
     TCase *clock = tcase_create("clock");
+    TCase *live = tcase_create("rescue");
 
     tcase_add_test(scan, test_finds_the_forwarder_among_other_streams);
     tcase_add_test(scan, test_last_block_without_final_newline);
@@ -204,6 +306,13 @@ static Suite *feed_rescue_suite(void)
     tcase_add_test(clock, test_looks_only_when_silent_long_enough_while_haproxy_runs);
     tcase_add_test(clock, test_fruitless_looks_back_off);
     suite_add_tcase(s, clock);
+    tcase_add_checked_fixture(live, setup, teardown);
+    tcase_set_timeout(live, 15);
+    tcase_add_test(live, test_ends_the_forwarder_the_listing_names);
+    tcase_add_test(live, test_a_refused_shutdown_is_not_a_rescue);
+    tcase_add_test(live, test_a_listing_without_forwarder_ends_nothing);
+    tcase_add_test(live, test_an_absent_haproxy_is_looked_at_later);
+    suite_add_tcase(s, live);
     return s;
 }
 

@@ -6,11 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "haproxy_api.h"
+#include "util/fake_hapi.h"
 
 /* ---- the reply parser ---- */
 
@@ -51,72 +49,16 @@ END_TEST
 
 /* ---- the client on a loop ---- */
 
-enum server_mode { ANSWER, SILENT };
-
-struct fake {
-    struct ev_loop *loop;
-    char dir[64], path[108];
-    int lfd, cfd;
-    ev_io accept_w, conn_w;
-    enum server_mode mode;
-    const char *reply;
-    char got[4096];
-    size_t got_len;
-    int connections;
-};
-
 struct results {
     size_t n, expected;
     uint64_t cookie[16];
     bool ok[16];
 };
 
-static struct fake fk;
+static struct ev_loop *test_loop;
+static struct fake_hapi fk;
 static struct results res;
 static struct haproxy_api *h;
-
-static void on_conn(struct ev_loop *loop, ev_io *w, int revents)
-{
-    ssize_t r;
-
-    (void)revents;
-    r = read(w->fd, fk.got + fk.got_len, sizeof(fk.got) - 1 - fk.got_len);
-    if (r > 0)
-        fk.got_len += (size_t)r;
-    fk.got[fk.got_len] = '\0';
-    if (r > 0 && !memchr(fk.got, '\n', fk.got_len))
-        return;
-    if (fk.mode == SILENT && r > 0)
-        return; /* keep the connection open, answer nothing */
-    if (r > 0)
-        ck_assert_int_eq(write(w->fd, fk.reply, strlen(fk.reply)), (ssize_t)strlen(fk.reply));
-    ev_io_stop(loop, w);
-    close(w->fd);
-    fk.cfd = -1;
-}
-
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-    (void)revents;
-    fk.cfd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    ck_assert_int_ge(fk.cfd, 0);
-    fk.connections++;
-    ev_io_init(&fk.conn_w, on_conn, fk.cfd, EV_READ);
-    ev_io_start(loop, &fk.conn_w);
-}
-
-static void fake_listen(void)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
-    fk.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fk.lfd, 0);
-    strcpy(sa.sun_path, fk.path);
-    ck_assert_int_eq(bind(fk.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(fk.lfd, 8), 0);
-    ev_io_init(&fk.accept_w, on_accept, fk.lfd, EV_READ);
-    ev_io_start(fk.loop, &fk.accept_w);
-}
 
 static void on_done(void *ctx, uint64_t cookie, bool ok)
 {
@@ -126,7 +68,7 @@ static void on_done(void *ctx, uint64_t cookie, bool ok)
     r->cookie[r->n] = cookie;
     r->ok[r->n] = ok;
     if (++r->n == r->expected)
-        ev_break(fk.loop, EVBREAK_ALL);
+        ev_break(test_loop, EVBREAK_ALL);
 }
 
 static void on_guard(struct ev_loop *loop, ev_timer *w, int revents)
@@ -143,39 +85,26 @@ static void run_until(size_t n, double guard_s)
 
     res.expected = n;
     ev_timer_init(&guard, on_guard, guard_s, 0.);
-    ev_timer_start(fk.loop, &guard);
-    ev_run(fk.loop, 0);
-    ev_timer_stop(fk.loop, &guard);
+    ev_timer_start(test_loop, &guard);
+    ev_run(test_loop, 0);
+    ev_timer_stop(test_loop, &guard);
 }
 
 static void setup(void)
 {
-    memset(&fk, 0, sizeof(fk));
     memset(&res, 0, sizeof(res));
-    fk.loop = ev_loop_new(EVFLAG_AUTO);
-    ck_assert_ptr_nonnull(fk.loop);
-    strcpy(fk.dir, "/tmp/check_hapi.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(fk.dir));
-    snprintf(fk.path, sizeof(fk.path), "%s/haproxy.sock", fk.dir);
-    fk.lfd = fk.cfd = -1;
-    h = hapi_create(fk.loop, fk.path, 4, on_done, &res);
+    test_loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(test_loop);
+    fake_hapi_init(&fk, test_loop);
+    h = hapi_create(test_loop, fk.path, 4, on_done, &res);
     ck_assert_ptr_nonnull(h);
 }
 
 static void teardown(void)
 {
     hapi_free(h);
-    if (fk.cfd >= 0) {
-        ev_io_stop(fk.loop, &fk.conn_w);
-        close(fk.cfd);
-    }
-    if (fk.lfd >= 0) {
-        ev_io_stop(fk.loop, &fk.accept_w);
-        close(fk.lfd);
-    }
-    unlink(fk.path);
-    rmdir(fk.dir);
-    ev_loop_destroy(fk.loop);
+    fake_hapi_free(&fk);
+    ev_loop_destroy(test_loop);
 }
 
 START_TEST(test_submit_refuses_what_haproxy_would_misread)
@@ -212,9 +141,9 @@ END_TEST
 
 START_TEST(test_batch_on_one_line_and_answers_per_command)
 {
-    fk.mode = ANSWER;
-    fk.reply = "\nNo such server.\n\n\n";
-    fake_listen();
+    fk.mode = FAKE_HAPI_ANSWER;
+    fk.reply[0] = "\nNo such server.\n\n\n";
+    fake_hapi_listen(&fk);
     ck_assert(hapi_submit(h, "set server grp_g/a weight 0", 1));
     ck_assert(hapi_submit(h, "set server grp_g/zz weight 0", 2));
     ck_assert(hapi_submit(h, "set server grp_g/b weight 100%", 3));
@@ -230,9 +159,9 @@ END_TEST
 
 START_TEST(test_short_reply_fails_the_unanswered)
 {
-    fk.mode = ANSWER;
-    fk.reply = "\n"; /* one answer for two commands */
-    fake_listen();
+    fk.mode = FAKE_HAPI_ANSWER;
+    fk.reply[0] = "\n"; /* one answer for two commands */
+    fake_hapi_listen(&fk);
     ck_assert(hapi_submit(h, "set server grp_g/a weight 0", 1));
     ck_assert(hapi_submit(h, "set server grp_g/b weight 0", 2));
     run_until(2, 3.0);
@@ -243,8 +172,8 @@ END_TEST
 
 START_TEST(test_silent_haproxy_times_out)
 {
-    fk.mode = SILENT;
-    fake_listen();
+    fk.mode = FAKE_HAPI_SILENT;
+    fake_hapi_listen(&fk);
     ck_assert(hapi_submit(h, "set server grp_g/a weight 0", 1));
     run_until(1, HAPI_TIMEOUT_MS / 1000.0 + 2);
     ck_assert_uint_eq(res.n, 1);
@@ -259,9 +188,9 @@ START_TEST(test_retries_after_haproxy_appears)
     run_until(1, 3.0);
     ck_assert(!res.ok[0]);
     /* HAProxy starts; a command queued during the pause goes out after it. */
-    fk.mode = ANSWER;
-    fk.reply = "\n";
-    fake_listen();
+    fk.mode = FAKE_HAPI_ANSWER;
+    fk.reply[0] = "\n";
+    fake_hapi_listen(&fk);
     ck_assert(hapi_submit(h, "set server grp_g/a weight 0", 2));
     run_until(2, HAPI_RETRY_MS / 1000.0 + 2);
     ck_assert_uint_eq(res.n, 2);
@@ -292,10 +221,10 @@ START_TEST(test_streamed_answers_have_no_size_bound)
     big[sizeof(big) - 2] = '\n';
     streamed_len = 0;
     streamed_cookies = 0;
-    fk.mode = ANSWER;
-    fk.reply = big;
+    fk.mode = FAKE_HAPI_ANSWER;
+    fk.reply[0] = big;
     hapi_stream_replies(h, on_chunk);
-    fake_listen();
+    fake_hapi_listen(&fk);
     ck_assert(hapi_submit(h, "show sess older 2", 1));
     ck_assert(hapi_submit(h, "shutdown session 0x1", 2));
     run_until(2, 3.0);
