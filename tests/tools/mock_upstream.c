@@ -218,6 +218,14 @@ static uint64_t clock_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Wall clock in microseconds: what a test lines up with other processes' timestamps. */
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* Strict decimal: digits only, no sign or blanks, at most max. */
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -789,9 +797,10 @@ struct request {
     struct header headers[HEADERS_MAX];
     unsigned nheaders;
     bool http11, keep_alive, chunked, expect_continue;
-    uint64_t body_left;  /* Content-Length bytes not received yet */
-    uint64_t body_len;   /* body bytes received, after chunked decoding */
-    uint64_t arrival_ms; /* when the head was complete (monotonic clock) */
+    uint64_t body_left;       /* Content-Length bytes not received yet */
+    uint64_t body_len;        /* body bytes received, after chunked decoding */
+    uint64_t arrival_ms;      /* when the head was complete (monotonic clock) */
+    uint64_t arrival_wall_us; /* the same instant on the wall clock */
     struct chunk_dec chunk;
     struct body_scan scan;
 };
@@ -1197,8 +1206,10 @@ static const struct record *records_get(const struct record_log *l, uint64_t seq
 static void record_render(struct buf *b, const struct request *r, const struct plan *p,
                           uint64_t seq)
 {
-    buf_printf(b, "{\"seq\":%" PRIu64 ",\"arrival_ms\":%" PRIu64 ",\"method\":", seq,
-               r->arrival_ms);
+    buf_printf(b,
+               "{\"seq\":%" PRIu64 ",\"arrival_ms\":%" PRIu64 ",\"arrival_wall_us\":%" PRIu64
+               ",\"method\":",
+               seq, r->arrival_ms, r->arrival_wall_us);
     buf_json_cstr(b, r->method);
     buf_puts(b, ",\"path\":");
     buf_json_cstr(b, r->target);
@@ -1882,7 +1893,7 @@ static bool conn_parse_head(struct conn *c)
     head[len] = '\0';
     conn_consume(c, len);
     c->head_scanned = 0;
-    c->req = (struct request){.head = head, .arrival_ms = clock_ms()};
+    c->req = (struct request){.head = head, .arrival_ms = clock_ms(), .arrival_wall_us = wall_us()};
     c->has_request = true;
     c->plan = (struct plan){0};
 
