@@ -131,6 +131,20 @@ wait_until() {
     return 1
 }
 
+# wait_output TIMEOUT OP VALUE CMD [ARGS...]: wait until `test "$(CMD ARGS)" OP VALUE` holds,
+# running CMD afresh at each poll. (`wait_until 5 test "$(cmd)" = 1` would not: the shell
+# expands "$(cmd)" once, before wait_until ever runs.)
+wait_output() {
+    local timeout=$1 op=$2 value=$3
+    shift 3
+    wait_until "$timeout" output_is "$op" "$value" "$@"
+}
+output_is() {
+    local op=$1 value=$2
+    shift 2
+    test "$("$@")" "$op" "$value"
+}
+
 # stop PID: stop one process we started (TERM, then KILL after 5 s).
 stop_pid() {
     local pid=$1

@@ -53,7 +53,7 @@ spawn agent "$AGENT" -c "$LIVE/config.yaml"
 wait_port "$SPOP" || finish
 spawn haproxy "$HAPROXY" -W -db -f "$LIVE/haproxy.cfg" -p "$T/haproxy.pid"
 check "HAProxy sees the agent UP" wait_until 10 agent_is UP
-check "HAProxy's pidfile names the master" wait_until 5 test "$(cat "$T/haproxy.pid" 2>/dev/null)" = "$PID_haproxy"
+check "HAProxy's pidfile names the master" wait_output 5 = "$PID_haproxy" cat "$T/haproxy.pid"
 
 metrics() { curl -sf -m 2 "http://127.0.0.1:$ADMIN/metrics"; }
 breaker_open() { metrics | grep -qx 'llmproxy_upstream_breaker_state{upstream="a"} 1'; }
@@ -139,6 +139,6 @@ check "rolling back to live.1's configuration applies it as live.3" \
 check "only the live version and the previous one remain" \
     test "$(cd "$T" && ls -d live.* | xargs)" = "live.2 live.3" -a "$(readlink "$LIVE")" = live.3
 check "the agent reloads the rolled-back configuration" \
-    wait_until 5 test "$(grep -c 'reloaded:' "$T/agent.log")" -eq 2
-check "HAProxy keeps serving after the rollback" wait_until 5 test "$(chat)" = 200
+    wait_output 5 -eq 2 grep -c 'reloaded:' "$T/agent.log"
+check "HAProxy keeps serving after the rollback" wait_output 5 = 200 chat
 finish

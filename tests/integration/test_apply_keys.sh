@@ -54,7 +54,7 @@ wait_port "$SPOP" || finish
 spawn haproxy "$HAPROXY" -W -db -f "$LIVE/haproxy.cfg" -p "$T/haproxy.pid"
 check "HAProxy sees the agent UP" wait_until 10 agent_is UP
 check "HAProxy's pidfile names the master" \
-    wait_until 5 test "$(cat "$T/haproxy.pid" 2>/dev/null)" = "$PID_haproxy"
+    wait_output 5 = "$PID_haproxy" cat "$T/haproxy.pid"
 
 worker_pid() { haproxy_cli "$T/haproxy.sock" "show info" | awk -F': ' '$1=="Pid"{print $2}'; }
 # chat KEY [HEADER]: one request with KEY in HEADER (Authorization: Bearer by default).

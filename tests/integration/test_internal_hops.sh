@@ -151,7 +151,7 @@ check "... reaches the upstream with the operator's key" \
     test "$(mock_records "$A" '.[-1].authorization')" = \
     "Bearer operator-secret-key"
 check "... was picked by the agent over SPOP" \
-    wait_until 5 test "$(metric_sum llmproxy_agent_pick_decisions_total)" -gt "$picks0"
+    wait_output 5 -gt "$picks0" metric_sum llmproxy_agent_pick_decisions_total
 # One line: the agent chose a, whose pinned backend served it without a listener.
 check "... and its log line reached the agent's feed" \
     wait_until 5 bash -c "[ \$(curl -s -m 2 http://127.0.0.1:$ADMIN/metrics |

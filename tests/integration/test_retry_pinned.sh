@@ -66,7 +66,7 @@ settled() {
 codes=""
 for _ in 1 2 3 4 5 6; do codes+=" $(post "$F_R")"; done
 check "healthy members: every request served (codes:$codes)" test "$codes" = " 200 200 200 200 200 200"
-check "... each from its pinned backend" wait_until 5 test "$(lines ' r - - POST 200 .* [ab] pin_r__[ab] ')" = 6
+check "... each from its pinned backend" wait_output 5 = 6 lines ' r - - POST 200 .* [ab] pin_r__[ab] '
 check "... with no listener line" test "$(lines '^LLMA1 ')" = 0
 check "... and no attempt decision" \
     test "$(metric_sum llmproxy_agent_attempt_decisions_total)" = 0
@@ -92,7 +92,7 @@ retried=$(mock_records "$B" "[.[] | select(.arrival_ms >= $(mock_records "$A" '.
 gap=$((retried - $(mock_records "$A" '.[0].arrival_ms')))
 check "... after the agent's backoff of ~200 ms (got $gap ms)" test "$gap" -ge 190 -a "$gap" -lt 1000
 check "HAProxy logged the retry from a's pinned backend to b's listener" \
-    wait_until 5 test "$(lines ' r - - POST 200 .* +1 retry:b pin_r__a ')" = 1
+    wait_output 5 = 1 lines ' r - - POST 200 .* +1 retry:b pin_r__a '
 id=$(grep ' +1 retry:b pin_r__a ' "$T/haproxy.log" | awk '{print $2}')
 check "... and b's listener logged it under the request's id ($id), not the client's" \
     bash -c "grep -q '^LLMA1 $id r b 200 ' '$T/haproxy.log' && ! grep -q '^LLMA1 forged' '$T/haproxy.log'"
@@ -107,7 +107,7 @@ n5=$(lines '^LLMA1 .* r a 503 ')
 codes="$(post "$F_R") $(post "$F_R")"
 check "a's next requests are served, through the group layer (codes: $codes)" test "$codes" = "200 200"
 check "... where a's listener logged its 503" \
-    wait_until 5 test "$(lines '^LLMA1 .* r a 503 ')" -gt "$n5"
+    wait_output 5 -gt "$n5" lines '^LLMA1 .* r a 503 '
 settled
 check "... judged an upstream 5xx ($(errors status_5xx a))" test "$(errors status_5xx a)" -ge 1
 
@@ -117,11 +117,11 @@ for _ in $(seq 1 10); do
     post "$F_R" >/dev/null
     [ "$(lines '^LLMA1 .* r a 200 ')" -ge 1 ] && break
 done
-check "a's recovery is judged in the group layer" wait_until 5 test "$(lines '^LLMA1 .* r a 200 ')" -ge 1
+check "a's recovery is judged in the group layer" wait_output 5 -ge 1 lines '^LLMA1 .* r a 200 '
 settled
 n_pin=$(lines ' a pin_r__a ')
 for _ in 1 2 3 4; do post "$F_R" >/dev/null; done
-check "... and then a is pinned again" wait_until 5 test "$(lines ' a pin_r__a ')" -gt "$n_pin"
+check "... and then a is pinned again" wait_output 5 -gt "$n_pin" lines ' a pin_r__a '
 
 # ---- an upstream that sends our internal mark itself --------------------------------------
 # Before 3.1 a listener marks the 429 it relays as a 503; a pinned backend gives only such a
@@ -137,7 +137,7 @@ check "... and no internal mark reaches the client" \
     bash -c "! grep -qi '^x-llmproxy-' '$T/marked.h'"
 check "... a served one ($(mock_count "$A"))" test "$(mock_count "$A")" = 1
 check "... logged as a's 200 from its pinned backend" \
-    wait_until 5 test "$(lines ' r - - POST 200 .* a pin_r__a ')" -gt "$n_pin"
+    wait_output 5 -gt "$n_pin" lines ' r - - POST 200 .* a pin_r__a '
 mock_config "$A" "headers="
 
 # ---- a's 429s: HAProxy retries none before 3.1 ----------------------------------------
@@ -166,7 +166,7 @@ mock_config "$A" "status=0"
 codes=""
 for _ in 1 2 3 4; do codes+=" $(post "$F_D")"; done
 check "group d (base paths /v1 and /openai/v1) serves (codes:$codes)" test "$codes" = " 200 200 200 200"
-check "... through its group layer" wait_until 5 test "$(lines ' d - - POST 200 .* [cd] grp_d ')" = 4
+check "... through its group layer" wait_output 5 = 4 lines ' d - - POST 200 .* [cd] grp_d '
 check "... each member with its own path ($(mock_count "$C"), $(mock_count "$D"))" \
     test "$(mock_records "$C" '[.[].path] | unique | join(",")') $(mock_records "$D" '[.[].path] | unique | join(",")')" = \
     "/v1/chat/completions /openai/v1/v1/chat/completions"

@@ -106,20 +106,20 @@ print(json.dumps({"messages": [{"role": "user", "content": "x" * n}], "model": m
 w=$(served "$F_MAIN" $CHAT "$(big 300000 llama-3.1-70b)")
 check "300 KB body, model last: the model is past what HAProxy reads: default group ($w)" \
     test "$w" = def
-wait_until 5 test "$(route_of $CHAT)" = truncated
+wait_output 5 = truncated route_of $CHAT
 check "... logged with route truncated ($(route_of $CHAT))" test "$(route_of $CHAT)" = truncated
 w=$(served "$F_MAIN" $CHAT "$(big 300000 unknown)" -H 'x-llmproxy-model: llama-3.1-70b')
 check "the same body with x-llmproxy-model: routed ($w)" test "$w" = vllm
 w=$(served "$F_MAIN" $CHAT "$(big 1000 llama-3.1-70b)")
 check "a small body in that order: routed ($w)" test "$w" = vllm
-wait_until 5 test "$(route_of $CHAT)" = 2
+wait_output 5 = 2 route_of $CHAT
 check "... logged with the rule's index ($(route_of $CHAT))" test "$(route_of $CHAT)" = 2
 
 # ---- hostile bodies ------------------------------------------------------------------------
 w=$(served "$F_MAIN" $CHAT \
     "$(body '{"messages":[{"role":"user","content":"hi","model":"llama-3.1-70b"}]}')")
 check "a model nested in messages is not taken ($w)" test "$w" = def
-wait_until 5 test "$(route_of $CHAT)" = no_model
+wait_output 5 = no_model route_of $CHAT
 check "... route no_model ($(route_of $CHAT))" test "$(route_of $CHAT)" = no_model
 w=$(served "$F_MAIN" $CHAT "$(body '{"model":"llama-3.1-70b","model":"unknown"}')")
 check "duplicate model key: HAProxy takes the first one ($w)" test "$w" = vllm
