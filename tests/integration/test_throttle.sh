@@ -58,9 +58,23 @@ start_stack "$T/config.yaml" || finish
 # headers and body in $T/h and $T/body. Then waits until the agent has the request's log
 # lines (LINES_PER of them: 1 for a pinned group, 2 with a listener), so the next pick
 # knows what this one taught.
-LINES=0
-LINES_PER=1
+# How many lines a request yields depends on the path it took (a retry adds one, a member
+# skipped while cooling down takes one away), so each section starts from the agent's own
+# count once it holds still, rather than from a running estimate that may have drifted ahead
+# (and would then make every later call wait out its 5 s).
 lines_reach() { [ "$(metric llmproxy_log_lines_received_total)" -ge "$LINES" ]; }
+lines_per() {
+    local before
+    LINES_PER=$1
+    LINES=$(metric llmproxy_log_lines_received_total)
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        sleep 0.2
+        before=$LINES
+        LINES=$(metric llmproxy_log_lines_received_total)
+        [ "$LINES" = "$before" ] && break
+    done
+}
+lines_per 1
 call() {
     local port=$1 out
     shift
@@ -95,7 +109,7 @@ spread() {
 # ---- a 429 with Retry-After: 2 parks the member for ~2 s ------------------------------
 mock_config "$A" "status=429&headers=Retry-After:%202"
 check "a gets a request and answers 429" until_count "$F1" "$A" 1
-check "the agent counted a's 429 (got $(throttled a))" wait_until 5 test "$(throttled a)" = 1
+check "the agent counted a's 429 (got $(throttled a))" wait_output 5 = 1 throttled a
 T0=$(date +%s.%N)
 na=$(mock_count "$A")
 spread "$F1" 6
@@ -146,7 +160,7 @@ mock_config "$C" "headers=x-ratelimit-remaining-requests:%200%0Ax-ratelimit-rese
 mock_config "$D" "headers=x-ratelimit-remaining-requests:%2050%0Ax-ratelimit-remaining-tokens:%2040000"
 check "c gets a request" until_count "$F2" "$C" 1
 check "c's remaining requests gauge says 0" \
-    wait_until 5 test "$(metric 'llmproxy_upstream_ratelimit_remaining_requests{upstream="c"}')" = 0
+    wait_output 5 = 0 metric 'llmproxy_upstream_ratelimit_remaining_requests{upstream="c"}'
 T0=$(date +%s.%N)
 nc=$(mock_count "$C")
 spread "$F2" 6
@@ -167,7 +181,7 @@ mock_config "$D" "headers=x-ratelimit-remaining-tokens:%200%0Ax-ratelimit-reset-
 nd=$(mock_count "$D")
 check "d gets a request" until_count "$F2" "$D" $((nd + 1))
 check "d's remaining tokens gauge says 0" \
-    wait_until 5 test "$(metric 'llmproxy_upstream_ratelimit_remaining_tokens{upstream="d"}')" = 0
+    wait_output 5 = 0 metric 'llmproxy_upstream_ratelimit_remaining_tokens{upstream="d"}'
 nd=$(mock_count "$D")
 spread "$F2" 4
 check "while d's tokens are spent, c takes everything (codes:$CODES)" test "$CODES" = " 200 200 200 200"
@@ -177,7 +191,7 @@ mock_config "$D" "headers="
 
 # ---- retries: both members answer 429 (Retry-After 0: no cooldown to skip them for) ----
 # The request tries both, and the client gets the last one's own 429 and body.
-LINES_PER=3
+lines_per 3
 for m in "$E" "$F"; do mock_config "$m" "status=429&headers=Retry-After:%200"; done
 call "$F3"
 check "both members 429: the client gets the upstream's 429 ($CODE), its body, no marker" \
@@ -190,7 +204,7 @@ check "... after trying both (e $(mock_count "$E"), f $(mock_count "$F"))" \
 # and none waits the backoff, whether the agent has e's log line before the retry's
 # attempt message or only after it (then it releases the held answer).
 mock_config "$F" "status=0&headers="
-LINES_PER=2
+lines_per 2
 codes="" slowest=0
 for i in $(seq 20); do
     call "$F3"
@@ -207,13 +221,13 @@ te=$(throttled e)
 mock_config "$E" "status=429&headers=Retry-After:%205"
 ne=$(mock_count "$E")
 codes="" slow=""
-LINES_PER=2
+lines_per 2
 for i in 1 2; do
     call "$F3"
     codes="$codes $CODE"
     slow="$slow $SECS"
 done
-check "e answered one more 429 ($te -> $(throttled e))" wait_until 5 test "$(throttled e)" = $((te + 1))
+check "e answered one more 429 ($te -> $(throttled e))" wait_output 5 = $((te + 1)) throttled e
 if haproxy_at_least 3 1; then
     check "retry-on 429 is rendered" grep -q 'retry-on .* 429' "$T/out/haproxy.cfg"
 else
@@ -230,7 +244,7 @@ spread "$F3" 3
 check "while e cools down, f takes everything (codes:$CODES)" test "$CODES" = " 200 200 200"
 check "e's breaker stays closed" test "$(breaker e)" = 0
 mock_config "$E" "status=0&headers="
-LINES_PER=1
+lines_per 1
 
 # ---- hostile Retry-After values: capped at 3 s, default 1 s, nothing breaks -------------
 big=$(head -c 10240 /dev/zero | tr '\0' 9)
@@ -244,7 +258,7 @@ for spec in "99999999 3" "NaN 1" "-5 1" "1e9 1" "%20%20 1" \
     i=$((i + 1))
     mock_config "$H" "status=429&headers=Retry-After:%20$value" || fail "mock refused value $i"
     before=$(throttled h)
-    wait_until 5 test "$(cooldown h)" = 0
+    wait_output 5 = 0 cooldown h
     for j in 1 2 3 4; do [ "$(throttled h)" -gt "$before" ] && break; call "$F4"; done
     cd_h=$(cooldown h)
     check "hostile Retry-After #$i (${value:0:40}): counted, cooldown $cd_h s <= $most s" \
@@ -257,7 +271,7 @@ check "the agent is still up" kill -0 "$PID_agent"
 check "HAProxy's log lines stay one per line: no header text leaked into any" \
     bash -c "! grep -E '^LLM' '$T/haproxy.log' | grep -qE '\"x\"|GMT|NaN|99999999|g4 k 500'"
 mock_config "$H" "status=0&headers="
-wait_until 5 test "$(cooldown h)" = 0
+wait_output 5 = 0 cooldown h
 
 # ---- a client's headers cause no cooldown ----------------------------------------------
 th=$(throttled h)
