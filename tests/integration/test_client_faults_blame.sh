@@ -33,45 +33,62 @@ agent:
 haproxy: {run_dir: "$T"}
 YAML
 
-# The faults, one connection each; prints what came back (a status, or "closed").
+# The faults, one connection each, all at once in one process (so the stalls do not add up):
+# `fault.py PORT...` sends ten of each kind to each port and writes what came back (a status,
+# or "closed") to answers.PORT.KIND, a line per connection.
 cat >"$T/fault.py" <<'PY'
-import socket, sys, time
-kind, port = sys.argv[1], int(sys.argv[2])
+import os, socket, sys, threading, time
+KINDS = ["badchunk", "abort_body", "abort_wait", "short_body", "stall", "syntax", "big_head"]
 body = b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
 def head(extra):
     return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/json\r\n" + extra + b"\r\n")
-s = socket.create_connection(("127.0.0.1", port))
-s.settimeout(5)
-try:
-    if kind == "badchunk":
-        s.sendall(head(b"Transfer-Encoding: chunked\r\n") + b"%x\r\n%s\r\n" % (len(body), body))
-        time.sleep(0.2)
-        s.sendall(b"zz\r\n")
-    elif kind == "abort_body":
-        s.sendall(head(b"Content-Length: 1000\r\n") + body)
-        time.sleep(0.2)
-        sys.exit(0)
-    elif kind == "abort_wait":
-        s.sendall(head(b"Content-Length: %d\r\n" % len(body)) + body)
-        time.sleep(0.05)
-        sys.exit(0)
-    elif kind == "short_body":
-        s.sendall(head(b"Content-Length: 1000\r\n") + body)
-        s.shutdown(socket.SHUT_WR)
-    elif kind == "stall":
-        s.sendall(head(b"Content-Length: 1000\r\n") + body)
-        s.settimeout(3)
-    elif kind == "syntax":
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost x\r\n\r\n")
-    elif kind == "big_head":
-        s.sendall(head(b"X-Big: " + b"a" * 70000 + b"\r\n") + body)
-    answer = s.recv(64)
-    print(answer.split(b" ")[1].decode() if answer.startswith(b"HTTP/") else "closed")
-except (socket.timeout, ConnectionError, BrokenPipeError):
-    print("closed")
-finally:
-    s.close()
+def fault(kind, port):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(5)
+    try:
+        if kind == "badchunk":
+            s.sendall(head(b"Transfer-Encoding: chunked\r\n") + b"%x\r\n%s\r\n" % (len(body), body))
+            time.sleep(0.2)
+            s.sendall(b"zz\r\n")
+        elif kind == "abort_body":
+            s.sendall(head(b"Content-Length: 1000\r\n") + body)
+            time.sleep(0.2)
+            return None
+        elif kind == "abort_wait":
+            s.sendall(head(b"Content-Length: %d\r\n" % len(body)) + body)
+            time.sleep(0.05)
+            return None
+        elif kind == "short_body":
+            s.sendall(head(b"Content-Length: 1000\r\n") + body)
+            s.shutdown(socket.SHUT_WR)
+        elif kind == "stall":
+            s.sendall(head(b"Content-Length: 1000\r\n") + body)
+            s.settimeout(3)
+        elif kind == "syntax":
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost x\r\n\r\n")
+        elif kind == "big_head":
+            s.sendall(head(b"X-Big: " + b"a" * 70000 + b"\r\n") + body)
+        answer = s.recv(64)
+        return answer.split(b" ")[1].decode() if answer.startswith(b"HTTP/") else "closed"
+    except (socket.timeout, ConnectionError, BrokenPipeError):
+        return "closed"
+    finally:
+        s.close()
+answers, lock = {}, threading.Lock()
+def one(kind, port):
+    got = fault(kind, port)
+    with lock:
+        answers.setdefault((port, kind), []).append("" if got is None else got)
+threads = [threading.Thread(target=one, args=(kind, int(port)))
+           for port in sys.argv[1:] for kind in KINDS for _ in range(10)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+for (port, kind), got in answers.items():
+    with open(os.path.join(os.path.dirname(sys.argv[0]), "answers.%d.%s" % (port, kind)), "w") as f:
+        f.write("".join(a + "\n" for a in got))
 PY
 
 # The upstream takes a while, so that a client can leave while it waits.
@@ -80,18 +97,7 @@ start_mock b "$B" --delay-ms 100 || finish
 start_stack "$T/config.yaml" || finish
 
 faults="badchunk abort_body abort_wait short_body stall syntax big_head"
-for port in $FP $FR; do
-    for kind in $faults; do
-        # Ten at once (each gives up within 5 s), so the stalls do not add up.
-        clients=()
-        for i in $(seq 10); do
-            python3 "$T/fault.py" "$kind" "$port" >"$T/answers.$port.$kind.$i" &
-            clients+=($!)
-        done
-        wait "${clients[@]}"
-        cat "$T/answers.$port.$kind".* >"$T/answers.$port.$kind"
-    done
-done
+python3 "$T/fault.py" "$FP" "$FR"
 log "pinned: $(for k in $faults; do printf '%s=%s ' "$k" "$(sort -u "$T/answers.$FP.$k" | xargs | tr ' ' ,)"; done)"
 log "retry:  $(for k in $faults; do printf '%s=%s ' "$k" "$(sort -u "$T/answers.$FR.$k" | xargs | tr ' ' ,)"; done)"
 # 2.6 answers 400; from 3.x HAProxy's parser may close the connection instead.

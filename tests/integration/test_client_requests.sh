@@ -200,36 +200,61 @@ check "no oversized body reached an upstream ($(mock_count "$A") + $(mock_count 
 
 # A stalled and a trickled body: 408 within timeout.connect (1 s), and the upstream never
 # sees a connection for them (the clients take 4 s; 3 s leaves room for a loaded machine).
+# Both forwards at once, each watched on its own upstream.
+mock_reset "$A" "$B"
+declare -A pooled peak
+slow=()
 for fwd in pin:$F_PIN:$A two:$F_TWO:$B; do
     IFS=: read -r name port up <<<"$fwd"
-    mock_reset "$up"
-    pooled=$(upstream_conns "$up") # HAProxy's idle connections from earlier requests
+    pooled[$up]=$(upstream_conns "$up") # HAProxy's idle connections from earlier requests
+    peak[$up]=0
     { body_head "$port" /v1/chat/completions 100; printf '{"model":'; sleep 4; } |
-        send "$port" "$T/s.out" >/dev/null &
-    stalled=$!
+        send "$port" "$T/$name.s.out" >/dev/null &
+    slow+=($!)
     {
         body_head "$port" /v1/chat/completions 100
         for _ in $(seq 20); do printf x; sleep 0.2; done
-    } | send "$port" "$T/t.out" >/dev/null &
-    trickled=$!
-    peak=0
-    while kill -0 "$stalled" 2>/dev/null || kill -0 "$trickled" 2>/dev/null; do
+    } | send "$port" "$T/$name.t.out" >/dev/null &
+    slow+=($!)
+done
+any_alive() { local p; for p; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while any_alive "${slow[@]}"; do
+    for up in "$A" "$B"; do
         n=$(upstream_conns "$up")
-        [ "$n" -gt "$peak" ] && peak=$n
-        sleep 0.05
+        [ "$n" -gt "${peak[$up]}" ] && peak[$up]=$n
     done
-    wait "$stalled" "$trickled"
-    check "$name: a stalled body -> 408 JSON after $(cat "$T/s.out.secs") s" \
-        json_error_within "$T/s.out" 408 request_timeout 3
-    check "$name: a body trickled a byte per 200 ms -> 408 JSON after $(cat "$T/t.out.secs") s" \
-        json_error_within "$T/t.out" 408 request_timeout 3
-    check "$name: no new upstream connection while they waited (peak $peak, $pooled idle before), no request ($(mock_count "$up"))" \
-        test "$peak" -le "$pooled" -a "$(mock_count "$up")" = 0
+    sleep 0.05
+done
+wait "${slow[@]}"
+for fwd in pin:$F_PIN:$A two:$F_TWO:$B; do
+    IFS=: read -r name port up <<<"$fwd"
+    check "$name: a stalled body -> 408 JSON after $(cat "$T/$name.s.out.secs") s" \
+        json_error_within "$T/$name.s.out" 408 request_timeout 3
+    check "$name: a body trickled a byte per 200 ms -> 408 JSON after $(cat "$T/$name.t.out.secs") s" \
+        json_error_within "$T/$name.t.out" 408 request_timeout 3
+    check "$name: no new upstream connection while they waited (peak ${peak[$up]}, ${pooled[$up]} idle before), no request ($(mock_count "$up"))" \
+        test "${peak[$up]}" -le "${pooled[$up]}" -a "$(mock_count "$up")" = 0
 done
 check "slow and oversized bodies were not sent to the agent (1 request passed, $(($(picks) - picks1)) picks)" \
     test "$(($(picks) - picks1))" -eq 1
 
 # ---- 4. every error a client can get is JSON --------------------------------------------
+# The raw requests (not HTTP at all, a head that never ends, a coding before chunked) reach
+# no upstream: both forwards' go at once, in the background, while the upstream faults run.
+raw=()
+for fwd in pin:$F_PIN two:$F_TWO; do
+    name=${fwd%%:*} port=${fwd#*:}
+    printf 'GARBAGE\x01 / HTTP/1.1\r\n\r\n' | send "$port" "$T/$name.e400.out" >/dev/null &
+    raw+=($!)
+    { printf 'GET /v1/models HTTP/1.1\r\nHost: llm\r\n'; sleep 3; } | send "$port" "$T/$name.e408.out" >/dev/null &
+    raw+=($!)
+    # A coding before chunked is refused with 422 (a lone "gzip" is a 400).
+    {
+        printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
+        sleep 0.5
+    } | send "$port" "$T/$name.e422.out" >/dev/null &
+    raw+=($!)
+done
 for fwd in pin:$F_PIN:$A two:$F_TWO:$B; do
     IFS=: read -r name port up <<<"$fwd"
     mock_config "$up" "fail_mode=hang"
@@ -240,26 +265,21 @@ for fwd in pin:$F_PIN:$A two:$F_TWO:$B; do
     check "$name: an upstream that closes -> 502 JSON ($(status_of "$T/e.out"))" \
         json_error_any "$T/e.out" 502 bad_upstream_response upstream_unreachable
     mock_config "$up" "fail_mode=none"
-    # Sent raw: not HTTP at all, and a head that never ends.
-    printf 'GARBAGE\x01 / HTTP/1.1\r\n\r\n' | send "$port" "$T/e400.out" >/dev/null
-    { printf 'GET /v1/models HTTP/1.1\r\nHost: llm\r\n'; sleep 3; } | send "$port" "$T/e408.out" >/dev/null
-    # A coding before chunked is refused with 422 (a lone "gzip" is a 400).
-    {
-        printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
-        sleep 0.5
-    } | send "$port" "$T/e422.out" >/dev/null
+done
+wait "${raw[@]}"
+for name in pin two; do
     if haproxy_at_least 3 4; then
-        check "$name: a malformed request head -> 400 JSON" json_error "$T/e400.out" 400 bad_request
-        check "$name: an unfinished request head -> 408 JSON" json_error "$T/e408.out" 408 request_timeout
+        check "$name: a malformed request head -> 400 JSON" json_error "$T/$name.e400.out" 400 bad_request
+        check "$name: an unfinished request head -> 408 JSON" json_error "$T/$name.e408.out" 408 request_timeout
         check "$name: Transfer-Encoding: gzip, chunked -> 422 JSON" \
-            json_error "$T/e422.out" 422 unsupported_transfer_encoding
+            json_error "$T/$name.e422.out" 422 unsupported_transfer_encoding
     else
         check "$name: Transfer-Encoding: gzip, chunked -> 422 (HAProxy's own page before 3.4)" \
-            test "$(status_of "$T/e422.out")" = 422
+            test "$(status_of "$T/$name.e422.out")" = 422
         check "$name: a malformed request head -> 400 (HAProxy's own page before 3.4)" \
-            test "$(status_of "$T/e400.out")" = 400
+            test "$(status_of "$T/$name.e400.out")" = 400
         check "$name: an unfinished request head -> 408 (HAProxy's own page before 3.4)" \
-            test "$(status_of "$T/e408.out")" = 408
+            test "$(status_of "$T/$name.e408.out")" = 408
     fi
 done
 
