@@ -214,6 +214,21 @@ static int spill(const double *score, const struct bal_candidate *c, size_t n, i
     return home;
 }
 
+/* `home`, or when it is over the load bound, the next member of the session's rendezvous
+ * order within it. `score` is filled here unless `scored` says it already is. */
+static int keep_within_bound(const struct affinity *a, const struct affinity_group *grp,
+                             uint64_t key, const struct bal_candidate *c, size_t n,
+                             double load_factor, int home, double *score, bool scored)
+{
+    uint32_t bound = load_bound(c, n, load_factor);
+
+    if (within(&c[home], bound))
+        return home;
+    if (!scored)
+        score_members(a, grp, key, c, -1, score);
+    return spill(score, c, n, home, bound);
+}
+
 /*
  * A known session whose member is paused (balance-t.h): this request goes to the first
  * available member of the session's order within the bound, and the session keeps its
@@ -221,21 +236,17 @@ static int spill(const double *score, const struct bal_candidate *c, size_t n, i
  * throw away its prefix cache.
  */
 static int pick_around_paused(struct affinity *a, struct affinity_group *grp,
-                              const struct session_key *sk, const struct bal_candidate *c,
-                              size_t n, double load_factor, uint64_t now_ms,
-                              enum affinity_outcome *outcome)
+                              const struct session_key *sk, const struct bal_candidate *c, size_t n,
+                              double load_factor, uint64_t now_ms, enum affinity_outcome *outcome)
 {
     double score[BALANCER_MAX_MEMBERS];
-    uint32_t bound;
     int chosen;
 
     score_members(a, grp, sk->key, c, -1, score);
     chosen = best_below(score, n, NULL);
     if (chosen < 0)
         return -1;
-    bound = load_bound(c, n, load_factor);
-    if (!within(&c[chosen], bound))
-        chosen = spill(score, c, n, chosen, bound);
+    chosen = keep_within_bound(a, grp, sk->key, c, n, load_factor, chosen, score, true);
     lrutab_get_or_insert(a->table, sk, now_ms, NULL); /* known: only made recent */
     *outcome = AFFINITY_SPILLED;
     grp->picks[*outcome]++;
@@ -257,7 +268,6 @@ int affinity_pick(struct affinity *a, struct affinity_group *grp, uint64_t key,
     bool scored = false, created;
     struct session *s;
     long old = -1;
-    uint32_t bound;
     int home, chosen;
 
     if (n != grp->n || n == 0)
@@ -287,15 +297,9 @@ int affinity_pick(struct affinity *a, struct affinity_group *grp, uint64_t key,
         grp->sessions[old]--;
         assign(grp, s, (uint32_t)home);
     }
-    chosen = home;
-    bound = load_bound(c, n, load_factor);
-    if (!within(&c[home], bound)) {
-        if (!scored)
-            score_members(a, grp, key, c, -1, score);
-        chosen = spill(score, c, n, home, bound);
-        if (chosen != home)
-            *outcome = AFFINITY_SPILLED;
-    }
+    chosen = keep_within_bound(a, grp, key, c, n, load_factor, home, score, scored);
+    if (chosen != home)
+        *outcome = AFFINITY_SPILLED;
     grp->picks[*outcome]++;
     return chosen;
 }
