@@ -32,7 +32,8 @@ int net_accept(int listen_fd);
 uint64_t monotonic_ns(void);
 uint64_t monotonic_ms(void);
 
-/* Unix time in milliseconds: only to read the dates upstreams send (Retry-After). */
+/* Unix time in milliseconds: never for decisions, only to read the dates upstreams send
+ * (Retry-After) and, in the test tools, to stamp what other processes line up with. */
 int64_t wall_clock_ms(void);
 
 #endif /* LLMPROXY_NET_H */

@@ -48,6 +48,7 @@
 
 #include "io_watch.h"
 #include "list.h"
+#include "net.h"
 
 #define LISTEN_ADDR       "127.0.0.1"
 #define HEAD_MAX          16384       /* request line + headers, HAProxy's default bufsize */
@@ -210,21 +211,6 @@ static void buf_free(struct buf *b)
 /* ------------------------------------------------------------------------------------ */
 /* Small parsers shared by the command line, the control endpoint and the HTTP parser   */
 /* ------------------------------------------------------------------------------------ */
-
-static uint64_t clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Wall clock in microseconds: what a test lines up with other processes' timestamps. */
-static uint64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* Strict decimal: digits only, no sign or blanks, at most max. */
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -797,10 +783,10 @@ struct request {
     struct header headers[HEADERS_MAX];
     unsigned nheaders;
     bool http11, keep_alive, chunked, expect_continue;
-    uint64_t body_left;       /* Content-Length bytes not received yet */
-    uint64_t body_len;        /* body bytes received, after chunked decoding */
-    uint64_t arrival_ms;      /* when the head was complete (monotonic clock) */
-    uint64_t arrival_wall_us; /* the same instant on the wall clock */
+    uint64_t body_left;      /* Content-Length bytes not received yet */
+    uint64_t body_len;       /* body bytes received, after chunked decoding */
+    uint64_t arrival_ms;     /* when the head was complete (monotonic clock) */
+    int64_t arrival_wall_ms; /* the same instant on the wall clock */
     struct chunk_dec chunk;
     struct body_scan scan;
 };
@@ -1207,9 +1193,9 @@ static void record_render(struct buf *b, const struct request *r, const struct p
                           uint64_t seq)
 {
     buf_printf(b,
-               "{\"seq\":%" PRIu64 ",\"arrival_ms\":%" PRIu64 ",\"arrival_wall_us\":%" PRIu64
+               "{\"seq\":%" PRIu64 ",\"arrival_ms\":%" PRIu64 ",\"arrival_wall_ms\":%" PRId64
                ",\"method\":",
-               seq, r->arrival_ms, r->arrival_wall_us);
+               seq, r->arrival_ms, r->arrival_wall_ms);
     buf_json_cstr(b, r->method);
     buf_puts(b, ",\"path\":");
     buf_json_cstr(b, r->target);
@@ -1893,7 +1879,8 @@ static bool conn_parse_head(struct conn *c)
     head[len] = '\0';
     conn_consume(c, len);
     c->head_scanned = 0;
-    c->req = (struct request){.head = head, .arrival_ms = clock_ms(), .arrival_wall_us = wall_us()};
+    c->req = (struct request){
+        .head = head, .arrival_ms = monotonic_ms(), .arrival_wall_ms = wall_clock_ms()};
     c->has_request = true;
     c->plan = (struct plan){0};
 
