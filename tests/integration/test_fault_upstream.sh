@@ -68,7 +68,10 @@ check "every client error is a 503 relayed from flappy ($failed errors, flappy r
 opened=$(metric_sum llmproxy_circuitbreaker_opened_total)
 half=$(metric_sum llmproxy_circuitbreaker_half_opened_total)
 closed=$(metric_sum llmproxy_circuitbreaker_closed_total)
-sleep 0.2 # a transition counted above reaches the log
+# The log trails the counters by a pipe: wait until it holds every transition counted above.
+logged() { grep -c "breaker flappy: .* -> $1" "$T/agent.log"; }
+wait_output 5 -ge "$opened" logged open
+wait_output 5 -ge "$half" logged half_open
 cp "$T/agent.log" "$T/agent.snap"
 opened_after=$(metric_sum llmproxy_circuitbreaker_opened_total)
 half_after=$(metric_sum llmproxy_circuitbreaker_half_opened_total)
@@ -82,8 +85,8 @@ check "the agent logged as many transitions to open ($logged_open, counted $open
 # an offset between them would not survive the wall clock being stepped meanwhile).
 {
     awk '/breaker flappy: / { printf "%.3f state %s\n", $1 * 1000, $NF }' "$T/agent.snap"
-    mock_records "$FLAPPY" '.[] | "\(.arrival_wall_us) \(.seq)"' |
-        awk '{ printf "%.3f req %s\n", $1 / 1000, $2 }'
+    mock_records "$FLAPPY" '.[] | "\(.arrival_wall_ms) \(.seq)"' |
+        awk '{ printf "%.3f req %s\n", $1, $2 }'
 } | sort -n >"$T/timeline"
 # Judge each request by the state at its arrival. The agent's lines are stamped by a reader
 # a fraction of a millisecond after they are written, so within GRACE_MS of a transition a
