@@ -34,11 +34,10 @@ haproxy: {run_dir: "$T"}
 YAML
 
 # The faults, one connection each, all at once in one process (so the stalls do not add up):
-# `fault.py PORT...` sends ten of each kind to each port and writes what came back (a status,
-# or "closed") to answers.PORT.KIND, a line per connection.
+# `fault.py "KIND..." PORT...` sends ten of each kind to each port and writes what came back
+# (a status, or "closed") to answers.PORT.KIND, a line per connection.
 cat >"$T/fault.py" <<'PY'
 import os, socket, sys, threading, time
-KINDS = ["badchunk", "abort_body", "abort_wait", "short_body", "stall", "syntax", "big_head"]
 body = b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
 def head(extra):
     return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
@@ -81,7 +80,7 @@ def one(kind, port):
     with lock:
         answers.setdefault((port, kind), []).append("" if got is None else got)
 threads = [threading.Thread(target=one, args=(kind, int(port)))
-           for port in sys.argv[1:] for kind in KINDS for _ in range(10)]
+           for port in sys.argv[2:] for kind in sys.argv[1].split() for _ in range(10)]
 for t in threads:
     t.start()
 for t in threads:
@@ -97,7 +96,7 @@ start_mock b "$B" --delay-ms 100 || finish
 start_stack "$T/config.yaml" || finish
 
 faults="badchunk abort_body abort_wait short_body stall syntax big_head"
-python3 "$T/fault.py" "$FP" "$FR"
+python3 "$T/fault.py" "$faults" "$FP" "$FR"
 log "pinned: $(for k in $faults; do printf '%s=%s ' "$k" "$(sort -u "$T/answers.$FP.$k" | xargs | tr ' ' ,)"; done)"
 log "retry:  $(for k in $faults; do printf '%s=%s ' "$k" "$(sort -u "$T/answers.$FR.$k" | xargs | tr ' ' ,)"; done)"
 # 2.6 answers 400; from 3.x HAProxy's parser may close the connection instead.
